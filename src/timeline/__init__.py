@@ -1,0 +1,90 @@
+"""Event-sourced news timelines: sourced, immutable event records in SQLite.
+
+Users import from here; submodules are implementation detail.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from timeline.clock import Clock, SystemClock
+from timeline.codec import Codec
+from timeline.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    FixtureError,
+    IntegrityError,
+    StoreFormatError,
+    TimelineError,
+    UnknownActorError,
+    UnknownEventTypeError,
+    ValidationError,
+)
+from timeline.events import (
+    Announcement,
+    Correction,
+    Event,
+    Inquiry,
+    Measure,
+    OrderCancelled,
+    OrderDelivered,
+    OrderPlaced,
+    PolicyChange,
+    Position,
+    Precision,
+    RegulatorMeeting,
+    Report,
+    Retraction,
+    Source,
+    Statement,
+)
+from timeline.fixtures import FORMAT as FIXTURE_FORMAT
+from timeline.query import LoadReport, Timeline
+from timeline.registry import Registry, default_registry, event_type, upcaster
+from timeline.store.sqlite import Actor, AppendResult, RecordedEvent, StoreError
+
+try:
+    __version__ = version("timeline")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = [
+    "FIXTURE_FORMAT",
+    "Actor",
+    "Announcement",
+    "AppendResult",
+    "Clock",
+    "Codec",
+    "ConcurrencyError",
+    "Correction",
+    "DuplicateEventError",
+    "Event",
+    "FixtureError",
+    "Inquiry",
+    "IntegrityError",
+    "LoadReport",
+    "Measure",
+    "OrderCancelled",
+    "OrderDelivered",
+    "OrderPlaced",
+    "PolicyChange",
+    "Position",
+    "Precision",
+    "RecordedEvent",
+    "Registry",
+    "RegulatorMeeting",
+    "Report",
+    "Retraction",
+    "Source",
+    "Statement",
+    "StoreError",
+    "StoreFormatError",
+    "SystemClock",
+    "Timeline",
+    "TimelineError",
+    "UnknownActorError",
+    "UnknownEventTypeError",
+    "ValidationError",
+    "__version__",
+    "default_registry",
+    "event_type",
+    "upcaster",
+]

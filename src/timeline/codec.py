@@ -1,0 +1,288 @@
+"""Records <-> plain dicts and canonical JSON, through one private cattrs converter.
+
+The converter is strict: ``"false"`` is not ``True``, ``1.9`` is not ``1``, a
+string is not a list, extra keys are refused. Every failure becomes a
+:class:`~timeline.errors.ValidationError` whose ``field`` is the path of the
+offending value (``source.published_at``, ``conditions[1]``), or an
+:class:`~timeline.errors.UnknownEventTypeError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+
+from timeline import events as ev
+from timeline.errors import TimelineError, UnknownEventTypeError, ValidationError
+from timeline.registry import Registry, default_registry
+from timeline.times import parse_instant
+
+__all__ = ["Codec", "canonical_json", "default_codec"]
+
+_TYPE = "type"
+_VERSION = "schema_version"
+
+
+def _type_name(tp: object) -> str:
+    return getattr(tp, "__name__", None) or str(tp)
+
+
+def _strict(kind: type, label: str) -> Any:
+    def hook(value: object, _tp: object) -> object:
+        # bool is an int subclass: True must not pass as 1
+        if isinstance(value, bool) and kind is not bool:
+            raise ValidationError(f"expected {label}, got a boolean")
+        if kind is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, kind):
+            raise ValidationError(f"expected {label}, got {_describe(value)}")
+        return value
+
+    return hook
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, bool | int | float):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+def _is_homogeneous_tuple(tp: object) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+class Codec:
+    """Encodes and decodes records for one :class:`~timeline.registry.Registry`."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry or default_registry
+        conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+        conv.register_structure_hook(str, _strict(str, "text"))
+        conv.register_structure_hook(int, _strict(int, "an integer"))
+        conv.register_structure_hook(float, _strict(float, "a number"))
+        conv.register_structure_hook(bool, _strict(bool, "true or false"))
+        conv.register_structure_hook(datetime, self._structure_datetime)
+        conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
+        conv.register_structure_hook_func(
+            lambda t: isinstance(t, type) and issubclass(t, enum.Enum),
+            self._structure_enum,
+        )
+        for kind in (ev.Position, ev.Precision, ev.Measure):
+            # cattrs passes str-enums through as they are; store their plain value
+            conv.register_unstructure_hook(kind, _enum_value)
+        conv.register_structure_hook_func(_is_homogeneous_tuple, self._structure_tuple)
+        # A field typed as the base ``Event`` (a correction's replacement) holds
+        # any registered type: dispatch on its "type" tag both ways.
+        conv.register_structure_hook_func(lambda t: t is ev.Event, self._structure_nested)
+        conv.register_unstructure_hook_func(lambda t: t is ev.Event, self._unstructure_nested)
+        self._conv = conv
+
+    # --- hooks --------------------------------------------------------------
+
+    @staticmethod
+    def _structure_datetime(value: object, _tp: object) -> datetime:
+        return parse_instant(value)[0]
+
+    @staticmethod
+    def _structure_enum(value: object, tp: type[enum.Enum]) -> enum.Enum:
+        if not isinstance(value, str):
+            raise ValidationError(f"expected text, got {_describe(value)}")
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in tp)
+            raise ValidationError(f"{value!r} is not one of: {allowed}") from None
+
+    def _structure_tuple(self, value: object, tp: object) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(f"expected a list, got {_describe(value)}")
+        item_type = typing.get_args(tp)[0]
+        out = []
+        errors: list[Exception] = []
+        for i, item in enumerate(value):
+            try:
+                out.append(self._conv.structure(item, item_type))
+            except Exception as exc:  # noqa: BLE001 - regrouped below with its index, as cattrs does
+                exc.__notes__ = [
+                    *getattr(exc, "__notes__", []),
+                    cattrs.IterableValidationNote(f"Structuring {tp} @ index {i}", i, item_type),
+                ]
+                errors.append(exc)
+        if errors:
+            raise cattrs.IterableValidationError(
+                f"While structuring {tp}", errors, typing.cast(type, tp)
+            )
+        return tuple(out)
+
+    def _structure_nested(self, value: object, _tp: object) -> ev.Event:
+        if not isinstance(value, Mapping):
+            raise ValidationError(f"expected an event object, got {_describe(value)}")
+        return self._from_mapping(value)
+
+    def _unstructure_nested(self, value: ev.Event) -> dict[str, Any]:
+        return self.to_dict(value)
+
+    # --- public -------------------------------------------------------------
+
+    def to_dict(self, event: ev.Event) -> dict[str, Any]:
+        """The plain-data form of a record, tagged with ``type`` and ``schema_version``.
+
+        Raises:
+            UnknownEventTypeError: the record's class is not registered.
+        """
+        entry = self.registry.of(event)
+        body: dict[str, Any] = self._conv.unstructure(event, unstructure_as=type(event))
+        return {_TYPE: entry.name, _VERSION: entry.version, **body}
+
+    def from_dict(self, data: Mapping[str, Any]) -> ev.Event:
+        """Build a record from plain data (``type`` required, ``schema_version`` optional).
+
+        Older schema versions are upcast first.
+
+        Raises:
+            UnknownEventTypeError: unknown ``type``.
+            ValidationError: any bad value; ``field`` is its path.
+        """
+        try:
+            return self._from_mapping(data)
+        except TimelineError:
+            raise
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            field, message = _first_problem(exc)
+            raise ValidationError(f"{field}: {message}" if field else message, field=field) from exc
+
+    def _from_mapping(self, data: Mapping[str, Any]) -> ev.Event:
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"expected an event object, got {_describe(data)}")
+        payload = dict(data)
+        name = payload.pop(_TYPE, None)
+        if name is None:
+            raise ValidationError("type: required field missing", field=_TYPE)
+        if not isinstance(name, str):
+            raise ValidationError(f"type: expected text, got {_describe(name)}", field=_TYPE)
+        entry = self.registry.get(name)
+        version = payload.pop(_VERSION, entry.version)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValidationError(
+                f"schema_version: expected a positive integer, got {_describe(version)}",
+                field=_VERSION,
+            )
+        payload = self.registry.upcast(name, version, payload)
+        occurred = payload.get("occurred_at")
+        if (
+            "precision" not in payload
+            and isinstance(occurred, str)
+            and "occurred_at" in {a.name for a in attrs.fields(entry.cls)}
+        ):
+            # "2025-08" means the month of August: its spelling implies the precision
+            implied = parse_instant(occurred, field="occurred_at")[1]
+            if implied is not None:
+                payload["precision"] = implied.value
+        return self._conv.structure(payload, entry.cls)
+
+    def dumps(self, event: ev.Event) -> str:
+        """Canonical JSON of a record: sorted keys, no spaces, UTF-8 text."""
+        return canonical_json(self.to_dict(event))
+
+    def loads(self, text: str) -> ev.Event:
+        """Inverse of :meth:`dumps`."""
+        return self.from_dict(json.loads(text))
+
+    def structure(self, data: object, tp: type[Any]) -> Any:
+        """Structure a non-event value (``Source``...) with the same strict rules.
+
+        Raises:
+            ValidationError: a bad value; ``field`` is its path.
+        """
+        try:
+            return self._conv.structure(data, tp)
+        except TimelineError:
+            raise
+        except (
+            cattrs.BaseValidationError,
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+        ) as exc:
+            field, message = _first_problem(exc)
+            raise ValidationError(f"{field}: {message}" if field else message, field=field) from exc
+
+    def unstructure(self, value: object) -> Any:
+        """Plain data for a non-event value."""
+        return self._conv.unstructure(value)
+
+
+def canonical_json(data: object) -> str:
+    """Deterministic JSON used for storage and hashing."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:
+    if isinstance(exc, cattrs.IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        out: list[tuple[str, str]] = []
+        for sub, inote in with_notes:
+            out += _problems(sub, f"{path}[{inote.index}]")
+        for sub in without:
+            out += _problems(sub, path)
+        return out
+    if isinstance(exc, cattrs.ClassValidationError):
+        with_notes2, without2 = exc.group_exceptions()
+        out = []
+        for sub, anote in with_notes2:
+            out += _problems(sub, f"{path}.{anote.name}" if path else anote.name)
+        for sub in without2:
+            out += _problems(sub, path)
+        return out
+    if isinstance(exc, ValidationError):
+        message = str(exc)
+        inner = exc.field
+        if inner and message.startswith(f"{inner}: "):
+            message = message[len(inner) + 2 :]
+        if inner:
+            path = f"{path}.{inner}" if path else inner
+        return [(path, message)]
+    if isinstance(exc, UnknownEventTypeError):
+        return [(f"{path}.type" if path else "type", str(exc))]
+    if isinstance(exc, ForbiddenExtraKeysError):
+        extra = ", ".join(sorted(exc.extra_fields))
+        return [(f"{path}.{extra}" if path else extra, f"unknown field ({extra})")]
+    if isinstance(exc, KeyError):
+        return [(path, "required field missing")]
+    if isinstance(exc, TypeError) and "missing" in str(exc) and "required" in str(exc):
+        return [(path, "required field missing")]
+    return [(path, f"invalid value ({exc})")]
+
+
+def _first_problem(exc: BaseException) -> tuple[str | None, str]:
+    found = _problems(exc, "")
+    if not found:
+        return None, str(exc)
+    field, message = found[0]
+    return (field or None), message
+
+
+default_codec = Codec()

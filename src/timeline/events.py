@@ -1,0 +1,383 @@
+"""Immutable event records: the shared envelope and the built-in event types.
+
+Every record is ``attrs.frozen(kw_only=True)`` and validated on construction.
+Stored type names and schema versions live in :mod:`timeline.registry`, not
+here, so renaming a class never breaks stored data.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from timeline.errors import ValidationError
+from timeline.times import Precision
+
+__all__ = [
+    "Announcement",
+    "Correction",
+    "Event",
+    "Inquiry",
+    "Measure",
+    "OrderCancelled",
+    "OrderDelivered",
+    "OrderPlaced",
+    "PolicyChange",
+    "Position",
+    "Precision",
+    "RegulatorMeeting",
+    "Report",
+    "Retraction",
+    "Source",
+    "Statement",
+]
+
+
+class Position(enum.StrEnum):
+    """An actor's stance on a topic."""
+
+    SUPPORTS = "supports"
+    OPPOSES = "opposes"
+    UNDECIDED = "undecided"
+    NEUTRAL = "neutral"
+
+
+class Measure(enum.StrEnum):
+    """What a policy change does."""
+
+    PERMIT = "permit"
+    RESTRICT = "restrict"
+    BAN = "ban"
+    LIFT = "lift"
+
+
+# --- validators -------------------------------------------------------------
+
+
+def _aware(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime):
+        raise ValidationError(
+            f"{attribute.name}: expected a datetime, got {type(value).__name__}",
+            field=attribute.name,
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(
+            f"{attribute.name}: naive datetime {value.isoformat()!r} refused; give a timezone",
+            field=attribute.name,
+        )
+
+
+def _text(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{attribute.name}: expected text, got {type(value).__name__}",
+            field=attribute.name,
+        )
+
+
+def _non_empty(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(
+            f"{attribute.name}: must be a non-empty string, got {value!r}",
+            field=attribute.name,
+        )
+
+
+def _non_empty_items(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple):
+        raise ValidationError(f"{attribute.name}: expected a list", field=attribute.name)
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise ValidationError(
+                f"{attribute.name}[{i}]: must be a non-empty string, got {item!r}",
+                field=f"{attribute.name}[{i}]",
+            )
+
+
+def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not value:
+        raise ValidationError(f"{attribute.name}: needs at least one entry", field=attribute.name)
+
+
+def _to_enum(kind: type[enum.StrEnum], field: str, value: object) -> Any:
+    if isinstance(value, kind):
+        return value
+    allowed = ", ".join(m.value for m in kind)
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise ValidationError(
+        f"{field}: {value!r} is not a valid {kind.__name__.lower()} (one of: {allowed})",
+        field=field,
+    )
+
+
+def _to_position(value: object) -> Position:
+    result: Position = _to_enum(Position, "position", value)
+    return result
+
+
+def _to_precision(value: object) -> Precision:
+    result: Precision = _to_enum(Precision, "precision", value)
+    return result
+
+
+def _to_measure(value: object) -> Measure:
+    result: Measure = _to_enum(Measure, "measure", value)
+    return result
+
+
+def _tuple(value: object) -> tuple[Any, ...]:
+    if isinstance(value, str | bytes):
+        raise ValidationError(f"expected a list, got a string {value!r}")
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    raise ValidationError(f"expected a list, got {type(value).__name__}")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --- envelope ---------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Source:
+    """Where a report was published.
+
+    ``id`` is the short name a fixture gives the source (``"reuters-2025-12-10"``).
+    """
+
+    publisher: str = attrs.field(validator=_non_empty)
+    id: str | None = attrs.field(default=None, validator=_text)
+    url: str | None = attrs.field(default=None, validator=_text)
+    headline: str | None = attrs.field(default=None, validator=_text)
+    published_at: datetime | None = attrs.field(default=None, validator=_aware)
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """The envelope every event shares.
+
+    Subclasses add their fields and name the ones that refer to actors in
+    ``actor_fields`` (single ids or lists of ids); ``description_fields`` hold
+    actor ids *or* free descriptions (only known actors are resolved).
+    """
+
+    actor_fields: ClassVar[tuple[str, ...]] = ()
+    description_fields: ClassVar[tuple[str, ...]] = ()
+
+    id: str = attrs.field(factory=_new_id, validator=_non_empty)
+    story: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
+    occurred_at: datetime = attrs.field(validator=_aware)
+    precision: Precision = attrs.field(default=Precision.EXACT, converter=_to_precision)
+    reported_at: datetime | None = attrs.field(default=None, validator=_aware)
+    source: Source | None = None
+    attribution: str = attrs.field(default="", validator=_text)
+    summary: str = attrs.field(default="", validator=_text)
+    quote: str | None = attrs.field(default=None, validator=_text)
+
+    def actor_refs(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(role, actor_id)`` for every actor this event names."""
+        for name in self.actor_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                yield name, value
+            else:
+                for item in value:
+                    yield name, item
+
+    @property
+    def effective_reported_at(self) -> datetime | None:
+        """``reported_at``, else the source's ``published_at`` (the store fills the rest)."""
+        if self.reported_at is not None:
+            return self.reported_at
+        if self.source is not None:
+            return self.source.published_at
+        return None
+
+
+def _actor(**kw: Any) -> Any:
+    return attrs.field(validator=_non_empty, **kw)
+
+
+def _actors(*, required: bool = False) -> Any:
+    validators = [_non_empty_items]
+    if required:
+        validators.append(_at_least_one)
+    return attrs.field(factory=tuple, converter=_tuple, validator=validators)
+
+
+def _texts() -> Any:
+    return attrs.field(factory=tuple, converter=_tuple, validator=_non_empty_items)
+
+
+@attrs.frozen(kw_only=True)
+class Announcement(Event):
+    """An actor announces its position on a topic."""
+
+    actor_fields = ("actor",)
+
+    actor: str = _actor()
+    topic: str = attrs.field(validator=_non_empty)
+    position: Position = attrs.field(converter=_to_position)
+
+
+@attrs.frozen(kw_only=True)
+class Statement(Event):
+    """An actor says something on a topic (often ``neutral``: "declined to comment")."""
+
+    actor_fields = ("actor",)
+
+    actor: str = _actor()
+    topic: str = attrs.field(validator=_non_empty)
+    position: Position = attrs.field(default=Position.NEUTRAL, converter=_to_position)
+
+
+@attrs.frozen(kw_only=True)
+class RegulatorMeeting(Event):
+    """A regulator meets companies; its own stance becomes ``position``."""
+
+    actor_fields = ("regulator", "attendees")
+
+    regulator: str = _actor()
+    attendees: tuple[str, ...] = _actors()
+    topic: str = attrs.field(validator=_non_empty)
+    product: str | None = attrs.field(default=None, validator=_text)
+    agenda: str = attrs.field(default="", validator=_text)
+    outcome: str = attrs.field(default="", validator=_text)
+    position: Position = attrs.field(default=Position.UNDECIDED, converter=_to_position)
+
+
+@attrs.frozen(kw_only=True)
+class Inquiry(Event):
+    """Buyers ask a supplier about a product."""
+
+    actor_fields = ("inquirers", "supplier")
+
+    inquirers: tuple[str, ...] = _actors(required=True)
+    supplier: str = _actor()
+    product: str = attrs.field(validator=_non_empty)
+    topic: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
+    quantity: str | None = attrs.field(default=None, validator=_text)
+    conditions: tuple[str, ...] = _texts()
+    concerns: tuple[str, ...] = _texts()
+
+
+@attrs.frozen(kw_only=True)
+class PolicyChange(Event):
+    """An authority permits, restricts, bans or lifts something.
+
+    ``applies_to`` lists actor ids or free descriptions ("government-funded data
+    centres"); descriptions block no one.
+    """
+
+    actor_fields = ("authority",)
+    description_fields = ("applies_to",)
+
+    authority: str = _actor()
+    topic: str = attrs.field(validator=_non_empty)
+    measure: Measure = attrs.field(converter=_to_measure)
+    product: str | None = attrs.field(default=None, validator=_text)
+    applies_to: tuple[str, ...] = _texts()
+
+
+@attrs.frozen(kw_only=True)
+class _Order(Event):
+    actor_fields = ("buyer", "supplier")
+
+    buyer: str = _actor()
+    supplier: str = _actor()
+    product: str = attrs.field(validator=_non_empty)
+    quantity: str | None = attrs.field(default=None, validator=_text)
+
+
+@attrs.frozen(kw_only=True)
+class OrderPlaced(_Order):
+    """A buyer orders a product from a supplier."""
+
+
+@attrs.frozen(kw_only=True)
+class OrderCancelled(_Order):
+    """A buyer cancels an order."""
+
+
+@attrs.frozen(kw_only=True)
+class OrderDelivered(_Order):
+    """A supplier delivers an order."""
+
+
+@attrs.frozen(kw_only=True)
+class Report(Event):
+    """A reported development that moves no built-in projection.
+
+    Added for facts such as supply constraints or grey-market procurement: it
+    keeps them on the timeline, in search and in exports, tied to the actors
+    it concerns, without inventing a stance.
+    """
+
+    actor_fields = ("actors",)
+
+    actors: tuple[str, ...] = _actors()
+    topic: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
+
+
+@attrs.frozen(kw_only=True)
+class Retraction(Event):
+    """A report is withdrawn: the retracted event is treated as never having happened."""
+
+    retracts: str = attrs.field(validator=_non_empty)
+    reason: str = attrs.field(default="", validator=_text)
+
+    def __attrs_post_init__(self) -> None:
+        if self.retracts == self.id:
+            raise ValidationError(
+                f"retracts: event {self.id!r} cannot retract itself", field="retracts"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Correction(Event):
+    """A report is corrected: ``replacement`` takes the original's place.
+
+    The replacement carries the corrected event's id (set here if it differs).
+    """
+
+    corrects: str = attrs.field(validator=_non_empty)
+    replacement: Event
+
+    def __attrs_post_init__(self) -> None:
+        if self.corrects == self.id:
+            raise ValidationError(
+                f"corrects: event {self.id!r} cannot correct itself", field="corrects"
+            )
+        if isinstance(self.replacement, Correction | Retraction):
+            raise ValidationError(
+                "replacement: a correction replaces a report, not another correction or retraction",
+                field="replacement",
+            )
+        if not isinstance(self.replacement, Event):
+            raise ValidationError("replacement: expected an event record", field="replacement")
+        if self.replacement.id != self.corrects:
+            # attrs' documented escape hatch for derived values on frozen classes
+            object.__setattr__(
+                self, "replacement", attrs.evolve(self.replacement, id=self.corrects)
+            )
+
+    def actor_refs(self) -> Iterator[tuple[str, str]]:
+        for role, actor in self.replacement.actor_refs():
+            yield f"replacement.{role}", actor

@@ -1,0 +1,344 @@
+"""Reading fixture files (``timeline-fixture/1`` JSON) into actors and events.
+
+Every problem becomes a :class:`~timeline.errors.FixtureError` naming the file,
+the event (its index in ``events`` and its id) and the field path. Parsing
+never writes: the store appends the whole file in one transaction, or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from timeline import events as ev
+from timeline.codec import Codec, default_codec
+from timeline.errors import (
+    FixtureError,
+    FixtureUnknownActorError,
+    FixtureUnknownEventTypeError,
+    UnknownEventTypeError,
+    ValidationError,
+)
+from timeline.store.sqlite import Actor
+
+__all__ = ["FORMAT", "Fixture", "parse_fixture", "read_fixture"]
+
+FORMAT = "timeline-fixture/1"
+_FORMAT_FAMILY = "timeline-fixture/"
+_TOP_KEYS = {"format", "story", "title", "actors", "sources", "events"}
+_ACTOR_KEYS = {"name", "kind", "aliases"}
+_MAX_BYTES = 256 * 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class Fixture:
+    """A parsed fixture file: story, declared actors and validated events."""
+
+    path: str
+    story: str
+    title: str | None
+    actors: tuple[Actor, ...]
+    events: tuple[ev.Event, ...]
+
+
+def read_fixture(
+    path: str | os.PathLike[str],
+    *,
+    codec: Codec | None = None,
+    known_actors: Mapping[str, str] | None = None,
+    known_ids: Mapping[str, str] | None = None,
+) -> Fixture:
+    """Read and validate a fixture file.
+
+    Args:
+        path: the JSON file.
+        codec: the codec (and so the event-type registry) to decode with.
+        known_actors: casefolded ids and aliases already in the store -> actor id.
+        known_ids: ids of events already in the store -> their stored type name,
+            so corrections and retractions may point at them.
+
+    Raises:
+        FixtureError: unreadable file or any bad value, naming file, event, field.
+    """
+    name = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size > _MAX_BYTES:
+            raise FixtureError(f"file is {size} bytes; the limit is {_MAX_BYTES}", path=name)
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=name) from exc
+    if not raw.strip():
+        raise FixtureError("file is empty; expected a JSON object", path=name)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FixtureError(f"not UTF-8 text (byte {exc.start})", path=name) from exc
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise FixtureError("JSON nested too deeply", path=name) from None
+    except json.JSONDecodeError as exc:
+        raise FixtureError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=name
+        ) from exc
+    return parse_fixture(
+        data, path=name, codec=codec, known_actors=known_actors, known_ids=known_ids
+    )
+
+
+def parse_fixture(
+    data: object,
+    *,
+    path: str = "<fixture>",
+    codec: Codec | None = None,
+    known_actors: Mapping[str, str] | None = None,
+    known_ids: Mapping[str, str] | None = None,
+) -> Fixture:
+    """Validate already-parsed fixture JSON. See :func:`read_fixture`."""
+    codec = codec or default_codec
+    if not isinstance(data, dict):
+        raise FixtureError(f"expected a JSON object at the top, got {_kind(data)}", path=path)
+    extra = sorted(set(data) - _TOP_KEYS)
+    if extra:
+        raise FixtureError(
+            f"unknown top-level key(s): {', '.join(extra)}", path=path, field=extra[0]
+        )
+    fmt = data.get("format")
+    if fmt != FORMAT:
+        if isinstance(fmt, str) and fmt.startswith(_FORMAT_FAMILY):
+            message = f"unsupported fixture format {fmt!r}; this version reads {FORMAT!r}"
+        else:
+            message = f'expected "format": {FORMAT!r}, got {fmt!r}'
+        raise FixtureError(message, path=path, field="format")
+    story = data.get("story")
+    if not isinstance(story, str) or not story.strip():
+        raise FixtureError("story: expected a non-empty slug", path=path, field="story")
+    title = data.get("title")
+    if title is not None and not isinstance(title, str):
+        raise FixtureError(f"title: expected text, got {_kind(title)}", path=path, field="title")
+
+    actors = _parse_actors(data.get("actors", {}), path)
+    lookup: dict[str, str] = dict(known_actors or {})
+    for actor in actors:
+        for key in (actor.id, *actor.aliases):
+            owner = lookup.get(key.casefold())
+            if owner is not None and owner != actor.id:
+                raise FixtureError(
+                    f"{key!r} already names actor {owner!r}", path=path, field=f"actors.{actor.id}"
+                )
+            lookup[key.casefold()] = actor.id
+    sources = _parse_sources(data.get("sources", {}), path, codec)
+
+    raw_events = data.get("events")
+    if not isinstance(raw_events, list):
+        raise FixtureError(
+            f"events: expected a list, got {_kind(raw_events)}", path=path, field="events"
+        )
+    ids: dict[str, str] = dict(known_ids or {})
+    in_file: set[str] = set()
+    parsed: list[ev.Event] = []
+    for index, item in enumerate(raw_events):
+        event = _parse_event(item, index, path, codec, sources, lookup)
+        if event.id in in_file:
+            raise FixtureError(
+                f"duplicate id {event.id!r} (appears earlier in this file)",
+                path=path,
+                index=index,
+                event_id=event.id,
+                field="id",
+            )
+        in_file.add(event.id)
+        _check_target(event, ids, path, index, codec)
+        ids[event.id] = codec.registry.of(event).name
+        parsed.append(attrs.evolve(event, story=story))
+    return Fixture(path=path, story=story, title=title, actors=tuple(actors), events=tuple(parsed))
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "text", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _parse_actors(raw: object, path: str) -> list[Actor]:
+    if not isinstance(raw, dict):
+        raise FixtureError(
+            f"actors: expected an object, got {_kind(raw)}", path=path, field="actors"
+        )
+    out = []
+    for actor_id, spec in raw.items():
+        field = f"actors.{actor_id}"
+        if not actor_id.strip():
+            raise FixtureError("actor ids must be non-empty", path=path, field=field)
+        if not isinstance(spec, dict):
+            raise FixtureError(f"expected an object, got {_kind(spec)}", path=path, field=field)
+        extra = sorted(set(spec) - _ACTOR_KEYS)
+        if extra:
+            raise FixtureError(
+                f"unknown field(s): {', '.join(extra)}", path=path, field=f"{field}.{extra[0]}"
+            )
+        name = spec.get("name", actor_id)
+        kind = spec.get("kind", "")
+        aliases = spec.get("aliases", [])
+        if not isinstance(name, str) or not name.strip():
+            raise FixtureError("expected non-empty text", path=path, field=f"{field}.name")
+        if not isinstance(kind, str):
+            raise FixtureError(
+                f"expected text, got {_kind(kind)}", path=path, field=f"{field}.kind"
+            )
+        if not isinstance(aliases, list) or not all(
+            isinstance(a, str) and a.strip() for a in aliases
+        ):
+            raise FixtureError(
+                "expected a list of non-empty text", path=path, field=f"{field}.aliases"
+            )
+        out.append(Actor(id=actor_id, name=name, kind=kind, aliases=tuple(aliases)))
+    return out
+
+
+def _parse_sources(raw: object, path: str, codec: Codec) -> dict[str, ev.Source]:
+    if not isinstance(raw, dict):
+        raise FixtureError(
+            f"sources: expected an object, got {_kind(raw)}", path=path, field="sources"
+        )
+    out = {}
+    for source_id, spec in raw.items():
+        field = f"sources.{source_id}"
+        if not isinstance(spec, dict):
+            raise FixtureError(f"expected an object, got {_kind(spec)}", path=path, field=field)
+        try:
+            out[source_id] = codec.structure({**spec, "id": source_id}, ev.Source)
+        except ValidationError as exc:
+            sub = f"{field}.{exc.field}" if exc.field else field
+            raise FixtureError(_strip(str(exc), exc.field), path=path, field=sub) from exc
+    return out
+
+
+def _strip(message: str, field: str | None) -> str:
+    if field and message.startswith(f"{field}: "):
+        return message[len(field) + 2 :]
+    return message
+
+
+def _parse_event(
+    item: object,
+    index: int,
+    path: str,
+    codec: Codec,
+    sources: Mapping[str, ev.Source],
+    lookup: Mapping[str, str],
+) -> ev.Event:
+    if not isinstance(item, dict):
+        raise FixtureError(f"expected an event object, got {_kind(item)}", path=path, index=index)
+    raw_id = item.get("id")
+    event_id = raw_id if isinstance(raw_id, str) else None
+    where: dict[str, Any] = {"path": path, "index": index, "event_id": event_id}
+    if "story" in item:
+        raise FixtureError("the story is set once at the top of the file", field="story", **where)
+    payload = _with_source(dict(item), sources, where)
+    if isinstance(payload.get("replacement"), dict):
+        payload["replacement"] = _with_source(
+            dict(payload["replacement"]), sources, where, "replacement."
+        )
+    try:
+        event = codec.from_dict(payload)
+    except UnknownEventTypeError as exc:
+        raise FixtureUnknownEventTypeError(
+            str(exc), type_name=exc.type_name, field="type", **where
+        ) from exc
+    except ValidationError as exc:
+        if exc.field and exc.field.endswith(".type") and "unknown event type" in str(exc):
+            raise FixtureUnknownEventTypeError(
+                _strip(str(exc), exc.field),
+                type_name=str(payload.get("type")),
+                field=exc.field,
+                **where,
+            ) from exc
+        raise FixtureError(_strip(str(exc), exc.field), field=exc.field, **where) from exc
+    return _resolve(event, lookup, where)
+
+
+def _with_source(
+    item: dict[str, Any], sources: Mapping[str, ev.Source], where: dict[str, Any], prefix: str = ""
+) -> dict[str, Any]:
+    ref = item.get("source")
+    if ref is None:
+        return item
+    if not isinstance(ref, str):
+        raise FixtureError(
+            f"expected a source id (text), got {_kind(ref)}", field=f"{prefix}source", **where
+        )
+    source = sources.get(ref)
+    if source is None:
+        known = ", ".join(sorted(sources)) or "none declared"
+        raise FixtureError(
+            f"unknown source {ref!r} (declared: {known})", field=f"{prefix}source", **where
+        )
+    item["source"] = default_codec.unstructure(source)
+    return item
+
+
+def _resolve(
+    event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any], prefix: str = ""
+) -> ev.Event:
+    """Actor ids or aliases -> ids; unknown actors are an error."""
+    changes: dict[str, Any] = {}
+
+    def one(value: str, field: str) -> str:
+        found = lookup.get(value.casefold())
+        if found is None:
+            raise FixtureUnknownActorError(
+                f'unknown actor {value!r}; declare it under "actors"',
+                actor=value,
+                field=f"{prefix}{field}",
+                **where,
+            )
+        return found
+
+    for name in event.actor_fields:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            changes[name] = one(value, name)
+        else:
+            changes[name] = tuple(one(v, f"{name}[{i}]") for i, v in enumerate(value))
+    for name in event.description_fields:
+        changes[name] = tuple(lookup.get(v.casefold(), v) for v in getattr(event, name))
+    if isinstance(event, ev.Correction):
+        changes["replacement"] = _resolve(event.replacement, lookup, where, "replacement.")
+    return attrs.evolve(event, **changes) if changes else event
+
+
+def _check_target(
+    event: ev.Event, ids: Mapping[str, str], path: str, index: int, codec: Codec
+) -> None:
+    if isinstance(event, ev.Retraction):
+        target, field = event.retracts, "retracts"
+    elif isinstance(event, ev.Correction):
+        target, field = event.corrects, "corrects"
+    else:
+        return
+    where: dict[str, Any] = {"path": path, "index": index, "event_id": event.id, "field": field}
+    target_type = ids.get(target)
+    if target_type is None:
+        raise FixtureError(
+            f"{field} {target!r}: no such event earlier in this file or in the store", **where
+        )
+    if isinstance(event, ev.Correction):
+        if target_type in ("correction", "retraction"):
+            raise FixtureError(f"{target!r} is a {target_type}; correct the original", **where)
+        replacement_type = codec.registry.of(event.replacement).name
+        if replacement_type != target_type:
+            raise FixtureError(
+                f"replacement is a {replacement_type} but {target!r} is a {target_type}",
+                **{**where, "field": "replacement.type"},
+            )

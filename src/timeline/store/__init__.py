@@ -1,0 +1,1 @@
+"""Persistence: the append-only SQLite event store and its schema."""
