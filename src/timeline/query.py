@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
+from timeline.bitemporal import Bounds, effective_events
 from timeline.clock import Clock
 from timeline.codec import Codec
 from timeline.errors import (
@@ -23,7 +24,12 @@ from timeline.errors import (
     ValidationError,
 )
 from timeline.fixtures import Fixture, read_fixture
+from timeline.projections.base import Change, Context, Projection
+from timeline.projections.fold import Fold, State, diff_states
+from timeline.projections.orders import OrderIntentProjection
+from timeline.projections.stance import StanceProjection
 from timeline.registry import Registry
+from timeline.replay import Replay, ReplayStep
 from timeline.store.sqlite import Actor, AppendResult, EventStore, RecordedEvent
 from timeline.times import TimeInput, parse_bound, parse_instant
 
@@ -46,8 +52,14 @@ class Timeline:
     Open with :meth:`open`; use as a context manager to close it.
     """
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, projections: Sequence[Projection] | None = None) -> None:
         self._store = store
+        self._projections: list[Projection] = list(
+            projections
+            if projections is not None
+            else (StanceProjection(), OrderIntentProjection())
+        )
+        self._live: dict[str | None, _LiveFold] = {}
 
     @classmethod
     def open(
@@ -58,6 +70,7 @@ class Timeline:
         readonly: bool = False,
         clock: Clock | None = None,
         registry: Registry | None = None,
+        projections: Sequence[Projection] | None = None,
         busy_timeout: float = 10.0,
     ) -> Timeline:
         """Open (and by default create) a store file.
@@ -69,6 +82,8 @@ class Timeline:
             readonly: open read-only; every write raises.
             clock: the store clock for ``recorded_at`` (default: system UTC clock).
             registry: event types to read and write (default: the global registry).
+            projections: the projections states are built from (default: stance
+                and order intent; see :meth:`add_projection`).
             busy_timeout: seconds to wait for another writer's lock.
 
         Raises:
@@ -84,7 +99,8 @@ class Timeline:
                 create=create,
                 readonly=readonly,
                 busy_timeout=busy_timeout,
-            )
+            ),
+            projections,
         )
 
     @property
@@ -251,6 +267,135 @@ class Timeline:
             order=order,
         )
 
+    # --- projections and point-in-time queries ---------------------------------
+
+    @property
+    def projections(self) -> list[Projection]:
+        """The projections every state is built from."""
+        return list(self._projections)
+
+    def add_projection(self, projection: Projection) -> None:
+        """Run ``projection`` too in every state, replay, diff and history.
+
+        Raises:
+            ValidationError: a projection of that name is already registered.
+        """
+        if any(p.name == projection.name for p in self._projections):
+            raise ValidationError(
+                f"a projection named {projection.name!r} is already registered", field="name"
+            )
+        self._projections.append(projection)
+        self._live.clear()
+
+    def _context(self) -> Context:
+        ids = self._store.conn.execute("SELECT id FROM actors").fetchall()
+        return Context(known_actors=frozenset(r[0] for r in ids))
+
+    def _resolver(self) -> Callable[[str], str]:
+        lookup = self._store.actor_lookup()
+        return lambda name: lookup.get(name.casefold(), name)
+
+    def state(
+        self,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        recorded_by: TimeInput | None = None,
+        story: str | None = None,
+    ) -> State:
+        """The facts at valid time ``at``, as known at ``known_at``, as recorded by ``recorded_by``.
+
+        Every bound is optional and accepts a ``datetime`` (timezone-aware), a
+        ``date`` or an ISO string; a date-only bound means the end of that UTC day.
+
+        Args:
+            at: only events that occurred by then (corrections and retractions
+                are never filtered by ``at``).
+            known_at: only events reported (made public) by then.
+            recorded_by: only events this store had recorded by then (audit).
+            story: only this story.
+
+        Raises:
+            ValidationError: a bound that is naive or unparseable, naming it.
+        """
+        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        ctx = self._context()
+        if bounds.is_unbounded:
+            live = self._live.get(story)
+            if live is None or live.ctx != ctx:
+                live = self._live[story] = _LiveFold(self._projections, ctx, story)
+            live.catch_up(self._store)
+            return live.fold.state(self._resolver())
+        fold = Fold(self._projections, ctx)
+        fold.run(p.event for p in effective_events(self._store, bounds))
+        return fold.state(self._resolver())
+
+    def replay(
+        self,
+        order: str = "occurred",
+        *,
+        start: TimeInput | None = None,
+        until: TimeInput | None = None,
+        story: str | None = None,
+        actor: str | None = None,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        recorded_by: TimeInput | None = None,
+    ) -> Replay:
+        """Step through the log; each step carries the event and the facts it changed.
+
+        Args:
+            order: ``"occurred"`` (as it happened), ``"reported"`` (as it became
+                public) or ``"recorded"`` (as this store learned it).
+            start: skip steps before this time (in ``order``'s time); the fold
+                still starts at the beginning.
+            until: stop after this time (in ``order``'s time). The last step's
+                state equals ``state()`` with the matching bound (``at`` for
+                occurred, ``known_at`` for reported, ``recorded_by`` for recorded).
+            story: only this story.
+            actor: only steps whose event names the actor or whose changes touch it.
+            at / known_at / recorded_by: further bounds, as in :meth:`state`.
+        """
+        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        return Replay(
+            self._store,
+            lambda: self._projections,
+            self._context(),
+            order=order,
+            bounds=bounds,
+            start=parse_instant(start, field="start")[0] if start is not None else None,
+            until=parse_bound(until, field="until") if until is not None else None,
+            actor=self.resolve_actor(actor) if actor is not None else None,
+            resolve=self._resolver(),
+        )
+
+    def diff(
+        self,
+        a: TimeInput,
+        b: TimeInput,
+        *,
+        known: bool = False,
+        story: str | None = None,
+    ) -> list[Change]:
+        """Facts that changed between two valid times, or two knowledge times.
+
+        ``diff(a, b)`` compares ``state(at=a)`` with ``state(at=b)``: what
+        happened in between, as we know it now. ``diff(a, b, known=True)``
+        compares ``state(known_at=a)`` with ``state(known_at=b)``: what we learned.
+        """
+        if known:
+            before, after = self.state(known_at=a, story=story), self.state(known_at=b, story=story)
+        else:
+            before, after = self.state(at=a, story=story), self.state(at=b, story=story)
+        return diff_states(before, after)
+
+    def history(self, actor: str, *, story: str | None = None) -> list[ReplayStep]:
+        """Every step, in occurred order, that names ``actor`` or changes one of its facts.
+
+        Raises:
+            UnknownActorError: no such actor.
+        """
+        return list(self.replay("occurred", actor=actor, story=story))
+
     def get(self, event_id: str) -> RecordedEvent | None:
         """The stored event with this id, or ``None``."""
         return self._store.get(event_id)
@@ -318,3 +463,39 @@ def _fixture_error(fixture: Fixture, exc: TimelineError) -> FixtureError:
         return FixtureUnknownActorError(str(exc), actor=exc.actor, field=None, **where)
     field = getattr(exc, "field", None)
     return FixtureError(str(exc), field=field, **where)
+
+
+class _LiveFold:
+    """The unbounded state of one story scope, caught up incrementally.
+
+    New events that sort after everything folded so far are applied on top;
+    a backdated event, a correction or a retraction makes it fold again.
+    """
+
+    def __init__(self, projections: Sequence[Projection], ctx: Context, story: str | None) -> None:
+        self.projections = projections
+        self.ctx = ctx
+        self.story = story
+        self.fold = Fold(projections, ctx)
+        self.head = 0
+        self.last: tuple[Any, int] | None = None
+
+    def catch_up(self, store: EventStore) -> None:
+        new = list(store.read(story=self.story, after_position=self.head))
+        if not new:
+            return
+        head = new[-1].position
+        new.sort(key=lambda r: (r.event.occurred_at, r.position))
+        first = new[0]
+        backdated = self.last is not None and (first.event.occurred_at, first.position) < self.last
+        if backdated or any(isinstance(r.event, ev.Correction | ev.Retraction) for r in new):
+            self.fold = Fold(self.projections, self.ctx)
+            self.last = None
+            for placed in effective_events(store, Bounds(story=self.story)):
+                self.fold.apply(placed.event)
+                self.last = (placed.occurred_at, placed.position)
+        else:
+            for r in new:
+                self.fold.apply(r.event)
+                self.last = (r.event.occurred_at, r.position)
+        self.head = max(self.head, head)

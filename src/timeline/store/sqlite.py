@@ -519,6 +519,8 @@ class EventStore:
         story: str | None = None,
         actor: str | None = None,
         types: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
         occurred_from: datetime | None = None,
         occurred_until: datetime | None = None,
         reported_from: datetime | None = None,
@@ -550,6 +552,12 @@ class EventStore:
         if types:
             where.append(f"e.type IN ({', '.join('?' * len(types))})")
             params.extend(types)
+        if exclude_types:
+            where.append(f"e.type NOT IN ({', '.join('?' * len(exclude_types))})")
+            params.extend(exclude_types)
+        if ids is not None:
+            where.append(f"e.id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
         for column, op, value in (
             ("occurred_at", ">=", occurred_from),
             ("occurred_at", "<=", occurred_until),

@@ -1,0 +1,82 @@
+"""What a projection is: a pure fold from events to facts.
+
+A projection never sees the store. It is handed the facts it has built so far
+(read-only) and one event, and returns the facts that event changes: a mapping
+of key -> new fact, or ``None`` to remove a key. The machinery applies those
+updates, which makes every step's changes (before/after) explicit and keeps a
+fold cheap on long logs. Handlers are keyed by event class (the most specific
+class in the MRO wins); event types a projection does not handle are skipped
+explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, ClassVar, Protocol
+
+import attrs
+
+from timeline import events as ev
+
+__all__ = ["Change", "Context", "FoldProjection", "Projection", "Updates"]
+
+Updates = Mapping[Hashable, Any]
+
+
+@attrs.frozen(kw_only=True)
+class Context:
+    """What a fold may know besides the events: the store's actor ids."""
+
+    known_actors: frozenset[str] = frozenset()
+
+
+class Projection(Protocol):
+    """A named, pure fold."""
+
+    name: str
+
+    def apply(self, facts: Mapping[Hashable, Any], event: ev.Event, ctx: Context) -> Updates:
+        """Return the facts ``event`` changes (key -> new fact, ``None`` removes)."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class Change:
+    """One fact changed by one event: ``before`` and ``after`` (``None`` = absent)."""
+
+    projection: str
+    key: tuple[Any, ...]
+    before: Any
+    after: Any
+
+    @property
+    def fact(self) -> Any:
+        """The fact after the change, or before it if it was removed."""
+        return self.after if self.after is not None else self.before
+
+
+Handler = Callable[[Any, Mapping[Hashable, Any], Any, Context], Updates]
+
+
+class FoldProjection:
+    """Base class: dispatch on event class to ``handlers``; unknown types change nothing.
+
+    Subclasses fill ``handlers`` with ``{EventClass: method}`` (see ``handles``).
+    """
+
+    name: str = ""
+    handlers: ClassVar[dict[type[ev.Event], str]] = {}
+
+    def apply(self, facts: Mapping[Hashable, Any], event: ev.Event, ctx: Context) -> Updates:
+        """Dispatch ``event`` to its handler; return its updates."""
+        for cls in type(event).__mro__:
+            method = self.handlers.get(cls)
+            if method is not None:
+                result: Updates = getattr(self, method)(facts, event, ctx)
+                return result
+        return {}  # an event type this projection does not follow
+
+
+def merge_unique(new: Iterable[Any], old: Iterable[Any]) -> tuple[Any, ...]:
+    """``new`` then ``old``, without repeats, order kept (newest first)."""
+    return tuple(dict.fromkeys([*new, *old]))

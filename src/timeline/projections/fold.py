@@ -1,0 +1,185 @@
+"""Running projections over an ordered stream of events, and the state they leave.
+
+``Fold`` owns the fact tables of a set of projections and applies events in
+the order it is given them (the caller supplies occurred order). ``State`` is
+an immutable view of those facts with the accessors users call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from timeline import events as ev
+from timeline.errors import ValidationError
+from timeline.projections.base import Change, Context, Projection
+from timeline.projections.orders import OrderIntent, Restriction, intent_key
+from timeline.projections.stance import Stance
+
+__all__ = ["Fold", "State"]
+
+
+class Fold:
+    """Facts of several projections, advanced one event at a time."""
+
+    def __init__(self, projections: Sequence[Projection], ctx: Context) -> None:
+        self.projections = tuple(projections)
+        self.ctx = ctx
+        self.facts: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
+        self.count = 0
+
+    def apply(self, event: ev.Event) -> list[Change]:
+        """Apply one event to every projection; return the facts it changed."""
+        changes: list[Change] = []
+        self.count += 1
+        for projection in self.projections:
+            table = self.facts[projection.name]
+            updates = projection.apply(MappingProxyType(table), event, self.ctx)
+            for key, new in updates.items():
+                old = table.get(key)
+                if new is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = new
+                if old != new:
+                    changes.append(
+                        Change(projection=projection.name, key=_key(key), before=old, after=new)
+                    )
+        return changes
+
+    def run(self, events: Iterable[ev.Event]) -> Fold:
+        """Apply every event, discarding the changes; return ``self``."""
+        for event in events:
+            self.apply(event)
+        return self
+
+    def state(self, resolve: Callable[[str], str] | None = None) -> State:
+        """An immutable copy of the facts as they stand."""
+        return State({name: dict(table) for name, table in self.facts.items()}, resolve=resolve)
+
+
+def _key(key: Hashable) -> tuple[Any, ...]:
+    return key if isinstance(key, tuple) else (key,)
+
+
+class State:
+    """The facts at one point in time, as known at one point in time.
+
+    Accessors take actor ids or aliases.
+    """
+
+    def __init__(
+        self,
+        facts: Mapping[str, Mapping[Hashable, Any]],
+        *,
+        resolve: Callable[[str], str] | None = None,
+    ) -> None:
+        self._facts = {name: dict(table) for name, table in facts.items()}
+        self._resolve = resolve or (lambda name: name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return self._facts == other._facts
+
+    def __hash__(self) -> int:  # mutable-looking container; equality only
+        raise TypeError("State is not hashable")
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(t)}" for name, t in self._facts.items())
+        return f"<State {sizes}>"
+
+    def facts(self, projection: str) -> Mapping[Hashable, Any]:
+        """The raw fact table of one projection (read-only view).
+
+        Raises:
+            ValidationError: no projection of that name ran.
+        """
+        try:
+            return MappingProxyType(self._facts[projection])
+        except KeyError:
+            known = ", ".join(sorted(self._facts))
+            raise ValidationError(
+                f"no projection named {projection!r} (known: {known})", field="projection"
+            ) from None
+
+    @property
+    def projections(self) -> list[str]:
+        """Names of the projections in this state."""
+        return sorted(self._facts)
+
+    # --- stance -----------------------------------------------------------------
+
+    def stance(self, actor: str, topic: str) -> Stance | None:
+        """The actor's stance on the topic, or ``None`` if no stance is known."""
+        found: Stance | None = self._facts.get("stance", {}).get((self._resolve(actor), topic))
+        return found
+
+    def stances(self, actor: str | None = None, topic: str | None = None) -> list[Stance]:
+        """Every known stance, optionally for one actor and/or topic, sorted."""
+        wanted = self._resolve(actor) if actor is not None else None
+        out = [
+            s
+            for s in self._facts.get("stance", {}).values()
+            if isinstance(s, Stance)
+            and (wanted is None or s.actor == wanted)
+            and (topic is None or s.topic == topic)
+        ]
+        return sorted(out, key=lambda s: (s.actor, s.topic))
+
+    # --- orders -----------------------------------------------------------------
+
+    def order_intent(self, buyer: str, supplier: str, product: str) -> OrderIntent | None:
+        """The buyer's intent for the supplier's product (case-insensitive), or ``None``."""
+        key = intent_key(self._resolve(buyer), self._resolve(supplier), product)
+        found: OrderIntent | None = self._facts.get("orders", {}).get(key)
+        return found
+
+    def order_intents(
+        self,
+        buyer: str | None = None,
+        supplier: str | None = None,
+        product: str | None = None,
+    ) -> list[OrderIntent]:
+        """Every order intent, optionally filtered, sorted."""
+        b = self._resolve(buyer) if buyer is not None else None
+        s = self._resolve(supplier) if supplier is not None else None
+        out = [
+            i
+            for i in self._facts.get("orders", {}).values()
+            if isinstance(i, OrderIntent)
+            and (b is None or i.buyer == b)
+            and (s is None or i.supplier == s)
+            and (product is None or i.product.casefold() == product.casefold())
+        ]
+        return sorted(out, key=lambda i: (i.buyer, i.supplier, i.product.casefold()))
+
+    def restrictions(self) -> list[Restriction]:
+        """Bans and restrictions on products in force, sorted by id."""
+        out = [r for r in self._facts.get("orders", {}).values() if isinstance(r, Restriction)]
+        return sorted(out, key=lambda r: r.id)
+
+    def __iter__(self) -> Iterator[tuple[str, tuple[Any, ...], Any]]:
+        """``(projection, key, fact)`` for every fact, in a stable order."""
+        for name in sorted(self._facts):
+            table = self._facts[name]
+            for key in sorted(table, key=repr):
+                yield name, _key(key), table[key]
+
+
+def diff_states(before: State, after: State) -> list[Change]:
+    """Facts that differ between two states, in a stable order."""
+    changes: list[Change] = []
+    names = sorted(set(before.projections) | set(after.projections))
+    for name in names:
+        old = before.facts(name) if name in before.projections else {}
+        new = after.facts(name) if name in after.projections else {}
+        for key in sorted(set(old) | set(new), key=repr):
+            a, b = old.get(key), new.get(key)
+            if a != b:
+                changes.append(Change(projection=name, key=_key(key), before=a, after=b))
+    return changes
+
+
+__all__ += ["diff_states"]

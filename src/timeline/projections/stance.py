@@ -1,0 +1,113 @@
+"""Each actor's stance on each topic.
+
+Rules (DESIGN "Projections"):
+
+- ``Announcement`` / ``Statement``: the actor's stance becomes the event's ``position``.
+- ``PolicyChange``: ``permit`` / ``lift`` -> the authority ``supports`` the topic;
+  ``restrict`` / ``ban`` -> ``opposes``.
+- ``RegulatorMeeting``: the regulator's stance becomes the event's ``position``.
+- ``Inquiry``: each inquirer ``supports`` the topic, only if the event names one.
+
+A restated position keeps ``since`` and adds evidence; a new position starts
+over with this event as its only evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from timeline import events as ev
+from timeline.projections.base import Context, FoldProjection, Updates, merge_unique
+from timeline.times import Precision
+
+__all__ = ["Stance", "StanceProjection"]
+
+
+@attrs.frozen(kw_only=True)
+class Stance:
+    """An actor's position on a topic, since when, and on what evidence.
+
+    Attributes:
+        evidence: ids of the events supporting this position, newest first.
+        sources: their sources, newest first, without repeats.
+    """
+
+    actor: str
+    topic: str
+    position: ev.Position
+    since: datetime
+    since_precision: Precision = Precision.EXACT
+    evidence: tuple[str, ...] = ()
+    sources: tuple[ev.Source, ...] = ()
+
+
+_MEASURE_POSITION = {
+    ev.Measure.PERMIT: ev.Position.SUPPORTS,
+    ev.Measure.LIFT: ev.Position.SUPPORTS,
+    ev.Measure.RESTRICT: ev.Position.OPPOSES,
+    ev.Measure.BAN: ev.Position.OPPOSES,
+}
+
+
+def _set(
+    facts: Mapping[Hashable, Any], actor: str, topic: str, position: ev.Position, event: ev.Event
+) -> tuple[tuple[str, str], Stance]:
+    key = (actor, topic)
+    current: Stance | None = facts.get(key)
+    sources = (event.source,) if event.source is not None else ()
+    if current is not None and current.position == position:
+        return key, attrs.evolve(
+            current,
+            evidence=merge_unique([event.id], current.evidence),
+            sources=merge_unique(sources, current.sources),
+        )
+    return key, Stance(
+        actor=actor,
+        topic=topic,
+        position=position,
+        since=event.occurred_at,
+        since_precision=event.precision,
+        evidence=(event.id,),
+        sources=sources,
+    )
+
+
+class StanceProjection(FoldProjection):
+    """Folds events into ``(actor, topic) -> Stance``."""
+
+    name = "stance"
+    handlers = {  # noqa: RUF012 - read-only dispatch table
+        ev.Announcement: "_stated",
+        ev.Statement: "_stated",
+        ev.PolicyChange: "_policy",
+        ev.RegulatorMeeting: "_meeting",
+        ev.Inquiry: "_inquiry",
+    }
+
+    def _stated(
+        self, facts: Mapping[Hashable, Any], event: ev.Announcement | ev.Statement, _ctx: Context
+    ) -> Updates:
+        return dict([_set(facts, event.actor, event.topic, event.position, event)])
+
+    def _policy(
+        self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, _ctx: Context
+    ) -> Updates:
+        position = _MEASURE_POSITION[event.measure]
+        return dict([_set(facts, event.authority, event.topic, position, event)])
+
+    def _meeting(
+        self, facts: Mapping[Hashable, Any], event: ev.RegulatorMeeting, _ctx: Context
+    ) -> Updates:
+        return dict([_set(facts, event.regulator, event.topic, event.position, event)])
+
+    def _inquiry(self, facts: Mapping[Hashable, Any], event: ev.Inquiry, _ctx: Context) -> Updates:
+        if event.topic is None:
+            return {}
+        topic = event.topic
+        return dict(
+            _set(facts, actor, topic, ev.Position.SUPPORTS, event) for actor in event.inquirers
+        )
