@@ -37,8 +37,13 @@ from timeline.events import (
     Statement,
 )
 from timeline.fixtures import FORMAT as FIXTURE_FORMAT
+from timeline.projections.base import Change, Context, FoldProjection, Projection
+from timeline.projections.fold import Fold, State
+from timeline.projections.orders import IntentStatus, OrderIntent, Restriction
+from timeline.projections.stance import Stance
 from timeline.query import LoadReport, Timeline
 from timeline.registry import Registry, default_registry, event_type, upcaster
+from timeline.replay import Replay, ReplayStep
 from timeline.store.sqlite import Actor, AppendResult, RecordedEvent, StoreError
 
 try:
@@ -47,33 +52,45 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 __all__ = [
-    "FIXTURE_FORMAT",
     "Actor",
     "Announcement",
     "AppendResult",
+    "Change",
     "Clock",
     "Codec",
     "ConcurrencyError",
+    "Context",
     "Correction",
     "DuplicateEventError",
     "Event",
+    "FIXTURE_FORMAT",
     "FixtureError",
+    "Fold",
+    "FoldProjection",
     "Inquiry",
     "IntegrityError",
+    "IntentStatus",
     "LoadReport",
     "Measure",
     "OrderCancelled",
     "OrderDelivered",
+    "OrderIntent",
     "OrderPlaced",
     "PolicyChange",
     "Position",
     "Precision",
+    "Projection",
     "RecordedEvent",
     "Registry",
     "RegulatorMeeting",
+    "Replay",
+    "ReplayStep",
     "Report",
+    "Restriction",
     "Retraction",
     "Source",
+    "Stance",
+    "State",
     "Statement",
     "StoreError",
     "StoreFormatError",
