@@ -1,0 +1,171 @@
+"""Property: the same state whichever way it is computed.
+
+Random histories with backdated events, corrections and retractions, appended
+in random batches to a real store file. After every append the incrementally
+caught-up state must equal a from-scratch fold (a fresh ``Timeline`` on the same
+file), a fold through the bounded path, and the last step of every replay.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import timeline as tl
+from tests.conftest import StepClock
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+ACTORS = ["a1", "a2", "a3"]
+TOPICS = ["t1", "t2"]
+PRODUCTS = ["P1", "p1", "P2"]
+POSITIONS = ["supports", "opposes", "undecided", "neutral"]
+MEASURES = ["permit", "restrict", "ban", "lift"]
+
+days = st.integers(min_value=0, max_value=20)
+
+
+@st.composite
+def plain_event(draw: st.DrawFn, n: int) -> tl.Event:
+    occurred = BASE + timedelta(days=draw(days))
+    reported = occurred + timedelta(days=draw(st.integers(0, 5)))
+    env: dict[str, Any] = {"id": f"e{n}", "occurred_at": occurred, "reported_at": reported}
+    kind = draw(
+        st.sampled_from(["ann", "stmt", "meet", "inq", "pol", "place", "cancel", "deliver"])
+    )
+    actor = draw(st.sampled_from(ACTORS))
+    topic = draw(st.sampled_from(TOPICS))
+    product = draw(st.sampled_from(PRODUCTS))
+    if kind == "ann":
+        return tl.Announcement(
+            **env, actor=actor, topic=topic, position=draw(st.sampled_from(POSITIONS))
+        )
+    if kind == "stmt":
+        return tl.Statement(
+            **env, actor=actor, topic=topic, position=draw(st.sampled_from(POSITIONS))
+        )
+    if kind == "meet":
+        return tl.RegulatorMeeting(
+            **env,
+            regulator=actor,
+            attendees=(draw(st.sampled_from(ACTORS)),),
+            topic=topic,
+            position=draw(st.sampled_from(POSITIONS)),
+        )
+    if kind == "inq":
+        return tl.Inquiry(
+            **env,
+            inquirers=tuple(draw(st.lists(st.sampled_from(ACTORS), min_size=1, max_size=2))),
+            supplier="s1",
+            product=product,
+            topic=draw(st.none() | st.just(topic)),
+            conditions=tuple(draw(st.lists(st.sampled_from(["c1", "c2"]), max_size=2))),
+            concerns=tuple(draw(st.lists(st.sampled_from(["x1", "x2"]), max_size=2))),
+        )
+    if kind == "pol":
+        return tl.PolicyChange(
+            **env,
+            authority=actor,
+            topic=topic,
+            measure=draw(st.sampled_from(MEASURES)),
+            product=draw(st.sampled_from([*PRODUCTS, "s1"])),
+            applies_to=tuple(draw(st.lists(st.sampled_from([*ACTORS, "everyone"]), max_size=2))),
+        )
+    cls = {"place": tl.OrderPlaced, "cancel": tl.OrderCancelled, "deliver": tl.OrderDelivered}[kind]
+    return cls(**env, buyer=actor, supplier="s1", product=product)  # type: ignore[no-any-return]
+
+
+@st.composite
+def history(draw: st.DrawFn) -> list[list[tl.Event]]:
+    events: list[tl.Event] = []
+    plain: list[tl.Event] = []
+    size = draw(st.integers(min_value=1, max_value=14))
+    for n in range(size):
+        if plain and draw(st.integers(0, 5)) == 0:
+            target = draw(st.sampled_from(events))
+            occurred = BASE + timedelta(days=draw(days))
+            env: dict[str, Any] = {
+                "id": f"m{n}",
+                "occurred_at": occurred,
+                "reported_at": occurred + timedelta(days=draw(st.integers(0, 3))),
+            }
+            if isinstance(target, tl.Correction | tl.Retraction) or draw(st.booleans()):
+                events.append(tl.Retraction(**env, retracts=target.id))
+            else:
+                moved = BASE + timedelta(days=draw(days))
+                events.append(
+                    tl.Correction(
+                        **env,
+                        corrects=target.id,
+                        replacement=attrs.evolve(target, occurred_at=moved),
+                    )
+                )
+        else:
+            event = draw(plain_event(n))
+            plain.append(event)
+            events.append(event)
+    # cut into batches
+    batches: list[list[tl.Event]] = []
+    i = 0
+    while i < len(events):
+        k = draw(st.integers(min_value=1, max_value=3))
+        batches.append(events[i : i + k])
+        i += k
+    return batches
+
+
+def states_agree(path: Path, live: tl.Timeline) -> tl.State:
+    current = live.state()
+    with tl.Timeline.open(path) as fresh:
+        assert fresh.state() == current
+        assert fresh.state(at="2100-01-01") == current
+        for order in ("occurred", "reported", "recorded"):
+            replay = fresh.replay(order=order)
+            steps = list(replay)
+            assert replay.state == current, order
+            if steps:
+                assert steps[-1].state == current
+    return current
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(batches=history())
+def test_incremental_full_and_replayed_states_agree(batches: list[list[tl.Event]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as live:
+            for batch in batches:
+                live.append(batch, story="s")
+                clock.advance(hours=1)
+                states_agree(path, live)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=history(), k=st.integers(0, 28), t=st.integers(0, 28))
+def test_point_in_time_state_equals_the_reported_replay_cut_at_the_same_time(
+    batches: list[list[tl.Event]], k: int, t: int
+) -> None:
+    known_at = BASE + timedelta(days=k, hours=12)
+    at = BASE + timedelta(days=t, hours=12)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        tl.Timeline.open(Path(tmp) / "p.db", clock=StepClock()) as store,
+    ):
+        for batch in batches:
+            store.append(batch, story="s")
+        replay = store.replay(order="reported", until=known_at, at=at)
+        list(replay)
+        assert replay.state == store.state(known_at=known_at, at=at)
+        occurred = store.replay(order="occurred", until=at, known_at=known_at)
+        list(occurred)
+        assert occurred.state == store.state(known_at=known_at, at=at)
