@@ -41,7 +41,9 @@ __all__ = ["Actor", "AppendResult", "EventStore", "RecordedEvent", "StoreError"]
 
 GENESIS_HASH = "0" * 64
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_LOCK_RETRIES = 50
+# attempts at taking the write lock; each waits up to busy_timeout inside SQLite,
+# so a writer gives up after about _LOCK_RETRIES * busy_timeout (never a clock loop)
+_LOCK_RETRIES = 5
 _ID_CHUNK = 500
 
 
@@ -176,11 +178,50 @@ class EventStore:
     def _prepare(self, busy_timeout: float) -> None:
         try:
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            tables = {
-                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
+            tables = self._tables()
+            self._check_format(tables)
         except sqlite3.DatabaseError as exc:
             raise StoreFormatError(f"{self.path}: not a timeline store ({exc})") from exc
+        if self.readonly:
+            if migrations.pending(self.db) and tables:
+                raise StoreFormatError(
+                    f"{self.path}: store needs a schema upgrade but was opened read-only"
+                )
+            if not tables:
+                raise StoreFormatError(f"{self.path}: not a timeline store (empty file)")
+            return
+        self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        if not tables or migrations.pending(self.db):
+            self._retry(self._migrate)
+
+    def _tables(self) -> set[str]:
+        rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in rows}
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema in one write transaction.
+
+        Everything, the migrations table included, happens under the lock: other
+        processes opening the same new file wait and then find it complete, and a
+        crash leaves it either untouched or fully migrated.
+        """
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # another process may have created or migrated the file while we waited
+            self._check_format(self._tables())
+            migrations.ensure_migrations_table(self.db)
+            for migration in migrations.pending(self.db):
+                migration.fn(self.db)
+                migrations._record_applied(self.db, migration.name)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    def _check_format(self, tables: set[str]) -> None:
+        """Refuse files that are not timeline stores, or are from a newer version."""
         known = {m.name for m in migrations._migrations}
         if tables:
             if "_sqlite_migrations" not in tables or "events" not in tables:
@@ -197,32 +238,6 @@ class EventStore:
                     f"{self.path}: written by a newer version of timeline "
                     f"(schema {', '.join(sorted(newer))}); upgrade timeline to open it"
                 )
-        if self.readonly:
-            if migrations.pending(self.db) and tables:
-                raise StoreFormatError(
-                    f"{self.path}: store needs a schema upgrade but was opened read-only"
-                )
-            if not tables:
-                raise StoreFormatError(f"{self.path}: not a timeline store (empty file)")
-            return
-        self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        if migrations.pending(self.db):
-
-            def migrate() -> None:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    # another process may have migrated while we waited for the lock
-                    for migration in migrations.pending(self.db):
-                        migration.fn(self.db)
-                        migrations._record_applied(self.db, migration.name)
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-                self.conn.execute("COMMIT")
-
-            migrations.ensure_migrations_table(self.db)
-            self._retry(migrate)
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn``, retrying a bounded number of times while the database is locked."""
@@ -631,10 +646,16 @@ class EventStore:
         prev_hash = GENESIS_HASH
         expected_position = 1
         count = 0
+        stray: list[int] = []
         try:
             cursor = self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position")
             for row in cursor:
                 position = row[0]
+                if position < 1:
+                    # the log starts at 1, so a row here was moved out of its place:
+                    # name the gap it left rather than blaming position 1
+                    stray.append(position)
+                    continue
                 if position != expected_position:
                     raise IntegrityError(
                         expected_position,
@@ -661,6 +682,8 @@ class EventStore:
                 expected_position,
                 f"rows missing at the end of the log (log reached {seq[0]})",
             )
+        if stray:
+            raise IntegrityError(stray[0], "row stored outside the log (positions start at 1)")
         return count
 
     def schema_names(self) -> list[str]:
