@@ -18,7 +18,17 @@ import attrs
 
 from timeline import events as ev
 
-__all__ = ["Change", "Context", "FoldProjection", "Projection", "Updates"]
+__all__ = [
+    "EVIDENCE_LIMIT",
+    "Change",
+    "Context",
+    "FoldProjection",
+    "Projection",
+    "Updates",
+    "is_internal",
+    "merge_unique",
+    "prepend",
+]
 
 Updates = Mapping[Hashable, Any]
 
@@ -36,7 +46,12 @@ class Projection(Protocol):
     name: str
 
     def apply(self, facts: Mapping[Hashable, Any], event: ev.Event, ctx: Context) -> Updates:
-        """Return the facts ``event`` changes (key -> new fact, ``None`` removes)."""
+        """Return the facts ``event`` changes (key -> new fact, ``None`` removes).
+
+        ``facts`` must not be modified. Keys that are tuples whose first item
+        starts with ``_`` are the projection's own indexes: kept in the state,
+        left out of changes, diffs and listings.
+        """
         ...
 
 
@@ -77,6 +92,28 @@ class FoldProjection:
         return {}  # an event type this projection does not follow
 
 
+EVIDENCE_LIMIT = 100
+"""How many evidence ids (and sources) a fact keeps, newest first.
+
+A fact restated thousands of times would otherwise copy an ever longer tuple
+on every event; ``history()`` lists every event behind a fact without limit.
+"""
+
+
 def merge_unique(new: Iterable[Any], old: Iterable[Any]) -> tuple[Any, ...]:
     """``new`` then ``old``, without repeats, order kept (newest first)."""
     return tuple(dict.fromkeys([*new, *old]))
+
+
+def prepend(item: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``item`` first, then ``items`` (without ``item``), at most ``EVIDENCE_LIMIT`` long."""
+    if items and items[0] == item:
+        return items
+    if item in items:
+        items = tuple(i for i in items if i != item)
+    return (item, *items[: EVIDENCE_LIMIT - 1])
+
+
+def is_internal(key: object) -> bool:
+    """Whether a fact key is a projection's own bookkeeping (an index), not a fact."""
+    return isinstance(key, tuple) and bool(key) and isinstance(key[0], str) and key[0][:1] == "_"

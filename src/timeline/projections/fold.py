@@ -13,7 +13,7 @@ from typing import Any
 
 from timeline import events as ev
 from timeline.errors import ValidationError
-from timeline.projections.base import Change, Context, Projection
+from timeline.projections.base import Change, Context, Projection, is_internal
 from timeline.projections.orders import OrderIntent, Restriction, intent_key
 from timeline.projections.stance import Stance
 
@@ -165,7 +165,8 @@ class State:
         for name in sorted(self._facts):
             table = self._facts[name]
             for key in sorted(table, key=repr):
-                yield name, _key(key), table[key]
+                if not is_internal(key):
+                    yield name, _key(key), table[key]
 
 
 def diff_states(before: State, after: State) -> list[Change]:
@@ -177,7 +178,7 @@ def diff_states(before: State, after: State) -> list[Change]:
         new = after.facts(name) if name in after.projections else {}
         for key in sorted(set(old) | set(new), key=repr):
             a, b = old.get(key), new.get(key)
-            if a != b:
+            if a != b and not is_internal(key):
                 changes.append(Change(projection=name, key=_key(key), before=a, after=b))
     return changes
 

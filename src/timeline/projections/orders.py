@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.projections.base import Context, FoldProjection, Updates, merge_unique
+from timeline.projections.base import Context, FoldProjection, Updates, merge_unique, prepend
 from timeline.times import Precision
 
 __all__ = ["IntentStatus", "OrderIntent", "OrderIntentProjection", "Restriction"]
@@ -102,8 +102,21 @@ def intent_key(buyer: str, supplier: str, product: str) -> tuple[str, str, str, 
     return ("intent", buyer, supplier, product.casefold())
 
 
-def _restrictions(facts: Mapping[Hashable, Any]) -> list[Restriction]:
-    return [f for f in facts.values() if isinstance(f, Restriction)]
+# Internal index facts (keys starting with "_"), so that no event has to scan
+# every fact: intents per buyer, restrictions per product-or-supplier named,
+# restrictions per (authority, product).
+
+
+def _by_buyer(buyer: str) -> tuple[str, str]:
+    return ("_intents_of", buyer)
+
+
+def _by_target(target: str) -> tuple[str, str]:
+    return ("_restrictions_on", target.casefold())
+
+
+def _by_authority(authority: str, product: str) -> tuple[str, str, str]:
+    return ("_restrictions_by", authority, product.casefold())
 
 
 class OrderIntentProjection(FoldProjection):
@@ -121,18 +134,21 @@ class OrderIntentProjection(FoldProjection):
     def _touch(
         self,
         facts: Mapping[Hashable, Any],
+        updates: dict[Hashable, Any],
         buyer: str,
         supplier: str,
         product: str,
         status: IntentStatus | None,
         event: ev.Event,
         ctx: Context,
-        **fields: Any,
-    ) -> tuple[Hashable, OrderIntent]:
+        quantity: str | None = None,
+        conditions: tuple[str, ...] = (),
+        concerns: tuple[str, ...] = (),
+    ) -> None:
         """Create or update one intent; ``status=None`` keeps the current status."""
         key = intent_key(buyer, supplier, product)
-        current: OrderIntent | None = facts.get(key)
-        sources = (event.source,) if event.source is not None else ()
+        current: OrderIntent | None = updates.get(key) or facts.get(key)
+        source = event.source
         if current is None:
             intent = OrderIntent(
                 buyer=buyer,
@@ -141,20 +157,38 @@ class OrderIntentProjection(FoldProjection):
                 status=status or IntentStatus.EXPLORING,
                 since=event.occurred_at,
                 since_precision=event.precision,
+                quantity=quantity,
+                conditions=conditions,
+                concerns=concerns,
                 evidence=(event.id,),
-                sources=sources,
-                **fields,
+                sources=() if source is None else (source,),
             )
-            blocked = [r.id for r in _restrictions(facts) if r.blocks(intent, ctx.known_actors)]
-            return key, attrs.evolve(intent, blocked_by=tuple(blocked))
-        changes: dict[str, Any] = dict(fields)
-        if status is not None and status != current.status:
-            changes.update(status=status, since=event.occurred_at, since_precision=event.precision)
-        return key, attrs.evolve(
-            current,
-            evidence=merge_unique([event.id], current.evidence),
-            sources=merge_unique(sources, current.sources),
-            **changes,
+            blocked = []
+            for target in {product.casefold(), supplier.casefold()}:
+                for rid in facts.get(_by_target(target), ()):
+                    restriction: Restriction = facts[("restriction", rid)]
+                    if restriction.blocks(intent, ctx.known_actors):
+                        blocked.append(rid)
+            if blocked:
+                intent = attrs.evolve(intent, blocked_by=tuple(sorted(blocked)))
+            index = _by_buyer(buyer)
+            updates[index] = (*(updates.get(index) or facts.get(index, ())), key)
+            updates[key] = intent
+            return
+        moved = status is not None and status != current.status
+        updates[key] = OrderIntent(
+            buyer=current.buyer,
+            supplier=current.supplier,
+            product=current.product,
+            status=status if moved and status is not None else current.status,
+            since=event.occurred_at if moved else current.since,
+            since_precision=event.precision if moved else current.since_precision,
+            quantity=quantity if quantity is not None else current.quantity,
+            conditions=merge_unique(current.conditions, conditions),
+            concerns=merge_unique(current.concerns, concerns),
+            blocked_by=current.blocked_by,
+            evidence=prepend(event.id, current.evidence),
+            sources=current.sources if source is None else prepend(source, current.sources),
         )
 
     def _inquiry(self, facts: Mapping[Hashable, Any], event: ev.Inquiry, ctx: Context) -> Updates:
@@ -164,23 +198,19 @@ class OrderIntentProjection(FoldProjection):
                 intent_key(buyer, event.supplier, event.product)
             )
             keep = current is not None and current.status in _FORWARD_ONLY
-            fields: dict[str, Any] = {
-                "conditions": merge_unique(current.conditions if current else (), event.conditions),
-                "concerns": merge_unique(current.concerns if current else (), event.concerns),
-            }
-            if event.quantity is not None:
-                fields["quantity"] = event.quantity
-            key, intent = self._touch(
+            self._touch(
                 facts,
+                updates,
                 buyer,
                 event.supplier,
                 event.product,
                 None if keep else IntentStatus.EXPLORING,
                 event,
                 ctx,
-                **fields,
+                quantity=event.quantity,
+                conditions=event.conditions,
+                concerns=event.concerns,
             )
-            updates[key] = intent
         return updates
 
     def _order(
@@ -189,55 +219,80 @@ class OrderIntentProjection(FoldProjection):
         event: ev.OrderPlaced | ev.OrderDelivered | ev.OrderCancelled,
         ctx: Context,
     ) -> Updates:
-        fields: dict[str, Any] = {}
-        if event.quantity is not None:
-            fields["quantity"] = event.quantity
-        status = next(s for cls, s in _STATUS.items() if isinstance(event, cls))
-        key, intent = self._touch(
-            facts, event.buyer, event.supplier, event.product, status, event, ctx, **fields
+        updates: dict[Hashable, Any] = {}
+        status = _STATUS[type(event)] if type(event) in _STATUS else _status_of(event)
+        self._touch(
+            facts,
+            updates,
+            event.buyer,
+            event.supplier,
+            event.product,
+            status,
+            event,
+            ctx,
+            quantity=event.quantity,
         )
-        return {key: intent}
+        return updates
 
     def _policy(
         self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, ctx: Context
     ) -> Updates:
         if event.product is None:
             return {}
-        updates: dict[Hashable, Any] = {}
-        product = event.product.casefold()
         if event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT):
-            restriction = Restriction(
-                id=event.id,
-                authority=event.authority,
-                measure=event.measure,
-                product=event.product,
-                applies_to=event.applies_to,
-                since=event.occurred_at,
-                sources=(event.source,) if event.source is not None else (),
-            )
-            updates[("restriction", event.id)] = restriction
-            for key, fact in facts.items():
-                if isinstance(fact, OrderIntent) and restriction.blocks(fact, ctx.known_actors):
+            return self._restrict(facts, event, event.product, ctx)
+        return self._lift(facts, event, event.product)
+
+    def _restrict(
+        self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, product: str, ctx: Context
+    ) -> Updates:
+        restriction = Restriction(
+            id=event.id,
+            authority=event.authority,
+            measure=event.measure,
+            product=product,
+            applies_to=event.applies_to,
+            since=event.occurred_at,
+            sources=(event.source,) if event.source is not None else (),
+        )
+        updates: dict[Hashable, Any] = {("restriction", event.id): restriction}
+        for index in (_by_target(product), _by_authority(event.authority, product)):
+            updates[index] = (*facts.get(index, ()), event.id)
+        for buyer in set(event.applies_to):
+            for key in facts.get(_by_buyer(buyer), ()):
+                intent: OrderIntent = facts[key]
+                if restriction.blocks(intent, ctx.known_actors):
                     updates[key] = attrs.evolve(
-                        fact,
-                        blocked_by=merge_unique([event.id], fact.blocked_by),
-                        evidence=merge_unique([event.id], fact.evidence),
+                        intent,
+                        blocked_by=tuple(sorted({*intent.blocked_by, event.id})),
+                        evidence=prepend(event.id, intent.evidence),
                     )
-            return updates
-        lifted = {
-            r.id
-            for r in _restrictions(facts)
-            if r.authority == event.authority and r.product.casefold() == product
-        }
+        return updates
+
+    def _lift(self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, product: str) -> Updates:
+        by_authority = _by_authority(event.authority, product)
+        lifted: tuple[str, ...] = facts.get(by_authority, ())
         if not lifted:
             return {}
+        updates: dict[Hashable, Any] = {by_authority: None}
+        by_target = _by_target(product)
+        remaining = tuple(r for r in facts.get(by_target, ()) if r not in lifted)
+        updates[by_target] = remaining or None
+        buyers: set[str] = set()
         for rid in lifted:
             updates[("restriction", rid)] = None
-        for key, fact in facts.items():
-            if isinstance(fact, OrderIntent) and lifted.intersection(fact.blocked_by):
-                updates[key] = attrs.evolve(
-                    fact,
-                    blocked_by=tuple(b for b in fact.blocked_by if b not in lifted),
-                    evidence=merge_unique([event.id], fact.evidence),
-                )
+            buyers.update(facts[("restriction", rid)].applies_to)
+        for buyer in buyers:
+            for key in facts.get(_by_buyer(buyer), ()):
+                intent: OrderIntent = facts[key]
+                if set(lifted).intersection(intent.blocked_by):
+                    updates[key] = attrs.evolve(
+                        intent,
+                        blocked_by=tuple(b for b in intent.blocked_by if b not in lifted),
+                        evidence=prepend(event.id, intent.evidence),
+                    )
         return updates
+
+
+def _status_of(event: ev.Event) -> IntentStatus:
+    return next(s for cls, s in _STATUS.items() if isinstance(event, cls))

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.projections.base import Context, FoldProjection, Updates, merge_unique
+from timeline.projections.base import Context, FoldProjection, Updates, prepend
 from timeline.times import Precision
 
 __all__ = ["Stance", "StanceProjection"]
@@ -58,12 +58,16 @@ def _set(
 ) -> tuple[tuple[str, str], Stance]:
     key = (actor, topic)
     current: Stance | None = facts.get(key)
-    sources = (event.source,) if event.source is not None else ()
+    source = event.source
     if current is not None and current.position == position:
-        return key, attrs.evolve(
-            current,
-            evidence=merge_unique([event.id], current.evidence),
-            sources=merge_unique(sources, current.sources),
+        return key, Stance(
+            actor=actor,
+            topic=topic,
+            position=position,
+            since=current.since,
+            since_precision=current.since_precision,
+            evidence=prepend(event.id, current.evidence),
+            sources=current.sources if source is None else prepend(source, current.sources),
         )
     return key, Stance(
         actor=actor,
@@ -72,7 +76,7 @@ def _set(
         since=event.occurred_at,
         since_precision=event.precision,
         evidence=(event.id,),
-        sources=sources,
+        sources=() if source is None else (source,),
     )
 
 
