@@ -204,8 +204,8 @@ class Codec:
         return self._conv.structure(payload, entry.cls)
 
     def dumps(self, event: ev.Event) -> str:
-        """Canonical JSON of a record: field order, no spaces, UTF-8 text."""
-        return json.dumps(self.encode(event), separators=(",", ":"), ensure_ascii=False)
+        """Canonical JSON of a record: sorted keys, no spaces, UTF-8 text."""
+        return canonical_json(self.encode(event))
 
     def loads(self, text: str) -> ev.Event:
         """Inverse of :meth:`dumps`, with full validation (untrusted text)."""
