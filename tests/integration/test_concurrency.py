@@ -165,3 +165,19 @@ def test_a_writer_that_gave_up_on_a_lock_wrote_nothing(db_path: Path) -> None:
         finally:
             blocker.close()
         assert list(store.events()) == []
+
+
+@pytest.mark.parametrize("readonly", [False, True], ids=["read-write", "read-only"])
+def test_opening_a_store_another_process_holds_exclusively_says_locked_not_foreign(
+    db_path: Path, readonly: bool
+) -> None:
+    tl.Timeline.open(db_path).close()
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("INSERT INTO stories (story) VALUES ('held')")
+        with pytest.raises(tl.StoreError, match="locked"):
+            tl.Timeline.open(db_path, busy_timeout=0.01, readonly=readonly)
+    finally:
+        holder.close()

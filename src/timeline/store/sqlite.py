@@ -176,12 +176,8 @@ class EventStore:
     # --- opening ------------------------------------------------------------
 
     def _prepare(self, busy_timeout: float) -> None:
-        try:
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            tables = self._tables()
-            self._check_format(tables)
-        except sqlite3.DatabaseError as exc:
-            raise StoreFormatError(f"{self.path}: not a timeline store ({exc})") from exc
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        tables: set[str] = self._retry(self._inspect)
         if self.readonly:
             if migrations.pending(self.db) and tables:
                 raise StoreFormatError(
@@ -194,6 +190,19 @@ class EventStore:
         self.conn.execute("PRAGMA synchronous = NORMAL")
         if not tables or migrations.pending(self.db):
             self._retry(self._migrate)
+
+    def _inspect(self) -> set[str]:
+        """The file's tables, once it is known to be empty or a timeline store we can read."""
+        try:
+            tables = self._tables()
+            self._check_format(tables)
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                raise  # busy, not foreign: _retry tries again, then says it stayed locked
+            raise StoreFormatError(f"{self.path}: not a timeline store ({exc})") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreFormatError(f"{self.path}: not a timeline store ({exc})") from exc
+        return tables
 
     def _tables(self) -> set[str]:
         rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
