@@ -44,6 +44,7 @@ from timeline.projections.stance import Stance
 from timeline.query import LoadReport, Timeline
 from timeline.registry import Registry, default_registry, event_type, upcaster
 from timeline.replay import Replay, ReplayStep
+from timeline.store.search import SearchHit
 from timeline.store.sqlite import Actor, AppendResult, RecordedEvent, StoreError
 
 try:
@@ -88,6 +89,7 @@ __all__ = [
     "Report",
     "Restriction",
     "Retraction",
+    "SearchHit",
     "Source",
     "Stance",
     "State",

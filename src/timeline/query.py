@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import attrs
 
@@ -23,6 +24,8 @@ from timeline.errors import (
     UnknownActorError,
     ValidationError,
 )
+from timeline.export import FORMATS, read_jsonl
+from timeline.export import export as export_to
 from timeline.fixtures import Fixture, read_fixture
 from timeline.projections.base import Change, Context, Projection
 from timeline.projections.fold import Fold, State, diff_states
@@ -30,6 +33,8 @@ from timeline.projections.orders import OrderIntentProjection
 from timeline.projections.stance import StanceProjection
 from timeline.registry import Registry
 from timeline.replay import Replay, ReplayStep
+from timeline.store.search import SearchHit
+from timeline.store.search import search as search_store
 from timeline.store.sqlite import Actor, AppendResult, EventStore, RecordedEvent
 from timeline.times import TimeInput, parse_bound, parse_instant
 
@@ -430,6 +435,127 @@ class Timeline:
             IntegrityError: naming the first bad position.
         """
         return self._store.verify()
+
+    # --- search, export, import ---------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        story: str | None = None,
+        actor: str | None = None,
+        type: str | Sequence[str] | None = None,
+        since: TimeInput | None = None,
+        until: TimeInput | None = None,
+        limit: int | None = 50,
+        raw: bool | None = None,
+    ) -> list[SearchHit]:
+        """Full-text search over summaries, quotes, attributions, sources and actor names.
+
+        Args:
+            query: words (each must appear; ``grey-market`` is a phrase), or
+                FTS5 syntax: ``"grey market"``, ``nvidia AND (h200 OR h20)``,
+                ``chip*``, ``summary: tender``.
+            story / actor / type / since / until: filters as in :meth:`events`.
+            limit: at most this many results (``None``: all).
+            raw: ``True`` to read ``query`` as FTS5 syntax, ``False`` as plain
+                words; by default FTS5 syntax when the query visibly uses it.
+
+        Returns:
+            Hits, best match first, each with the event, a snippet with the
+            matches in ``[`` ``]``, and FTS5's rank (lower is better).
+
+        Raises:
+            ValidationError: an empty or malformed query, a bad bound or limit.
+            UnknownActorError: no such actor.
+            UnknownEventTypeError: no such type.
+        """
+        types = [type] if isinstance(type, str) else list(type) if type else None
+        for name in types or ():
+            self._store.codec.registry.get(name)
+        return search_store(
+            self._store,
+            query,
+            raw=raw,
+            story=story,
+            actor=self.resolve_actor(actor) if actor is not None else None,
+            types=types,
+            occurred_from=parse_instant(since, field="since")[0] if since is not None else None,
+            occurred_until=parse_bound(until, field="until") if until is not None else None,
+            limit=limit,
+        )
+
+    def export(
+        self,
+        format: str,
+        target: str | os.PathLike[str] | TextIO,
+        *,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        recorded_by: TimeInput | None = None,
+        story: str | None = None,
+    ) -> int:
+        """Export the events a ``state()`` with these bounds sees.
+
+        Args:
+            format: ``jsonl`` (re-importable records), ``csv``, ``markdown``,
+                ``timelinejs`` (Knight Lab's JSON) or ``html`` (a self-contained page).
+            target: a file path (overwritten) or an open text stream.
+            at / known_at / recorded_by / story: as in :meth:`state`.
+
+        Returns:
+            The number of events written.
+
+        Raises:
+            ValidationError: an unknown format or a bad bound.
+            OSError: the target cannot be written.
+        """
+        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        if format not in FORMATS:
+            raise ValidationError(
+                f"format: {format!r} is not one of {', '.join(FORMATS)}", field="format"
+            )
+        if isinstance(target, str | os.PathLike):
+            with open(target, "w", encoding="utf-8", newline="") as out:
+                return export_to(self, format, out, bounds)
+        return export_to(self, format, target, bounds)
+
+    def import_jsonl(
+        self, path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
+    ) -> list[LoadReport]:
+        """Load a JSON Lines export (see :meth:`export`); reloading appends nothing.
+
+        The file is validated whole before anything is written; each run of
+        consecutive events of one story is then appended atomically, in file
+        order, so positions keep their order and ``state()`` comes out the same.
+
+        Returns:
+            One report per story, in order of first appearance.
+
+        Raises:
+            FixtureError: a bad line or event, naming the file, the event and the field.
+        """
+        name = str(path)
+        events = read_jsonl(path, self._store.codec)
+        reports: dict[str, LoadReport] = {}
+        for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
+            batch = tuple(run)
+            if not story:
+                raise FixtureError("story: every line needs a story", path=name, field="story")
+            actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
+            fixture = Fixture(
+                path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
+            )
+            report = self.load_fixture(fixture, progress=progress)
+            seen = reports.get(story)
+            if seen is not None:
+                report = attrs.evolve(
+                    seen,
+                    appended=seen.appended + report.appended,
+                    skipped=seen.skipped + report.skipped,
+                )
+            reports[story] = report
+        return list(reports.values())
 
     def backup(self, target: str | os.PathLike[str]) -> Path:
         """Write a consistent copy of the store to ``target`` (``VACUUM INTO``)."""

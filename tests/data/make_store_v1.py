@@ -8,7 +8,7 @@ events carry known ``recorded_at`` values (2026-01-01T00:00:00Z plus 1 µs each)
 Regenerate it only with a ``timeline`` whose schema ends at 0001, for example the
 commit that added this script::
 
-    git worktree add /tmp/timeline-v1 <commit>
+    git worktree add /tmp/timeline-v1 0064a74
     PYTHONPATH=/tmp/timeline-v1/src python tests/data/make_store_v1.py
 
 The script refuses to run against a newer schema, which would write a different file.

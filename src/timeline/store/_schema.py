@@ -5,10 +5,12 @@ Migrations are append-only: never edit one that has shipped, add the next.
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["MIGRATION_SET", "migrations"]
+__all__ = ["MIGRATION_SET", "SEARCH_COLUMNS", "SEARCH_TABLE", "index_for_search", "migrations"]
 
 MIGRATION_SET = "timeline"
 migrations = Migrations(MIGRATION_SET)
@@ -95,3 +97,88 @@ def _event_log(db: Database) -> None:
         FROM events e
         """
     )
+
+
+# --- 0002: full-text search and browsing views --------------------------------
+
+SEARCH_TABLE = "events_fts"
+SEARCH_COLUMNS = ("summary", "quote", "attribution", "headline", "publisher", "actors")
+
+# One search row per event, keyed by rowid = the event's log position. The text
+# is copied from the payload (sqlite-utils' `<table>_fts` naming, but with its
+# own content: the searched fields live inside JSON, not in columns of `events`).
+# A correction is found by its own text and by its replacement's; actors by id,
+# name and aliases as they stood when the event was recorded.
+_SEARCH_ROWS = f"""
+INSERT INTO {SEARCH_TABLE} (rowid, {", ".join(SEARCH_COLUMNS)})
+SELECT
+    e.position,
+    trim(
+        coalesce(json_extract(e.payload, '$.summary'), '') || ' ' ||
+        coalesce(json_extract(e.payload, '$.replacement.summary'), '') || ' ' ||
+        coalesce(json_extract(e.payload, '$.reason'), '')
+    ),
+    trim(
+        coalesce(json_extract(e.payload, '$.quote'), '') || ' ' ||
+        coalesce(json_extract(e.payload, '$.replacement.quote'), '')
+    ),
+    json_extract(e.payload, '$.attribution'),
+    json_extract(e.payload, '$.source.headline'),
+    json_extract(e.payload, '$.source.publisher'),
+    (SELECT group_concat(a.id || ' ' || a.name || ' ' || a.aliases, ' ')
+       FROM (SELECT DISTINCT actor FROM event_actors WHERE position = e.position) ea
+       JOIN actors a ON a.id = ea.actor)
+FROM events e
+WHERE e.position > ?
+ORDER BY e.position
+"""
+
+
+def index_for_search(db: Database | sqlite3.Connection, after_position: int) -> None:
+    """Add the search rows of every event after ``after_position``.
+
+    Runs inside the caller's transaction: the append that writes the events,
+    or the migration that backfills them.
+    """
+    db.execute(_SEARCH_ROWS, (after_position,))
+
+
+@migrations(name="0002_search")
+def _search(db: Database) -> None:
+    columns = ", ".join(SEARCH_COLUMNS)
+    db.execute(
+        f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5("
+        f"{columns}, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    index_for_search(db, 0)
+    db.execute(
+        """
+        CREATE VIEW event_actor_roles AS
+        SELECT
+            ea.position, e.id AS event_id, e.story, e.type, e.occurred_at, e.precision,
+            e.reported_at, ea.actor, a.name AS actor_name, a.kind AS actor_kind, ea.role,
+            json_extract(e.payload, '$.summary') AS summary
+        FROM event_actors ea
+        JOIN events e ON e.position = ea.position
+        LEFT JOIN actors a ON a.id = ea.actor
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW sources AS
+        SELECT
+            json_extract(payload, '$.source.id') AS source_id,
+            json_extract(payload, '$.source.publisher') AS publisher,
+            json_extract(payload, '$.source.headline') AS headline,
+            json_extract(payload, '$.source.url') AS url,
+            json_extract(payload, '$.source.published_at') AS published_at,
+            COUNT(*) AS events,
+            MIN(reported_at) AS first_reported_at,
+            MAX(reported_at) AS last_reported_at,
+            group_concat(DISTINCT story) AS stories
+        FROM events
+        WHERE json_extract(payload, '$.source.publisher') IS NOT NULL
+        GROUP BY source_id, publisher, headline, url, published_at
+        """
+    )
+

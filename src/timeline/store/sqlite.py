@@ -34,7 +34,7 @@ from timeline.errors import (
     UnknownActorError,
     ValidationError,
 )
-from timeline.store._schema import MIGRATION_SET, migrations
+from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
 from timeline.times import from_text, to_text
 
 __all__ = ["Actor", "AppendResult", "EventStore", "RecordedEvent", "StoreError"]
@@ -449,6 +449,9 @@ class EventStore:
             "INSERT OR IGNORE INTO event_actors (position, actor, role) VALUES (?, ?, ?)",
             staged.actor_rows,
         )
+        if staged.rows:
+            # the search index is derived data, kept in step in the same transaction
+            index_for_search(conn, staged.rows[0][0] - 1)
         conn.execute("INSERT OR IGNORE INTO stories (story) VALUES (?)", (story,))
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
 

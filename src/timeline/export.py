@@ -1,0 +1,328 @@
+"""Exports of a timeline: JSON Lines, CSV, Markdown, TimelineJS JSON and an HTML page.
+
+Every export takes the bounds of :meth:`timeline.Timeline.state` (``at``,
+``known_at``, ``recorded_by``, ``story``) and includes the events a state with
+those bounds sees, in the order it folds them (occurred order): retracted
+events are left out and corrected ones appear as corrected.
+
+JSON Lines is the exception, because it is meant to be loaded again: it holds
+the stored *records* that state needs, in log order, one per line in the
+codec's form (``type``, ``schema_version``, ``story``, ``id``, the three times,
+the fields). Corrections and retractions are records too, so an unbounded
+export is the whole log, and loading it into a new store gives the same
+events (ids, content, ``reported_at``) and the same ``state()``. Actor display
+names and aliases, and story titles, are not part of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC
+from html import escape
+from typing import TYPE_CHECKING, Any, TextIO
+
+from timeline import events as ev
+from timeline.bitemporal import Bounds, effective_events, meta_type_names, resolve_meta
+from timeline.codec import Codec, canonical_json
+from timeline.errors import (
+    FixtureError,
+    FixtureUnknownEventTypeError,
+    UnknownEventTypeError,
+    ValidationError,
+)
+from timeline.html_page import write_html
+from timeline.present import (
+    actor_ids,
+    actor_names,
+    date_groups,
+    describe_bounds,
+    headline,
+    iso,
+    source_line,
+    story_title,
+    type_label,
+)
+from timeline.store.sqlite import EventStore, RecordedEvent
+
+if TYPE_CHECKING:
+    from timeline.query import Timeline
+
+__all__ = ["CSV_COLUMNS", "FORMATS", "export", "read_jsonl"]
+
+FORMATS = ("jsonl", "csv", "markdown", "timelinejs", "html")
+
+CSV_COLUMNS = (
+    "position",
+    "story",
+    "id",
+    "type",
+    "occurred_at",
+    "precision",
+    "reported_at",
+    "recorded_at",
+    "actors",
+    "topic",
+    "product",
+    "stance",
+    "source_publisher",
+    "source_headline",
+    "source_url",
+    "attribution",
+    "summary",
+    "quote",
+)
+
+
+def export(timeline: Timeline, fmt: str, out: TextIO, bounds: Bounds | None = None) -> int:
+    """Write ``timeline`` to the text stream ``out`` in format ``fmt``.
+
+    Args:
+        timeline: the store to export.
+        fmt: one of :data:`FORMATS`.
+        out: an open text stream (open CSV targets with ``newline=""``).
+        bounds: which events, as for ``state()`` (default: everything).
+
+    Returns:
+        The number of events written.
+
+    Raises:
+        ValidationError: an unknown format.
+    """
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise ValidationError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", field="format")
+    return writer(timeline, out, bounds or Bounds())
+
+
+# --- JSON Lines -----------------------------------------------------------------
+
+
+def archive_records(store: EventStore, bounds: Bounds) -> Iterator[RecordedEvent]:
+    """The stored records a state under ``bounds`` needs, in log order.
+
+    Every event the state folds (a corrected one as its original), the
+    retracted events that occurred by ``at`` and the corrections and
+    retractions of records kept. Unbounded, that is the whole log.
+    """
+    folded = {p.position for p in effective_events(store, bounds)}
+    retracted, _ = resolve_meta(
+        store.read(
+            story=bounds.story,
+            types=meta_type_names(store),
+            reported_until=bounds.known_at,
+            recorded_until=bounds.recorded_by,
+        )
+    )
+    kept: set[str] = set()
+    for record in store.read(
+        story=bounds.story, reported_until=bounds.known_at, recorded_until=bounds.recorded_by
+    ):
+        event = record.event
+        if isinstance(event, ev.Retraction):
+            keep = event.retracts in kept
+        elif isinstance(event, ev.Correction):
+            keep = event.corrects in kept
+        else:
+            keep = record.position in folded or (
+                event.id in retracted and (bounds.at is None or event.occurred_at <= bounds.at)
+            )
+        if keep:
+            kept.add(event.id)
+            yield record
+
+
+def _write_jsonl(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+    codec = timeline.store.codec
+    count = 0
+    for record in archive_records(timeline.store, bounds):
+        out.write(canonical_json(codec.to_dict(record.event)) + "\n")
+        count += 1
+    return count
+
+
+def read_jsonl(path: str | os.PathLike[str], codec: Codec) -> list[ev.Event]:
+    """Read a JSON Lines export (one record per line; blank lines are skipped).
+
+    Raises:
+        FixtureError: an unreadable file, or a bad line, naming the file, the
+            event (its index among the file's events and its id), the field and the line.
+    """
+    name = str(path)
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=name) from exc
+    except UnicodeDecodeError as exc:
+        raise FixtureError(f"not UTF-8 text (byte {exc.start})", path=name) from exc
+    events: list[ev.Event] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where: dict[str, Any] = {"path": name, "index": len(events)}
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FixtureError(
+                f"invalid JSON at column {exc.colno}: {exc.msg} (line {lineno})", **where
+            ) from exc
+        if not isinstance(data, dict):
+            raise FixtureError(f"expected an event object (line {lineno})", **where)
+        raw_id = data.get("id")
+        where["event_id"] = raw_id if isinstance(raw_id, str) else None
+        try:
+            events.append(codec.from_dict(data))
+        except UnknownEventTypeError as exc:
+            raise FixtureUnknownEventTypeError(
+                f"{exc} (line {lineno})", type_name=exc.type_name, field="type", **where
+            ) from exc
+        except ValidationError as exc:
+            message = str(exc)
+            if exc.field and message.startswith(f"{exc.field}: "):
+                message = message[len(exc.field) + 2 :]
+            raise FixtureError(f"{message} (line {lineno})", field=exc.field, **where) from exc
+    return events
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, ev.Position | ev.Measure):
+        return value.value
+    return str(value)
+
+
+def _write_csv(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for placed in effective_events(timeline.store, bounds):
+        event, record = placed.event, placed.record
+        source = event.source
+        writer.writerow(
+            [
+                placed.position,
+                record.story,
+                event.id,
+                timeline.type_name(event),
+                iso(event.occurred_at),
+                event.precision.value,
+                iso(event.reported_at or record.reported_at),
+                iso(record.recorded_at),
+                "; ".join(actor_ids(event)),
+                _text(getattr(event, "topic", None)),
+                _text(getattr(event, "product", None)),
+                _text(getattr(event, "position", None)),
+                source.publisher if source else "",
+                _text(source.headline) if source else "",
+                _text(source.url) if source else "",
+                event.attribution,
+                event.summary,
+                _text(event.quote),
+            ]
+        )
+        count += 1
+    return count
+
+
+# --- Markdown -------------------------------------------------------------------------
+
+
+def _write_markdown(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+    names = actor_names(timeline)
+    placed = list(effective_events(timeline.store, bounds))
+    out.write(f"# {story_title(timeline, bounds.story)}\n\n")
+    out.write(f"{len(placed)} events: {describe_bounds(bounds)}.\n")
+    for label, group in date_groups(placed):
+        out.write(f"\n## {label}\n\n")
+        for p in group:
+            event = p.event
+            actors = ", ".join(names.get(a, a) for a in actor_ids(event))
+            head = f"**{type_label(timeline.type_name(event))}**"
+            if actors:
+                head += f" ({actors})"
+            out.write(f"- {head}: {event.summary} `{event.id}`\n")
+            if event.quote:
+                out.write(f"  > {event.quote}\n")
+            source = source_line(event)
+            if source:
+                out.write(f"  - Source: {source}\n")
+    return len(placed)
+
+
+# --- TimelineJS ----------------------------------------------------------------------
+
+
+def date_parts(event: ev.Event) -> dict[str, int]:
+    """TimelineJS ``start_date`` parts that follow the event's precision (UTC)."""
+    utc = event.occurred_at.astimezone(UTC)
+    parts = {"year": utc.year}
+    if event.precision is ev.Precision.YEAR:
+        return parts
+    parts["month"] = utc.month
+    if event.precision is ev.Precision.MONTH:
+        return parts
+    parts["day"] = utc.day
+    if event.precision is ev.Precision.DAY:
+        return parts
+    parts.update(hour=utc.hour, minute=utc.minute)
+    return parts
+
+
+def _write_timelinejs(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+    names = actor_names(timeline)
+    slides = []
+    for p in effective_events(timeline.store, bounds):
+        event = p.event
+        type_name = timeline.type_name(event)
+        actors = [names.get(a, a) for a in actor_ids(event)]
+        body = f"<p>{escape(event.summary)}</p>"
+        if event.quote:
+            body += f"<blockquote>{escape(event.quote)}</blockquote>"
+        source = source_line(event, url_as_link=False)
+        if source:
+            body += f"<p><small>{escape(source)}</small></p>"
+        slide: dict[str, Any] = {
+            "start_date": date_parts(event),
+            "text": {
+                "headline": escape(headline(event.summary) or type_label(type_name)),
+                "text": body,
+            },
+            "group": actors[0] if actors else type_label(type_name),
+            "unique_id": event.id,
+        }
+        if event.source is not None:
+            media: dict[str, str] = {"credit": event.source.publisher}
+            if event.source.headline:
+                media["caption"] = event.source.headline
+            if event.source.url:
+                media["url"] = event.source.url
+            slide["media"] = media
+        slides.append(slide)
+    document = {
+        "title": {
+            "text": {
+                "headline": escape(story_title(timeline, bounds.story)),
+                "text": escape(f"{len(slides)} events: {describe_bounds(bounds)}."),
+            }
+        },
+        "events": slides,
+    }
+    json.dump(document, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+    return len(slides)
+
+
+_WRITERS: dict[str, Callable[[Timeline, TextIO, Bounds], int]] = {
+    "jsonl": _write_jsonl,
+    "csv": _write_csv,
+    "markdown": _write_markdown,
+    "timelinejs": _write_timelinejs,
+    "html": write_html,
+}

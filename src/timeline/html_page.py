@@ -1,0 +1,347 @@
+"""A self-contained HTML page of a timeline: stance lanes, event markers, order intents.
+
+One lane per actor that has a stance, one track per topic, coloured segments
+for its position over time (from a replay of the stance changes), markers at
+the events that set or restated it, then the order intents, the restrictions
+in force and every event with its details. Inline CSS, SVG and a few lines of
+JavaScript; no network requests: source URLs are shown as text, never as
+``src`` or ``href``.
+
+The time axis is ordinal: one column per distinct date, as precisely as each
+event's date is known, so a story spanning years with a busy last week stays
+readable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from html import escape
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import quote
+
+from timeline.bitemporal import Bounds
+from timeline.present import (
+    actor_ids,
+    actor_names,
+    change_text,
+    date_groups,
+    describe_bounds,
+    headline,
+    iso,
+    source_line,
+    story_title,
+    type_label,
+    visible,
+    when,
+)
+from timeline.projections.orders import OrderIntent, Restriction
+from timeline.projections.stance import Stance
+from timeline.replay import ReplayStep
+
+if TYPE_CHECKING:
+    from timeline.query import Timeline
+
+__all__ = ["write_html"]
+
+_LABEL_W = 240
+_SLOT_W = 96
+_AXIS_H = 34
+_EVENTS_H = 30
+_TRACK_H = 22
+_LANE_PAD = 8
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
+h3{font-size:15px;margin:16px 0 4px}
+.meta{color:#555;margin:0 0 16px}
+.chart{overflow-x:auto;border:1px solid #ddd;border-radius:6px;padding:8px;background:#fcfcfc}
+svg text{font-size:12px;fill:#222}svg .axis{fill:#555;font-size:11px}
+svg .topic{fill:#666;font-size:11px}
+svg .grid{stroke:#e4e4e4}svg .laneband{fill:#f3f3f3}
+.supports{fill:#2e7d32;background:#2e7d32}.opposes{fill:#c62828;background:#c62828}
+.undecided{fill:#f9a825;background:#f9a825}.neutral{fill:#9e9e9e;background:#9e9e9e}
+svg .marker{fill:#fff;stroke:#222;stroke-width:1.5}svg a:hover .marker{fill:#222}
+svg .count{fill:#fff;font-size:10px;text-anchor:middle;pointer-events:none}
+svg .dot{fill:#455a64}
+.legend .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;
+  margin:0 4px 0 12px;vertical-align:-1px}
+table{border-collapse:collapse;margin:8px 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+details.event{border-left:3px solid #ccc;margin:4px 0;padding:2px 8px}
+details.event[open]{border-color:#455a64;background:#f7f9fa}
+details.event summary{cursor:pointer}.when{font-family:ui-monospace,monospace;color:#555}
+details.event:target{border-color:#f9a825}
+blockquote{margin:6px 0 6px 12px;color:#444;font-style:italic}
+code{font-size:12px}
+"""
+
+_JS = """
+function openTarget(){
+  var id=decodeURIComponent(location.hash.slice(1));
+  var el=id&&document.getElementById(id);
+  if(el&&el.tagName==='DETAILS'){el.open=true;}
+}
+window.addEventListener('hashchange',openTarget);openTarget();
+"""
+
+
+def _anchor(event_id: str) -> str:
+    return f"ev-{event_id}"
+
+
+def _href(event_id: str) -> str:
+    return "#" + quote(_anchor(event_id), safe="")
+
+
+def write_html(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+    """Write the page; return the number of events on it."""
+    replay = timeline.replay(
+        "occurred",
+        at=bounds.at,
+        known_at=bounds.known_at,
+        recorded_by=bounds.recorded_by,
+        story=bounds.story,
+    )
+    steps = list(replay)
+    state = replay.state
+    names = actor_names(timeline)
+    title = story_title(timeline, bounds.story)
+    out.write(
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n"
+        f'<p class="meta">{len(steps)} events: {escape(describe_bounds(bounds))}.</p>\n'
+    )
+    out.write("<h2>Stances over time</h2>\n")
+    out.write(_legend())
+    out.write(f'<div class="chart">{_chart(timeline, steps, names)}</div>\n')
+    out.write(_intents(state.order_intents(), names))
+    out.write(_restrictions(state.restrictions(), names))
+    out.write(_event_list(timeline, steps, names))
+    out.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
+    return len(steps)
+
+
+def _legend() -> str:
+    items = "".join(
+        f'<span class="swatch {p}"></span>{p}'
+        for p in ("supports", "opposes", "undecided", "neutral")
+    )
+    return f'<p class="legend">Position:{items}</p>\n'
+
+
+def _chart(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -> str:
+    slots: list[str] = []
+    slot_of: dict[int, int] = {}
+    for step in steps:
+        label = when(step.event.occurred_at, step.event.precision)
+        if not slots or slots[-1] != label:
+            slots.append(label)
+        slot_of[step.index] = len(slots) - 1
+    # (actor, topic) -> [(slot, stance after, step)] in fold order
+    tracks: dict[str, dict[str, list[tuple[int, Stance | None, ReplayStep]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for step in steps:
+        for change in step.changes:
+            fact = change.fact
+            if isinstance(fact, Stance):
+                after = change.after if isinstance(change.after, Stance) else None
+                tracks[fact.actor][fact.topic].append((slot_of[step.index], after, step))
+    actors = sorted(tracks, key=lambda a: ((names.get(a) or a).casefold(), a))
+    width = _LABEL_W + max(len(slots), 1) * _SLOT_W + 12
+    lane_heights = [len(tracks[a]) * _TRACK_H + 2 * _LANE_PAD + 14 for a in actors]
+    height = _AXIS_H + _EVENTS_H + sum(lane_heights) + 8
+    parts = [
+        f'<svg role="img" aria-label="stance lanes" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">'
+    ]
+    for i, label in enumerate(slots):
+        x = _LABEL_W + i * _SLOT_W
+        parts.append(
+            f'<line class="grid" x1="{x}" y1="{_AXIS_H - 6}" x2="{x}" y2="{height}"/>'
+            f'<text class="axis" x="{x + 4}" y="{_AXIS_H - 12}">{escape(label)}</text>'
+        )
+    parts.append(_events_row(timeline, steps, slot_of, len(slots)))
+    y = _AXIS_H + _EVENTS_H
+    end = len(slots)
+    for actor, lane_h in zip(actors, lane_heights, strict=True):
+        parts.append(_lane(actor, names.get(actor, actor), tracks[actor], y, lane_h, end))
+        y += lane_h
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _events_row(
+    timeline: Timeline, steps: list[ReplayStep], slot_of: dict[int, int], n_slots: int
+) -> str:
+    by_slot: dict[int, list[ReplayStep]] = defaultdict(list)
+    for step in steps:
+        by_slot[slot_of[step.index]].append(step)
+    cy = _AXIS_H + _EVENTS_H // 2 - 2
+    parts = [f'<g class="events"><text x="8" y="{cy + 4}">All events</text>']
+    for slot in range(n_slots):
+        group = by_slot.get(slot, [])
+        if not group:
+            continue
+        cx = _LABEL_W + slot * _SLOT_W + _SLOT_W // 2
+        tip = "\n".join(
+            f"{s.event.id} ({timeline.type_name(s.event)}): {headline(s.event.summary, 80)}"
+            for s in group
+        )
+        parts.append(
+            f'<a href="{_href(group[0].event.id)}"><circle class="dot" cx="{cx}" cy="{cy}" '
+            f'r="9"><title>{escape(tip)}</title></circle>'
+            f'<text class="count" x="{cx}" y="{cy + 3}">{len(group)}</text></a>'
+        )
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _lane(
+    actor: str,
+    name: str,
+    topics: dict[str, list[tuple[int, Stance | None, ReplayStep]]],
+    top: int,
+    height: int,
+    end: int,
+) -> str:
+    parts = [
+        f'<g class="lane" data-actor="{escape(actor)}">'
+        f'<rect class="laneband" x="0" y="{top + 2}" width="{_LABEL_W - 6}" '
+        f'height="{height - 4}" rx="4"/>'
+        f'<text x="8" y="{top + _LANE_PAD + 10}"><tspan font-weight="bold">'
+        f"{escape(name)}</tspan></text>"
+    ]
+    y = top + _LANE_PAD + 14
+    for topic in sorted(topics):
+        changes = topics[topic]
+        parts.append(
+            f'<g class="track" data-topic="{escape(topic)}">'
+            f'<text class="topic" x="16" y="{y + 15}">{escape(topic)}</text>'
+        )
+        for i, (slot, stance, _step) in enumerate(changes):
+            stop = changes[i + 1][0] if i + 1 < len(changes) else end
+            if stance is None or stop == slot:
+                continue  # removed, or changed again in the same column: the last one shows
+            x = _LABEL_W + slot * _SLOT_W
+            tip = (
+                f"{name} on {topic}: {stance.position.value} since "
+                f"{when(stance.since, stance.since_precision)}; evidence "
+                f"{', '.join(stance.evidence)}"
+            )
+            parts.append(
+                f'<rect class="seg {stance.position.value}" x="{x}" y="{y + 3}" '
+                f'width="{(stop - slot) * _SLOT_W}" height="{_TRACK_H - 6}" rx="3">'
+                f"<title>{escape(tip)}</title></rect>"
+            )
+        for slot, stance, step in changes:
+            cx = _LABEL_W + slot * _SLOT_W + 8
+            tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
+            if stance is not None:
+                tip += f" ({stance.position.value})"
+            parts.append(
+                f'<a href="{_href(step.event.id)}"><circle class="marker" cx="{cx}" '
+                f'cy="{y + _TRACK_H // 2}" r="4"><title>{escape(tip)}</title></circle></a>'
+            )
+        parts.append("</g>")
+        y += _TRACK_H
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
+
+
+def _ids(ids: tuple[str, ...]) -> str:
+    return ", ".join(f'<a href="{_href(i)}"><code>{escape(i)}</code></a>' for i in ids)
+
+
+def _intents(intents: list[OrderIntent], names: dict[str, str]) -> str:
+    out = "<h2>Order intents</h2>\n"
+    if not intents:
+        return out + "<p>None known.</p>\n"
+    rows = [
+        [
+            escape(names.get(i.buyer, i.buyer)),
+            escape(names.get(i.supplier, i.supplier)),
+            escape(i.product),
+            f"<b>{escape(i.status.value)}</b>",
+            escape(i.quantity or ""),
+            escape(", ".join(i.conditions)),
+            escape(", ".join(i.concerns)),
+            _ids(i.blocked_by),
+            escape(when(i.since, i.since_precision)),
+            _ids(i.evidence),
+        ]
+        for i in intents
+    ]
+    headers = ["buyer", "supplier", "product", "status", "quantity", "conditions"]
+    headers += ["concerns", "blocked by", "since", "evidence"]
+    return out + _table(headers, rows)
+
+
+def _restrictions(restrictions: list[Restriction], names: dict[str, str]) -> str:
+    out = "<h2>Bans and restrictions in force</h2>\n"
+    if not restrictions:
+        return out + "<p>None known.</p>\n"
+    rows = [
+        [
+            _ids((r.id,)),
+            escape(names.get(r.authority, r.authority)),
+            escape(r.measure.value),
+            escape(r.product),
+            escape(", ".join(names.get(a, a) for a in r.applies_to)),
+            escape(iso(r.since)[:10]),
+        ]
+        for r in restrictions
+    ]
+    return out + _table(["id", "authority", "measure", "product", "applies to", "since"], rows)
+
+
+def _event_list(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -> str:
+    parts = ["<h2>Events</h2>\n"]
+    for label, group in date_groups(steps):
+        parts.append(f"<h3>{escape(label)}</h3>\n")
+        for step in group:
+            parts.append(_event(timeline, step, names))
+    return "".join(parts)
+
+
+def _event(timeline: Timeline, step: ReplayStep, names: dict[str, str]) -> str:
+    event, record = step.event, step.record
+    type_name = timeline.type_name(event)
+    actors = ", ".join(names.get(a, a) for a in actor_ids(event))
+    summary_line = (
+        f'<span class="when">{escape(when(event.occurred_at, event.precision))}</span> '
+        f"<b>{escape(type_label(type_name))}</b>"
+        + (f" · {escape(actors)}" if actors else "")
+        + f" — {escape(headline(event.summary) or event.id)}"
+    )
+    body = [f"<p>{escape(event.summary)}</p>"]
+    if event.quote:
+        body.append(f"<blockquote>{escape(event.quote)}</blockquote>")
+    source = source_line(event, url_as_link=False)
+    if source:
+        body.append(f"<p>Source: {escape(source)}</p>")
+    reported = event.reported_at or record.reported_at
+    body.append(
+        f"<p><small>id <code>{escape(event.id)}</code> · story {escape(record.story)} · "
+        f"position {record.position} · reported {escape(iso(reported))} · "
+        f"recorded {escape(iso(record.recorded_at))}</small></p>"
+    )
+    changes = visible(step.changes)
+    if changes:
+        items = "".join(f"<li>{escape(change_text(c))}</li>" for c in changes)
+        body.append(f"<ul>{items}</ul>")
+    return (
+        f'<details class="event" id="{escape(_anchor(event.id))}" '
+        f'data-type="{escape(type_name)}"><summary>{summary_line}</summary>'
+        f"{''.join(body)}</details>\n"
+    )

@@ -1,0 +1,266 @@
+"""Records and facts as people and machines read them: JSON-ready data and short labels.
+
+Shared by the command line and the exports, so a stance or an event looks the
+same in ``timeline state --json``, in a CSV file and on the HTML page.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import attrs
+
+from timeline import events as ev
+from timeline.bitemporal import Bounds
+from timeline.codec import Codec, default_codec
+from timeline.projections.base import Change, is_internal
+from timeline.projections.orders import OrderIntent, Restriction
+from timeline.projections.stance import Stance
+from timeline.store.search import SearchHit
+from timeline.store.sqlite import RecordedEvent
+from timeline.times import Precision
+
+if TYPE_CHECKING:
+    from timeline.query import Timeline
+
+__all__ = [
+    "actor_ids",
+    "actor_names",
+    "bounds_dict",
+    "change_dict",
+    "change_label",
+    "change_text",
+    "date_groups",
+    "describe_bounds",
+    "fact_label",
+    "headline",
+    "iso",
+    "plain",
+    "record_dict",
+    "source_line",
+    "story_title",
+    "type_label",
+    "visible",
+    "when",
+]
+
+
+def iso(value: datetime) -> str:
+    """A datetime in UTC, ISO 8601 with offset (``2025-12-10T00:00:00+00:00``)."""
+    return value.astimezone(UTC).isoformat()
+
+
+def when(value: datetime, precision: Precision | str = Precision.EXACT) -> str:
+    """A time as precisely as known: ``2023``, ``2025-09``, ``2025-12-08``, or to the minute."""
+    utc = value.astimezone(UTC)
+    precision = Precision(precision)
+    if precision is Precision.YEAR:
+        return f"{utc:%Y}"
+    if precision is Precision.MONTH:
+        return f"{utc:%Y-%m}"
+    if precision is Precision.DAY:
+        return f"{utc:%Y-%m-%d}"
+    return f"{utc:%Y-%m-%d %H:%M}Z" if not utc.second else f"{utc:%Y-%m-%d %H:%M:%S}Z"
+
+
+def type_label(type_name: str) -> str:
+    """``regulator_meeting`` -> ``Regulator meeting``."""
+    return type_name.replace("_", " ").capitalize()
+
+
+def record_dict(record: RecordedEvent, codec: Codec = default_codec) -> dict[str, Any]:
+    """A stored event as plain data: its codec form, ``position``, ``version``, ``recorded_at``."""
+    return {
+        "position": record.position,
+        "version": record.version,
+        "recorded_at": iso(record.recorded_at),
+        **codec.to_dict(record.event),
+    }
+
+
+def visible(changes: Iterable[Change]) -> list[Change]:
+    """The changes readers care about: without a projection's internal index facts."""
+    return [c for c in changes if not is_internal(c.key)]
+
+
+def change_dict(change: Change, codec: Codec = default_codec) -> dict[str, Any]:
+    """A changed fact as plain data: ``projection``, ``key``, ``before``, ``after``."""
+    return {
+        "projection": change.projection,
+        "key": [plain(k, codec) for k in change.key],
+        "before": plain(change.before, codec),
+        "after": plain(change.after, codec),
+    }
+
+
+def plain(value: Any, codec: Codec = default_codec) -> Any:
+    """JSON-ready data for any value the library returns.
+
+    Datetimes become ISO strings, enums their values, records their codec
+    form, attrs classes (``Stance``, ``OrderIntent``, ``Source``...) dicts of
+    their fields, tuples lists. Anything else unknown becomes its ``str()``.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, RecordedEvent):
+        return record_dict(value, codec)
+    if isinstance(value, ev.Event):
+        return codec.to_dict(value)
+    if isinstance(value, Change):
+        return change_dict(value, codec)
+    if isinstance(value, SearchHit):
+        return {"rank": value.rank, "snippet": value.snippet, "event": record_dict(value.record)}
+    if attrs.has(type(value)):
+        return {f.name: plain(getattr(value, f.name), codec) for f in attrs.fields(type(value))}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v, codec) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v, codec) for v in value]
+    return str(value)
+
+
+def fact_label(fact: Any) -> str:
+    """A fact in a few words: a stance's position, an intent's status, a restriction."""
+    if fact is None:
+        return "—"
+    if isinstance(fact, Stance):
+        return fact.position.value
+    if isinstance(fact, OrderIntent):
+        status = fact.status.value
+        return f"{status} (blocked by {', '.join(fact.blocked_by)})" if fact.blocked_by else status
+    if isinstance(fact, Restriction):
+        return f"{fact.measure.value} {fact.product} for {', '.join(fact.applies_to)}"
+    return str(fact)
+
+
+def change_text(change: Change) -> str:
+    """``stance beijing / h200-imports: — -> undecided``; a restated fact says so."""
+    before, after = fact_label(change.before), fact_label(change.after)
+    note = " (restated)" if before == after else ""
+    return f"{change_label(change)}: {before} -> {after}{note}"
+
+
+def change_label(change: Change) -> str:
+    """Which fact changed: ``stance beijing / h200-imports``."""
+    fact = change.fact
+    if isinstance(fact, Stance):
+        return f"stance {fact.actor} / {fact.topic}"
+    if isinstance(fact, OrderIntent):
+        return f"intent {fact.buyer} / {fact.supplier} / {fact.product}"
+    if isinstance(fact, Restriction):
+        return f"restriction {fact.id}"
+    return f"{change.projection} {' / '.join(str(k) for k in change.key)}"
+
+
+def bounds_dict(bounds: Bounds) -> dict[str, Any]:
+    """The bounds of a query as plain data (``None`` where unbounded)."""
+    return {
+        "at": iso(bounds.at) if bounds.at else None,
+        "known_at": iso(bounds.known_at) if bounds.known_at else None,
+        "recorded_by": iso(bounds.recorded_by) if bounds.recorded_by else None,
+        "story": bounds.story,
+    }
+
+
+def describe_bounds(bounds: Bounds) -> str:
+    """``as of 2025-12-10 23:59Z, as known at ...`` or ``everything recorded``."""
+    parts = []
+    if bounds.at is not None:
+        parts.append(f"what happened by {iso(bounds.at)}")
+    if bounds.known_at is not None:
+        parts.append(f"as reported by {iso(bounds.known_at)}")
+    if bounds.recorded_by is not None:
+        parts.append(f"as recorded by {iso(bounds.recorded_by)}")
+    text = ", ".join(parts) if parts else "everything recorded"
+    return f"{text} (story {bounds.story})" if bounds.story else text
+
+
+# --- events for readers ---------------------------------------------------------
+
+
+def actor_ids(event: ev.Event) -> list[str]:
+    """The actors an event names, in field order, without repeats."""
+    return list(dict.fromkeys(actor for _, actor in event.actor_refs()))
+
+
+def actor_names(timeline: Timeline) -> dict[str, str]:
+    """Actor id -> display name."""
+    return {actor.id: actor.name for actor in timeline.actors()}
+
+
+def story_title(timeline: Timeline, story: str | None) -> str:
+    """The title of ``story``, of the store's only story, or of the store file."""
+    stories = timeline.stories()
+    if story is not None:
+        titles = [title for slug, title, _ in stories if slug == story]
+        return (titles[0] if titles else None) or story
+    if len(stories) == 1:
+        return stories[0][1] or stories[0][0]
+    return f"Timeline: {timeline.path.name}"
+
+
+# a full stop after a lower-case letter or digit, then a capital: "U.S. AI" is no end
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\"\u201d\u2019])[.!?](?=\s+[A-Z\u201c\"])")
+
+
+def headline(summary: str, limit: int = 100) -> str:
+    """The first sentence of ``summary``, at most ``limit`` characters."""
+    first = _SENTENCE_END.split(summary.strip(), maxsplit=1)[0]
+    if len(first) > limit:
+        first = first[: limit - 1].rstrip() + "…"
+    return first
+
+
+def source_line(event: ev.Event, *, url_as_link: bool = True) -> str:
+    """Publisher, headline, publication date, URL and attribution, in one line."""
+    source = event.source
+    parts = []
+    if source is not None:
+        parts.append(source.publisher)
+        if source.headline:
+            parts.append(f"“{source.headline}”")
+        if source.published_at is not None:
+            parts.append(f"published {when(source.published_at, Precision.DAY)}")
+        if source.url:
+            parts.append(f"<{source.url}>" if url_as_link else source.url)
+    if event.attribution:
+        parts.append(f"attribution: {event.attribution}")
+    return ", ".join(parts)
+
+
+class _HasEvent(Protocol):
+    @property
+    def event(self) -> ev.Event: ...
+
+
+T = TypeVar("T", bound=_HasEvent)
+
+
+def date_groups(items: Iterable[T]) -> Iterator[tuple[str, list[T]]]:
+    """Consecutive items (in occurred order) under the label of their date."""
+    label: str | None = None
+    group: list[T] = []
+    for item in items:
+        current = when(item.event.occurred_at, item.event.precision)
+        if group and current != label:
+            yield label or "", group
+            group = []
+        label = current
+        group.append(item)
+    if group:
+        yield label or "", group
