@@ -181,4 +181,3 @@ def _search(db: Database) -> None:
         GROUP BY source_id, publisher, headline, url, published_at
         """
     )
-
