@@ -5,8 +5,8 @@ The file is a checked-in sample of what ``timeline`` wrote while its schema ende
 are migrated to the current schema and still verify. The clock is fixed, so the
 events carry known ``recorded_at`` values (2026-01-01T00:00:00Z plus 1 µs each).
 
-Regenerate it only with a ``timeline`` whose schema ends at 0001, for example the
-commit that added this script::
+Regenerate it only with a ``timeline`` whose schema ends at 0001, such as commit
+0064a74, which wrote the checked-in file::
 
     git worktree add /tmp/timeline-v1 0064a74
     PYTHONPATH=/tmp/timeline-v1/src python tests/data/make_store_v1.py
