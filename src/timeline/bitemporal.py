@@ -142,8 +142,21 @@ def replacement_of(original: RecordedEvent, correction: RecordedEvent) -> ev.Eve
     return attrs.evolve(replacement, **changes)
 
 
-def effective_events(store: EventStore, bounds: Bounds, *, after: int = 0) -> Iterator[Placed]:
+def effective_events(
+    store: EventStore,
+    bounds: Bounds,
+    *,
+    upto: int | None = None,
+    occurred_from: datetime | None = None,
+) -> Iterator[Placed]:
     """Stream the events a fold under ``bounds`` sees, in fold order.
+
+    Args:
+        store: the event store.
+        bounds: time bounds and story.
+        upto: only the log up to this position (inclusive).
+        occurred_from: skip events that occurred before this (the caller holds
+            the state up to there).
 
     Memory use is proportional to the number of corrections and retractions,
     not to the log.
@@ -155,15 +168,18 @@ def effective_events(store: EventStore, bounds: Bounds, *, after: int = 0) -> It
             types=meta_names,
             reported_until=bounds.known_at,
             recorded_until=bounds.recorded_by,
+            upto_position=upto,
         )
     )
     retracted, replaced = resolve_meta(meta)
     replacements: list[Placed] = []
     if replaced:
         for original in _read_ids(store, list(replaced), bounds):
-            if original.id in retracted:
+            if original.id in retracted or (upto is not None and original.position > upto):
                 continue
             event = replacement_of(original, replaced[original.id])
+            if occurred_from is not None and event.occurred_at < occurred_from:
+                continue
             if bounds.at is None or event.occurred_at <= bounds.at:
                 replacements.append(
                     Placed(
@@ -181,10 +197,11 @@ def effective_events(store: EventStore, bounds: Bounds, *, after: int = 0) -> It
         for r in store.read(
             story=bounds.story,
             exclude_types=meta_names,
+            occurred_from=occurred_from,
             occurred_until=bounds.at,
             reported_until=bounds.known_at,
             recorded_until=bounds.recorded_by,
-            after_position=after,
+            upto_position=upto,
             order="occurred",
         )
         if r.event.id not in skip

@@ -82,11 +82,17 @@ class Restriction:
     since: datetime
     sources: tuple[ev.Source, ...] = ()
 
-    def blocks(self, intent: OrderIntent, known_actors: frozenset[str]) -> bool:
-        """Whether this restriction applies to ``intent``'s buyer and product."""
+    def blocks(self, intent: OrderIntent) -> bool:
+        """Whether this restriction applies to ``intent``'s buyer and product.
+
+        ``applies_to`` holds actor ids (the store resolves aliases when it
+        records the event) and free descriptions. A buyer is always a known
+        actor, so only an entry naming the buyer's id blocks it; descriptions
+        such as "government-funded data centres" block no one.
+        """
         target = self.product.casefold()
         names_it = target in (intent.product.casefold(), intent.supplier.casefold())
-        return names_it and intent.buyer in self.applies_to and intent.buyer in known_actors
+        return names_it and intent.buyer in self.applies_to
 
 
 _STATUS = {
@@ -167,7 +173,7 @@ class OrderIntentProjection(FoldProjection):
             for target in {product.casefold(), supplier.casefold()}:
                 for rid in facts.get(_by_target(target), ()):
                     restriction: Restriction = facts[("restriction", rid)]
-                    if restriction.blocks(intent, ctx.known_actors):
+                    if restriction.blocks(intent):
                         blocked.append(rid)
             if blocked:
                 intent = attrs.evolve(intent, blocked_by=tuple(sorted(blocked)))
@@ -261,7 +267,7 @@ class OrderIntentProjection(FoldProjection):
         for buyer in set(event.applies_to):
             for key in facts.get(_by_buyer(buyer), ()):
                 intent: OrderIntent = facts[key]
-                if restriction.blocks(intent, ctx.known_actors):
+                if restriction.blocks(intent):
                     updates[key] = attrs.evolve(
                         intent,
                         blocked_by=tuple(sorted({*intent.blocked_by, event.id})),

@@ -181,3 +181,40 @@ def _search(db: Database) -> None:
         GROUP BY source_id, publisher, headline, url, published_at
         """
     )
+
+
+# --- 0003: snapshots of the built-in projections (derived, rebuildable) ---------
+
+
+@migrations(name="0003_snapshots")
+def _snapshots(db: Database) -> None:
+    # Each fact a fold changes, with the fold key (occurred_at#position) it holds
+    # from; NULL fact = removed. See timeline.snapshots.
+    db.execute(
+        """
+        CREATE TABLE fact_versions (
+            key TEXT NOT NULL,
+            okey TEXT NOT NULL,
+            fact TEXT,
+            PRIMARY KEY (key, okey)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX fact_versions_by_okey ON fact_versions (okey)")
+    db.execute("CREATE TABLE fact_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+    db.execute(
+        "CREATE TABLE fact_sources (id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE)"
+    )
+    db.execute(
+        """
+        CREATE TABLE snapshot_checkpoint (
+            scope TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            okey TEXT NOT NULL,
+            max_reported_at TEXT,
+            max_recorded_at TEXT,
+            signature TEXT NOT NULL,
+            complete INTEGER NOT NULL
+        )
+        """
+    )

@@ -122,6 +122,47 @@ def row_hash(prev_hash: str, row: Sequence[Any]) -> str:
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def _with(event: ev.Event, **changes: Any) -> ev.Event:
+    """A copy of a validated record with store-assigned fields set, not re-validated.
+
+    ``attrs.evolve`` would run every validator again; the store only sets
+    ``story`` and ``reported_at`` to values it has checked itself.
+    """
+    if all(getattr(event, k) == v for k, v in changes.items()):
+        return event
+    copy = object.__new__(type(event))
+    for field in attrs.fields(type(event)):
+        object.__setattr__(copy, field.name, changes.get(field.name, getattr(event, field.name)))
+    return copy
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a non-empty file that does not start as an SQLite database.
+
+    SQLite itself takes some short files (one byte, say) for an empty database
+    and would write a schema into them.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except (FileNotFoundError, IsADirectoryError):
+        return  # created below, or refused by sqlite3.connect with a clear error
+    except OSError as exc:
+        raise StoreFormatError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    if head and head != _SQLITE_HEADER:
+        raise StoreFormatError(f"{path}: not a timeline store (not an SQLite database)")
+
+
+def _not_unicode(exc: UnicodeEncodeError, where: str) -> ValidationError:
+    """A lone surrogate ("\\ud800") in some text: SQLite and the hash need UTF-8."""
+    return ValidationError(
+        f"{where}: text holds a lone surrogate ({exc.object[exc.start]!a}); it is not valid Unicode"
+    )
+
+
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -147,6 +188,8 @@ class EventStore:
         memory = str(path) == ":memory:"
         if not memory and not self.path.exists() and (readonly or not create):
             raise StoreFormatError(f"{self.path}: no such timeline store")
+        if not memory:
+            _check_header(self.path)
         try:
             if readonly:
                 conn = sqlite3.connect(
@@ -406,6 +449,8 @@ class EventStore:
                 )
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, f"story {story!r}") from exc
 
     def _append_locked(
         self,
@@ -439,6 +484,10 @@ class EventStore:
             # lets callers (the fixture loader) say which batch item failed
             exc.batch_index = index  # type: ignore[attr-defined]
             raise
+        except UnicodeEncodeError as exc:
+            error = _not_unicode(exc, f"event #{index} ({batch[index].id!r})")
+            error.batch_index = index  # type: ignore[attr-defined]
+            raise error from exc
         if staged.new_actors:
             self._upsert_actors(conn, staged.new_actors.values())
         conn.executemany(
@@ -561,8 +610,13 @@ class EventStore:
 
         ``order`` is ``"position"``, ``"occurred"``, ``"reported"`` or ``"recorded"``.
         """
-        where = ["e.position > ?"]
-        params: list[Any] = [after_position]
+        where: list[str] = []
+        params: list[Any] = []
+        if after_position > 0:
+            # only when asked: "position > 0" would steer SQLite to a rowid scan
+            # instead of the occurred_at / reported_at indexes
+            where.append("e.position > ?")
+            params.append(after_position)
         join = ""
         if upto_position is not None:
             where.append("e.position <= ?")
@@ -608,8 +662,9 @@ class EventStore:
             )
         sql = (
             "SELECT e.position, e.story, e.version, e.recorded_at, e.payload FROM events e "
-            f"{join} WHERE {' AND '.join(where)} ORDER BY {order_by}"
+            f"{join} WHERE {' AND '.join(where) or '1'} ORDER BY {order_by}"
         )
+        decode, loads = self.codec.decode_trusted, json.loads
         try:
             cursor = self.conn.execute(sql, params)
             while True:
@@ -622,7 +677,7 @@ class EventStore:
                         story=story_,
                         version=version,
                         recorded_at=from_text(recorded_at),
-                        event=self.codec.loads(payload),
+                        event=decode(loads(payload)),
                     )
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
@@ -754,10 +809,9 @@ class _Batch:
         event = store._resolve_actors(
             original, self.lookup, self.new_actors, self.register_actors, index
         )
-        event = attrs.evolve(event, story=self.story)
         prior = self.seen.get(event.id) or self.stored.get(event.id)
         if prior is not None:
-            self._check_duplicate(event, prior, index)
+            self._check_duplicate(_with(event, story=self.story), prior, index)
             self.skipped.append(event.id)
             return
         recorded_at = self.now
@@ -765,9 +819,10 @@ class _Batch:
             recorded_at = self.prev_recorded + _ONE_MICROSECOND
         self.prev_recorded = recorded_at
         reported = event.effective_reported_at or recorded_at
-        event = attrs.evolve(event, reported_at=reported)
+        # the record was validated when built; only the store's two fields change
+        event = _with(event, story=self.story, reported_at=reported)
         store._check_meta(self.conn, event, self.types)
-        data = store.codec.to_dict(event)
+        data = store.codec.encode(event)
         payload = canonical_json(data)
         self.position += 1
         self.version += 1
@@ -807,11 +862,12 @@ class _Batch:
 
     def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
         codec = self.store.codec
+        prior = json.loads(prior_payload)
         reported = event.effective_reported_at
         if reported is None:
             # stored with the store's recorded_at as reported_at: compare on the rest
-            reported = codec.loads(prior_payload).reported_at
-        if codec.dumps(attrs.evolve(event, reported_at=reported)) != prior_payload:
+            reported = codec.decode_trusted(prior).reported_at
+        if codec.encode(_with(event, reported_at=reported)) != prior:
             raise DuplicateEventError(event.id, f"batch item #{index}")
 
 

@@ -1,0 +1,474 @@
+"""Snapshots: the built-in projections persisted as fact versions.
+
+Every fact a fold changes is written with the point in fold order it holds
+from (``okey`` = ``occurred_at`` + log position). The state at valid time ``T``
+is then the latest version of each fact at or before ``T``: one index seek per
+fact, whatever the length of the log, and a single fact is one seek.
+
+The versions describe what the store knows now (no ``known_at`` /
+``recorded_by`` bound). ``snapshot_checkpoint`` records the log position and
+the fold position they cover, and the latest ``reported_at`` / ``recorded_at``
+among the events they cover: a query whose knowledge bounds lie beyond those
+sees exactly the same events and may use the versions; others fold the log.
+
+Snapshots are derived data, rebuilt lazily when a query needs them: a new
+event that sorts after everything folded is applied on top; a backdated event,
+a correction or a retraction invalidates the versions from its (earliest)
+occurred time and the fold resumes there, so the work is proportional to what
+follows it, never a full rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Hashable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from timeline import events as ev
+from timeline.bitemporal import Bounds, effective_events, meta_type_names
+from timeline.codec import canonical_json
+from timeline.projections.base import Context, Projection
+from timeline.projections.fold import Fold
+from timeline.projections.orders import (
+    IntentStatus,
+    OrderIntent,
+    OrderIntentProjection,
+    Restriction,
+)
+from timeline.projections.stance import Stance, StanceProjection
+from timeline.store.sqlite import EventStore, RecordedEvent
+from timeline.times import Precision, from_text, to_text
+
+__all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
+
+LOGIC_VERSION = "1"
+"""Bump when a built-in projection's rules change: stored versions are rebuilt."""
+
+_SCOPE = "all"
+_CHUNK = 20_000  # events folded per write transaction while building
+_MAX = "~"  # sorts after every okey suffix
+
+
+def okey(occurred_at: datetime, position: int) -> str:
+    """The fold-order key as sortable text."""
+    return f"{to_text(occurred_at)}#{position:012d}"
+
+
+def _bound(at: datetime | None) -> str:
+    return _MAX if at is None else f"{to_text(at)}#{_MAX}"
+
+
+def materializable(projections: Sequence[Projection]) -> bool:
+    """Whether these projections are the built-ins this module knows how to persist."""
+    kinds = sorted(type(p).__name__ for p in projections)
+    return kinds == ["OrderIntentProjection", "StanceProjection"] and all(
+        type(p) in (StanceProjection, OrderIntentProjection) for p in projections
+    )
+
+
+# --- fact codec ------------------------------------------------------------------
+
+
+class _FactCodec:
+    """Compact JSON for facts; sources are interned in ``fact_sources``."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.conn = store.conn
+        self._source_ids: dict[ev.Source, int] = {}
+        self._sources: dict[int, ev.Source] = {}
+
+    def forget(self) -> None:
+        """Drop the interning caches (after a rolled-back write)."""
+        self._source_ids.clear()
+        self._sources.clear()
+
+    def _source_ref(self, source: ev.Source) -> int:
+        ref = self._source_ids.get(source)
+        if ref is not None:
+            return ref
+        text = canonical_json(self.store.codec.unstructure(source))
+        # called inside the snapshot write transaction
+        self.conn.execute("INSERT OR IGNORE INTO fact_sources (source) VALUES (?)", (text,))
+        row = self.conn.execute("SELECT id FROM fact_sources WHERE source = ?", (text,)).fetchone()
+        ref = int(row[0])
+        self._source_ids[source] = ref
+        self._sources[ref] = source
+        return ref
+
+    def _source(self, ref: int) -> ev.Source:
+        source = self._sources.get(ref)
+        if source is None:
+            row = self.conn.execute(
+                "SELECT source FROM fact_sources WHERE id = ?", (ref,)
+            ).fetchone()
+            source = self.store.codec.structure(json.loads(row[0]), ev.Source)
+            self._sources[ref] = source
+            self._source_ids[source] = ref
+        return source
+
+    def dumps(self, fact: Any) -> str | None:
+        if fact is None:
+            return None
+        refs = self._source_ref
+        if isinstance(fact, Stance):
+            data: list[Any] = [
+                "S", fact.actor, fact.topic, fact.position.value, fact.since.isoformat(),
+                fact.since_precision.value, fact.evidence, [refs(s) for s in fact.sources],
+            ]  # fmt: skip
+        elif isinstance(fact, OrderIntent):
+            data = [
+                "I", fact.buyer, fact.supplier, fact.product, fact.status.value,
+                fact.since.isoformat(), fact.since_precision.value, fact.quantity,
+                fact.conditions, fact.concerns, fact.blocked_by, fact.evidence,
+                [refs(s) for s in fact.sources],
+            ]  # fmt: skip
+        elif isinstance(fact, Restriction):
+            data = [
+                "R", fact.id, fact.authority, fact.measure.value, fact.product, fact.applies_to,
+                fact.since.isoformat(), [refs(s) for s in fact.sources],
+            ]  # fmt: skip
+        else:
+            data = ["T", fact]  # an index: tuples of text and tuples
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    def loads(self, text: str) -> Any:
+        data = json.loads(text)
+        tag = data[0]
+        iso = datetime.fromisoformat
+        if tag == "S":
+            return Stance(
+                actor=data[1], topic=data[2], position=ev.Position(data[3]), since=iso(data[4]),
+                since_precision=Precision(data[5]), evidence=tuple(data[6]),
+                sources=tuple(self._source(r) for r in data[7]),
+            )  # fmt: skip
+        if tag == "I":
+            return OrderIntent(
+                buyer=data[1], supplier=data[2], product=data[3], status=IntentStatus(data[4]),
+                since=iso(data[5]), since_precision=Precision(data[6]), quantity=data[7],
+                conditions=tuple(data[8]), concerns=tuple(data[9]), blocked_by=tuple(data[10]),
+                evidence=tuple(data[11]), sources=tuple(self._source(r) for r in data[12]),
+            )  # fmt: skip
+        if tag == "R":
+            return Restriction(
+                id=data[1], authority=data[2], measure=ev.Measure(data[3]), product=data[4],
+                applies_to=tuple(data[5]), since=iso(data[6]),
+                sources=tuple(self._source(r) for r in data[7]),
+            )  # fmt: skip
+        return _tuples(data[1])
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def _key_text(projection: str, key: Hashable) -> str:
+    return json.dumps([projection, key], separators=(",", ":"), ensure_ascii=False)
+
+
+def _key_of(text: str) -> tuple[str, Hashable]:
+    projection, key = json.loads(text)
+    return projection, _tuples(key)
+
+
+# --- the snapshot store ------------------------------------------------------------
+
+
+class Snapshots:
+    """Fact versions of the built-in projections, kept in step with the log lazily."""
+
+    def __init__(self, store: EventStore, projections: Sequence[Projection], ctx: Context) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.projections = tuple(projections)
+        self.ctx = ctx
+        self.signature = LOGIC_VERSION + ":" + ",".join(sorted(p.name for p in projections))
+        self.codec = _FactCodec(store)
+        # the in-memory fold at the checkpoint's fold key, reused while it still matches
+        self._fold: Fold | None = None
+        self._fold_key = ""
+        self.folded = 0  # events folded by the last catch-up (how much work it did)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def covers(self, bounds: Bounds) -> bool:
+        """Whether the versions answer a query with these knowledge bounds exactly."""
+        cp = self._read_checkpoint()
+        if cp is None or not cp.complete or cp.signature != self.signature:
+            return False
+        if cp.position != self.store.head():
+            return False
+        # a bound beyond everything covered filters nothing out
+        if (
+            bounds.known_at is not None
+            and cp.max_reported is not None
+            and (from_text(cp.max_reported) > bounds.known_at)
+        ):
+            return False
+        return not (
+            bounds.recorded_by is not None
+            and cp.max_recorded is not None
+            and from_text(cp.max_recorded) > bounds.recorded_by
+        )
+
+    def tables_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
+        """The facts as of ``at``: from the in-memory fold when it is at the head."""
+        if at is None and self._fold is not None:
+            cp = self._read_checkpoint()
+            if cp is not None and cp.complete and cp.okey == self._fold_key:
+                return {name: dict(table) for name, table in self._fold.facts.items()}
+        return self.facts_at(at)
+
+    def facts_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
+        """Every fact (internal indexes too) as of valid time ``at``."""
+        return self._facts(_bound(at), inclusive=True)
+
+    def _facts(self, key: str, *, inclusive: bool) -> dict[str, dict[Hashable, Any]]:
+        tables: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
+        op = "<=" if inclusive else "<"
+        rows = self.conn.execute(
+            "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key = k.key "
+            f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
+            (key,),
+        )
+        loads = self.codec.loads
+        for key_text, fact in rows:
+            if fact is not None:
+                projection, fkey = _key_of(key_text)
+                tables.setdefault(projection, {})[fkey] = loads(fact)
+        return tables
+
+    def fact_at(self, projection: str, key: Hashable, at: datetime | None) -> Any:
+        """One fact as of valid time ``at`` (``None`` if absent)."""
+        row = self.conn.execute(
+            "SELECT fact FROM fact_versions WHERE key = ? AND okey <= ? ORDER BY okey DESC LIMIT 1",
+            (_key_text(projection, key), _bound(at)),
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return self.codec.loads(row[0])
+
+    # --- keeping up with the log --------------------------------------------------------
+
+    def catch_up(self) -> bool:
+        """Bring the versions up to the head of the log; ``False`` if another writer
+        kept moving them (the caller then folds the log itself)."""
+        for _ in range(3):
+            try:
+                self._catch_up_once()
+                return True
+            except _Moved:
+                self._fold = None
+        return False
+
+    def _read_checkpoint(self) -> _Checkpoint | None:
+        row = self.conn.execute(
+            "SELECT position, okey, max_reported_at, max_recorded_at, signature, complete "
+            "FROM snapshot_checkpoint WHERE scope = ?",
+            (_SCOPE,),
+        ).fetchone()
+        if row is None:
+            return None
+        return _Checkpoint(int(row[0]), row[1], row[2], row[3], row[4], bool(row[5]))
+
+    def _catch_up_once(self) -> None:
+        self.folded = 0
+        head = self.store.head()
+        cp = self._read_checkpoint()
+        if cp is not None and cp.signature == self.signature and cp.complete:
+            if cp.position == head:
+                return
+            start = self._earliest_change(cp.position, head)
+            if start > cp.okey:
+                self._begin(cp, head, delete_from=None, resume_after=cp.okey)
+            else:
+                self._begin(cp, head, delete_from=start, resume_after=_predecessor(start))
+        elif cp is None or cp.signature != self.signature:
+            self._begin(cp, head, delete_from="", resume_after="")
+        self._resume()
+
+    def _begin(
+        self, expected: _Checkpoint | None, head: int, *, delete_from: str | None, resume_after: str
+    ) -> None:
+        """Mark a fold towards ``head`` as under way, dropping versions it will redo."""
+        scratch = expected is None or expected.signature != self.signature
+        after = 0 if scratch or expected is None else expected.position
+        row = self.conn.execute(
+            "SELECT MAX(reported_at), MAX(recorded_at) FROM events WHERE position > ? "
+            "AND position <= ?",
+            (after, head),
+        ).fetchone()
+        previous = (
+            (None, None)
+            if scratch or expected is None
+            else (expected.max_reported, expected.max_recorded)
+        )
+        max_reported = max(filter(None, [row[0], previous[0]]), default=None)
+        max_recorded = max(filter(None, [row[1], previous[1]]), default=None)
+        with self.store.write() as conn:
+            self._expect(conn, expected)
+            if delete_from == "":
+                conn.execute("DELETE FROM fact_versions")
+                conn.execute("DELETE FROM fact_keys")
+            elif delete_from is not None:
+                conn.execute("DELETE FROM fact_versions WHERE okey >= ?", (delete_from,))
+            conn.execute(
+                "INSERT OR REPLACE INTO snapshot_checkpoint (scope, position, okey, "
+                "max_reported_at, max_recorded_at, signature, complete) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (_SCOPE, head, resume_after, max_reported, max_recorded, self.signature),
+            )
+        if delete_from is not None:
+            self._fold = None
+
+    def _expect(self, conn: sqlite3.Connection, expected: _Checkpoint | None) -> None:
+        """Inside a write transaction: the checkpoint is still the one we read."""
+        if self._read_checkpoint() != expected:
+            raise _Moved
+
+    def _resume(self) -> None:
+        """Fold from the checkpoint's fold key up to its log position, in chunks."""
+        cp = self._read_checkpoint()
+        assert cp is not None
+        if self._fold is not None and self._fold_key == cp.okey:
+            fold = self._fold
+        else:
+            fold = Fold(self.projections, self.ctx)
+            if cp.okey:
+                for name, table in self._facts(cp.okey, inclusive=True).items():
+                    fold.facts[name].update(table)
+        self._fold = None
+        occurred_from = from_text(cp.okey.split("#")[0]) if cp.okey else None
+        stream = effective_events(
+            self.store, Bounds(), upto=cp.position, occurred_from=occurred_from
+        )
+        last = cp.okey
+        batch: list[tuple[str, str, Any]] = []
+        pending = 0
+        for placed in stream:
+            key = okey(placed.occurred_at, placed.position)
+            if key <= cp.okey:
+                continue
+            for projection, fkey, fact in self._apply(fold, placed.event):
+                batch.append((_key_text(projection, fkey), key, fact))
+            last = key
+            pending += 1
+            self.folded += 1
+            if pending >= _CHUNK:
+                cp = self._flush(cp, batch, last, complete=False)
+                batch, pending = [], 0
+        self._flush(cp, batch, last, complete=True)
+        self._fold, self._fold_key = fold, last
+
+    def _flush(
+        self, cp: _Checkpoint, batch: list[tuple[str, str, Any]], last: str, *, complete: bool
+    ) -> _Checkpoint:
+        done = attrs.evolve(cp, okey=last, complete=complete)
+        try:
+            with self.store.write() as conn:
+                self._expect(conn, cp)
+                dumps = self.codec.dumps
+                conn.executemany(
+                    "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",
+                    [(k, o, dumps(f)) for k, o, f in batch],
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)",
+                    [(k,) for k in {k for k, _, _ in batch}],
+                )
+                conn.execute(
+                    "UPDATE snapshot_checkpoint SET okey = ?, complete = ? WHERE scope = ?",
+                    (last, int(complete), _SCOPE),
+                )
+        except BaseException:
+            self.codec.forget()  # interned source ids may have been rolled back
+            raise
+        return done
+
+    def _earliest_change(self, after: int, head: int) -> str:
+        """The fold key from which events in ``(after, head]`` change the versions."""
+        earliest = _MAX
+        targets: set[str] = set()
+        for record in self.store.read(after_position=after, upto_position=head):
+            if isinstance(record.event, ev.Correction | ev.Retraction):
+                targets.update(self._chain(record.event))
+            else:
+                earliest = min(earliest, okey(record.event.occurred_at, record.position))
+        if targets:
+            moved: dict[str, list[datetime]] = {}
+            for meta in self.store.read(types=meta_type_names(self.store), upto_position=head):
+                event = meta.event
+                if isinstance(event, ev.Correction) and event.corrects in targets:
+                    moved.setdefault(event.corrects, []).append(event.replacement.occurred_at)
+            for original in self._read_ids(sorted(targets)):
+                times = [original.event.occurred_at, *moved.get(original.id, [])]
+                earliest = min(earliest, *(okey(t, original.position) for t in times))
+        return earliest
+
+    def _chain(self, event: ev.Event) -> set[str]:
+        """Ids whose fate a correction or retraction decides, through chains of them."""
+        ids: set[str] = set()
+        pending = [event]
+        while pending:
+            current = pending.pop()
+            target: str | None = None
+            if isinstance(current, ev.Correction):
+                target = current.corrects
+            elif isinstance(current, ev.Retraction):
+                target = current.retracts
+            if target is None or target in ids:
+                continue
+            ids.add(target)
+            record = self.store.get(target)
+            if record is not None and isinstance(record.event, ev.Correction | ev.Retraction):
+                pending.append(record.event)
+        return ids
+
+    def _read_ids(self, ids: Sequence[str]) -> Iterator[RecordedEvent]:
+        for start in range(0, len(ids), 500):
+            yield from self.store.read(ids=ids[start : start + 500])
+
+    @staticmethod
+    def _apply(fold: Fold, event: ev.Event) -> list[tuple[str, Hashable, Any]]:
+        """Apply an event; return every changed (projection, key, fact), indexes included."""
+        out: list[tuple[str, Hashable, Any]] = []
+        for projection in fold.projections:
+            table = fold.facts[projection.name]
+            for key, new in projection.apply(table, event, fold.ctx).items():
+                old = table.get(key)
+                if new is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = new
+                if old != new:
+                    out.append((projection.name, key, new))
+        return out
+
+
+class _Moved(Exception):
+    """Another process moved the checkpoint while we were folding."""
+
+
+@attrs.frozen
+class _Checkpoint:
+    position: int
+    okey: str
+    max_reported: str | None
+    max_recorded: str | None
+    signature: str
+    complete: bool
+
+
+def _predecessor(key: str) -> str:
+    """A fold key just before ``key``: nothing sorts strictly between them."""
+    stamp, position = key.split("#")
+    return f"{stamp}#{int(position) - 1:012d}"
+
+
+__all__ += ["materializable"]
