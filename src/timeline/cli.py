@@ -1,79 +1,422 @@
 """The ``timeline`` command line (click). Thin: it parses, calls the library, prints.
 
-Only this module turns errors into exit codes and one-line messages.
+The store file is the first argument of every command. Read commands never
+create a store: a missing file is an error. Only this module turns errors into
+exit codes and one-line messages (``Error: ...`` on stderr, exit status 1).
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from tabulate import tabulate
 
+from timeline import _render as render
+from timeline.bitemporal import Bounds
 from timeline.errors import TimelineError
-from timeline.query import Timeline
+from timeline.export import FORMATS
+from timeline.present import bounds_dict, plain
+from timeline.query import LoadReport, Timeline
+from timeline.replay import ORDERS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# a fixture this large gets a progress bar on a terminal without --progress
+_PROGRESS_THRESHOLD = 1000
 
-def _errors_as_messages(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+
+class _Group(click.Group):
+    """Turns library and file errors into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except TimelineError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _open(db: str, *, create: bool = False) -> Timeline:
-    return Timeline.open(db, create=create, readonly=False)
+            raise click.ClickException(_one_line(str(exc))) from exc
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(_one_line(f"{where}{exc.strerror or exc}")) from exc
 
 
-@click.group()
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_db = click.argument("db", type=click.Path(dir_okay=False))
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+_story = click.option("--story", help="Only this story (slug).")
+
+
+def _bounds(fn: F) -> F:
+    for option in reversed(
+        [
+            click.option("--at", help="Valid time: only what had happened by then."),
+            click.option("--known-at", help="Knowledge time: only what had been reported by then."),
+            click.option("--recorded-by", help="Audit: only what this store had recorded by then."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _read(db: str) -> Timeline:
+    """Open an existing store; never creates one (older stores are upgraded in place)."""
+    return Timeline.open(db, create=False)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(render.to_json(data))
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="timeline")
 def cli() -> None:
-    """Event-sourced news timelines in a SQLite file."""
+    """Event-sourced news timelines in a SQLite file.
+
+    Every command takes the store file first: timeline state news.db --at 2025-12-10
+    """
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(show: bool, length: int, label: str) -> Iterator[Callable[[int], None]]:
+    if not show:
+        yield lambda _n: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _show_progress(option: bool | None, count: int) -> bool:
+    if option is not None:
+        return option
+    return count > _PROGRESS_THRESHOLD and sys.stderr.isatty()
+
+
+def _report(report: LoadReport) -> None:
+    click.echo(
+        f"{report.path}: story {report.story!r}: {report.appended} appended, "
+        f"{report.skipped} already stored"
+    )
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False))
+@_db
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@_errors_as_messages
-def load(db: str, files: tuple[str, ...]) -> None:
-    """Load fixture FILES into the store DB (created if missing)."""
-    with _open(db, create=True) as store:
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help=f"Show a progress bar (default: on a terminal, for files of more than "
+    f"{_PROGRESS_THRESHOLD} events).",
+)
+def load(db: str, files: tuple[str, ...], progress: bool | None) -> None:
+    """Load fixture FILES (JSON) or JSON Lines exports (*.jsonl) into DB.
+
+    DB is created if missing. Each fixture loads all or nothing; loading a file
+    again appends nothing.
+    """
+    with Timeline.open(db) as store:
         for file in files:
-            report = store.load(file)
-            click.echo(
-                f"{file}: story {report.story!r}: {report.appended} appended, "
-                f"{report.skipped} already stored"
-            )
+            if file.endswith(".jsonl"):
+                with Path(file).open(encoding="utf-8", errors="replace") as handle:
+                    count = sum(1 for line in handle if line.strip())
+                with _progress(_show_progress(progress, count), count, file) as tick:
+                    reports = store.import_jsonl(file, progress=tick)
+                for report in reports:
+                    _report(report)
+                continue
+            fixture = store.read_fixture(file)
+            count = len(fixture.events)
+            with _progress(_show_progress(progress, count), count, file) as tick:
+                _report(store.load_fixture(fixture, progress=tick))
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False))
-@_errors_as_messages
-def replay(db: str) -> None:
-    """Print the timeline of DB in the order events occurred."""
-    with _open(db) as store:
-        rows = [
-            [
-                r.event.occurred_at.date().isoformat(),
-                store.type_name(r.event),
-                ", ".join(a for _, a in r.event.actor_refs()),
-                r.event.summary,
-            ]
-            for r in store.events(order="occurred")
-        ]
-    click.echo(tabulate(rows, headers=["occurred", "type", "actors", "summary"]))
+@_db
+@click.argument("out", type=click.Path(dir_okay=False))
+def backup(db: str, out: str) -> None:
+    """Write a consistent copy of DB to OUT (which must not exist)."""
+    with _read(db) as store:
+        store.backup(out)
+    click.echo(f"{db}: backed up to {out}")
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+@cli.command()
+@_db
+@click.option(
+    "--order",
+    type=click.Choice(ORDERS),
+    default="occurred",
+    show_default=True,
+    help="As it happened, as it was reported, or as this store recorded it.",
+)
+@click.option("--start", help="Skip steps before this time (in the order's time).")
+@click.option("--until", help="Stop after this time (in the order's time).")
+@_story
+@click.option("--actor", help="Only steps naming this actor or changing its facts.")
+@_bounds
+@_json
+def replay(
+    db: str,
+    order: str,
+    start: str | None,
+    until: str | None,
+    story: str | None,
+    actor: str | None,
+    at: str | None,
+    known_at: str | None,
+    recorded_by: str | None,
+    as_json: bool,
+) -> None:
+    """Replay DB step by step: each event and the facts it changed (before -> after)."""
+    with _read(db) as store:
+        steps = store.replay(
+            order,
+            start=start,
+            until=until,
+            story=story,
+            actor=actor,
+            at=at,
+            known_at=known_at,
+            recorded_by=recorded_by,
+        )
+        if as_json:
+            codec = store.store.codec
+            _echo_json([render.step_dict(s, order, codec) for s in steps])
+        else:
+            click.echo(render.steps_table(steps, order, store.type_name))
+
+
+@cli.command()
+@_db
+@_bounds
+@click.option("--actor", help="Only this actor's stances, and intents where it buys or supplies.")
+@click.option("--topic", help="Only stances on this topic.")
+@_story
+@_json
+def state(
+    db: str,
+    at: str | None,
+    known_at: str | None,
+    recorded_by: str | None,
+    actor: str | None,
+    topic: str | None,
+    story: str | None,
+    as_json: bool,
+) -> None:
+    """Stances and order intents at a point in time, as known at a point in time."""
+    with _read(db) as store:
+        facts = store.state(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        who = store.resolve_actor(actor) if actor is not None else None
+        stances = facts.stances(actor=who, topic=topic)
+        intents = [i for i in facts.order_intents() if who is None or who in (i.buyer, i.supplier)]
+        restrictions = facts.restrictions()
+        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+    if as_json:
+        _echo_json(
+            {
+                "bounds": bounds_dict(bounds),
+                "stances": plain(stances),
+                "order_intents": plain(intents),
+                "restrictions": plain(restrictions),
+            }
+        )
+        return
+    click.echo(f"Stances\n{render.stances_table(stances)}\n")
+    click.echo(f"Order intents\n{render.intents_table(intents)}\n")
+    click.echo(f"Restrictions in force\n{render.restrictions_table(restrictions)}")
+
+
+@cli.command()
+@_db
+@click.argument("a")
+@click.argument("b")
+@click.option(
+    "--known", is_flag=True, help="A and B are knowledge times: what we learned in between."
+)
+@_story
+@_json
+def diff(db: str, a: str, b: str, known: bool, story: str | None, as_json: bool) -> None:
+    """Facts that changed between valid times A and B (or knowledge times, with --known)."""
+    with _read(db) as store:
+        changes = store.diff(a, b, known=known, story=story)
+    if as_json:
+        _echo_json({"a": a, "b": b, "known": known, "story": story, "changes": plain(changes)})
+    else:
+        click.echo(render.changes_table(changes))
+
+
+@cli.command()
+@_db
+@click.argument("actor")
+@_story
+@_json
+def history(db: str, actor: str, story: str | None, as_json: bool) -> None:
+    """Every step, in occurred order, that names ACTOR or changes one of its facts."""
+    with _read(db) as store:
+        steps = store.history(actor, story=story)
+        if as_json:
+            codec = store.store.codec
+            _echo_json([render.step_dict(s, "occurred", codec) for s in steps])
+        else:
+            click.echo(render.steps_table(steps, "occurred", store.type_name))
+
+
+@cli.command()
+@_db
+@_json
+def verify(db: str, as_json: bool) -> None:
+    """Check the sha256 hash chain of DB; exit 1 naming the first bad position."""
+    with _read(db) as store:
+        count = store.verify()
+    if as_json:
+        _echo_json({"ok": True, "events": count})
+    else:
+        click.echo(f"{db}: ok, {count} events, hash chain intact")
+
+
+@cli.command()
+@_db
+@click.argument("query")
+@_story
+@click.option("--actor", help="Only events naming this actor.")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--since", help="Only events that occurred at or after this time.")
+@click.option("--until", help="Only events that occurred by this time.")
+@click.option("--limit", type=int, default=20, show_default=True, help="At most this many.")
+@click.option(
+    "--raw/--plain",
+    default=None,
+    help="Read QUERY as FTS5 syntax, or as plain words (default: FTS5 syntax when it uses "
+    "double quotes, *, parentheses or AND / OR / NOT / NEAR).",
+)
+@_json
+def search(
+    db: str,
+    query: str,
+    story: str | None,
+    actor: str | None,
+    types: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int,
+    raw: bool | None,
+    as_json: bool,
+) -> None:
+    """Full-text search of summaries, quotes, attributions, sources and actor names.
+
+    Plain words must all appear (grey market); "quoted phrases", AND / OR / NOT,
+    prefix* and column filters (summary: tender) are FTS5 syntax.
+    """
+    with _read(db) as store:
+        hits = store.search(
+            query,
+            story=story,
+            actor=actor,
+            type=list(types) or None,
+            since=since,
+            until=until,
+            limit=limit,
+            raw=raw,
+        )
+        if as_json:
+            _echo_json(plain(hits))
+        else:
+            click.echo(render.hits_table(hits, store.type_name))
+
+
+@cli.command()
+@_db
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), required=True, help="The export format."
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The file to write (overwritten), or - for standard output.",
+)
+@_bounds
+@_story
+def export(
+    db: str,
+    fmt: str,
+    output: str,
+    at: str | None,
+    known_at: str | None,
+    recorded_by: str | None,
+    story: str | None,
+) -> None:
+    """Export the events a state with these bounds sees.
+
+    jsonl: records to load again (timeline load NEW.db OUT.jsonl); csv: one row per
+    event; markdown: a dated timeline with sources; timelinejs: Knight Lab's
+    TimelineJS JSON; html: a self-contained page with a stance lane per actor.
+    """
+    bounds = {"at": at, "known_at": known_at, "recorded_by": recorded_by, "story": story}
+    with _read(db) as store:
+        if output == "-":
+            store.export(fmt, sys.stdout, **bounds)
+            return
+        count = store.export(fmt, output, **bounds)
+    click.echo(f"{output}: {count} events ({fmt})")
+
+
+@cli.command()
+@_db
+@_json
+def actors(db: str, as_json: bool) -> None:
+    """List the actors in DB: id, name, kind, aliases."""
+    with _read(db) as store:
+        found = store.actors()
+    if as_json:
+        _echo_json(plain(found))
+    else:
+        click.echo(render.actors_table(found))
+
+
+@cli.command()
+@_db
+@_json
+def stories(db: str, as_json: bool) -> None:
+    """List the stories in DB: slug, title, events."""
+    with _read(db) as store:
+        found = store.stories()
+    if as_json:
+        _echo_json([{"story": s, "title": t, "events": n} for s, t, n in found])
+    else:
+        click.echo(tabulate(found, headers=["story", "title", "events"]) if found else "(none)")
+
+
+@cli.command()
+@_db
+@_json
+def info(db: str, as_json: bool) -> None:
+    """Summarise DB: file, schema, events, stories, actors, head position."""
+    with _read(db) as store:
+        summary = store.info()
+    if as_json:
+        _echo_json(plain(summary))
+    else:
+        rows = [[k, ", ".join(v) if isinstance(v, list) else v] for k, v in summary.items()]
+        click.echo(tabulate(rows, tablefmt="plain"))
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name=Path(sys.argv[0]).name if sys.argv else "timeline")
+    """Console-script entry point (also ``python -m timeline``)."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "timeline"
+    cli(prog_name="python -m timeline" if name == "__main__.py" else name)
+
+
+__all__ = ["cli", "main"]
