@@ -194,15 +194,20 @@ class Snapshots:
         self._fold: Fold | None = None
         self._fold_key = ""
         self.folded = 0  # events folded by the last catch-up (how much work it did)
+        # (change marker, checkpoint, head) when last known to be up to date
+        self._fresh: tuple[tuple[int, int], _Checkpoint | None, int] | None = None
 
     # --- reading ---------------------------------------------------------------------
 
     def covers(self, bounds: Bounds) -> bool:
         """Whether the versions answer a query with these knowledge bounds exactly."""
-        cp = self._read_checkpoint()
+        if self._fresh is not None and self._fresh[0] == self.store.change_marker():
+            _, cp, head = self._fresh
+        else:
+            cp, head = self._read_checkpoint(), self.store.head()
         if cp is None or not cp.complete or cp.signature != self.signature:
             return False
-        if cp.position != self.store.head():
+        if cp.position != head:
             return False
         # a bound beyond everything covered filters nothing out
         if (
@@ -259,12 +264,20 @@ class Snapshots:
     def catch_up(self) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
         kept moving them (the caller then folds the log itself)."""
+        if self._fresh is not None and self._fresh[0] == self.store.change_marker():
+            return True  # nothing was written anywhere since we were last up to date
         for _ in range(3):
             try:
                 self._catch_up_once()
-                return True
             except _Moved:
                 self._fold = None
+                continue
+            self._fresh = (
+                self.store.change_marker(),
+                self._read_checkpoint(),
+                self.store.head(),
+            )
+            return True
         return False
 
     def _read_checkpoint(self) -> _Checkpoint | None:
@@ -279,6 +292,7 @@ class Snapshots:
 
     def _catch_up_once(self) -> None:
         self.folded = 0
+        self._fresh = None
         head = self.store.head()
         cp = self._read_checkpoint()
         if cp is not None and cp.signature == self.signature and cp.complete:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from sqlite_utils import Database
@@ -163,6 +163,21 @@ def _not_unicode(exc: UnicodeEncodeError, where: str) -> ValidationError:
     )
 
 
+class _ClosedConnection:
+    """Stands in for the connection of a closed store: every use raises ``StoreError``."""
+
+    in_transaction = False
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def close(self) -> None:
+        """Already closed."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise StoreError(f"{self._path}: the store is closed")
+
+
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -185,6 +200,8 @@ class EventStore:
         self.clock: Clock = clock or SystemClock()
         self.codec = codec or default_codec
         self.readonly = readonly
+        self._writes = 0
+        self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
         memory = str(path) == ":memory:"
         if not memory and not self.path.exists() and (readonly or not create):
             raise StoreFormatError(f"{self.path}: no such timeline store")
@@ -314,8 +331,15 @@ class EventStore:
         return StoreError(f"{self.path}: {text}")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; any later use raises ``StoreError`` (closing again is a no-op)."""
+        if isinstance(self.conn, _ClosedConnection):
+            return
         self.conn.close()
+        # sqlite3 would raise its own ProgrammingError on every later use, from
+        # whichever module touches the connection; this says what happened instead
+        closed = cast(sqlite3.Connection, _ClosedConnection(self.path))
+        self.conn = closed
+        self.db.conn = closed
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -323,28 +347,42 @@ class EventStore:
         if self.readonly:
             raise StoreError(f"{self.path}: store is open read-only; writes are refused")
         self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        self._writes += 1
         try:
-            yield self.conn
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise self._translate(exc) from exc
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise self._translate(exc) from exc
+        finally:
+            # caches filled during the transaction must not outlive it
+            self._writes += 1
+
+    def change_marker(self) -> tuple[int, int]:
+        """Changes whenever the database may have changed: another connection
+        committed (``PRAGMA data_version``) or this one wrote. Cheap to ask."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0]), self._writes
 
     # --- actors -------------------------------------------------------------
 
     def actor_lookup(self) -> dict[str, str]:
-        """Map of every id and alias (casefolded) to its actor id."""
+        """Map of every id and alias (casefolded) to its actor id (cached until a change)."""
+        marker = self.change_marker()
+        if self._lookup is not None and self._lookup[0] == marker:
+            return self._lookup[1]
         out: dict[str, str] = {}
         for alias, actor in self.conn.execute("SELECT alias, actor FROM actor_aliases"):
             out[alias.casefold()] = actor
         for (actor,) in self.conn.execute("SELECT id FROM actors"):
             out[actor.casefold()] = actor
+        self._lookup = (marker, out)
         return out
 
     def actors(self) -> list[Actor]:
