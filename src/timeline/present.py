@@ -124,7 +124,11 @@ def plain(value: Any, codec: Codec = default_codec) -> Any:
     if isinstance(value, Change):
         return change_dict(value, codec)
     if isinstance(value, SearchHit):
-        return {"rank": value.rank, "snippet": value.snippet, "event": record_dict(value.record)}
+        return {
+            "rank": value.rank,
+            "snippet": value.snippet,
+            "event": record_dict(value.record, codec),
+        }
     if attrs.has(type(value)):
         return {f.name: plain(getattr(value, f.name), codec) for f in attrs.fields(type(value))}
     if isinstance(value, Mapping):
