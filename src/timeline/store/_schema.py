@@ -202,9 +202,7 @@ def _snapshots(db: Database) -> None:
     )
     db.execute("CREATE INDEX fact_versions_by_okey ON fact_versions (okey)")
     db.execute("CREATE TABLE fact_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.execute(
-        "CREATE TABLE fact_sources (id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE)"
-    )
+    db.execute("CREATE TABLE fact_sources (id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE)")
     db.execute(
         """
         CREATE TABLE snapshot_checkpoint (
