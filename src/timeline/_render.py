@@ -11,6 +11,7 @@ from tabulate import tabulate
 from timeline import events as ev
 from timeline.codec import Codec
 from timeline.present import (
+    actor_ids,
     change_dict,
     change_label,
     change_text,
@@ -151,7 +152,7 @@ def steps_table(
             if order == "occurred"
             else when(step_time(step, order))
         )
-        actors = ", ".join(dict.fromkeys(a for _, a in event.actor_refs()))
+        actors = ", ".join(actor_ids(event))
         rows.append([time, type_name(event), actors, event.summary, _change_lines(step.changes)])
     return _table(
         rows,

@@ -50,7 +50,7 @@ from timeline.store.sqlite import EventStore, RecordedEvent
 if TYPE_CHECKING:
     from timeline.query import Timeline
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "export", "read_jsonl"]
+__all__ = ["CSV_COLUMNS", "FORMATS", "archive_records", "date_parts", "export", "read_jsonl"]
 
 FORMATS = ("jsonl", "csv", "markdown", "timelinejs", "html")
 
