@@ -36,7 +36,11 @@ def _type_name(tp: object) -> str:
 
 
 def _strict(kind: type, label: str) -> Any:
-    def hook(value: object, _tp: object) -> object:
+    def hook(value: object, tp: object) -> object:
+        if tp is not kind and isinstance(tp, type) and issubclass(tp, enum.Enum):
+            # cattrs dispatches a StrEnum field to the str hook (a subclass of str):
+            # without this it would take any text and stay a plain str
+            return Codec._structure_enum(value, tp)
         # bool is an int subclass: True must not pass as 1
         if isinstance(value, bool) and kind is not bool:
             raise ValidationError(f"expected {label}, got a boolean")
@@ -44,9 +48,22 @@ def _strict(kind: type, label: str) -> Any:
             return float(value)
         if not isinstance(value, kind):
             raise ValidationError(f"expected {label}, got {_describe(value)}")
+        if isinstance(value, str) and not _is_utf8(value):
+            # JSON may spell a lone surrogate ("\ud800"); SQLite cannot store it
+            raise ValidationError("text holds a lone surrogate; it is not valid Unicode")
         return value
 
     return hook
+
+
+def _is_utf8(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _describe(value: object) -> str:
@@ -108,8 +125,12 @@ class Codec:
 
     @staticmethod
     def _structure_enum(value: object, tp: type[enum.Enum]) -> enum.Enum:
-        if not isinstance(value, str):
-            raise ValidationError(f"expected text, got {_describe(value)}")
+        # the member values' own kinds (text for ours; a user's enum may use numbers),
+        # but never a boolean, which would pass as 1
+        kinds = tuple({type(m.value) for m in tp} - {bool}) or (str,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            label = "text" if kinds == (str,) else "one of its values"
+            raise ValidationError(f"expected {label}, got {_describe(value)}")
         try:
             return tp(value)
         except ValueError:
@@ -208,8 +229,17 @@ class Codec:
         return canonical_json(self.encode(event))
 
     def loads(self, text: str) -> ev.Event:
-        """Inverse of :meth:`dumps`, with full validation (untrusted text)."""
-        return self.from_dict(json.loads(text))
+        """Inverse of :meth:`dumps`, with full validation (untrusted text).
+
+        Raises:
+            ValidationError: not JSON, or a bad value (see :meth:`from_dict`).
+            UnknownEventTypeError: unknown ``type``.
+        """
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            raise ValidationError(f"not valid JSON: {exc}") from exc
+        return self.from_dict(data)
 
     # --- trusted fast paths (the store's own rows) ------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import attrs
 
 from timeline.errors import ValidationError
-from timeline.times import Precision
+from timeline.times import Precision, is_utc_representable
 
 __all__ = [
     "Announcement",
@@ -70,6 +70,11 @@ def _aware(_inst: object, attribute: attrs.Attribute[Any], value: object) -> Non
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(
             f"{attribute.name}: naive datetime {value.isoformat()!r} refused; give a timezone",
+            field=attribute.name,
+        )
+    if not is_utc_representable(value):
+        raise ValidationError(
+            f"{attribute.name}: {value.isoformat()!r} is out of range once converted to UTC",
             field=attribute.name,
         )
 

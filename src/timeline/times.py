@@ -44,6 +44,35 @@ def _field_note(field: str | None) -> str:
     return f"{field}: " if field else ""
 
 
+def is_utc_representable(value: datetime) -> bool:
+    """Whether an aware datetime still fits in ``datetime`` once converted to UTC.
+
+    ``0001-01-01T00:00+05:00`` does not: the store keeps UTC text, and the
+    conversion would raise ``OverflowError``.
+    """
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+def _representable(value: datetime, shown: object, field: str | None) -> datetime:
+    if not is_utc_representable(value):
+        raise ValidationError(
+            f"{_field_note(field)}{_clip(shown)!r} is out of range once converted to UTC",
+            field=field,
+        )
+    return value
+
+
+def _clip(value: object, limit: int = 60) -> object:
+    """Long hostile values stay out of error messages."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 3] + "..."
+    return value
+
+
 def parse_instant(value: object, *, field: str | None = None) -> tuple[datetime, Precision | None]:
     """Parse a point in time and the precision its spelling implies.
 
@@ -66,7 +95,7 @@ def parse_instant(value: object, *, field: str | None = None) -> tuple[datetime,
                 f"{note}naive datetime {value.isoformat()!r} refused; give a timezone",
                 field=field,
             )
-        return value, None
+        return _representable(value, value.isoformat(), field), None
     if isinstance(value, date):
         return datetime.combine(value, time(), tzinfo=UTC), Precision.DAY
     if not isinstance(value, str):
@@ -84,13 +113,16 @@ def parse_instant(value: object, *, field: str | None = None) -> tuple[datetime,
             return datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC), Precision.DAY
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ValidationError(f"{note}invalid date or time {value!r}: {exc}", field=field) from exc
+        reason = str(exc) if len(text) <= 60 else "not an ISO date or datetime"
+        raise ValidationError(
+            f"{note}invalid date or time {_clip(value)!r}: {reason}", field=field
+        ) from exc
     if parsed.tzinfo is None:
         raise ValidationError(
-            f"{note}naive datetime {value!r} refused; add an offset such as +00:00 or Z",
+            f"{note}naive datetime {_clip(value)!r} refused; add an offset such as +00:00 or Z",
             field=field,
         )
-    return parsed, None
+    return _representable(parsed, value, field), None
 
 
 def parse_bound(value: TimeInput, *, field: str | None = None) -> datetime:
@@ -106,15 +138,21 @@ def parse_bound(value: TimeInput, *, field: str | None = None) -> datetime:
 
 
 def period_end(start: datetime, precision: Precision) -> datetime:
-    """Last microsecond of the period of ``precision`` that begins at ``start``."""
+    """Last microsecond of the period of ``precision`` that begins at ``start``.
+
+    The period that ends the calendar (``9999-12-31``) ends at ``datetime.max``.
+    """
     one = timedelta(microseconds=1)
-    if precision is Precision.DAY:
-        return start + timedelta(days=1) - one
-    if precision is Precision.MONTH:
-        days = calendar.monthrange(start.year, start.month)[1]
-        return start + timedelta(days=days) - one
-    if precision is Precision.YEAR:
-        return start.replace(year=start.year, month=12, day=31) + timedelta(days=1) - one
+    try:
+        if precision is Precision.DAY:
+            return start + timedelta(days=1) - one
+        if precision is Precision.MONTH:
+            days = calendar.monthrange(start.year, start.month)[1]
+            return start + timedelta(days=days) - one
+        if precision is Precision.YEAR:
+            return start.replace(year=start.year, month=12, day=31) + timedelta(days=1) - one
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
     return start
 
 
