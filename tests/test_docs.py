@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import timeline as tl
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
@@ -21,6 +23,16 @@ def test_readme_has_python_examples() -> None:
     assert len(python_blocks(README.read_text(encoding="utf-8"))) >= 5
 
 
+@pytest.fixture
+def restored_registry() -> Iterator[None]:
+    """The README registers an event type in the default registry: undo it after."""
+    registry = tl.default_registry
+    saved = (dict(registry._by_name), dict(registry._by_cls), dict(registry._upcasters))
+    yield
+    registry._by_name, registry._by_cls, registry._upcasters = saved
+
+
+@pytest.mark.usefixtures("restored_registry")
 def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
     monkeypatch.chdir(tmp_path)

@@ -321,6 +321,7 @@ class _Plan:
         self.fields = fields
         self.encode: Callable[[Any], dict[str, Any]] = self._generate_encoder()
         self.decode: Callable[[Mapping[str, Any]], Any] = self._generate_decoder()
+        self.decode_shared = _shared(self.decode)
 
     @classmethod
     def compile(cls, codec: Codec, record: type[Any]) -> _Plan | None:
@@ -394,12 +395,38 @@ class _Plan:
             elif kind == "event":
                 lines.append("    if v is not None: v = _codec.decode_trusted(v)")
             elif kind == "record":
-                env[f"_dec{i}"] = _plan_for(self.codec, extra).decode
+                env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
                 lines.append(f"    if v is not None: v = _dec{i}(v)")
             lines.append(f"    _set(o, {name!r}, v)")
         lines.append("    return o")
         exec("\n".join(lines) + "\n", env)
         return env["decode"]
+
+
+_SHARED_LIMIT = 50_000
+
+
+def _shared(decode: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """Decode equal nested values (a ``Source`` repeated on many rows) to one object.
+
+    Folds compare sources when they add them to a fact; one shared object makes
+    that an identity check, and skips rebuilding it. Bounded; cleared when full.
+    """
+    cache: dict[tuple[tuple[str, Any], ...], Any] = {}
+
+    def decode_shared(data: Mapping[str, Any]) -> Any:
+        try:
+            key = tuple(data.items())
+            found = cache.get(key)
+        except TypeError:  # an unhashable value: decode it afresh
+            return decode(data)
+        if found is None:
+            if len(cache) >= _SHARED_LIMIT:
+                cache.clear()
+            found = cache[key] = decode(data)
+        return found
+
+    return decode_shared
 
 
 def _plan_for(codec: Codec, cls: type[Any]) -> _Plan:
@@ -428,9 +455,12 @@ def _kind_of(tp: object) -> tuple[str, Any] | None:
     return None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(data: object) -> str:
     """Deterministic JSON used for storage and hashing."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:

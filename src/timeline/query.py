@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, effective_events
+from timeline.bitemporal import Bounds, effective_events, fold_events
 from timeline.clock import Clock
 from timeline.codec import Codec
 from timeline.errors import (
@@ -41,6 +41,8 @@ from timeline.times import TimeInput, parse_bound, parse_instant
 
 __all__ = ["LoadReport", "Timeline"]
 
+_CURRENT_KNOWLEDGE = Bounds()  # no knowledge bound: what the store knows now
+
 
 @attrs.frozen(kw_only=True)
 class LoadReport:
@@ -67,6 +69,7 @@ class Timeline:
         )
         self._live: dict[str | None, _LiveFold] = {}
         self._snapshots: Snapshots | None = None
+        self._materializable = materializable(self._projections)
 
     @classmethod
     def open(
@@ -294,6 +297,7 @@ class Timeline:
         self._projections.append(projection)
         self._live.clear()
         self._snapshots = None
+        self._materializable = materializable(self._projections)
 
     def _context(self) -> Context:
         ids = self._store.conn.execute("SELECT id FROM actors").fetchall()
@@ -337,12 +341,14 @@ class Timeline:
             live.catch_up(self._store)
             return live.fold.state(self._resolver())
         fold = Fold(self._projections, ctx)
-        fold.run(p.event for p in effective_events(self._store, bounds))
+        fold.run(event for _, _, event in fold_events(self._store, bounds))
         return fold.state(self._resolver())
 
-    def _snapshots_for(self, bounds: Bounds) -> Snapshots | None:
+    def _snapshots_for(
+        self, bounds: Bounds, marker: tuple[int, int] | None = None
+    ) -> Snapshots | None:
         """The persisted snapshots, caught up, if they answer ``bounds`` exactly."""
-        if self._store.readonly or not materializable(self._projections):
+        if self._store.readonly or not self._materializable:
             return None
         if bounds.story is not None:
             stories = [s[0] for s in self._store.stories()]
@@ -350,9 +356,7 @@ class Timeline:
                 return None
         if self._snapshots is None:
             self._snapshots = Snapshots(self._store, self._projections, self._context())
-        if not self._snapshots.catch_up() or not self._snapshots.covers(bounds):
-            return None
-        return self._snapshots
+        return self._snapshots if self._snapshots.ready(bounds, marker) else None
 
     def stance(self, actor: str, topic: str, *, at: TimeInput | None = None) -> Stance | None:
         """One actor's stance on one topic at valid time ``at``, as known now.
@@ -360,12 +364,15 @@ class Timeline:
         The fast path for a single fact: one indexed lookup in the snapshots,
         whatever the length of the log. Equal to ``state(at=at).stance(actor, topic)``.
         """
-        bounds = Bounds.parse(at=at)
-        snapshots = self._snapshots_for(bounds)
-        actor_id = self._resolver()(actor)
+        when = parse_bound(at, field="at") if at is not None else None
+        marker = self._store.change_marker()
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE, marker)
         if snapshots is None:
-            return self.state(at=at).stance(actor_id, topic)
-        found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), bounds.at)
+            return self.state(at=at).stance(actor, topic)
+        # the snapshots may have caught up (written): ask for the marker again
+        lookup = self._store.actor_lookup(marker if snapshots.folded == 0 else None)
+        actor_id = lookup.get(actor.casefold(), actor)
+        found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
         return found
 
     def order_intent(
@@ -375,13 +382,16 @@ class Timeline:
 
         Equal to ``state(at=at).order_intent(buyer, supplier, product)``.
         """
-        bounds = Bounds.parse(at=at)
-        snapshots = self._snapshots_for(bounds)
-        resolve = self._resolver()
+        when = parse_bound(at, field="at") if at is not None else None
+        marker = self._store.change_marker()
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE, marker)
         if snapshots is None:
             return self.state(at=at).order_intent(buyer, supplier, product)
-        key = intent_key(resolve(buyer), resolve(supplier), product)
-        found: OrderIntent | None = snapshots.fact_at("orders", key, bounds.at)
+        lookup = self._store.actor_lookup(marker if snapshots.folded == 0 else None)
+        key = intent_key(
+            lookup.get(buyer.casefold(), buyer), lookup.get(supplier.casefold(), supplier), product
+        )
+        found: OrderIntent | None = snapshots.fact_at("orders", key, when)
         return found
 
     def replay(

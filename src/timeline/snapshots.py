@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, effective_events, meta_type_names
+from timeline.bitemporal import Bounds, fold_events, meta_type_names
 from timeline.codec import canonical_json
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
@@ -45,7 +45,7 @@ from timeline.times import Precision, from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
 
-LOGIC_VERSION = "1"
+LOGIC_VERSION = "2"
 """Bump when a built-in projection's rules change: stored versions are rebuilt."""
 
 _SCOPE = "all"
@@ -142,14 +142,14 @@ class _FactCodec:
         iso = datetime.fromisoformat
         if tag == "S":
             return Stance(
-                actor=data[1], topic=data[2], position=ev.Position(data[3]), since=iso(data[4]),
-                since_precision=Precision(data[5]), evidence=tuple(data[6]),
+                actor=data[1], topic=data[2], position=_POSITIONS[data[3]], since=iso(data[4]),
+                since_precision=_PRECISIONS[data[5]], evidence=tuple(data[6]),
                 sources=tuple(self._source(r) for r in data[7]),
             )  # fmt: skip
         if tag == "I":
             return OrderIntent(
-                buyer=data[1], supplier=data[2], product=data[3], status=IntentStatus(data[4]),
-                since=iso(data[5]), since_precision=Precision(data[6]), quantity=data[7],
+                buyer=data[1], supplier=data[2], product=data[3], status=_STATUSES[data[4]],
+                since=iso(data[5]), since_precision=_PRECISIONS[data[6]], quantity=data[7],
                 conditions=tuple(data[8]), concerns=tuple(data[9]), blocked_by=tuple(data[10]),
                 evidence=tuple(data[11]), sources=tuple(self._source(r) for r in data[12]),
             )  # fmt: skip
@@ -162,14 +162,23 @@ class _FactCodec:
         return _tuples(data[1])
 
 
+# enum lookups without Enum.__call__'s overhead (this is the single-fact hot path)
+_POSITIONS: dict[str, ev.Position] = {m.value: m for m in ev.Position}
+_PRECISIONS: dict[str, Precision] = {m.value: m for m in Precision}
+_STATUSES: dict[str, IntentStatus] = {m.value: m for m in IntentStatus}
+
+
 def _tuples(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_tuples(v) for v in value)
     return value
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _key_text(projection: str, key: Hashable) -> str:
-    return json.dumps([projection, key], separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE([projection, key])
 
 
 def _key_of(text: str) -> tuple[str, Hashable]:
@@ -199,9 +208,9 @@ class Snapshots:
 
     # --- reading ---------------------------------------------------------------------
 
-    def covers(self, bounds: Bounds) -> bool:
+    def covers(self, bounds: Bounds, marker: tuple[int, int] | None = None) -> bool:
         """Whether the versions answer a query with these knowledge bounds exactly."""
-        if self._fresh is not None and self._fresh[0] == self.store.change_marker():
+        if self._fresh is not None and self._fresh[0] == (marker or self.store.change_marker()):
             _, cp, head = self._fresh
         else:
             cp, head = self._read_checkpoint(), self.store.head()
@@ -260,6 +269,18 @@ class Snapshots:
         return self.codec.loads(row[0])
 
     # --- keeping up with the log --------------------------------------------------------
+
+    def ready(self, bounds: Bounds, marker: tuple[int, int] | None = None) -> bool:
+        """Caught up, and able to answer ``bounds`` exactly.
+
+        ``marker`` is ``store.change_marker()`` if the caller has just asked it.
+        """
+        marker = marker or self.store.change_marker()
+        if self._fresh is None or self._fresh[0] != marker:
+            if not self.catch_up():
+                return False
+            marker = None
+        return self.covers(bounds, marker)
 
     def catch_up(self) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
@@ -359,17 +380,15 @@ class Snapshots:
                     fold.facts[name].update(table)
         self._fold = None
         occurred_from = from_text(cp.okey.split("#")[0]) if cp.okey else None
-        stream = effective_events(
-            self.store, Bounds(), upto=cp.position, occurred_from=occurred_from
-        )
+        stream = fold_events(self.store, Bounds(), upto=cp.position, occurred_from=occurred_from)
         last = cp.okey
         batch: list[tuple[str, str, Any]] = []
         pending = 0
-        for placed in stream:
-            key = okey(placed.occurred_at, placed.position)
+        for occurred_at, position, event in stream:
+            key = okey(occurred_at, position)
             if key <= cp.okey:
                 continue
-            for projection, fkey, fact in self._apply(fold, placed.event):
+            for projection, fkey, fact in self._apply(fold, event):
                 batch.append((_key_text(projection, fkey), key, fact))
             last = key
             pending += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import attrs
 import pytest
@@ -303,7 +305,13 @@ def test_a_correction_of_a_retracted_report_does_not_resurrect_it(rumour: tl.Tim
 # --- user-defined types and projections -----------------------------------------------------
 
 
-@tl.event_type("test_board_vote")
+# a private registry, so the default one keeps only the built-in types
+REGISTRY = tl.Registry()
+for _entry in tl.default_registry:
+    REGISTRY.register(_entry.cls, _entry.name, version=_entry.version)
+
+
+@tl.event_type("test_board_vote", registry=REGISTRY)
 @attrs.frozen(kw_only=True)
 class BoardVote(tl.Event):
     actor_fields = ("board",)
@@ -319,9 +327,16 @@ class Votes(tl.FoldProjection):
         return {event.board: "approved" if event.approve else "rejected"}
 
 
+@pytest.fixture
+def vote_store(db_path: Path) -> Iterator[tl.Timeline]:
+    with tl.Timeline.open(db_path, registry=REGISTRY) as store:
+        yield store
+
+
 def test_a_custom_projection_over_a_custom_event_type_runs_through_the_machinery(
-    store: tl.Timeline,
+    vote_store: tl.Timeline,
 ) -> None:
+    store = vote_store
     store.add_projection(Votes())
     store.append(
         [

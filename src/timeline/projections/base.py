@@ -12,6 +12,7 @@ explicitly.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -71,6 +72,7 @@ class Change:
 
 
 Handler = Callable[[Any, Mapping[Hashable, Any], Any, Context], Updates]
+_NOTHING: Updates = MappingProxyType({})
 
 
 class FoldProjection:
@@ -84,15 +86,28 @@ class FoldProjection:
 
     def apply(self, facts: Mapping[Hashable, Any], event: ev.Event, ctx: Context) -> Updates:
         """Dispatch ``event`` to its handler; return its updates."""
-        for cls in type(event).__mro__:
-            method = self.handlers.get(cls)
+        try:
+            handler = self._dispatch[type(event)]
+        except AttributeError:
+            self._dispatch: dict[type, Callable[..., Updates] | None] = {}
+            return self.apply(facts, event, ctx)
+        except KeyError:
+            handler = self._dispatch[type(event)] = self._handler_for(type(event))
+        if handler is None:
+            return _NOTHING  # an event type this projection does not follow
+        return handler(facts, event, ctx)
+
+    def _handler_for(self, cls: type) -> Callable[..., Updates] | None:
+        """The handler of the most specific class in ``cls``'s MRO, bound to ``self``."""
+        for base in cls.__mro__:
+            method = self.handlers.get(base)
             if method is not None:
-                result: Updates = getattr(self, method)(facts, event, ctx)
-                return result
-        return {}  # an event type this projection does not follow
+                handler: Callable[..., Updates] = getattr(self, method)
+                return handler
+        return None
 
 
-EVIDENCE_LIMIT = 100
+EVIDENCE_LIMIT = 20
 """How many evidence ids (and sources) a fact keeps, newest first.
 
 A fact restated thousands of times would otherwise copy an ever longer tuple

@@ -35,23 +35,33 @@ class Fold:
         self.count += 1
         for projection in self.projections:
             table = self.facts[projection.name]
-            updates = projection.apply(MappingProxyType(table), event, self.ctx)
-            for key, new in updates.items():
+            # projections promise not to modify the table they are handed
+            for key, new in projection.apply(table, event, self.ctx).items():
                 old = table.get(key)
                 if new is None:
                     table.pop(key, None)
                 else:
                     table[key] = new
-                if old != new:
+                if old != new and not is_internal(key):
                     changes.append(
                         Change(projection=projection.name, key=_key(key), before=old, after=new)
                     )
         return changes
 
     def run(self, events: Iterable[ev.Event]) -> Fold:
-        """Apply every event, discarding the changes; return ``self``."""
+        """Apply every event without recording changes (the fast path); return ``self``."""
+        pairs = [(p, self.facts[p.name]) for p in self.projections]
+        ctx = self.ctx
+        count = 0
         for event in events:
-            self.apply(event)
+            count += 1
+            for projection, table in pairs:
+                for key, new in projection.apply(table, event, ctx).items():
+                    if new is None:
+                        table.pop(key, None)
+                    else:
+                        table[key] = new
+        self.count += count
         return self
 
     def state(self, resolve: Callable[[str], str] | None = None) -> State:

@@ -117,8 +117,8 @@ def _by_buyer(buyer: str) -> tuple[str, str]:
     return ("_intents_of", buyer)
 
 
-def _by_target(target: str) -> tuple[str, str]:
-    return ("_restrictions_on", target.casefold())
+def _by_target(target: str, buyer: str) -> tuple[str, str, str]:
+    return ("_restrictions_on", target.casefold(), buyer)
 
 
 def _by_authority(authority: str, product: str) -> tuple[str, str, str]:
@@ -171,7 +171,7 @@ class OrderIntentProjection(FoldProjection):
             )
             blocked = []
             for target in {product.casefold(), supplier.casefold()}:
-                for rid in facts.get(_by_target(target), ()):
+                for rid in facts.get(_by_target(target, buyer), ()):
                     restriction: Restriction = facts[("restriction", rid)]
                     if restriction.blocks(intent):
                         blocked.append(rid)
@@ -262,7 +262,9 @@ class OrderIntentProjection(FoldProjection):
             sources=(event.source,) if event.source is not None else (),
         )
         updates: dict[Hashable, Any] = {("restriction", event.id): restriction}
-        for index in (_by_target(product), _by_authority(event.authority, product)):
+        indexes = [_by_authority(event.authority, product)]
+        indexes += [_by_target(product, buyer) for buyer in set(event.applies_to)]
+        for index in indexes:
             updates[index] = (*facts.get(index, ()), event.id)
         for buyer in set(event.applies_to):
             for key in facts.get(_by_buyer(buyer), ()):
@@ -281,13 +283,14 @@ class OrderIntentProjection(FoldProjection):
         if not lifted:
             return {}
         updates: dict[Hashable, Any] = {by_authority: None}
-        by_target = _by_target(product)
-        remaining = tuple(r for r in facts.get(by_target, ()) if r not in lifted)
-        updates[by_target] = remaining or None
         buyers: set[str] = set()
         for rid in lifted:
             updates[("restriction", rid)] = None
             buyers.update(facts[("restriction", rid)].applies_to)
+        for buyer in buyers:
+            by_target = _by_target(product, buyer)
+            remaining = tuple(r for r in facts.get(by_target, ()) if r not in lifted)
+            updates[by_target] = remaining or None
         for buyer in buyers:
             for key in facts.get(_by_buyer(buyer), ()):
                 intent: OrderIntent = facts[key]
