@@ -92,6 +92,9 @@ class UnknownActorError(TimelineError, LookupError):
         return str(self.args[0])
 
 
+_MAX_REASON = 1000
+
+
 class FixtureError(TimelineError, ValueError):
     """A fixture file is unreadable or holds a bad value; nothing was written.
 
@@ -118,7 +121,11 @@ class FixtureError(TimelineError, ValueError):
             where.append(f"event {event_id!r}")
         if field:
             where.append(f"field {field}")
-        super().__init__(f"{': '.join(where)}: {message}")
+        if len(message) > _MAX_REASON:  # a 10 MB hostile value must not become the message
+            message = message[: _MAX_REASON - 3] + "..."
+        # Not super(): in the subclasses below that would run e.g. UnknownActorError's
+        # __init__, which wraps the whole text again ("unknown actor '<message>'").
+        Exception.__init__(self, f"{': '.join(where)}: {message}")
         self.path = path
         self.index = index
         self.event_id = event_id

@@ -118,10 +118,10 @@ def parse_fixture(
         raise FixtureError(message, path=path, field="format")
     story = data.get("story")
     if not isinstance(story, str) or not story.strip():
-        raise FixtureError("story: expected a non-empty slug", path=path, field="story")
+        raise FixtureError("expected a non-empty slug", path=path, field="story")
     title = data.get("title")
     if title is not None and not isinstance(title, str):
-        raise FixtureError(f"title: expected text, got {_kind(title)}", path=path, field="title")
+        raise FixtureError(f"expected text, got {_kind(title)}", path=path, field="title")
 
     actors = _parse_actors(data.get("actors", {}), path)
     lookup: dict[str, str] = dict(known_actors or {})
@@ -137,9 +137,7 @@ def parse_fixture(
 
     raw_events = data.get("events")
     if not isinstance(raw_events, list):
-        raise FixtureError(
-            f"events: expected a list, got {_kind(raw_events)}", path=path, field="events"
-        )
+        raise FixtureError(f"expected a list, got {_kind(raw_events)}", path=path, field="events")
     ids: dict[str, str] = dict(known_ids or {})
     in_file: set[str] = set()
     parsed: list[ev.Event] = []
@@ -170,9 +168,7 @@ def _kind(value: object) -> str:
 
 def _parse_actors(raw: object, path: str) -> list[Actor]:
     if not isinstance(raw, dict):
-        raise FixtureError(
-            f"actors: expected an object, got {_kind(raw)}", path=path, field="actors"
-        )
+        raise FixtureError(f"expected an object, got {_kind(raw)}", path=path, field="actors")
     out = []
     for actor_id, spec in raw.items():
         field = f"actors.{actor_id}"
@@ -206,9 +202,7 @@ def _parse_actors(raw: object, path: str) -> list[Actor]:
 
 def _parse_sources(raw: object, path: str, codec: Codec) -> dict[str, ev.Source]:
     if not isinstance(raw, dict):
-        raise FixtureError(
-            f"sources: expected an object, got {_kind(raw)}", path=path, field="sources"
-        )
+        raise FixtureError(f"expected an object, got {_kind(raw)}", path=path, field="sources")
     out = {}
     for source_id, spec in raw.items():
         field = f"sources.{source_id}"
@@ -251,8 +245,10 @@ def _parse_event(
     try:
         event = codec.from_dict(payload)
     except UnknownEventTypeError as exc:
+        # a registered type can only fail on its schema version (newer than this code)
+        field = "schema_version" if exc.type_name in codec.registry else "type"
         raise FixtureUnknownEventTypeError(
-            str(exc), type_name=exc.type_name, field="type", **where
+            str(exc), type_name=exc.type_name, field=field, **where
         ) from exc
     except ValidationError as exc:
         if exc.field and exc.field.endswith(".type") and "unknown event type" in str(exc):
@@ -331,7 +327,7 @@ def _check_target(
     target_type = ids.get(target)
     if target_type is None:
         raise FixtureError(
-            f"{field} {target!r}: no such event earlier in this file or in the store", **where
+            f"{target!r}: no such event earlier in this file or in the store", **where
         )
     if isinstance(event, ev.Correction):
         if target_type in ("correction", "retraction"):
