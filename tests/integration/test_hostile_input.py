@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import timeline as tl
 from tests.conftest import H200, INVALID
@@ -401,3 +404,76 @@ def test_a_ten_megabyte_summary_is_stored_and_read_back_whole(
     stored = store.get("ev-3")
     assert stored is not None
     assert stored.event.summary == summary
+
+
+# --- random damage -------------------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+_places = st.sampled_from(
+    [
+        ("format",),
+        ("story",),
+        ("title",),
+        ("actors",),
+        ("actors", "acme"),
+        ("actors", "acme", "aliases"),
+        ("actors", "acme", "name"),
+        ("sources", "wire"),
+        ("sources", "wire", "published_at"),
+        ("events",),
+        ("events", 0),
+        ("events", 0, "applies_to"),
+        ("events", 0, "measure"),
+        ("events", 1, "inquirers"),
+        ("events", 1, "conditions"),
+        ("events", 1, "occurred_at"),
+        ("events", 2, "id"),
+        ("events", 2, "type"),
+        ("events", 2, "actor"),
+        ("events", 2, "source"),
+        ("events", 2, "precision"),
+        ("events", 2, "reported_at"),
+        ("events", 2, "unexpected"),
+    ]
+)
+
+
+def _set(data: dict[str, Any], place: tuple[str | int, ...], value: object) -> None:
+    """Put ``value`` at ``place``, if earlier damage left that place in existence."""
+    target: Any = data
+    for key in place[:-1]:
+        try:
+            target = target[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = place[-1]
+    fits_dict = isinstance(target, dict) and isinstance(last, str)
+    fits_list = isinstance(target, list) and isinstance(last, int) and last < len(target)
+    if fits_dict or fits_list:
+        target[last] = value
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_places, _json_values), min_size=1, max_size=3))
+def test_randomly_damaged_fixtures_load_or_raise_only_fixture_errors(
+    damage: list[tuple[tuple[str | int, ...], object]],
+) -> None:
+    data = _valid_base()
+    for place, value in damage:
+        _set(data, place, value)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "damaged.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        with tl.Timeline.open(Path(directory) / "store.db") as store:
+            try:
+                store.load(path)
+            except tl.FixtureError:
+                assert _counts(Path(directory) / "store.db")["events"] == 0
+            else:
+                assert store.verify() == len(data["events"])

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import timeline as tl
 from tests.strategies import ALL_EVENTS, USER_REGISTRY
@@ -383,3 +384,49 @@ def test_loads_inverts_dumps_for_every_type(type_name: str) -> None:
         assert CODEC.loads(CODEC.dumps(event)) == event
 
     check()
+
+
+# --- nothing but timeline errors escape ----------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([ANNOUNCEMENT, INQUIRY, VOTE]),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "type",
+                "id",
+                "occurred_at",
+                "precision",
+                "actor",
+                "inquirers",
+                "conditions",
+                "source",
+                "replacement",
+                "seats",
+                "unanimous",
+                "schema_version",
+                "extra",
+            ]
+        ),
+        json_values,
+        max_size=3,
+    ),
+)
+def test_decoding_arbitrary_json_values_raises_only_timeline_errors(
+    base: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    try:
+        event = CODEC.from_dict({**base, **changes})
+    except tl.TimelineError:
+        return
+    assert isinstance(event, tl.Event)
