@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -35,6 +35,7 @@ __all__ = [
     "Retraction",
     "Source",
     "Statement",
+    "map_actors",
 ]
 
 
@@ -386,3 +387,39 @@ class Correction(Event):
     def actor_refs(self) -> Iterator[tuple[str, str]]:
         for role, actor in self.replacement.actor_refs():
             yield f"replacement.{role}", actor
+
+
+def map_actors(
+    event: Event,
+    actor: Callable[[str, str], str],
+    known: Mapping[str, str],
+    prefix: str = "",
+) -> Event:
+    """The record with every actor reference mapped to an actor id.
+
+    Args:
+        event: the record.
+        actor: called as ``actor(value, field)`` for each id or alias in an actor
+            field (``field`` is its path, ``inquirers[1]``); returns the id or raises.
+        known: casefolded ids and aliases -> actor id; a description field's entry
+            is replaced only when it names a known actor.
+        prefix: path prefix for the fields of a correction's replacement.
+
+    Returns:
+        ``event`` itself when nothing changes, else a copy (validated again).
+    """
+    changes: dict[str, Any] = {}
+    for name in event.actor_fields:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            changes[name] = actor(value, f"{prefix}{name}")
+        else:
+            changes[name] = tuple(actor(v, f"{prefix}{name}[{i}]") for i, v in enumerate(value))
+    for name in event.description_fields:
+        changes[name] = tuple(known.get(v.casefold(), v) for v in getattr(event, name))
+    if isinstance(event, Correction):
+        changes["replacement"] = map_actors(event.replacement, actor, known, "replacement.")
+    changed = {k: v for k, v in changes.items() if v != getattr(event, k)}
+    return attrs.evolve(event, **changed) if changed else event

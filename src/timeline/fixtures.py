@@ -282,11 +282,8 @@ def _with_source(
     return item
 
 
-def _resolve(
-    event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any], prefix: str = ""
-) -> ev.Event:
+def _resolve(event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any]) -> ev.Event:
     """Actor ids or aliases -> ids; unknown actors are an error."""
-    changes: dict[str, Any] = {}
 
     def one(value: str, field: str) -> str:
         found = lookup.get(value.casefold())
@@ -294,24 +291,12 @@ def _resolve(
             raise FixtureUnknownActorError(
                 f'unknown actor {value!r}; declare it under "actors"',
                 actor=value,
-                field=f"{prefix}{field}",
+                field=field,
                 **where,
             )
         return found
 
-    for name in event.actor_fields:
-        value = getattr(event, name)
-        if value is None:
-            continue
-        if isinstance(value, str):
-            changes[name] = one(value, name)
-        else:
-            changes[name] = tuple(one(v, f"{name}[{i}]") for i, v in enumerate(value))
-    for name in event.description_fields:
-        changes[name] = tuple(lookup.get(v.casefold(), v) for v in getattr(event, name))
-    if isinstance(event, ev.Correction):
-        changes["replacement"] = _resolve(event.replacement, lookup, where, "replacement.")
-    return attrs.evolve(event, **changes) if changes else event
+    return ev.map_actors(event, one, lookup)
 
 
 def _check_target(

@@ -388,7 +388,7 @@ class Snapshots:
             key = okey(occurred_at, position)
             if key <= cp.okey:
                 continue
-            for projection, fkey, fact in self._apply(fold, event):
+            for projection, fkey, _, fact in fold.updates(event):
                 batch.append((_key_text(projection, fkey), key, fact))
             last = key
             pending += 1
@@ -466,22 +466,6 @@ class Snapshots:
     def _read_ids(self, ids: Sequence[str]) -> Iterator[RecordedEvent]:
         for start in range(0, len(ids), 500):
             yield from self.store.read(ids=ids[start : start + 500])
-
-    @staticmethod
-    def _apply(fold: Fold, event: ev.Event) -> list[tuple[str, Hashable, Any]]:
-        """Apply an event; return every changed (projection, key, fact), indexes included."""
-        out: list[tuple[str, Hashable, Any]] = []
-        for projection in fold.projections:
-            table = fold.facts[projection.name]
-            for key, new in projection.apply(table, event, fold.ctx).items():
-                old = table.get(key)
-                if new is None:
-                    table.pop(key, None)
-                else:
-                    table[key] = new
-                if old != new:
-                    out.append((projection.name, key, new))
-        return out
 
 
 class _Moved(Exception):

@@ -31,7 +31,16 @@ class Fold:
 
     def apply(self, event: ev.Event) -> list[Change]:
         """Apply one event to every projection; return the facts it changed."""
-        changes: list[Change] = []
+        return [
+            Change(projection=name, key=_key(key), before=old, after=new)
+            for name, key, old, new in self.updates(event)
+            if not is_internal(key)
+        ]
+
+    def updates(self, event: ev.Event) -> list[tuple[str, Hashable, Any, Any]]:
+        """Apply one event; return ``(projection, key, before, after)`` for every key it
+        changed, the projections' own index keys included."""
+        out: list[tuple[str, Hashable, Any, Any]] = []
         self.count += 1
         for projection in self.projections:
             table = self.facts[projection.name]
@@ -42,11 +51,9 @@ class Fold:
                     table.pop(key, None)
                 else:
                     table[key] = new
-                if old != new and not is_internal(key):
-                    changes.append(
-                        Change(projection=projection.name, key=_key(key), before=old, after=new)
-                    )
-        return changes
+                if old != new:
+                    out.append((projection.name, key, old, new))
+        return out
 
     def run(self, events: Iterable[ev.Event]) -> Fold:
         """Apply every event without recording changes (the fast path); return ``self``."""

@@ -609,7 +609,6 @@ class EventStore:
         register: bool,
         index: int,
     ) -> ev.Event:
-        changes: dict[str, Any] = {}
 
         def resolve(value: str, field: str) -> str:
             found = lookup.get(value.casefold())
@@ -626,23 +625,7 @@ class EventStore:
             new_actors[value] = Actor(id=value, name=value)
             return value
 
-        for name in event.actor_fields:
-            value = getattr(event, name)
-            if value is None:
-                continue
-            if isinstance(value, str):
-                changes[name] = resolve(value, name)
-            else:
-                changes[name] = tuple(resolve(v, f"{name}[{i}]") for i, v in enumerate(value))
-        for name in event.description_fields:
-            value = getattr(event, name)
-            changes[name] = tuple(lookup.get(v.casefold(), v) for v in value)
-        if isinstance(event, ev.Correction):
-            changes["replacement"] = self._resolve_actors(
-                event.replacement, lookup, new_actors, register, index
-            )
-        changed = {k: v for k, v in changes.items() if v != getattr(event, k)}
-        return attrs.evolve(event, **changed) if changed else event
+        return ev.map_actors(event, resolve, lookup)
 
     # --- reading ------------------------------------------------------------
 
