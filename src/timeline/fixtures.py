@@ -7,6 +7,7 @@ never writes: the store appends the whole file in one transaction, or nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -143,6 +144,10 @@ def parse_fixture(
     parsed: list[ev.Event] = []
     for index, item in enumerate(raw_events):
         event = _parse_event(item, index, path, codec, sources, lookup)
+        if isinstance(item, dict) and "id" not in item:
+            # A random default id would make every reload append the event again:
+            # derive it from the event's own text, so a reload finds it.
+            event = attrs.evolve(event, id=_derived_id(story, item))
         if event.id in in_file:
             raise FixtureError(
                 f"duplicate id {event.id!r} (appears earlier in this file)",
@@ -156,6 +161,11 @@ def parse_fixture(
         ids[event.id] = codec.registry.of(event).name
         parsed.append(attrs.evolve(event, story=story))
     return Fixture(path=path, story=story, title=title, actors=tuple(actors), events=tuple(parsed))
+
+
+def _derived_id(story: str, item: Mapping[str, Any]) -> str:
+    text = json.dumps([story, item], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "fx-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
 def _kind(value: object) -> str:

@@ -123,6 +123,33 @@ def test_reloading_a_file_with_one_new_event_appends_only_that_event(
     assert (report.appended, report.skipped) == (1, 3)
 
 
+def _without_ids() -> dict[str, Any]:
+    data = _fixture()
+    for event in data["events"]:
+        del event["id"]
+    return data
+
+
+def test_reloading_a_file_whose_events_have_no_ids_appends_nothing(
+    store: tl.Timeline, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, _without_ids())
+    store.load(path)
+    report = store.load(path)
+    assert (report.appended, report.skipped) == (0, 3)
+
+
+def test_an_event_without_an_id_gets_the_same_id_in_every_store(tmp_path: Path) -> None:
+    path = _write(tmp_path, _without_ids())
+    ids = []
+    for name in ("one.db", "two.db"):
+        with tl.Timeline.open(tmp_path / name) as store:
+            store.load(path)
+            ids.append([e.id for e in store.events()])
+    assert ids[0] == ids[1]
+    assert len(set(ids[0])) == 3
+
+
 def test_reported_at_defaults_to_the_sources_published_at(
     store: tl.Timeline, tmp_path: Path
 ) -> None:

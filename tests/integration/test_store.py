@@ -645,6 +645,23 @@ def test_opening_a_missing_file_creates_an_empty_store(db_path: Path) -> None:
     assert db_path.read_bytes().startswith(b"SQLite format 3\x00")
 
 
+def test_opening_a_directory_raises_store_format_error(tmp_path: Path) -> None:
+    with pytest.raises(tl.StoreFormatError, match="cannot open"):
+        tl.Timeline.open(tmp_path)
+
+
+def test_opening_a_file_in_a_missing_directory_raises_and_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(tl.StoreFormatError, match="cannot open"):
+        tl.Timeline.open(tmp_path / "nowhere" / "news.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_in_memory_store_appends_and_reads_back() -> None:
+    with tl.Timeline.open(":memory:") as store:
+        store.append(_statements("a", 2), story=STORY)
+        assert (_ids(store.events()), store.verify()) == (["a-0", "a-1"], 2)
+
+
 def test_an_empty_file_becomes_a_store(db_path: Path) -> None:
     db_path.write_bytes(b"")
     with tl.Timeline.open(db_path) as store:
