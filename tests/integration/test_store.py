@@ -100,6 +100,31 @@ def test_an_event_of_another_story_is_refused_in_a_batch(store: tl.Timeline) -> 
         store.append([_statement("a", story="other")], story=STORY)
 
 
+@pytest.mark.parametrize("story", ["", "   ", 5])
+def test_a_blank_or_non_text_story_is_refused(
+    store: tl.Timeline, db_path: Path, story: Any
+) -> None:
+    with pytest.raises(tl.ValidationError, match="story: must be a non-empty slug"):
+        store.append(_statements("a", 1), story=story)
+    assert _count(db_path) == 0
+
+
+def test_a_batch_without_any_story_is_refused(store: tl.Timeline) -> None:
+    with pytest.raises(tl.ValidationError, match="no story given for the batch"):
+        store.append(_statements("a", 1))
+
+
+@pytest.mark.parametrize("item", ["h200-0001", None, {"type": "report"}])
+def test_a_batch_item_that_is_not_a_record_is_refused(store: tl.Timeline, item: Any) -> None:
+    with pytest.raises(tl.ValidationError, match="batch item #1 is not an event record"):
+        store.append([_statement("a"), item], story=STORY)
+
+
+def test_a_single_event_instead_of_a_list_is_refused(store: tl.Timeline) -> None:
+    with pytest.raises(tl.ValidationError, match="pass a list of events"):
+        store.append(_statement("a"), story=STORY)  # type: ignore[arg-type]
+
+
 # --- optimistic concurrency -----------------------------------------------------------
 
 

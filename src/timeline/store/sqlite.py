@@ -473,7 +473,17 @@ class EventStore:
         title: str | None = None,
     ) -> AppendResult:
         """Append a batch atomically. See :meth:`timeline.Timeline.append`."""
+        if isinstance(events, ev.Event):
+            raise ValidationError("events: pass a list of events, not a single event")
         batch = list(events)
+        for index, item in enumerate(batch):
+            if not isinstance(item, ev.Event):
+                raise ValidationError(
+                    f"batch item #{index} is not an event record: {type(item).__name__}",
+                    field=f"events[{index}]",
+                )
+        if story is not None and (not isinstance(story, str) or not story.strip()):
+            raise ValidationError(f"story: must be a non-empty slug, got {story!r}", field="story")
         stories = {e.story for e in batch if e.story is not None}
         if story is None:
             if len(stories) > 1:
