@@ -81,9 +81,14 @@ def read_fixture(
     except UnicodeDecodeError as exc:
         raise FixtureError(f"not UTF-8 text (byte {exc.start})", path=name) from exc
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise FixtureError("JSON nested too deeply", path=name) from None
+    except _DuplicateKeyError as exc:
+        # json.loads would keep the last of the two silently
+        raise FixtureError(
+            f"key {exc.key!r} appears twice in one JSON object", path=name, field=exc.key
+        ) from None
     except json.JSONDecodeError as exc:
         raise FixtureError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=name
@@ -161,6 +166,23 @@ def parse_fixture(
         ids[event.id] = codec.registry.of(event).name
         parsed.append(attrs.evolve(event, story=story))
     return Fixture(path=path, story=story, title=title, actors=tuple(actors), events=tuple(parsed))
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return out
 
 
 def _derived_id(story: str, item: Mapping[str, Any]) -> str:
