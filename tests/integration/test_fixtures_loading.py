@@ -333,7 +333,7 @@ def test_a_file_that_fails_in_the_store_leaves_no_trace(
         },
         {**_fixture()["events"][2], "summary": "changed"},
     ]
-    with pytest.raises(tl.DuplicateEventError):
+    with pytest.raises(tl.DuplicateEventError, match="'ev-3' is already stored"):
         store.load(_write(tmp_path, changed, "changed.json"))
     assert _counts(db_path) == before
     assert (store.get("n-1"), store.get("n-2")) == (None, None)
@@ -344,7 +344,7 @@ def test_a_file_that_fails_validation_writes_nothing(
 ) -> None:
     data = _fixture()
     data["events"][2]["position"] = "ambivalent"
-    with pytest.raises(tl.FixtureError):
+    with pytest.raises(tl.FixtureError, match="'ambivalent'"):
         store.load(_write(tmp_path, data))
     assert _counts(db_path) == {"events": 0, "actors": 0, "actor_aliases": 0, "stories": 0}
 

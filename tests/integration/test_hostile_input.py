@@ -5,6 +5,7 @@ as it was. Unusual but valid text is stored and read back byte for byte."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -279,7 +280,7 @@ def test_a_hostile_file_leaves_the_store_empty(
     store: tl.Timeline, tmp_path: Path, db_path: Path, name: str
 ) -> None:
     path, _ = _hostile_file(name, tmp_path)
-    with pytest.raises(tl.TimelineError):
+    with pytest.raises(tl.TimelineError, match=re.escape(str(path))):
         store.load(path)
     assert _counts(db_path) == {"events": 0, "actors": 0, "actor_aliases": 0, "stories": 0}
 
@@ -297,7 +298,7 @@ def test_a_modified_copy_of_a_loaded_fixture_is_refused_naming_the_changed_event
     copy = tmp_path / "h200-edited.json"
     copy.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     event_id = data["events"][9]["id"]
-    with pytest.raises(tl.DuplicateEventError) as info:
+    with pytest.raises(tl.DuplicateEventError, match="already stored") as info:
         store.load(copy)
     error = info.value
     assert isinstance(error, tl.FixtureError)

@@ -147,7 +147,7 @@ def test_append_with_stale_expected_version_writes_nothing(
     store: tl.Timeline, db_path: Path
 ) -> None:
     store.append(_statements("a", 2), story=STORY)
-    with pytest.raises(tl.ConcurrencyError):
+    with pytest.raises(tl.ConcurrencyError, match="expected 1"):
         store.append([_statement("new", actor="someone-new")], story=STORY, expected_version=1)
     assert (_count(db_path), store.get("new")) == (2, None)
     assert "someone-new" not in [a.id for a in store.actors()]
@@ -176,7 +176,7 @@ def test_a_batch_that_fails_on_a_duplicate_leaves_no_trace(
 ) -> None:
     store.append([_statement("taken")], story=STORY)
     batch = [_statement("y-1"), _statement("y-2"), _statement("taken", topic="changed")]
-    with pytest.raises(tl.DuplicateEventError):
+    with pytest.raises(tl.DuplicateEventError, match="'taken'"):
         store.append(batch, story=STORY)
     assert (_count(db_path), _count(db_path, "event_actors")) == (1, 1)
     assert [e.id for e in store.events()] == ["taken"]
@@ -184,7 +184,7 @@ def test_a_batch_that_fails_on_a_duplicate_leaves_no_trace(
 
 def test_a_failed_batch_does_not_consume_positions(store: tl.Timeline) -> None:
     store.append([_statement("a")], story=STORY)
-    with pytest.raises(tl.ValidationError):
+    with pytest.raises(tl.ValidationError, match="'zz' is not in the store"):
         store.append([_statement("b"), tl.Retraction(occurred_at=T, retracts="zz")], story=STORY)
     result = store.append([_statement("c")], story=STORY)
     assert (result.appended[0].position, result.version) == (2, 2)
@@ -307,7 +307,7 @@ def test_verify_names_the_row_whose_occurred_at_was_edited(
     _tamper(
         db_path, "UPDATE events SET occurred_at = '2020-01-01T00:00:00.000000Z' WHERE id = 'a-1'"
     )
-    with pytest.raises(tl.IntegrityError) as info:
+    with pytest.raises(tl.IntegrityError, match="does not match its hash") as info:
         store.verify()
     assert info.value.position == 2
 
@@ -738,7 +738,7 @@ def test_a_stream_opened_before_close_raises_store_error_when_read_after(db_path
     events = store.events()
     next(events)
     store.close()
-    with pytest.raises(tl.StoreError):
+    with pytest.raises(tl.StoreError, match="closed"):
         list(events)
 
 
@@ -746,7 +746,7 @@ def test_closing_a_store_twice_is_harmless(db_path: Path) -> None:
     store = tl.Timeline.open(db_path)
     store.close()
     store.close()
-    with pytest.raises(tl.StoreError):
+    with pytest.raises(tl.StoreError, match="the store is closed"):
         store.verify()
 
 

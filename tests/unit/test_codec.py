@@ -127,7 +127,7 @@ def test_an_unknown_type_raises_unknown_event_type_error() -> None:
 
 
 def test_an_unknown_type_is_also_a_lookup_error() -> None:
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError, match="rumour"):
         CODEC.from_dict({**ANNOUNCEMENT, "type": "rumour"})
 
 

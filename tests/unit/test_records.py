@@ -41,13 +41,13 @@ def _inquiry(**overrides: Any) -> tl.Inquiry:
 
 def test_assigning_to_a_field_of_a_record_raises() -> None:
     event = _announcement()
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+    with pytest.raises(attrs.exceptions.FrozenInstanceError, match=r"can.t set attribute"):
         event.topic = "other"  # type: ignore[misc]
 
 
 def test_assigning_to_a_field_of_a_source_raises() -> None:
     source = tl.Source(publisher="Reuters")
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+    with pytest.raises(attrs.exceptions.FrozenInstanceError, match=r"can.t set attribute"):
         source.publisher = "AP"  # type: ignore[misc]
 
 
