@@ -348,7 +348,11 @@ class _Plan:
     # descriptors costs about twice as much on every stored row.
 
     def _generate_encoder(self) -> Any:
-        env: dict[str, Any] = {"_codec": self.codec, "_plan_for": _plan_for}
+        env: dict[str, Any] = {
+            "_codec": self.codec,
+            "_plan_for": _plan_for,
+            "_enum_of": _enum_member,
+        }
         items = []
         if self.name is not None:
             items.append(f"{_TYPE!r}: {self.name!r}, {_VERSION!r}: {self.version!r}")
@@ -359,7 +363,8 @@ class _Plan:
             elif kind == "dt":
                 expr = f"(None if {get} is None else {get}.isoformat())"
             elif kind == "enum":
-                expr = f"{get}.value"
+                env[f"_enum{i}"] = extra
+                expr = f"_enum_of({get}, _enum{i}, {name!r}).value"
             elif kind == "tuple":
                 expr = f"list({get})"
             elif kind == "event":
@@ -401,6 +406,17 @@ class _Plan:
         lines.append("    return o")
         exec("\n".join(lines) + "\n", env)
         return env["decode"]
+
+
+def _enum_member(value: Any, kind: type[enum.Enum], field: str) -> enum.Enum:
+    """``value`` as a member of ``kind``: a record built without a converter may hold text."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in kind)
+        raise ValidationError(f"{field}: {value!r} is not one of: {allowed}", field=field) from None
 
 
 _SHARED_LIMIT = 50_000

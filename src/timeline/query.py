@@ -254,10 +254,18 @@ class Timeline:
             reported_since / reported_until: bounds on ``reported_at``.
             order: ``"recorded"`` (log order), ``"occurred"`` or ``"reported"``.
         """
-        types = [type] if isinstance(type, str) else list(type) if type else None
-        if types:
+        types = [type] if isinstance(type, str) else None if type is None else list(type)
+        if types is not None:
+            if not types:
+                raise ValidationError("type: give at least one event type", field="type")
             for name in types:
+                if not isinstance(name, str):
+                    raise ValidationError(f"type: expected text, got {name!r}", field="type")
                 self._store.codec.registry.get(name)
+        if order not in ("recorded", "occurred", "reported"):
+            raise ValidationError(
+                f"order: {order!r} is not one of recorded, occurred, reported", field="order"
+            )
         return self._store.read(
             story=story,
             actor=self.resolve_actor(actor) if actor is not None else None,
@@ -471,6 +479,8 @@ class Timeline:
         Raises:
             UnknownActorError: no such actor in the store.
         """
+        if not isinstance(name, str):
+            raise ValidationError(f"actor: expected an actor id or alias, got {name!r}")
         found = self._store.actor_lookup().get(name.casefold())
         if found is None:
             raise UnknownActorError(name)
