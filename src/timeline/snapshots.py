@@ -82,6 +82,17 @@ class _FactCodec:
         self._source_ids: dict[ev.Source, int] = {}
         self._sources: dict[int, ev.Source] = {}
 
+    def preload(self) -> None:
+        """Read every interned source at once (before decoding many facts)."""
+        if self._sources:
+            return
+        rows = self.conn.execute("SELECT id, source FROM fact_sources").fetchall()
+        structure = self.store.codec.structure
+        for ref, text in rows:
+            source = structure(json.loads(text), ev.Source)
+            self._sources[ref] = source
+            self._source_ids[source] = ref
+
     def forget(self) -> None:
         """Drop the interning caches (after a rolled-back write)."""
         self._source_ids.clear()
@@ -110,6 +121,12 @@ class _FactCodec:
             self._sources[ref] = source
             self._source_ids[source] = ref
         return source
+
+    def _sources_of(self, refs: list[int]) -> tuple[ev.Source, ...]:
+        try:
+            return tuple(map(self._sources.__getitem__, refs))
+        except KeyError:
+            return tuple(self._source(r) for r in refs)
 
     def dumps(self, fact: Any) -> str | None:
         if fact is None:
@@ -144,20 +161,20 @@ class _FactCodec:
             return Stance(
                 actor=data[1], topic=data[2], position=_POSITIONS[data[3]], since=iso(data[4]),
                 since_precision=_PRECISIONS[data[5]], evidence=tuple(data[6]),
-                sources=tuple(self._source(r) for r in data[7]),
+                sources=self._sources_of(data[7]),
             )  # fmt: skip
         if tag == "I":
             return OrderIntent(
                 buyer=data[1], supplier=data[2], product=data[3], status=_STATUSES[data[4]],
                 since=iso(data[5]), since_precision=_PRECISIONS[data[6]], quantity=data[7],
                 conditions=tuple(data[8]), concerns=tuple(data[9]), blocked_by=tuple(data[10]),
-                evidence=tuple(data[11]), sources=tuple(self._source(r) for r in data[12]),
+                evidence=tuple(data[11]), sources=self._sources_of(data[12]),
             )  # fmt: skip
         if tag == "R":
             return Restriction(
                 id=data[1], authority=data[2], measure=ev.Measure(data[3]), product=data[4],
                 applies_to=tuple(data[5]), since=iso(data[6]),
-                sources=tuple(self._source(r) for r in data[7]),
+                sources=self._sources_of(data[7]),
             )  # fmt: skip
         return _tuples(data[1])
 
@@ -166,6 +183,9 @@ class _FactCodec:
 _POSITIONS: dict[str, ev.Position] = {m.value: m for m in ev.Position}
 _PRECISIONS: dict[str, Precision] = {m.value: m for m in Precision}
 _STATUSES: dict[str, IntentStatus] = {m.value: m for m in IntentStatus}
+
+
+_INDEX_TAG = '["T"'  # how an index fact's JSON starts (see _FactCodec.dumps)
 
 
 def _tuples(value: Any) -> Any:
@@ -240,10 +260,13 @@ class Snapshots:
         return self.facts_at(at)
 
     def facts_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
-        """Every fact (internal indexes too) as of valid time ``at``."""
-        return self._facts(_bound(at), inclusive=True)
+        """Every fact as of valid time ``at``, without the projections' own indexes
+        (a state to read, not to fold on)."""
+        return self._facts(_bound(at), inclusive=True, indexes=False)
 
-    def _facts(self, key: str, *, inclusive: bool) -> dict[str, dict[Hashable, Any]]:
+    def _facts(
+        self, key: str, *, inclusive: bool, indexes: bool = True
+    ) -> dict[str, dict[Hashable, Any]]:
         tables: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
         op = "<=" if inclusive else "<"
         rows = self.conn.execute(
@@ -251,11 +274,13 @@ class Snapshots:
             f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
             (key,),
         )
+        self.codec.preload()
         loads = self.codec.loads
         for key_text, fact in rows:
-            if fact is not None:
-                projection, fkey = _key_of(key_text)
-                tables.setdefault(projection, {})[fkey] = loads(fact)
+            if fact is None or (not indexes and fact.startswith(_INDEX_TAG)):
+                continue
+            projection, fkey = _key_of(key_text)
+            tables.setdefault(projection, {})[fkey] = loads(fact)
         return tables
 
     def fact_at(self, projection: str, key: Hashable, at: datetime | None) -> Any:

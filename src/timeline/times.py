@@ -131,6 +131,15 @@ def parse_bound(value: TimeInput, *, field: str | None = None) -> datetime:
     Raises:
         ValidationError: as :func:`parse_instant`.
     """
+    if isinstance(value, str) and len(value) > 10:
+        # a full timestamp, the common case for programs: skip the partial-date forms
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None and is_utc_representable(parsed):
+                return parsed
     start, implied = parse_instant(value, field=field)
     if implied is None:
         return start
@@ -158,8 +167,8 @@ def period_end(start: datetime, precision: Precision) -> datetime:
 
 def to_text(value: datetime) -> str:
     """The store's one text form: UTC, microseconds, ``Z``; sorts as it compares."""
-    utc = value.astimezone(UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="microseconds") + "Z"
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_text(value: str) -> datetime:

@@ -73,7 +73,7 @@ class Fold:
 
     def state(self, resolve: Callable[[str], str] | None = None) -> State:
         """An immutable copy of the facts as they stand."""
-        return State({name: dict(table) for name, table in self.facts.items()}, resolve=resolve)
+        return State(self.facts, resolve=resolve)  # State copies what it keeps
 
 
 def _key(key: Hashable) -> tuple[Any, ...]:
@@ -92,7 +92,11 @@ class State:
         *,
         resolve: Callable[[str], str] | None = None,
     ) -> None:
-        self._facts = {name: dict(table) for name, table in facts.items()}
+        # a state holds facts only, never a projection's own index entries
+        self._facts = {
+            name: {k: v for k, v in table.items() if not is_internal(k)}
+            for name, table in facts.items()
+        }
         self._resolve = resolve or (lambda name: name)
 
     def __eq__(self, other: object) -> bool:
@@ -182,8 +186,7 @@ class State:
         for name in sorted(self._facts):
             table = self._facts[name]
             for key in sorted(table, key=repr):
-                if not is_internal(key):
-                    yield name, _key(key), table[key]
+                yield name, _key(key), table[key]
 
 
 def diff_states(before: State, after: State) -> list[Change]:
