@@ -27,7 +27,6 @@ __all__ = [
     "effective_events",
     "fold_events",
     "resolve_meta",
-    "sort_key",
 ]
 
 
@@ -83,15 +82,9 @@ class Placed:
     position: int
     record: RecordedEvent
     event: ev.Event
-    replaces: bool = False
 
     def __lt__(self, other: Placed) -> bool:
         return (self.occurred_at, self.position) < (other.occurred_at, other.position)
-
-
-def sort_key(occurred_at: datetime, position: int) -> tuple[datetime, int]:
-    """The fold order: ``occurred_at``, then log position."""
-    return (occurred_at, position)
 
 
 def resolve_meta(meta: Iterable[RecordedEvent]) -> tuple[set[str], dict[str, RecordedEvent]]:
@@ -242,7 +235,6 @@ def _corrections(
                         position=original.position,
                         record=original,
                         event=event,
-                        replaces=True,
                     )
                 )
         replacements.sort()
@@ -280,7 +272,6 @@ def effective_in_memory(
                     position=r.position,
                     record=r,
                     event=event,
-                    replaces=r.id in replaced,
                 )
             )
     out.sort()

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, effective_events, fold_events
+from timeline.bitemporal import Bounds, fold_events
 from timeline.clock import Clock
 from timeline.codec import Codec
 from timeline.errors import (
@@ -687,11 +687,13 @@ class _LiveFold:
         if backdated or any(isinstance(r.event, ev.Correction | ev.Retraction) for r in new):
             self.fold = Fold(self.projections, self.ctx)
             self.last = None
-            for placed in effective_events(store, Bounds(story=self.story)):
-                self.fold.apply(placed.event)
-                self.last = (placed.occurred_at, placed.position)
+            # up to the head read above: later appends are the next catch-up's
+            for occurred_at, position, event in fold_events(
+                store, Bounds(story=self.story), upto=head
+            ):
+                self.fold.run((event,))
+                self.last = (occurred_at, position)
         else:
-            for r in new:
-                self.fold.apply(r.event)
-                self.last = (r.event.occurred_at, r.position)
+            self.fold.run(r.event for r in new)
+            self.last = (new[-1].event.occurred_at, new[-1].position)
         self.head = max(self.head, head)

@@ -71,7 +71,6 @@ class Change:
         return self.after if self.after is not None else self.before
 
 
-Handler = Callable[[Any, Mapping[Hashable, Any], Any, Context], Updates]
 _NOTHING: Updates = MappingProxyType({})
 
 
