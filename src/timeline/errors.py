@@ -12,6 +12,7 @@ __all__ = [
     "DuplicateEventError",
     "FixtureError",
     "IntegrityError",
+    "StoreError",
     "StoreFormatError",
     "TimelineError",
     "UnknownActorError",
@@ -131,6 +132,10 @@ class FixtureError(TimelineError, ValueError):
         self.event_id = event_id
         self.field = field
         self.reason = message
+
+
+class StoreError(TimelineError):
+    """The database refused an operation (locked past retries, read-only, disk full)."""
 
 
 class StoreFormatError(TimelineError):

@@ -19,15 +19,19 @@ import attrs
 from timeline import events as ev
 from timeline.codec import Codec, default_codec
 from timeline.errors import (
+    DuplicateEventError,
+    FixtureDuplicateEventError,
     FixtureError,
     FixtureUnknownActorError,
     FixtureUnknownEventTypeError,
+    TimelineError,
+    UnknownActorError,
     UnknownEventTypeError,
     ValidationError,
 )
 from timeline.store.sqlite import Actor
 
-__all__ = ["FORMAT", "Fixture", "parse_fixture", "read_fixture"]
+__all__ = ["FORMAT", "Fixture", "fixture_error", "parse_fixture", "read_fixture"]
 
 FORMAT = "timeline-fixture/1"
 _FORMAT_FAMILY = "timeline-fixture/"
@@ -355,3 +359,20 @@ def _check_target(
                 f"replacement is a {replacement_type} but {target!r} is a {target_type}",
                 **{**where, "field": "replacement.type"},
             )
+
+
+def fixture_error(fixture: Fixture, exc: TimelineError) -> FixtureError:
+    """The fixture-level error for a store error raised while appending ``fixture``."""
+    index = getattr(exc, "batch_index", None)
+    event_id = (
+        fixture.events[index].id if index is not None and 0 <= index < len(fixture.events) else None
+    )
+    where: dict[str, Any] = {"path": fixture.path, "index": index, "event_id": event_id}
+    if isinstance(exc, DuplicateEventError):
+        return FixtureDuplicateEventError(
+            f"id {exc.event_id!r} is already stored with different content", field="id", **where
+        )
+    if isinstance(exc, UnknownActorError):
+        return FixtureUnknownActorError(str(exc), actor=exc.actor, field=None, **where)
+    field = getattr(exc, "field", None)
+    return FixtureError(str(exc), field=field, **where)

@@ -17,16 +17,14 @@ from timeline.clock import Clock
 from timeline.codec import Codec
 from timeline.errors import (
     DuplicateEventError,
-    FixtureDuplicateEventError,
     FixtureError,
-    FixtureUnknownActorError,
-    TimelineError,
     UnknownActorError,
     ValidationError,
 )
 from timeline.export import FORMATS, read_jsonl
 from timeline.export import export as export_to
-from timeline.fixtures import Fixture, read_fixture
+from timeline.fixtures import Fixture, fixture_error, read_fixture
+from timeline.live import LiveFold
 from timeline.projections.base import Change, Context, Projection
 from timeline.projections.fold import Fold, State, diff_states
 from timeline.projections.orders import OrderIntent, OrderIntentProjection, intent_key
@@ -67,7 +65,7 @@ class Timeline:
             if projections is not None
             else (StanceProjection(), OrderIntentProjection())
         )
-        self._live: dict[str | None, _LiveFold] = {}
+        self._live: dict[str | None, LiveFold] = {}
         self._snapshots: Snapshots | None = None
         self._materializable = materializable(self._projections)
 
@@ -220,7 +218,7 @@ class Timeline:
                 title=fixture.title,
             )
         except (DuplicateEventError, UnknownActorError, ValidationError) as exc:
-            raise _fixture_error(fixture, exc) from exc
+            raise fixture_error(fixture, exc) from exc
         if progress is not None:
             progress(len(fixture.events))
         return LoadReport(
@@ -345,7 +343,7 @@ class Timeline:
         if bounds.is_unbounded:
             live = self._live.get(story)
             if live is None or live.ctx != ctx:
-                live = self._live[story] = _LiveFold(self._projections, ctx, story)
+                live = self._live[story] = LiveFold(self._projections, ctx, story)
             live.catch_up(self._store)
             return live.fold.state(self._resolver())
         fold = Fold(self._projections, ctx)
@@ -643,57 +641,3 @@ class Timeline:
             "actors": conn.execute("SELECT COUNT(*) FROM actors").fetchone()[0],
             "head": self._store.head(),
         }
-
-
-def _fixture_error(fixture: Fixture, exc: TimelineError) -> FixtureError:
-    index = getattr(exc, "batch_index", None)
-    event_id = (
-        fixture.events[index].id if index is not None and 0 <= index < len(fixture.events) else None
-    )
-    where: dict[str, Any] = {"path": fixture.path, "index": index, "event_id": event_id}
-    if isinstance(exc, DuplicateEventError):
-        return FixtureDuplicateEventError(
-            f"id {exc.event_id!r} is already stored with different content", field="id", **where
-        )
-    if isinstance(exc, UnknownActorError):
-        return FixtureUnknownActorError(str(exc), actor=exc.actor, field=None, **where)
-    field = getattr(exc, "field", None)
-    return FixtureError(str(exc), field=field, **where)
-
-
-class _LiveFold:
-    """The unbounded state of one story scope, caught up incrementally.
-
-    New events that sort after everything folded so far are applied on top;
-    a backdated event, a correction or a retraction makes it fold again.
-    """
-
-    def __init__(self, projections: Sequence[Projection], ctx: Context, story: str | None) -> None:
-        self.projections = projections
-        self.ctx = ctx
-        self.story = story
-        self.fold = Fold(projections, ctx)
-        self.head = 0
-        self.last: tuple[Any, int] | None = None
-
-    def catch_up(self, store: EventStore) -> None:
-        new = list(store.read(story=self.story, after_position=self.head))
-        if not new:
-            return
-        head = new[-1].position
-        new.sort(key=lambda r: (r.event.occurred_at, r.position))
-        first = new[0]
-        backdated = self.last is not None and (first.event.occurred_at, first.position) < self.last
-        if backdated or any(isinstance(r.event, ev.Correction | ev.Retraction) for r in new):
-            self.fold = Fold(self.projections, self.ctx)
-            self.last = None
-            # up to the head read above: later appends are the next catch-up's
-            for occurred_at, position, event in fold_events(
-                store, Bounds(story=self.story), upto=head
-            ):
-                self.fold.run((event,))
-                self.last = (occurred_at, position)
-        else:
-            self.fold.run(r.event for r in new)
-            self.last = (new[-1].event.occurred_at, new[-1].position)
-        self.head = max(self.head, head)

@@ -9,147 +9,47 @@ leaves this module.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-import attrs
 from sqlite_utils import Database
 
 from timeline import events as ev
 from timeline.clock import Clock, SystemClock
-from timeline.codec import Codec, canonical_json, default_codec
+from timeline.codec import Codec, default_codec
 from timeline.errors import (
     ConcurrencyError,
-    DuplicateEventError,
-    IntegrityError,
+    StoreError,
     StoreFormatError,
     TimelineError,
-    UnknownActorError,
     ValidationError,
 )
+from timeline.store._batch import Batch
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
+from timeline.store.integrity import COLUMNS, GENESIS_HASH, row_hash, verify
+from timeline.store.records import Actor, AppendResult, RecordedEvent
 from timeline.times import from_text, to_text
 
-__all__ = ["Actor", "AppendResult", "EventStore", "RecordedEvent", "StoreError"]
+__all__ = [
+    "GENESIS_HASH",
+    "MIGRATION_SET",
+    "Actor",
+    "AppendResult",
+    "EventStore",
+    "RecordedEvent",
+    "StoreError",
+    "row_hash",
+]
 
-GENESIS_HASH = "0" * 64
-_ONE_MICROSECOND = timedelta(microseconds=1)
 # attempts at taking the write lock; each waits up to busy_timeout inside SQLite,
 # so a writer gives up after about _LOCK_RETRIES * busy_timeout (never a clock loop)
 _LOCK_RETRIES = 5
-_ID_CHUNK = 500
-
-
-class StoreError(TimelineError):
-    """The database refused an operation (locked past retries, read-only, disk full)."""
-
-
-@attrs.frozen(kw_only=True)
-class Actor:
-    """Someone who takes positions or places orders: a government, company, person."""
-
-    id: str
-    name: str
-    kind: str = ""
-    aliases: tuple[str, ...] = ()
-
-
-@attrs.frozen(kw_only=True)
-class RecordedEvent:
-    """An event as stored: the record plus where and when the store logged it."""
-
-    position: int
-    story: str
-    version: int
-    recorded_at: datetime
-    event: ev.Event
-
-    @property
-    def id(self) -> str:
-        """The event's id."""
-        return self.event.id
-
-    @property
-    def type(self) -> str:
-        """The event's class name (see ``Timeline.type_name`` for the stored name)."""
-        return type(self.event).__name__
-
-    @property
-    def occurred_at(self) -> datetime:
-        """When it happened."""
-        return self.event.occurred_at
-
-    @property
-    def reported_at(self) -> datetime:
-        """When it became public (always set once stored)."""
-        assert self.event.reported_at is not None  # the store fills it
-        return self.event.reported_at
-
-
-@attrs.frozen(kw_only=True)
-class AppendResult:
-    """What an append did: events written and ids skipped as already stored."""
-
-    appended: tuple[RecordedEvent, ...] = ()
-    skipped: tuple[str, ...] = ()
-
-    @property
-    def version(self) -> int | None:
-        """The story's version after the append, if anything was written."""
-        return self.appended[-1].version if self.appended else None
-
-
-_COLUMNS = (
-    "position, id, story, version, type, schema_version, occurred_at, precision, "
-    "reported_at, recorded_at, payload, prev_hash, hash"
-)
-
-
-def row_hash(prev_hash: str, row: Sequence[Any]) -> str:
-    """sha256 over the previous hash and the canonical form of a row's hashed columns.
-
-    ``row`` is ``(position, id, story, version, type, schema_version, occurred_at,
-    precision, reported_at, recorded_at, payload)``.
-    """
-    body = canonical_json(list(row))
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
-
-
-def _with(event: ev.Event, **changes: Any) -> ev.Event:
-    """A copy of a validated record with store-assigned fields set, not re-validated.
-
-    ``attrs.evolve`` would run every validator again; the store only sets
-    ``story`` and ``reported_at`` to values it has checked itself.
-    """
-    if all(getattr(event, k) == v for k, v in changes.items()):
-        return event
-    copy: ev.Event = _copier(type(event))(event)
-    for name, value in changes.items():
-        object.__setattr__(copy, name, value)
-    return copy
-
-
-_COPIERS: dict[type, Callable[[Any], Any]] = {}
-
-
-def _copier(cls: type) -> Callable[[Any], Any]:
-    """A generated field-by-field copy for one record class (a loop costs twice as much)."""
-    copier = _COPIERS.get(cls)
-    if copier is None:
-        lines = ["def copy(e):", "    o = _new(_cls)"]
-        lines += [f"    _set(o, {f.name!r}, e.{f.name})" for f in attrs.fields(cls)]
-        lines.append("    return o")
-        env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
-        exec("\n".join(lines), env)  # code built from attrs field names only
-        copier = _COPIERS[cls] = env["copy"]
-    return copier
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -542,7 +442,7 @@ class EventStore:
             )
         if not batch:
             return AppendResult()
-        staged = _Batch(self, conn, story, current, register_actors, [e.id for e in batch])
+        staged = Batch(self, conn, story, current, register_actors, [e.id for e in batch])
         index = -1
         try:
             for index, event in enumerate(batch):
@@ -558,7 +458,7 @@ class EventStore:
         if staged.new_actors:
             self._upsert_actors(conn, staged.new_actors.values())
         conn.executemany(
-            f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})",
             staged.rows,
         )
         conn.executemany(
@@ -570,72 +470,6 @@ class EventStore:
             index_for_search(conn, staged.rows[0][0] - 1)
         conn.execute("INSERT OR IGNORE INTO stories (story) VALUES (?)", (story,))
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
-
-    def _stored_payloads(self, conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _ID_CHUNK):
-            chunk = unique[start : start + _ID_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            for row in conn.execute(f"SELECT id, payload FROM events WHERE id IN ({marks})", chunk):
-                out[row[0]] = row[1]
-        return out
-
-    def _check_meta(self, conn: sqlite3.Connection, event: ev.Event, types: dict[str, str]) -> None:
-        """Corrections and retractions must point at an event that exists."""
-        if isinstance(event, ev.Retraction):
-            target, field = event.retracts, "retracts"
-        elif isinstance(event, ev.Correction):
-            target, field = event.corrects, "corrects"
-        else:
-            return
-        target_type = types.get(target)
-        if target_type is None:
-            row = conn.execute("SELECT type FROM events WHERE id = ?", (target,)).fetchone()
-            if row is None:
-                raise ValidationError(
-                    f"{field}: event {target!r} is not in the store or earlier in the batch",
-                    field=field,
-                )
-            target_type = row[0]
-        if isinstance(event, ev.Correction):
-            if target_type in ("correction", "retraction"):
-                raise ValidationError(
-                    f"corrects: {target!r} is a {target_type}; correct the original report",
-                    field="corrects",
-                )
-            replacement_type = self.codec.registry.of(event.replacement).name
-            if replacement_type != target_type:
-                raise ValidationError(
-                    f"replacement: is a {replacement_type} but {target!r} is a {target_type}",
-                    field="replacement.type",
-                )
-
-    def _resolve_actors(
-        self,
-        event: ev.Event,
-        lookup: Mapping[str, str],
-        new_actors: dict[str, Actor],
-        register: bool,
-        index: int,
-    ) -> ev.Event:
-
-        def resolve(value: str, field: str) -> str:
-            found = lookup.get(value.casefold())
-            if found is not None:
-                return found
-            if value in new_actors:
-                return value
-            if not register:
-                raise UnknownActorError(
-                    value,
-                    f"{field}: unknown actor {value!r} in event #{index} ({event.id!r}); "
-                    "declare it in the fixture's actors",
-                )
-            new_actors[value] = Actor(id=value, name=value)
-            return value
-
-        return ev.map_actors(event, resolve, lookup)
 
     # --- reading ------------------------------------------------------------
 
@@ -802,48 +636,10 @@ class EventStore:
         Raises:
             IntegrityError: naming the first position whose row does not match.
         """
-        prev_hash = GENESIS_HASH
-        expected_position = 1
-        count = 0
-        stray: list[int] = []
         try:
-            cursor = self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position")
-            for row in cursor:
-                position = row[0]
-                if position < 1:
-                    # the log starts at 1, so a row here was moved out of its place:
-                    # name the gap it left rather than blaming position 1
-                    stray.append(position)
-                    continue
-                if position != expected_position:
-                    raise IntegrityError(
-                        expected_position,
-                        f"row missing (next stored position is {position})",
-                    )
-                if row[11] != prev_hash:
-                    raise IntegrityError(position, "previous-hash link does not match")
-                if row_hash(prev_hash, row[:11]) != row[12]:
-                    raise IntegrityError(position, "row content does not match its hash")
-                try:
-                    json.loads(row[10])
-                except ValueError as exc:
-                    raise IntegrityError(position, "payload is not valid JSON") from exc
-                prev_hash = row[12]
-                expected_position += 1
-                count += 1
-            seq = self.conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
-            ).fetchone()
+            return verify(self.conn)
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
-        if seq is not None and int(seq[0]) >= expected_position:
-            raise IntegrityError(
-                expected_position,
-                f"rows missing at the end of the log (log reached {seq[0]})",
-            )
-        if stray:
-            raise IntegrityError(stray[0], "row stored outside the log (positions start at 1)")
-        return count
 
     def schema_names(self) -> list[str]:
         """Names of the applied schema migrations."""
@@ -858,109 +654,3 @@ class EventStore:
             self.conn.execute("VACUUM INTO ?", (str(target_path),))
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
-
-
-class _Batch:
-    """Rows for one append, built under the write lock: versions, times, hash chain."""
-
-    def __init__(
-        self,
-        store: EventStore,
-        conn: sqlite3.Connection,
-        story: str,
-        version: int,
-        register_actors: bool,
-        ids: list[str],
-    ) -> None:
-        self.store = store
-        self.conn = conn
-        self.story = story
-        self.version = version
-        self.register_actors = register_actors
-        self.stored = store._stored_payloads(conn, ids)
-        last = conn.execute(
-            "SELECT position, recorded_at, hash FROM events ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        self.position: int = last[0] if last else 0
-        self.prev_hash: str = last[2] if last else GENESIS_HASH
-        self.prev_recorded: datetime | None = from_text(last[1]) if last else None
-        self.now = store.clock.now()
-        self.lookup = store.actor_lookup()
-        self.known_ids = set(self.lookup.values())
-        self.new_actors: dict[str, Actor] = {}
-        self.types: dict[str, str] = {}  # id -> stored type name, for correction checks
-        self.seen: dict[str, str] = {}  # id -> payload, for duplicates inside the batch
-        self.rows: list[tuple[Any, ...]] = []
-        self.actor_rows: list[tuple[int, str, str]] = []
-        self.appended: list[RecordedEvent] = []
-        self.skipped: list[str] = []
-
-    def add(self, index: int, original: ev.Event) -> None:
-        """Validate one batch item and stage its rows (or note it as already stored)."""
-        store = self.store
-        event = store._resolve_actors(
-            original, self.lookup, self.new_actors, self.register_actors, index
-        )
-        prior = self.seen.get(event.id) or self.stored.get(event.id)
-        if prior is not None:
-            self._check_duplicate(_with(event, story=self.story), prior, index)
-            self.skipped.append(event.id)
-            return
-        recorded_at = self.now
-        if self.prev_recorded is not None and recorded_at <= self.prev_recorded:
-            recorded_at = self.prev_recorded + _ONE_MICROSECOND
-        self.prev_recorded = recorded_at
-        reported = event.effective_reported_at or recorded_at
-        # the record was validated when built; only the store's two fields change
-        event = _with(event, story=self.story, reported_at=reported)
-        store._check_meta(self.conn, event, self.types)
-        data = store.codec.encode(event)
-        payload = canonical_json(data)
-        self.position += 1
-        self.version += 1
-        hashed = (
-            self.position,
-            event.id,
-            self.story,
-            self.version,
-            data["type"],
-            data["schema_version"],
-            to_text(event.occurred_at),
-            event.precision.value,
-            to_text(reported),
-            to_text(recorded_at),
-            payload,
-        )
-        digest = row_hash(self.prev_hash, hashed)
-        self.rows.append((*hashed, self.prev_hash, digest))
-        self.prev_hash = digest
-        self.seen[event.id] = payload
-        self.types[event.id] = data["type"]
-        for role, actor in event.actor_refs():
-            self.actor_rows.append((self.position, actor, role))
-        for name in event.description_fields:
-            for item in getattr(event, name):
-                if item in self.known_ids or item in self.new_actors:
-                    self.actor_rows.append((self.position, item, name))
-        self.appended.append(
-            RecordedEvent(
-                position=self.position,
-                story=self.story,
-                version=self.version,
-                recorded_at=recorded_at,
-                event=event,
-            )
-        )
-
-    def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
-        codec = self.store.codec
-        prior = json.loads(prior_payload)
-        reported = event.effective_reported_at
-        if reported is None:
-            # stored with the store's recorded_at as reported_at: compare on the rest
-            reported = codec.decode_trusted(prior).reported_at
-        if codec.encode(_with(event, reported_at=reported)) != prior:
-            raise DuplicateEventError(event.id, f"batch item #{index}")
-
-
-__all__ += ["GENESIS_HASH", "MIGRATION_SET", "row_hash"]

@@ -1,0 +1,52 @@
+"""A state kept in memory and caught up with the log (where snapshots are not used)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from timeline import events as ev
+from timeline.bitemporal import Bounds, fold_events
+from timeline.projections.base import Context, Projection
+from timeline.projections.fold import Fold
+from timeline.store.sqlite import EventStore
+
+__all__ = ["LiveFold"]
+
+
+class LiveFold:
+    """The unbounded state of one story scope, caught up incrementally.
+
+    New events that sort after everything folded so far are applied on top;
+    a backdated event, a correction or a retraction makes it fold again.
+    """
+
+    def __init__(self, projections: Sequence[Projection], ctx: Context, story: str | None) -> None:
+        self.projections = projections
+        self.ctx = ctx
+        self.story = story
+        self.fold = Fold(projections, ctx)
+        self.head = 0
+        self.last: tuple[Any, int] | None = None
+
+    def catch_up(self, store: EventStore) -> None:
+        new = list(store.read(story=self.story, after_position=self.head))
+        if not new:
+            return
+        head = new[-1].position
+        new.sort(key=lambda r: (r.event.occurred_at, r.position))
+        first = new[0]
+        backdated = self.last is not None and (first.event.occurred_at, first.position) < self.last
+        if backdated or any(isinstance(r.event, ev.Correction | ev.Retraction) for r in new):
+            self.fold = Fold(self.projections, self.ctx)
+            self.last = None
+            # up to the head read above: later appends are the next catch-up's
+            for occurred_at, position, event in fold_events(
+                store, Bounds(story=self.story), upto=head
+            ):
+                self.fold.run((event,))
+                self.last = (occurred_at, position)
+        else:
+            self.fold.run(r.event for r in new)
+            self.last = (new[-1].event.occurred_at, new[-1].position)
+        self.head = max(self.head, head)

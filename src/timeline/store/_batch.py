@@ -1,0 +1,229 @@
+"""Building one append's rows under the write lock: checks, times, versions, hashes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from timeline import events as ev
+from timeline.codec import Codec, canonical_json
+from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
+from timeline.store.integrity import GENESIS_HASH, row_hash
+from timeline.store.records import Actor, RecordedEvent
+from timeline.times import from_text, to_text
+
+if TYPE_CHECKING:
+    from timeline.store.sqlite import EventStore
+
+__all__ = ["Batch", "with_fields"]
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_ID_CHUNK = 500
+
+
+def with_fields(event: ev.Event, **changes: Any) -> ev.Event:
+    """A copy of a validated record with store-assigned fields set, not re-validated.
+
+    ``attrs.evolve`` would run every validator again; the store only sets
+    ``story`` and ``reported_at`` to values it has checked itself.
+    """
+    if all(getattr(event, k) == v for k, v in changes.items()):
+        return event
+    copy: ev.Event = _copier(type(event))(event)
+    for name, value in changes.items():
+        object.__setattr__(copy, name, value)
+    return copy
+
+
+_COPIERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _copier(cls: type) -> Callable[[Any], Any]:
+    """A generated field-by-field copy for one record class (a loop costs twice as much)."""
+    copier = _COPIERS.get(cls)
+    if copier is None:
+        lines = ["def copy(e):", "    o = _new(_cls)"]
+        lines += [f"    _set(o, {f.name!r}, e.{f.name})" for f in attrs.fields(cls)]
+        lines.append("    return o")
+        env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+        exec("\n".join(lines), env)  # code built from attrs field names only
+        copier = _COPIERS[cls] = env["copy"]
+    return copier
+
+
+def stored_payloads(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+    """Payloads of the events with these ids that are already stored."""
+    out: dict[str, str] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[start : start + _ID_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT id, payload FROM events WHERE id IN ({marks})", chunk):
+            out[row[0]] = row[1]
+    return out
+
+
+def check_target(
+    conn: sqlite3.Connection, codec: Codec, event: ev.Event, types: dict[str, str]
+) -> None:
+    """Corrections and retractions must point at an event that exists."""
+    if isinstance(event, ev.Retraction):
+        target, field = event.retracts, "retracts"
+    elif isinstance(event, ev.Correction):
+        target, field = event.corrects, "corrects"
+    else:
+        return
+    target_type = types.get(target)
+    if target_type is None:
+        row = conn.execute("SELECT type FROM events WHERE id = ?", (target,)).fetchone()
+        if row is None:
+            raise ValidationError(
+                f"{field}: event {target!r} is not in the store or earlier in the batch",
+                field=field,
+            )
+        target_type = row[0]
+    if isinstance(event, ev.Correction):
+        if target_type in ("correction", "retraction"):
+            raise ValidationError(
+                f"corrects: {target!r} is a {target_type}; correct the original report",
+                field="corrects",
+            )
+        replacement_type = codec.registry.of(event.replacement).name
+        if replacement_type != target_type:
+            raise ValidationError(
+                f"replacement: is a {replacement_type} but {target!r} is a {target_type}",
+                field="replacement.type",
+            )
+
+
+def resolve_actors(
+    event: ev.Event,
+    lookup: Mapping[str, str],
+    new_actors: dict[str, Actor],
+    register: bool,
+    index: int,
+) -> ev.Event:
+    """``event`` with actor ids for aliases; unknown ids are registered or refused."""
+
+    def resolve(value: str, field: str) -> str:
+        found = lookup.get(value.casefold())
+        if found is not None:
+            return found
+        if value in new_actors:
+            return value
+        if not register:
+            raise UnknownActorError(
+                value,
+                f"{field}: unknown actor {value!r} in event #{index} ({event.id!r}); "
+                "declare it in the fixture's actors",
+            )
+        new_actors[value] = Actor(id=value, name=value)
+        return value
+
+    return ev.map_actors(event, resolve, lookup)
+
+
+class Batch:
+    """Rows for one append, built under the write lock: versions, times, hash chain."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        conn: sqlite3.Connection,
+        story: str,
+        version: int,
+        register_actors: bool,
+        ids: list[str],
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        self.story = story
+        self.version = version
+        self.register_actors = register_actors
+        self.stored = stored_payloads(conn, ids)
+        last = conn.execute(
+            "SELECT position, recorded_at, hash FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        self.position: int = last[0] if last else 0
+        self.prev_hash: str = last[2] if last else GENESIS_HASH
+        self.prev_recorded: datetime | None = from_text(last[1]) if last else None
+        self.now = store.clock.now()
+        self.lookup = store.actor_lookup()
+        self.known_ids = set(self.lookup.values())
+        self.new_actors: dict[str, Actor] = {}
+        self.types: dict[str, str] = {}  # id -> stored type name, for correction checks
+        self.seen: dict[str, str] = {}  # id -> payload, for duplicates inside the batch
+        self.rows: list[tuple[Any, ...]] = []
+        self.actor_rows: list[tuple[int, str, str]] = []
+        self.appended: list[RecordedEvent] = []
+        self.skipped: list[str] = []
+
+    def add(self, index: int, original: ev.Event) -> None:
+        """Validate one batch item and stage its rows (or note it as already stored)."""
+        store = self.store
+        event = resolve_actors(original, self.lookup, self.new_actors, self.register_actors, index)
+        prior = self.seen.get(event.id) or self.stored.get(event.id)
+        if prior is not None:
+            self._check_duplicate(with_fields(event, story=self.story), prior, index)
+            self.skipped.append(event.id)
+            return
+        recorded_at = self.now
+        if self.prev_recorded is not None and recorded_at <= self.prev_recorded:
+            recorded_at = self.prev_recorded + _ONE_MICROSECOND
+        self.prev_recorded = recorded_at
+        reported = event.effective_reported_at or recorded_at
+        # the record was validated when built; only the store's two fields change
+        event = with_fields(event, story=self.story, reported_at=reported)
+        check_target(self.conn, store.codec, event, self.types)
+        data = store.codec.encode(event)
+        payload = canonical_json(data)
+        self.position += 1
+        self.version += 1
+        hashed = (
+            self.position,
+            event.id,
+            self.story,
+            self.version,
+            data["type"],
+            data["schema_version"],
+            to_text(event.occurred_at),
+            event.precision.value,
+            to_text(reported),
+            to_text(recorded_at),
+            payload,
+        )
+        digest = row_hash(self.prev_hash, hashed)
+        self.rows.append((*hashed, self.prev_hash, digest))
+        self.prev_hash = digest
+        self.seen[event.id] = payload
+        self.types[event.id] = data["type"]
+        for role, actor in event.actor_refs():
+            self.actor_rows.append((self.position, actor, role))
+        for name in event.description_fields:
+            for item in getattr(event, name):
+                if item in self.known_ids or item in self.new_actors:
+                    self.actor_rows.append((self.position, item, name))
+        self.appended.append(
+            RecordedEvent(
+                position=self.position,
+                story=self.story,
+                version=self.version,
+                recorded_at=recorded_at,
+                event=event,
+            )
+        )
+
+    def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
+        codec = self.store.codec
+        prior = json.loads(prior_payload)
+        reported = event.effective_reported_at
+        if reported is None:
+            # stored with the store's recorded_at as reported_at: compare on the rest
+            reported = codec.decode_trusted(prior).reported_at
+        if codec.encode(with_fields(event, reported_at=reported)) != prior:
+            raise DuplicateEventError(event.id, f"batch item #{index}")

@@ -1,0 +1,76 @@
+"""The hash chain: how each row's hash is made, and re-walking it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from timeline.codec import canonical_json
+from timeline.errors import IntegrityError
+
+__all__ = ["COLUMNS", "GENESIS_HASH", "row_hash", "verify"]
+
+GENESIS_HASH = "0" * 64
+
+COLUMNS = (
+    "position, id, story, version, type, schema_version, occurred_at, precision, "
+    "reported_at, recorded_at, payload, prev_hash, hash"
+)
+
+
+def row_hash(prev_hash: str, row: Sequence[Any]) -> str:
+    """sha256 over the previous hash and the canonical form of a row's hashed columns.
+
+    ``row`` is ``(position, id, story, version, type, schema_version, occurred_at,
+    precision, reported_at, recorded_at, payload)``.
+    """
+    body = canonical_json(list(row))
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def verify(conn: sqlite3.Connection) -> int:
+    """Re-walk the hash chain; return the number of events checked.
+
+    Raises:
+        IntegrityError: naming the first position whose row does not match.
+        sqlite3.Error: for the caller (the store) to translate.
+    """
+    prev_hash = GENESIS_HASH
+    expected_position = 1
+    count = 0
+    stray: list[int] = []
+    for row in conn.execute(f"SELECT {COLUMNS} FROM events ORDER BY position"):
+        position = row[0]
+        if position < 1:
+            # the log starts at 1, so a row here was moved out of its place:
+            # name the gap it left rather than blaming position 1
+            stray.append(position)
+            continue
+        if position != expected_position:
+            raise IntegrityError(
+                expected_position,
+                f"row missing (next stored position is {position})",
+            )
+        if row[11] != prev_hash:
+            raise IntegrityError(position, "previous-hash link does not match")
+        if row_hash(prev_hash, row[:11]) != row[12]:
+            raise IntegrityError(position, "row content does not match its hash")
+        try:
+            json.loads(row[10])
+        except ValueError as exc:
+            raise IntegrityError(position, "payload is not valid JSON") from exc
+        prev_hash = row[12]
+        expected_position += 1
+        count += 1
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    if seq is not None and int(seq[0]) >= expected_position:
+        raise IntegrityError(
+            expected_position,
+            f"rows missing at the end of the log (log reached {seq[0]})",
+        )
+    if stray:
+        raise IntegrityError(stray[0], "row stored outside the log (positions start at 1)")
+    return count

@@ -1,0 +1,66 @@
+"""What the store hands back: actors, recorded events, append results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from timeline import events as ev
+
+__all__ = ["Actor", "AppendResult", "RecordedEvent"]
+
+
+@attrs.frozen(kw_only=True)
+class Actor:
+    """Someone who takes positions or places orders: a government, company, person."""
+
+    id: str
+    name: str
+    kind: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class RecordedEvent:
+    """An event as stored: the record plus where and when the store logged it."""
+
+    position: int
+    story: str
+    version: int
+    recorded_at: datetime
+    event: ev.Event
+
+    @property
+    def id(self) -> str:
+        """The event's id."""
+        return self.event.id
+
+    @property
+    def type(self) -> str:
+        """The event's class name (see ``Timeline.type_name`` for the stored name)."""
+        return type(self.event).__name__
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When it happened."""
+        return self.event.occurred_at
+
+    @property
+    def reported_at(self) -> datetime:
+        """When it became public (always set once stored)."""
+        assert self.event.reported_at is not None  # the store fills it
+        return self.event.reported_at
+
+
+@attrs.frozen(kw_only=True)
+class AppendResult:
+    """What an append did: events written and ids skipped as already stored."""
+
+    appended: tuple[RecordedEvent, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> int | None:
+        """The story's version after the append, if anything was written."""
+        return self.appended[-1].version if self.appended else None
