@@ -197,7 +197,14 @@ def _tuples(value: Any) -> Any:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+_QUOTE = json.encoder.encode_basestring  # what _ENCODE does to each string
+
+
 def _key_text(projection: str, key: Hashable) -> str:
+    """``[projection, key]`` as compact JSON: the fact's key in the tables."""
+    if type(key) is tuple and all(type(k) is str for k in key):
+        # the common case, spelled out: the same text as _ENCODE, at a fraction of the cost
+        return f"[{_QUOTE(projection)},[{','.join(map(_QUOTE, key))}]]"
     return _ENCODE([projection, key])
 
 
