@@ -81,22 +81,26 @@ class _FactCodec:
         self.conn = store.conn
         self._source_ids: dict[ev.Source, int] = {}
         self._sources: dict[int, ev.Source] = {}
+        self._loaded = 0  # sources with ids up to this one are in the caches
 
     def preload(self) -> None:
-        """Read every interned source at once (before decoding many facts)."""
-        if self._sources:
-            return
-        rows = self.conn.execute("SELECT id, source FROM fact_sources").fetchall()
+        """Read the interned sources not read yet, in one query (before decoding facts)."""
+        rows = self.conn.execute(
+            "SELECT id, source FROM fact_sources WHERE id > ? ORDER BY id", (self._loaded,)
+        ).fetchall()
         structure = self.store.codec.structure
         for ref, text in rows:
-            source = structure(json.loads(text), ev.Source)
-            self._sources[ref] = source
-            self._source_ids[source] = ref
+            if ref not in self._sources:
+                source = structure(json.loads(text), ev.Source)
+                self._sources[ref] = source
+                self._source_ids[source] = ref
+            self._loaded = ref
 
     def forget(self) -> None:
         """Drop the interning caches (after a rolled-back write)."""
         self._source_ids.clear()
         self._sources.clear()
+        self._loaded = 0
 
     def _source_ref(self, source: ev.Source) -> int:
         ref = self._source_ids.get(source)
@@ -126,6 +130,8 @@ class _FactCodec:
         try:
             return tuple(map(self._sources.__getitem__, refs))
         except KeyError:
+            if self._loaded == 0:
+                raise  # nothing preloaded yet: the caller preloads and retries
             return tuple(self._source(r) for r in refs)
 
     def dumps(self, fact: Any) -> str | None:
@@ -298,7 +304,12 @@ class Snapshots:
         ).fetchone()
         if row is None or row[0] is None:
             return None
-        return self.codec.loads(row[0])
+        try:
+            return self.codec.loads(row[0])
+        except KeyError:
+            # a source interned since the last preload (another writer): read them all
+            self.codec.preload()
+            return self.codec.loads(row[0])
 
     # --- keeping up with the log --------------------------------------------------------
 
