@@ -117,6 +117,7 @@ class EventStore:
         self.codec = codec or default_codec
         self.readonly = readonly
         self._writes = 0
+        self._actor_writes = 0  # bumped by every write that may change actors
         self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
         memory = str(path) == ":memory:"
         if not memory and not self.path.exists() and (readonly or not create):
@@ -270,12 +271,14 @@ class EventStore:
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                self._actor_writes += 1  # actors cached inside it may be rolled back
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                self._actor_writes += 1
                 raise self._translate(exc) from exc
         finally:
             # caches filled during the transaction must not outlive it
@@ -291,17 +294,19 @@ class EventStore:
     def actor_lookup(self, marker: tuple[int, int] | None = None) -> dict[str, str]:
         """Map of every id and alias (casefolded) to its actor id (cached until a change).
 
-        ``marker`` is :meth:`change_marker` if the caller has just asked it.
+        ``marker`` is :meth:`change_marker` if the caller has just asked it. The
+        cache outlives this connection's own writes unless they touched actors.
         """
-        marker = marker or self.change_marker()
-        if self._lookup is not None and self._lookup[0] == marker:
+        data_version = (marker or self.change_marker())[0]
+        key = (data_version, self._actor_writes)
+        if self._lookup is not None and self._lookup[0] == key:
             return self._lookup[1]
         out: dict[str, str] = {}
         for alias, actor in self.conn.execute("SELECT alias, actor FROM actor_aliases"):
             out[alias.casefold()] = actor
         for (actor,) in self.conn.execute("SELECT id FROM actors"):
             out[actor.casefold()] = actor
-        self._lookup = (marker, out)
+        self._lookup = (key, out)
         return out
 
     def actors(self) -> list[Actor]:
@@ -310,6 +315,7 @@ class EventStore:
         return [Actor(id=r[0], name=r[1], kind=r[2], aliases=tuple(json.loads(r[3]))) for r in rows]
 
     def _upsert_actors(self, conn: sqlite3.Connection, actors: Iterable[Actor]) -> None:
+        self._actor_writes += 1
         for actor in actors:
             row = conn.execute(
                 "SELECT name, kind, aliases FROM actors WHERE id = ?", (actor.id,)
