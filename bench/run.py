@@ -247,6 +247,21 @@ def empty_store(path: Path) -> None:
     tl.Timeline.open(path).close()
 
 
+def raw_insert(
+    conn: sqlite3.Connection,
+    events: list[tuple[Any, ...]],
+    actors: list[tuple[Any, ...]],
+    people: list[tuple[Any, ...]],
+) -> None:
+    """The raw baseline's bulk insert: the same rows and indexes, one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO actors VALUES (?, ?, ?, ?)", people)
+    conn.executemany(f"INSERT INTO events VALUES ({', '.join('?' * 13)})", events)
+    conn.executemany("INSERT INTO event_actors VALUES (?, ?, ?)", actors)
+    index_for_search(conn, 0)
+    conn.execute("COMMIT")
+
+
 def raw_connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -271,12 +286,7 @@ def m_import_append(ctx: dict[str, Any], lib: bool) -> dict[str, Any]:
         empty_store(target)
         conn = raw_connect(target)
         with _measured() as m:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO actors VALUES (?, ?, ?, ?)", people)
-            conn.executemany(f"INSERT INTO events VALUES ({', '.join('?' * 13)})", events)
-            conn.executemany("INSERT INTO event_actors VALUES (?, ?, ?)", actors)
-            index_for_search(conn, 0)
-            conn.execute("COMMIT")
+            raw_insert(conn, events, actors, people)
         conn.close()
     _remove(target)
     return m.result(events=ctx["n"])
@@ -298,12 +308,7 @@ def m_import_fixture(ctx: dict[str, Any], lib: bool) -> dict[str, Any]:
         conn = raw_connect(target)
         with _measured() as m:
             json.loads(fixture.read_text(encoding="utf-8"))
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO actors VALUES (?, ?, ?, ?)", people)
-            conn.executemany(f"INSERT INTO events VALUES ({', '.join('?' * 13)})", events)
-            conn.executemany("INSERT INTO event_actors VALUES (?, ?, ?)", actors)
-            index_for_search(conn, 0)
-            conn.execute("COMMIT")
+            raw_insert(conn, events, actors, people)
         conn.close()
         count = len(events)
     _remove(target)

@@ -29,6 +29,7 @@ from timeline.errors import (
     UnknownEventTypeError,
     ValidationError,
 )
+from timeline.registry import target_of, target_problem
 from timeline.store.sqlite import Actor
 
 __all__ = ["FORMAT", "Fixture", "fixture_error", "parse_fixture", "read_fixture"]
@@ -338,27 +339,15 @@ def _resolve(event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any]) 
 def _check_target(
     event: ev.Event, ids: Mapping[str, str], path: str, index: int, codec: Codec
 ) -> None:
-    if isinstance(event, ev.Retraction):
-        target, field = event.retracts, "retracts"
-    elif isinstance(event, ev.Correction):
-        target, field = event.corrects, "corrects"
-    else:
+    target = target_of(event)
+    if target is None:
         return
-    where: dict[str, Any] = {"path": path, "index": index, "event_id": event.id, "field": field}
-    target_type = ids.get(target)
-    if target_type is None:
-        raise FixtureError(
-            f"{target!r}: no such event earlier in this file or in the store", **where
-        )
-    if isinstance(event, ev.Correction):
-        if target_type in ("correction", "retraction"):
-            raise FixtureError(f"{target!r} is a {target_type}; correct the original", **where)
-        replacement_type = codec.registry.of(event.replacement).name
-        if replacement_type != target_type:
-            raise FixtureError(
-                f"replacement is a {replacement_type} but {target!r} is a {target_type}",
-                **{**where, "field": "replacement.type"},
-            )
+    problem = target_problem(
+        codec.registry, event, ids.get(target), "this file (before it) or the store"
+    )
+    if problem is not None:
+        field, reason = problem
+        raise FixtureError(reason, path=path, index=index, event_id=event.id, field=field)
 
 
 def fixture_error(fixture: Fixture, exc: TimelineError) -> FixtureError:

@@ -140,6 +140,51 @@ class Registry:
 default_registry = Registry()
 
 
+def target_problem(
+    registry: Registry, event: ev.Event, target_type: str | None, looked_in: str
+) -> tuple[str, str] | None:
+    """What is wrong with the event a correction or retraction points at, if anything.
+
+    Args:
+        registry: names the replacement's type.
+        event: any record; only corrections and retractions are checked.
+        target_type: the stored type name of the event it points at, or ``None``
+            when no such event exists.
+        looked_in: where the target was looked for, for the message
+            ("the store or earlier in the batch").
+
+    Returns:
+        ``(field, reason)``, or ``None`` when the target is fine.
+    """
+    if isinstance(event, ev.Retraction):
+        target, field = event.retracts, "retracts"
+    elif isinstance(event, ev.Correction):
+        target, field = event.corrects, "corrects"
+    else:
+        return None
+    if target_type is None:
+        return field, f"event {target!r} is not in {looked_in}"
+    if isinstance(event, ev.Correction):
+        if target_type in (registry.of(ev.Correction).name, registry.of(ev.Retraction).name):
+            return field, f"{target!r} is a {target_type}; correct the original report"
+        replacement_type = registry.of(event.replacement).name
+        if replacement_type != target_type:
+            return (
+                "replacement.type",
+                f"the replacement is a {replacement_type} but {target!r} is a {target_type}",
+            )
+    return None
+
+
+def target_of(event: ev.Event) -> str | None:
+    """The id a correction or retraction points at (``None`` for other events)."""
+    if isinstance(event, ev.Retraction):
+        return event.retracts
+    if isinstance(event, ev.Correction):
+        return event.corrects
+    return None
+
+
 def event_type(
     name: str, *, version: int = 1, registry: Registry | None = None
 ) -> Callable[[E], E]:

@@ -13,6 +13,7 @@ import attrs
 from timeline import events as ev
 from timeline.codec import Codec, canonical_json
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
+from timeline.registry import target_of, target_problem
 from timeline.store.integrity import GENESIS_HASH, row_hash
 from timeline.store.records import Actor, RecordedEvent
 from timeline.times import from_text, to_text
@@ -71,34 +72,23 @@ def stored_payloads(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
 def check_target(
     conn: sqlite3.Connection, codec: Codec, event: ev.Event, types: dict[str, str]
 ) -> None:
-    """Corrections and retractions must point at an event that exists."""
-    if isinstance(event, ev.Retraction):
-        target, field = event.retracts, "retracts"
-    elif isinstance(event, ev.Correction):
-        target, field = event.corrects, "corrects"
-    else:
+    """Corrections and retractions must point at an event that exists (and fits).
+
+    ``types`` holds the stored type names of the batch's earlier events.
+    """
+    target = target_of(event)
+    if target is None:
         return
     target_type = types.get(target)
     if target_type is None:
         row = conn.execute("SELECT type FROM events WHERE id = ?", (target,)).fetchone()
-        if row is None:
-            raise ValidationError(
-                f"{field}: event {target!r} is not in the store or earlier in the batch",
-                field=field,
-            )
-        target_type = row[0]
-    if isinstance(event, ev.Correction):
-        if target_type in ("correction", "retraction"):
-            raise ValidationError(
-                f"corrects: {target!r} is a {target_type}; correct the original report",
-                field="corrects",
-            )
-        replacement_type = codec.registry.of(event.replacement).name
-        if replacement_type != target_type:
-            raise ValidationError(
-                f"replacement: is a {replacement_type} but {target!r} is a {target_type}",
-                field="replacement.type",
-            )
+        target_type = None if row is None else row[0]
+    problem = target_problem(
+        codec.registry, event, target_type, "the store or earlier in the batch"
+    )
+    if problem is not None:
+        field, reason = problem
+        raise ValidationError(f"{field}: {reason}", field=field)
 
 
 def resolve_actors(
