@@ -306,8 +306,8 @@ class Timeline:
         self._materializable = materializable(self._projections)
 
     def _context(self) -> Context:
-        ids = self._store.conn.execute("SELECT id FROM actors").fetchall()
-        return Context(known_actors=frozenset(r[0] for r in ids))
+        # from the cached actor lookup: no query unless the actors changed
+        return Context(known_actors=frozenset(self._store.actor_lookup().values()))
 
     def _resolver(self) -> Callable[[str], str]:
         lookup = self._store.actor_lookup()
