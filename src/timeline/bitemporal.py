@@ -225,18 +225,11 @@ def _corrections(
         for original in _read_ids(store, list(replaced), bounds):
             if original.id in retracted or (upto is not None and original.position > upto):
                 continue
-            event = replacement_of(original, replaced[original.id])
-            if occurred_from is not None and event.occurred_at < occurred_from:
-                continue
-            if bounds.at is None or event.occurred_at <= bounds.at:
-                replacements.append(
-                    Placed(
-                        occurred_at=event.occurred_at,
-                        position=original.position,
-                        record=original,
-                        event=event,
-                    )
-                )
+            placed = _placed(original, replaced[original.id], bounds.at)
+            if placed is not None and (
+                occurred_from is None or placed.occurred_at >= occurred_from
+            ):
+                replacements.append(placed)
         replacements.sort()
     return retracted | set(replaced), replacements
 
@@ -262,20 +255,24 @@ def effective_in_memory(
     retracted, replaced = resolve_meta(meta)
     out: list[Placed] = []
     for r in plain:
-        if r.id in retracted:
-            continue
-        event = replacement_of(r, replaced[r.id]) if r.id in replaced else r.event
-        if at is None or event.occurred_at <= at:
-            out.append(
-                Placed(
-                    occurred_at=event.occurred_at,
-                    position=r.position,
-                    record=r,
-                    event=event,
-                )
-            )
+        if r.id not in retracted:
+            placed = _placed(r, replaced.get(r.id), at)
+            if placed is not None:
+                out.append(placed)
     out.sort()
     return out
+
+
+def _placed(
+    original: RecordedEvent, correction: RecordedEvent | None, at: datetime | None
+) -> Placed | None:
+    """``original`` (or its correction's replacement) in fold order, if it occurred by ``at``."""
+    event = original.event if correction is None else replacement_of(original, correction)
+    if at is not None and event.occurred_at > at:
+        return None
+    return Placed(
+        occurred_at=event.occurred_at, position=original.position, record=original, event=event
+    )
 
 
 __all__ += ["effective_in_memory", "meta_type_names", "replacement_of"]
