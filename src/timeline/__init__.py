@@ -36,12 +36,12 @@ from timeline.events import (
     Source,
     Statement,
 )
+from timeline.facade import LoadReport, Timeline
 from timeline.fixtures import FORMAT as FIXTURE_FORMAT
 from timeline.projections.base import Change, Context, FoldProjection, Projection
 from timeline.projections.fold import Fold, State
 from timeline.projections.orders import IntentStatus, OrderIntent, Restriction
 from timeline.projections.stance import Stance
-from timeline.query import LoadReport, Timeline
 from timeline.registry import Registry, default_registry, event_type, upcaster
 from timeline.replay import Replay, ReplayStep
 from timeline.store.search import SearchHit

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate
 
-from timeline import _render as render
 from timeline.bitemporal import Bounds
 from timeline.errors import TimelineError
-from timeline.export import FORMATS
-from timeline.present import bounds_dict, plain
-from timeline.query import LoadReport, Timeline
+from timeline.facade import LoadReport, Timeline
+from timeline.output import tables as render
+from timeline.output.export import FORMATS
+from timeline.output.labels import bounds_dict, plain
 from timeline.replay import ORDERS
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import timeline as tl
-from timeline.export import CSV_COLUMNS
+from timeline.output.export import CSV_COLUMNS
 
 
 def _text(store: tl.Timeline, fmt: str, **bounds: str) -> str:

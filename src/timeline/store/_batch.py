@@ -15,7 +15,7 @@ from timeline.codec import Codec, canonical_json
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
 from timeline.registry import target_of, target_problem
 from timeline.store.integrity import GENESIS_HASH, row_hash
-from timeline.store.records import Actor, RecordedEvent
+from timeline.store.recorded import Actor, RecordedEvent
 from timeline.times import from_text, to_text
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from timeline.errors import (
 from timeline.store._batch import Batch
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
 from timeline.store.integrity import COLUMNS, GENESIS_HASH, row_hash, verify
-from timeline.store.records import Actor, AppendResult, RecordedEvent
+from timeline.store.recorded import Actor, AppendResult, RecordedEvent
 from timeline.times import from_text, to_text
 
 __all__ = [

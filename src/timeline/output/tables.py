@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from timeline import events as ev
 from timeline.codec import Codec
-from timeline.present import (
+from timeline.output.labels import (
     actor_ids,
     change_dict,
     change_label,

@@ -33,8 +33,8 @@ from timeline.errors import (
     UnknownEventTypeError,
     ValidationError,
 )
-from timeline.html_page import write_html
-from timeline.present import (
+from timeline.output.html import write_html
+from timeline.output.labels import (
     actor_ids,
     actor_names,
     date_groups,
@@ -48,7 +48,7 @@ from timeline.present import (
 from timeline.store.sqlite import EventStore, RecordedEvent
 
 if TYPE_CHECKING:
-    from timeline.query import Timeline
+    from timeline.facade import Timeline
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "archive_records", "date_parts", "export", "read_jsonl"]
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote
 
 from timeline.bitemporal import Bounds
-from timeline.present import (
+from timeline.output.labels import (
     actor_ids,
     actor_names,
     change_text,
@@ -39,7 +39,7 @@ from timeline.projections.stance import Stance
 from timeline.replay import ReplayStep
 
 if TYPE_CHECKING:
-    from timeline.query import Timeline
+    from timeline.facade import Timeline
 
 __all__ = ["write_html"]
 

@@ -13,6 +13,7 @@ import attrs
 
 from timeline import events as ev
 from timeline.bitemporal import Bounds, fold_events
+from timeline.catchup import LiveFold
 from timeline.clock import Clock
 from timeline.codec import Codec
 from timeline.errors import (
@@ -21,10 +22,9 @@ from timeline.errors import (
     UnknownActorError,
     ValidationError,
 )
-from timeline.export import FORMATS, read_jsonl
-from timeline.export import export as export_to
 from timeline.fixtures import Fixture, fixture_error, read_fixture
-from timeline.live import LiveFold
+from timeline.output.export import FORMATS, read_jsonl
+from timeline.output.export import export as export_to
 from timeline.projections.base import Change, Context, Projection
 from timeline.projections.fold import Fold, State, diff_states
 from timeline.projections.orders import OrderIntent, OrderIntentProjection, intent_key

@@ -26,7 +26,7 @@ from timeline.store.sqlite import RecordedEvent
 from timeline.times import Precision
 
 if TYPE_CHECKING:
-    from timeline.query import Timeline
+    from timeline.facade import Timeline
 
 __all__ = [
     "actor_ids",
