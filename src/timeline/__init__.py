@@ -16,6 +16,7 @@ from timeline.errors import (
     TimelineError,
     UnknownActorError,
     UnknownEventTypeError,
+    UnknownTopicError,
     ValidationError,
 )
 from timeline.events import (
@@ -36,7 +37,7 @@ from timeline.events import (
     Source,
     Statement,
 )
-from timeline.facade import LoadReport, Timeline
+from timeline.facade import LoadReport, Timeline, TopicSummary
 from timeline.fixtures import FORMAT as FIXTURE_FORMAT
 from timeline.projections.base import Change, Context, FoldProjection, Projection
 from timeline.projections.fold import Fold, State
@@ -99,8 +100,10 @@ __all__ = [
     "SystemClock",
     "Timeline",
     "TimelineError",
+    "TopicSummary",
     "UnknownActorError",
     "UnknownEventTypeError",
+    "UnknownTopicError",
     "ValidationError",
     "__version__",
     "default_registry",

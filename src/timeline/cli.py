@@ -389,6 +389,20 @@ def actors(db: str, as_json: bool) -> None:
 @cli.command()
 @_db
 @_json
+def topics(db: str, as_json: bool) -> None:
+    """List the topics events in DB name: topic, events, actors taking part."""
+    with _read(db) as store:
+        found = store.topics()
+    if as_json:
+        _echo_json(plain(found))
+    else:
+        rows = [[t.topic, t.events, ", ".join(t.actors)] for t in found]
+        click.echo(tabulate(rows, headers=["topic", "events", "actors"]) if rows else "(none)")
+
+
+@cli.command()
+@_db
+@_json
 def stories(db: str, as_json: bool) -> None:
     """List the stories in DB: slug, title, events."""
     with _read(db) as store:

@@ -5,6 +5,7 @@ This module imports nothing from ``timeline`` so any layer can raise these.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -17,7 +18,9 @@ __all__ = [
     "TimelineError",
     "UnknownActorError",
     "UnknownEventTypeError",
+    "UnknownTopicError",
     "ValidationError",
+    "did_you_mean",
 ]
 
 
@@ -82,12 +85,46 @@ class UnknownEventTypeError(TimelineError, LookupError):
         return str(self.args[0])
 
 
-class UnknownActorError(TimelineError, LookupError):
-    """An event names an actor that is neither declared nor already stored."""
+def did_you_mean(suggestions: Sequence[str]) -> str:
+    """``"; did you mean 'a' or 'b'?"``, or nothing when there is no suggestion."""
+    if not suggestions:
+        return ""
+    quoted = [repr(s) for s in suggestions]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"; did you mean {listed}?"
 
-    def __init__(self, actor: str, message: str | None = None) -> None:
-        super().__init__(message or f"unknown actor {actor!r}")
+
+class UnknownActorError(TimelineError, LookupError):
+    """An actor is named that the store (or the fixture) does not know.
+
+    Attributes:
+        actor: the name as given.
+        suggestions: known ids, aliases or display names close to it, best first.
+    """
+
+    def __init__(
+        self, actor: str, message: str | None = None, *, suggestions: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message or f"unknown actor {actor!r}{did_you_mean(suggestions)}")
         self.actor = actor
+        self.suggestions = tuple(suggestions)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnknownTopicError(TimelineError, LookupError):
+    """A topic is named that no stored event mentions.
+
+    Attributes:
+        topic: the topic as given.
+        suggestions: known topics close to it, best first.
+    """
+
+    def __init__(self, topic: str, *, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(f"unknown topic {topic!r}{did_you_mean(suggestions)}")
+        self.topic = topic
+        self.suggestions = tuple(suggestions)
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -151,6 +188,7 @@ class FixtureUnknownActorError(FixtureError, UnknownActorError):
     def __init__(self, message: str, *, actor: str, **where: Any) -> None:
         FixtureError.__init__(self, message, **where)
         self.actor = actor
+        self.suggestions: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return str(self.args[0])

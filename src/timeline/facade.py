@@ -20,6 +20,7 @@ from timeline.errors import (
     DuplicateEventError,
     FixtureError,
     UnknownActorError,
+    UnknownTopicError,
     ValidationError,
 )
 from timeline.fixtures import Fixture, fixture_error, read_fixture
@@ -35,9 +36,10 @@ from timeline.snapshots import Snapshots, materializable
 from timeline.store.search import SearchHit
 from timeline.store.search import search as search_store
 from timeline.store.sqlite import Actor, AppendResult, EventStore, RecordedEvent
+from timeline.suggest import suggest
 from timeline.times import TimeInput, parse_bound, parse_instant
 
-__all__ = ["LoadReport", "Timeline"]
+__all__ = ["LoadReport", "Timeline", "TopicSummary"]
 
 _CURRENT_KNOWLEDGE = Bounds()  # no knowledge bound: what the store knows now
 
@@ -50,6 +52,15 @@ class LoadReport:
     story: str
     appended: int
     skipped: int
+
+
+@attrs.frozen(kw_only=True)
+class TopicSummary:
+    """A topic the stored events name: how many events, and which actors take part."""
+
+    topic: str
+    events: int
+    actors: tuple[str, ...]
 
 
 class Timeline:
@@ -68,6 +79,7 @@ class Timeline:
         self._live: dict[str | None, LiveFold] = {}
         self._snapshots: Snapshots | None = None
         self._materializable = materializable(self._projections)
+        self._topics: tuple[tuple[int, int], frozenset[str]] | None = None
 
     @classmethod
     def open(
@@ -310,8 +322,32 @@ class Timeline:
         return Context(known_actors=frozenset(self._store.actor_lookup().values()))
 
     def _resolver(self) -> Callable[[str], str]:
+        """Actor id, alias or display name -> id; unknown names raise ``UnknownActorError``."""
         lookup = self._store.actor_lookup()
-        return lambda name: lookup.get(name.casefold(), name)
+
+        def resolve(name: str) -> str:
+            found = lookup.get(name.casefold()) if isinstance(name, str) else None
+            return found if found is not None else self.resolve_actor(name)
+
+        return resolve
+
+    def _topic_check(self) -> Callable[[str], None]:
+        return self.check_topic
+
+    def check_topic(self, topic: str) -> None:
+        """Raise ``UnknownTopicError`` (with suggestions) unless an event names ``topic``."""
+        marker = self._store.change_marker()
+        if self._topics is None or self._topics[0] != marker:
+            self._topics = (marker, frozenset(t for t, _, _ in self._store.topics()))
+        known = self._topics[1]
+        if topic not in known:
+            raise UnknownTopicError(str(topic), suggestions=suggest(str(topic), known))
+
+    def topics(self) -> list[TopicSummary]:
+        """Every topic the stored events name, with the actors involved and event counts."""
+        return [
+            TopicSummary(topic=t, events=n, actors=actors) for t, n, actors in self._store.topics()
+        ]
 
     def state(
         self,
@@ -338,17 +374,21 @@ class Timeline:
         bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
         snapshots = self._snapshots_for(bounds)
         if snapshots is not None:
-            return State(snapshots.tables_at(bounds.at), resolve=self._resolver())
+            return State(
+                snapshots.tables_at(bounds.at),
+                resolve=self._resolver(),
+                check_topic=self._topic_check(),
+            )
         ctx = self._context()
         if bounds.is_unbounded:
             live = self._live.get(story)
             if live is None or live.ctx != ctx:
                 live = self._live[story] = LiveFold(self._projections, ctx, story)
             live.catch_up(self._store)
-            return live.fold.state(self._resolver())
+            return live.fold.state(self._resolver(), self._topic_check())
         fold = Fold(self._projections, ctx)
         fold.run(event for _, _, event in fold_events(self._store, bounds))
-        return fold.state(self._resolver())
+        return fold.state(self._resolver(), self._topic_check())
 
     def _snapshots_for(
         self, bounds: Bounds, marker: tuple[int, int] | None = None
@@ -377,8 +417,10 @@ class Timeline:
             return self.state(at=at).stance(actor, topic)
         # the snapshots may have caught up (written): ask for the marker again
         lookup = self._store.actor_lookup(marker if snapshots.folded == 0 else None)
-        actor_id = lookup.get(actor.casefold(), actor)
+        actor_id = lookup.get(actor.casefold()) or self.resolve_actor(actor)
         found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
+        if found is None:
+            self.check_topic(topic)
         return found
 
     def order_intent(
@@ -395,7 +437,9 @@ class Timeline:
             return self.state(at=at).order_intent(buyer, supplier, product)
         lookup = self._store.actor_lookup(marker if snapshots.folded == 0 else None)
         key = intent_key(
-            lookup.get(buyer.casefold(), buyer), lookup.get(supplier.casefold(), supplier), product
+            lookup.get(buyer.casefold()) or self.resolve_actor(buyer),
+            lookup.get(supplier.casefold()) or self.resolve_actor(supplier),
+            product,
         )
         found: OrderIntent | None = snapshots.fact_at("orders", key, when)
         return found
@@ -472,7 +516,7 @@ class Timeline:
         return self._store.get(event_id)
 
     def resolve_actor(self, name: str) -> str:
-        """An actor id for an id or alias (case-insensitive).
+        """An actor id for an id, alias or display name (case-insensitive).
 
         Raises:
             UnknownActorError: no such actor in the store.
@@ -481,7 +525,8 @@ class Timeline:
             raise ValidationError(f"actor: expected an actor id or alias, got {name!r}")
         found = self._store.actor_lookup().get(name.casefold())
         if found is None:
-            raise UnknownActorError(name)
+            known = [n for a in self._store.actors() for n in (a.id, a.name, *a.aliases)]
+            raise UnknownActorError(name, suggestions=suggest(name, known))
         return found
 
     def actors(self) -> list[Actor]:

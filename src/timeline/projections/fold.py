@@ -71,9 +71,14 @@ class Fold:
         self.count += count
         return self
 
-    def state(self, resolve: Callable[[str], str] | None = None) -> State:
+    def state(
+        self,
+        resolve: Callable[[str], str] | None = None,
+        check_topic: Callable[[str], None] | None = None,
+    ) -> State:
         """An immutable copy of the facts as they stand."""
-        return State(self.facts, resolve=resolve)  # State copies what it keeps
+        # State copies what it keeps
+        return State(self.facts, resolve=resolve, check_topic=check_topic)
 
 
 def _key(key: Hashable) -> tuple[Any, ...]:
@@ -83,7 +88,10 @@ def _key(key: Hashable) -> tuple[Any, ...]:
 class State:
     """The facts at one point in time, as known at one point in time.
 
-    Accessors take actor ids or aliases.
+    Accessors take actor ids, aliases or display names. A state from
+    :class:`timeline.Timeline` raises ``UnknownActorError`` for an actor the store
+    does not know and ``UnknownTopicError`` for a topic no event names, each with
+    suggestions; ``None`` means a known actor has no such fact (yet).
     """
 
     def __init__(
@@ -91,6 +99,7 @@ class State:
         facts: Mapping[str, Mapping[Hashable, Any]],
         *,
         resolve: Callable[[str], str] | None = None,
+        check_topic: Callable[[str], None] | None = None,
     ) -> None:
         # a state holds facts only, never a projection's own index entries
         self._facts = {
@@ -98,6 +107,7 @@ class State:
             for name, table in facts.items()
         }
         self._resolve = resolve or (lambda name: name)
+        self._check_topic = check_topic or (lambda topic: None)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, State):
@@ -135,6 +145,8 @@ class State:
     def stance(self, actor: str, topic: str) -> Stance | None:
         """The actor's stance on the topic, or ``None`` if no stance is known."""
         found: Stance | None = self._facts.get("stance", {}).get((self._resolve(actor), topic))
+        if found is None:
+            self._check_topic(topic)
         return found
 
     def stances(self, actor: str | None = None, topic: str | None = None) -> list[Stance]:
@@ -147,6 +159,8 @@ class State:
             and (wanted is None or s.actor == wanted)
             and (topic is None or s.topic == topic)
         ]
+        if topic is not None and not out:
+            self._check_topic(topic)
         return sorted(out, key=lambda s: (s.actor, s.topic))
 
     # --- orders -----------------------------------------------------------------

@@ -302,6 +302,12 @@ class EventStore:
         if self._lookup is not None and self._lookup[0] == key:
             return self._lookup[1]
         out: dict[str, str] = {}
+        # display names first, so that aliases and ids win; a name two actors share
+        # is no name at all
+        for name, actor in self.conn.execute(
+            "SELECT name, MIN(id) FROM actors GROUP BY name COLLATE NOCASE HAVING COUNT(*) = 1"
+        ):
+            out[name.casefold()] = actor
         for alias, actor in self.conn.execute("SELECT alias, actor FROM actor_aliases"):
             out[alias.casefold()] = actor
         for (actor,) in self.conn.execute("SELECT id FROM actors"):
@@ -633,6 +639,29 @@ class EventStore:
             "FROM stories s ORDER BY s.story"
         )
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+
+    def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """``(topic, events, actors)`` for every topic an event names, sorted by topic.
+
+        A correction counts under its replacement's topic.
+        """
+        rows = self.conn.execute(
+            """
+            SELECT t.topic, COUNT(DISTINCT t.position),
+                   (SELECT group_concat(actor, char(10)) FROM (
+                       SELECT DISTINCT ea.actor FROM event_actors ea
+                       JOIN events e2 ON e2.position = ea.position
+                       WHERE coalesce(json_extract(e2.payload, '$.topic'),
+                                      json_extract(e2.payload, '$.replacement.topic')) = t.topic
+                       ORDER BY ea.actor))
+            FROM (SELECT position, coalesce(json_extract(payload, '$.topic'),
+                                            json_extract(payload, '$.replacement.topic')) AS topic
+                  FROM events) t
+            WHERE t.topic IS NOT NULL
+            GROUP BY t.topic ORDER BY t.topic
+            """
+        )
+        return [(r[0], int(r[1]), tuple(r[2].split("\n")) if r[2] else ()) for r in rows]
 
     # --- integrity ----------------------------------------------------------
 
