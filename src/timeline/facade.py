@@ -26,6 +26,7 @@ from timeline.errors import (
 from timeline.fixtures import Fixture, fixture_error, read_fixture
 from timeline.output.export import FORMATS, read_jsonl
 from timeline.output.export import export as export_to
+from timeline.output_files import atomic_text
 from timeline.projections.base import Change, Context, Projection
 from timeline.projections.fold import Fold, State, diff_states
 from timeline.projections.orders import OrderIntent, OrderIntentProjection, intent_key
@@ -613,7 +614,8 @@ class Timeline:
         Args:
             format: ``jsonl`` (re-importable records), ``csv``, ``markdown``,
                 ``timelinejs`` (Knight Lab's JSON) or ``html`` (a self-contained page).
-            target: a file path (overwritten) or an open text stream.
+            target: a file path (replaced once the export is complete; never
+                the store or one of its files) or an open text stream.
             at / known_at / recorded_by / story: as in :meth:`state`.
 
         Returns:
@@ -621,6 +623,7 @@ class Timeline:
 
         Raises:
             ValidationError: an unknown format or a bad bound.
+            StoreError: the target is the store or one of its files, by any path.
             OSError: the target cannot be written.
         """
         bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
@@ -629,7 +632,8 @@ class Timeline:
                 f"format: {format!r} is not one of {', '.join(FORMATS)}", field="format"
             )
         if isinstance(target, str | os.PathLike):
-            with open(target, "w", encoding="utf-8", newline="") as out:
+            # never the store or its -wal/-shm/-journal; whole or not at all
+            with atomic_text(target, self._store.path) as out:
                 return export_to(self, format, out, bounds)
         return export_to(self, format, target, bounds)
 

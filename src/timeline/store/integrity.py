@@ -38,6 +38,19 @@ def verify(conn: sqlite3.Connection) -> int:
         IntegrityError: naming the first position whose row does not match.
         sqlite3.Error: for the caller (the store) to translate.
     """
+    # one read transaction: the rows and sqlite_sequence come from the same
+    # snapshot, so a writer appending meanwhile is never taken for tampering
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        return _walk(conn)
+    finally:
+        if own and conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+def _walk(conn: sqlite3.Connection) -> int:
     prev_hash = GENESIS_HASH
     expected_position = 1
     count = 0

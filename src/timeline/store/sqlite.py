@@ -30,6 +30,7 @@ from timeline.errors import (
     TimelineError,
     ValidationError,
 )
+from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import Batch
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
 from timeline.store.integrity import COLUMNS, GENESIS_HASH, row_hash, verify
@@ -70,6 +71,19 @@ def _check_header(path: Path) -> None:
         raise StoreFormatError(f"{path}: cannot open: {exc.strerror or exc}") from exc
     if head and head != _SQLITE_HEADER:
         raise StoreFormatError(f"{path}: not a timeline store (not an SQLite database)")
+
+
+def _is_empty_file(path: Path) -> bool:
+    """A 0-byte file with no write-ahead log holding its content."""
+    try:
+        if path.stat().st_size != 0:
+            return False
+    except OSError:
+        return False
+    try:
+        return Path(f"{path}-wal").stat().st_size == 0
+    except OSError:
+        return True
 
 
 def _not_unicode(exc: UnicodeEncodeError, where: str) -> ValidationError:
@@ -124,6 +138,11 @@ class EventStore:
             raise StoreFormatError(f"{self.path}: no such timeline store")
         if not memory:
             _check_header(self.path)
+            if (readonly or not create) and _is_empty_file(self.path):
+                raise StoreFormatError(
+                    f"{self.path}: empty file, not a timeline store; left as it is "
+                    "(`timeline load` creates a store)"
+                )
         try:
             if readonly:
                 conn = sqlite3.connect(
@@ -683,9 +702,17 @@ class EventStore:
     def backup(self, target: str | os.PathLike[str]) -> None:
         """Write a consistent copy with ``VACUUM INTO`` (safe while others write)."""
         target_path = Path(target)
-        if target_path.exists():
+        check_target(target_path, self.path)
+        if target_path.exists() or target_path.is_symlink():
             raise StoreError(f"{target_path}: already exists; refusing to overwrite")
+        if not target_path.parent.is_dir():
+            raise StoreError(
+                f"{target_path}: unable to open: no such directory {str(target_path.parent)!r}"
+            )
         try:
-            self.conn.execute("VACUUM INTO ?", (str(target_path),))
+            with atomic_path(target_path, self.path) as temp:
+                self.conn.execute("VACUUM INTO ?", (str(temp),))
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
+        except OSError as exc:
+            raise StoreError(f"{target_path}: cannot write: {exc.strerror or exc}") from exc
