@@ -13,8 +13,8 @@ import pytest
 import timeline as tl
 from tests.cli.conftest import run
 from tests.conftest import H200
-from timeline.output import export as export_module
 from timeline.bitemporal import Bounds
+from timeline.output import export as export_module
 
 DEC_1 = datetime(2025, 12, 1, tzinfo=UTC)
 FORMATS = ("jsonl", "csv", "markdown", "timelinejs", "html")
