@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
+from timeline.projections.base import FoldProjection
 from timeline.store.sqlite import EventStore, RecordedEvent
 from timeline.times import TimeInput, parse_bound
 
@@ -132,6 +133,30 @@ def meta_type_names(store: EventStore) -> list[str]:
     return [registry.of(ev.Correction).name, registry.of(ev.Retraction).name]
 
 
+def ignored_type_names(store: EventStore, projections: Sequence[Any]) -> list[str]:
+    """Stored type names that none of ``projections`` handles (nothing to fold).
+
+    Only projections that declare their handlers (``FoldProjection``) can say so;
+    with any other projection present, nothing is left out.
+    """
+    handled: list[type] = []
+    for projection in projections:
+        if not isinstance(projection, FoldProjection) or (
+            type(projection).apply is not FoldProjection.apply
+        ):
+            return []
+        handled.extend(projection.handlers)
+    registry = store.codec.registry
+    out = []
+    for name in registry.names():
+        cls = registry.get(name).cls
+        if issubclass(cls, ev.Correction | ev.Retraction):
+            continue
+        if not any(issubclass(cls, h) for h in handled):
+            out.append(name)
+    return out
+
+
 def replacement_of(original: RecordedEvent, correction: RecordedEvent) -> ev.Event:
     """The corrected record, standing in the original's story."""
     assert isinstance(correction.event, ev.Correction)
@@ -176,14 +201,19 @@ def fold_events(
     *,
     upto: int | None = None,
     occurred_from: datetime | None = None,
+    ignore: Sequence[str] = (),
 ) -> Iterator[tuple[datetime, int, ev.Event]]:
     """As :func:`effective_events`, lean: ``(occurred_at, position, event)`` only.
 
-    The hot path of every full fold and snapshot build.
+    The hot path of every full fold and snapshot build. ``ignore``: stored type
+    names the fold does not follow, left out in SQL (never decoded).
     """
     skip, replacements = _corrections(store, bounds, upto, occurred_from)
     lean = [(p.occurred_at, p.position, p.event) for p in replacements]
-    rows = store.read_events(**_plain_filters(store, bounds, upto, occurred_from))
+    filters = _plain_filters(store, bounds, upto, occurred_from)
+    if ignore:
+        filters["exclude_types"] = [*filters["exclude_types"], *ignore]
+    rows = store.read_events(**filters)
     if not skip:
         yield from rows
         return
@@ -275,4 +305,4 @@ def _placed(
     )
 
 
-__all__ += ["effective_in_memory", "meta_type_names", "replacement_of"]
+__all__ += ["effective_in_memory", "ignored_type_names", "meta_type_names", "replacement_of"]

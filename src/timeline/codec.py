@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 import cattrs
+import orjson
 from cattrs.errors import ForbiddenExtraKeysError
 
 from timeline import events as ev
@@ -25,7 +26,7 @@ from timeline.errors import TimelineError, UnknownEventTypeError, ValidationErro
 from timeline.registry import Registry, default_registry
 from timeline.times import parse_instant
 
-__all__ = ["Codec", "canonical_json", "default_codec"]
+__all__ = ["Codec", "canonical_json", "canonical_json_plain", "default_codec", "loads_trusted"]
 
 _TYPE = "type"
 _VERSION = "schema_version"
@@ -226,7 +227,23 @@ class Codec:
 
     def dumps(self, event: ev.Event) -> str:
         """Canonical JSON of a record: sorted keys, no spaces, UTF-8 text."""
-        return canonical_json(self.encode(event))
+        return self.payload(event)[1]
+
+    def payload(self, event: ev.Event) -> tuple[dict[str, Any], str]:
+        """The record as plain data and as canonical JSON, encoded once.
+
+        Records whose fields cannot hold a float go through orjson (byte-identical
+        output, property-tested); others through the standard encoder, whose float
+        spelling (``1e-05``) orjson does not share.
+        """
+        plan = self._plan(type(event))
+        if plan is None:
+            data = self.to_dict(event)
+            return data, canonical_json(data)
+        data = plan.encode(event)
+        if plan.float_free:
+            return data, canonical_json_plain(data)
+        return data, canonical_json(data)
 
     def loads(self, text: str) -> ev.Event:
         """Inverse of :meth:`dumps`, with full validation (untrusted text).
@@ -319,6 +336,7 @@ class _Plan:
         self.name = name
         self.version = version
         self.fields = fields
+        self.float_free = all(_float_free(codec, kind, extra) for _, kind, extra in fields)
         self.encode: Callable[[Any], dict[str, Any]] = self._generate_encoder()
         self.decode: Callable[[Mapping[str, Any]], Any] = self._generate_decoder()
         self.decode_shared = _shared(self.decode)
@@ -408,6 +426,19 @@ class _Plan:
         return env["decode"]
 
 
+def _float_free(codec: Codec, kind: str, extra: Any) -> bool:
+    """Whether a field of this plan kind can never encode to a JSON float."""
+    if kind == "dt":
+        return True
+    if kind in ("plain", "tuple"):
+        return extra is not float  # see _kind_of: the plain type, or the tuple's item type
+    if kind == "enum":
+        return all(type(m.value) in (str, int) for m in extra)
+    if kind == "record":
+        return _plan_for(codec, extra).float_free
+    return False  # "event": any record type (a correction's replacement)
+
+
 def _enum_member(value: Any, kind: type[enum.Enum], field: str) -> enum.Enum:
     """``value`` as a member of ``kind``: a record built without a converter may hold text."""
     if isinstance(value, kind):
@@ -457,13 +488,13 @@ def _kind_of(tp: object) -> tuple[str, Any] | None:
         tp = next(a for a in args if a is not type(None))
         args = typing.get_args(tp)
     if tp in _PLAIN:
-        return ("plain", None)
+        return ("plain", tp)
     if tp is datetime:
         return ("dt", None)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return ("enum", tp)
     if _is_homogeneous_tuple(tp) and args[0] in _PLAIN:
-        return ("tuple", None)
+        return ("tuple", args[0])
     if tp is ev.Event:
         return ("event", None)
     if isinstance(tp, type) and attrs.has(tp) and not issubclass(tp, ev.Event):
@@ -477,6 +508,41 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 def canonical_json(data: object) -> str:
     """Deterministic JSON used for storage and hashing."""
     return _CANONICAL.encode(data)
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def canonical_json_plain(data: object) -> str:
+    """:func:`canonical_json` of data holding no floats, through orjson.
+
+    For text, integers, booleans, ``None``, lists and dicts with text keys the two
+    spellings are byte-identical (``tests/unit/test_canonical.py`` proves it on
+    random data). Whatever orjson refuses (a lone surrogate, an integer beyond 64
+    bits, a key that is not text) goes through the standard encoder, which
+    decides what happens to it exactly as before.
+    """
+    try:
+        return orjson.dumps(data, option=_SORTED).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return _CANONICAL.encode(data)
+
+
+def canonical_bytes_plain(data: object) -> bytes:
+    """:func:`canonical_json_plain` as UTF-8 bytes (what the hash reads)."""
+    try:
+        return orjson.dumps(data, option=_SORTED)
+    except (orjson.JSONEncodeError, TypeError):
+        return _CANONICAL.encode(data).encode("utf-8")
+
+
+def loads_trusted(text: str | bytes) -> Any:
+    """Parse JSON the store wrote itself: orjson, or the standard parser for what
+    orjson refuses (an integer beyond 64 bits, say)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:

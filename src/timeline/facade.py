@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, fold_events
+from timeline.bitemporal import Bounds, fold_events, ignored_type_names
 from timeline.catchup import LiveFold
 from timeline.clock import Clock
 from timeline.codec import Codec
@@ -388,7 +388,8 @@ class Timeline:
             live.catch_up(self._store)
             return live.fold.state(self._resolver(), self._topic_check())
         fold = Fold(self._projections, ctx)
-        fold.run(event for _, _, event in fold_events(self._store, bounds))
+        ignore = ignored_type_names(self._store, self._projections)
+        fold.run(event for _, _, event in fold_events(self._store, bounds, ignore=ignore))
         return fold.state(self._resolver(), self._topic_check())
 
     def _snapshots_for(

@@ -29,8 +29,8 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, fold_events, meta_type_names
-from timeline.codec import canonical_json
+from timeline.bitemporal import Bounds, fold_events, ignored_type_names, meta_type_names
+from timeline.codec import canonical_json, canonical_json_plain, loads_trusted
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
 from timeline.projections.orders import (
@@ -157,10 +157,10 @@ class _FactCodec:
             ]  # fmt: skip
         else:
             data = ["T", fact]  # an index: tuples of text and tuples
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json_plain(data)  # compact; fact data holds no floats
 
     def loads(self, text: str) -> Any:
-        data = json.loads(text)
+        data = loads_trusted(text)
         tag = data[0]
         iso = datetime.fromisoformat
         if tag == "S":
@@ -215,7 +215,7 @@ def _key_text(projection: str, key: Hashable) -> str:
 
 
 def _key_of(text: str) -> tuple[str, Hashable]:
-    projection, key = json.loads(text)
+    projection, key = loads_trusted(text)
     return projection, _tuples(key)
 
 
@@ -423,7 +423,13 @@ class Snapshots:
                     fold.facts[name].update(table)
         self._fold = None
         occurred_from = from_text(cp.okey.split("#")[0]) if cp.okey else None
-        stream = fold_events(self.store, Bounds(), upto=cp.position, occurred_from=occurred_from)
+        stream = fold_events(
+            self.store,
+            Bounds(),
+            upto=cp.position,
+            occurred_from=occurred_from,
+            ignore=ignored_type_names(self.store, self.projections),
+        )
         last = cp.okey
         batch: list[tuple[str, str, Any]] = []
         pending = 0

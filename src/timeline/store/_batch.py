@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from timeline import events as ev
-from timeline.codec import Codec, canonical_json
+from timeline.codec import Codec, loads_trusted
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
 from timeline.registry import target_of, target_problem
 from timeline.store.integrity import GENESIS_HASH, row_hash
@@ -170,8 +169,7 @@ class Batch:
         # the record was validated when built; only the store's two fields change
         event = with_fields(event, story=self.story, reported_at=reported)
         check_target(self.conn, store.codec, event, self.types)
-        data = store.codec.encode(event)
-        payload = canonical_json(data)
+        data, payload = store.codec.payload(event)
         self.position += 1
         self.version += 1
         hashed = (
@@ -210,7 +208,7 @@ class Batch:
 
     def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
         codec = self.store.codec
-        prior = json.loads(prior_payload)
+        prior = loads_trusted(prior_payload)
         reported = event.effective_reported_at
         if reported is None:
             # stored with the store's recorded_at as reported_at: compare on the rest

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from timeline import events as ev
 from timeline.clock import Clock, SystemClock
-from timeline.codec import Codec, default_codec
+from timeline.codec import Codec, default_codec, loads_trusted
 from timeline.errors import (
     ConcurrencyError,
     StoreError,
@@ -533,7 +533,7 @@ class EventStore:
             recorded_until=recorded_until, after_position=after_position,
             upto_position=upto_position, order=order,
         )  # fmt: skip
-        decode, loads = self.codec.decode_trusted, json.loads
+        decode, loads = self.codec.decode_trusted, loads_trusted
         for position, story_, version, recorded_at, payload in self._stream(sql, params):
             yield RecordedEvent(
                 position=position,
@@ -549,7 +549,7 @@ class EventStore:
         The folding hot path: no :class:`RecordedEvent`, no ``recorded_at`` parsing.
         """
         sql, params = self._select("e.position, e.payload", **filters)
-        decode, loads = self.codec.decode_trusted, json.loads
+        decode, loads = self.codec.decode_trusted, loads_trusted
         for position, payload in self._stream(sql, params):
             event = decode(loads(payload))
             yield event.occurred_at, position, event
