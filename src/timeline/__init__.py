@@ -12,6 +12,7 @@ from timeline.errors import (
     DuplicateEventError,
     FixtureError,
     IntegrityError,
+    StoreError,
     StoreFormatError,
     TimelineError,
     UnknownActorError,
@@ -45,8 +46,7 @@ from timeline.projections.orders import IntentStatus, OrderIntent, Restriction
 from timeline.projections.stance import Stance
 from timeline.registry import Registry, default_registry, event_type, upcaster
 from timeline.replay import Replay, ReplayStep
-from timeline.store.search import SearchHit
-from timeline.store.sqlite import Actor, AppendResult, RecordedEvent, StoreError
+from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 
 try:
     __version__ = version("timeline")

@@ -19,7 +19,8 @@ import attrs
 
 from timeline import events as ev
 from timeline.projections.base import FoldProjection
-from timeline.store.sqlite import EventStore, RecordedEvent
+from timeline.store.base import EventFilter, EventLog
+from timeline.store.recorded import RecordedEvent
 from timeline.times import TimeInput, parse_bound
 
 __all__ = [
@@ -61,6 +62,18 @@ class Bounds:
                 parse_bound(recorded_by, field="recorded_by") if recorded_by is not None else None
             ),
             story=story,
+        )
+
+    def knowledge(self, **more: Any) -> EventFilter:
+        """The read filter of the knowledge bounds and the story (never ``at``).
+
+        Corrections and retractions, and the records they point at, are read so.
+        """
+        return EventFilter(
+            story=self.story,
+            reported_until=self.known_at,
+            recorded_until=self.recorded_by,
+            **more,
         )
 
     @property
@@ -127,13 +140,13 @@ def resolve_meta(meta: Iterable[RecordedEvent]) -> tuple[set[str], dict[str, Rec
     return retracted, replaced
 
 
-def meta_type_names(store: EventStore) -> list[str]:
+def meta_type_names(store: EventLog) -> list[str]:
     """Stored type names of corrections and retractions in this store's registry."""
     registry = store.codec.registry
     return [registry.of(ev.Correction).name, registry.of(ev.Retraction).name]
 
 
-def ignored_type_names(store: EventStore, projections: Sequence[Any]) -> list[str]:
+def ignored_type_names(store: EventLog, projections: Sequence[Any]) -> list[str]:
     """Stored type names that none of ``projections`` handles (nothing to fold).
 
     Only projections that declare their handlers (``FoldProjection``) can say so;
@@ -168,7 +181,7 @@ def replacement_of(original: RecordedEvent, correction: RecordedEvent) -> ev.Eve
 
 
 def effective_events(
-    store: EventStore,
+    store: EventLog,
     bounds: Bounds,
     *,
     upto: int | None = None,
@@ -189,14 +202,14 @@ def effective_events(
     skip, replacements = _corrections(store, bounds, upto, occurred_from)
     main = (
         Placed(occurred_at=r.event.occurred_at, position=r.position, record=r, event=r.event)
-        for r in store.read(**_plain_filters(store, bounds, upto, occurred_from))
+        for r in store.read(_plain_filter(store, bounds, upto, occurred_from))
         if r.event.id not in skip
     )
     yield from heapq.merge(main, replacements)
 
 
 def fold_events(
-    store: EventStore,
+    store: EventLog,
     bounds: Bounds,
     *,
     upto: int | None = None,
@@ -210,10 +223,10 @@ def fold_events(
     """
     skip, replacements = _corrections(store, bounds, upto, occurred_from)
     lean = [(p.occurred_at, p.position, p.event) for p in replacements]
-    filters = _plain_filters(store, bounds, upto, occurred_from)
+    where = _plain_filter(store, bounds, upto, occurred_from)
     if ignore:
-        filters["exclude_types"] = [*filters["exclude_types"], *ignore]
-    rows = store.read_events(**filters)
+        where = where.but(exclude_types=[*(where.exclude_types or ()), *ignore])
+    rows = store.read_events(where)
     if not skip:
         yield from rows
         return
@@ -221,38 +234,27 @@ def fold_events(
     yield from heapq.merge(main, lean)
 
 
-def _plain_filters(
-    store: EventStore, bounds: Bounds, upto: int | None, occurred_from: datetime | None
-) -> dict[str, Any]:
-    return {
-        "story": bounds.story,
-        "exclude_types": meta_type_names(store),
-        "occurred_from": occurred_from,
-        "occurred_until": bounds.at,
-        "reported_until": bounds.known_at,
-        "recorded_until": bounds.recorded_by,
-        "upto_position": upto,
-        "order": "occurred",
-    }
+def _plain_filter(
+    store: EventLog, bounds: Bounds, upto: int | None, occurred_from: datetime | None
+) -> EventFilter:
+    return bounds.knowledge(
+        exclude_types=meta_type_names(store),
+        occurred_from=occurred_from,
+        occurred_until=bounds.at,
+        upto_position=upto,
+        order="occurred",
+    )
 
 
 def _corrections(
-    store: EventStore, bounds: Bounds, upto: int | None, occurred_from: datetime | None
+    store: EventLog, bounds: Bounds, upto: int | None, occurred_from: datetime | None
 ) -> tuple[set[str], list[Placed]]:
     """Ids the main stream skips, and the replacements merged into it, in fold order."""
-    meta = list(
-        store.read(
-            story=bounds.story,
-            types=meta_type_names(store),
-            reported_until=bounds.known_at,
-            recorded_until=bounds.recorded_by,
-            upto_position=upto,
-        )
-    )
+    meta = list(known_meta(store, bounds, upto))
     retracted, replaced = resolve_meta(meta)
     replacements: list[Placed] = []
     if replaced:
-        for original in _read_ids(store, list(replaced), bounds):
+        for original in store.read_ids(replaced, bounds.knowledge()):
             if original.id in retracted or (upto is not None and original.position > upto):
                 continue
             placed = _placed(original, replaced[original.id], bounds.at)
@@ -264,14 +266,9 @@ def _corrections(
     return retracted | set(replaced), replacements
 
 
-def _read_ids(store: EventStore, ids: Sequence[str], bounds: Bounds) -> Iterator[RecordedEvent]:
-    for start in range(0, len(ids), 500):
-        yield from store.read(
-            story=bounds.story,
-            ids=ids[start : start + 500],
-            reported_until=bounds.known_at,
-            recorded_until=bounds.recorded_by,
-        )
+def known_meta(store: EventLog, bounds: Bounds, upto: int | None = None) -> Iterator[RecordedEvent]:
+    """The corrections and retractions known under ``bounds`` (never cut by ``at``)."""
+    return store.read(bounds.knowledge(types=meta_type_names(store), upto_position=upto))
 
 
 def effective_in_memory(
@@ -305,4 +302,10 @@ def _placed(
     )
 
 
-__all__ += ["effective_in_memory", "ignored_type_names", "meta_type_names", "replacement_of"]
+__all__ += [
+    "effective_in_memory",
+    "ignored_type_names",
+    "known_meta",
+    "meta_type_names",
+    "replacement_of",
+]

@@ -9,7 +9,7 @@ from timeline import events as ev
 from timeline.bitemporal import Bounds, fold_events
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
-from timeline.store.sqlite import EventStore
+from timeline.store.base import EventFilter, EventLog
 
 __all__ = ["LiveFold"]
 
@@ -29,8 +29,8 @@ class LiveFold:
         self.head = 0
         self.last: tuple[Any, int] | None = None
 
-    def catch_up(self, store: EventStore) -> None:
-        new = list(store.read(story=self.story, after_position=self.head))
+    def catch_up(self, store: EventLog) -> None:
+        new = list(store.read(EventFilter(story=self.story, after_position=self.head)))
         if not new:
             return
         head = new[-1].position

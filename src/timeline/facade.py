@@ -34,9 +34,10 @@ from timeline.projections.stance import Stance, StanceProjection
 from timeline.registry import Registry
 from timeline.replay import Replay, ReplayStep
 from timeline.snapshots import Snapshots, materializable
-from timeline.store.search import SearchHit
-from timeline.store.search import search as search_store
-from timeline.store.sqlite import Actor, AppendResult, EventStore, RecordedEvent
+from timeline.store.base import EventFilter, EventLog, SnapshotStore
+from timeline.store.facts import SQLiteSnapshotStore
+from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
+from timeline.store.sqlite import EventStore
 from timeline.suggest import suggest
 from timeline.times import TimeInput, parse_bound, parse_instant
 
@@ -70,8 +71,23 @@ class Timeline:
     Open with :meth:`open`; use as a context manager to close it.
     """
 
-    def __init__(self, store: EventStore, projections: Sequence[Projection] | None = None) -> None:
+    def __init__(
+        self,
+        store: EventLog,
+        projections: Sequence[Projection] | None = None,
+        *,
+        snapshot_store: SnapshotStore | None = None,
+    ) -> None:
+        """A timeline over an event log (most users want :meth:`open`).
+
+        Args:
+            store: the event log.
+            projections: as in :meth:`open`.
+            snapshot_store: where the built-in facts are persisted (``None``: every
+                state is folded from the log).
+        """
         self._store = store
+        self._snapshot_store = snapshot_store
         self._projections: list[Projection] = list(
             projections
             if projections is not None
@@ -112,17 +128,15 @@ class Timeline:
                 with ``create=False``.
         """
         codec = Codec(registry) if registry is not None else None
-        return cls(
-            EventStore(
-                path,
-                clock=clock,
-                codec=codec,
-                create=create,
-                readonly=readonly,
-                busy_timeout=busy_timeout,
-            ),
-            projections,
+        store = EventStore(
+            path,
+            clock=clock,
+            codec=codec,
+            create=create,
+            readonly=readonly,
+            busy_timeout=busy_timeout,
         )
+        return cls(store, projections, snapshot_store=SQLiteSnapshotStore(store))
 
     @property
     def path(self) -> Path:
@@ -130,8 +144,8 @@ class Timeline:
         return self._store.path
 
     @property
-    def store(self) -> EventStore:
-        """The low-level event store."""
+    def store(self) -> EventLog:
+        """The low-level event log."""
         return self._store
 
     def close(self) -> None:
@@ -184,8 +198,7 @@ class Timeline:
     ) -> Actor:
         """Declare (or update) an actor with a display name, kind and aliases."""
         actor = Actor(id=actor_id, name=name or actor_id, kind=kind, aliases=tuple(aliases))
-        with self._store.write() as conn:
-            self._store._upsert_actors(conn, [actor])
+        self._store.register_actors([actor])
         return actor
 
     def load(
@@ -205,12 +218,11 @@ class Timeline:
 
     def read_fixture(self, path: str | os.PathLike[str]) -> Fixture:
         """Parse and validate a fixture file against this store, without writing."""
-        known_ids = dict(self._store.conn.execute("SELECT id, type FROM events").fetchall())
         return read_fixture(
             path,
             codec=self._store.codec,
             known_actors=self._store.actor_lookup(),
-            known_ids=known_ids,
+            known_ids=self._store.known_ids(),
         )
 
     def load_fixture(
@@ -277,23 +289,39 @@ class Timeline:
             raise ValidationError(
                 f"order: {order!r} is not one of recorded, occurred, reported", field="order"
             )
+        where = self._filter(story=story, actor=actor, types=types, since=since, until=until)
         return self._store.read(
+            where.but(
+                reported_from=(
+                    parse_instant(reported_since, field="reported_since")[0]
+                    if reported_since is not None
+                    else None
+                ),
+                reported_until=(
+                    parse_bound(reported_until, field="reported_until")
+                    if reported_until is not None
+                    else None
+                ),
+                order=order,
+            )
+        )
+
+    def _filter(
+        self,
+        *,
+        story: str | None,
+        actor: str | None,
+        types: Sequence[str] | None,
+        since: TimeInput | None,
+        until: TimeInput | None,
+    ) -> EventFilter:
+        """The read filter for what people pass to :meth:`events` and :meth:`search`."""
+        return EventFilter(
             story=story,
             actor=self.resolve_actor(actor) if actor is not None else None,
             types=types,
             occurred_from=parse_instant(since, field="since")[0] if since is not None else None,
             occurred_until=parse_bound(until, field="until") if until is not None else None,
-            reported_from=(
-                parse_instant(reported_since, field="reported_since")[0]
-                if reported_since is not None
-                else None
-            ),
-            reported_until=(
-                parse_bound(reported_until, field="reported_until")
-                if reported_until is not None
-                else None
-            ),
-            order=order,
         )
 
     # --- projections and point-in-time queries ---------------------------------
@@ -396,14 +424,16 @@ class Timeline:
         self, bounds: Bounds, marker: tuple[int, int] | None = None
     ) -> Snapshots | None:
         """The persisted snapshots, caught up, if they answer ``bounds`` exactly."""
-        if self._store.readonly or not self._materializable:
+        if self._store.readonly or not self._materializable or self._snapshot_store is None:
             return None
         if bounds.story is not None:
             stories = [s[0] for s in self._store.stories()]
             if stories != [bounds.story]:
                 return None
         if self._snapshots is None:
-            self._snapshots = Snapshots(self._store, self._projections, self._context())
+            self._snapshots = Snapshots(
+                self._store, self._snapshot_store, self._projections, self._context()
+            )
         return self._snapshots if self._snapshots.ready(bounds, marker) else None
 
     def stance(self, actor: str, topic: str, *, at: TimeInput | None = None) -> Stance | None:
@@ -588,17 +618,8 @@ class Timeline:
         types = [type] if isinstance(type, str) else list(type) if type else None
         for name in types or ():
             self._store.codec.registry.get(name)
-        return search_store(
-            self._store,
-            query,
-            raw=raw,
-            story=story,
-            actor=self.resolve_actor(actor) if actor is not None else None,
-            types=types,
-            occurred_from=parse_instant(since, field="since")[0] if since is not None else None,
-            occurred_until=parse_bound(until, field="until") if until is not None else None,
-            limit=limit,
-        )
+        where = self._filter(story=story, actor=actor, types=types, since=since, until=until)
+        return self._store.search(query, raw=raw, where=where, limit=limit)
 
     def export(
         self,
@@ -682,12 +703,11 @@ class Timeline:
 
     def info(self) -> dict[str, Any]:
         """A summary: file, schema, events, stories, actors, head position."""
-        conn = self._store.conn
         return {
             "path": str(self.path),
             "schema": self._store.schema_names(),
-            "events": conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
+            "events": self._store.count_events(),
             "stories": len(self.stories()),
-            "actors": conn.execute("SELECT COUNT(*) FROM actors").fetchone()[0],
+            "actors": len(self._store.actors()),
             "head": self._store.head(),
         }

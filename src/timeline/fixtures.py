@@ -30,7 +30,7 @@ from timeline.errors import (
     ValidationError,
 )
 from timeline.registry import target_of, target_problem
-from timeline.store.sqlite import Actor
+from timeline.store.recorded import Actor
 
 __all__ = ["FORMAT", "Fixture", "fixture_error", "parse_fixture", "read_fixture"]
 

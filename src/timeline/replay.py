@@ -20,7 +20,8 @@ from timeline.bitemporal import Bounds, effective_events, effective_in_memory
 from timeline.errors import TimelineError, ValidationError
 from timeline.projections.base import Change, Context, Projection
 from timeline.projections.fold import Fold, State, diff_states
-from timeline.store.sqlite import EventStore, RecordedEvent
+from timeline.store.base import EventFilter, EventLog
+from timeline.store.recorded import RecordedEvent
 
 __all__ = ["ORDERS", "Replay", "ReplayStep"]
 
@@ -58,7 +59,7 @@ class Replay:
 
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         projections: Callable[[], Sequence[Projection]],
         ctx: Context,
         *,
@@ -131,10 +132,12 @@ class Replay:
         by_reported = self._order == "reported"
         bounds = self._bounds
         records = self._store.read(
-            story=bounds.story,
-            order="reported" if by_reported else "position",
-            reported_until=_earliest(bounds.known_at, self._until if by_reported else None),
-            recorded_until=_earliest(bounds.recorded_by, None if by_reported else self._until),
+            EventFilter(
+                story=bounds.story,
+                order="reported" if by_reported else "position",
+                reported_until=_earliest(bounds.known_at, self._until if by_reported else None),
+                recorded_until=_earliest(bounds.recorded_by, None if by_reported else self._until),
+            )
         )
         known: list[RecordedEvent] = []
         targets: set[str] = set()  # ids named by known corrections and retractions

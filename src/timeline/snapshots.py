@@ -21,8 +21,7 @@ follows it, never a full rebuild.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ import attrs
 
 from timeline import events as ev
 from timeline.bitemporal import Bounds, fold_events, ignored_type_names, meta_type_names
-from timeline.codec import canonical_json, canonical_json_plain, loads_trusted
+from timeline.codec import Codec, canonical_json, canonical_json_plain, loads_trusted
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
 from timeline.projections.orders import (
@@ -40,7 +39,7 @@ from timeline.projections.orders import (
     Restriction,
 )
 from timeline.projections.stance import Stance, StanceProjection
-from timeline.store.sqlite import EventStore, RecordedEvent
+from timeline.store.base import Checkpoint, CheckpointMoved, EventFilter, EventLog, SnapshotStore
 from timeline.times import Precision, from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
@@ -48,7 +47,6 @@ __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
 LOGIC_VERSION = "2"
 """Bump when a built-in projection's rules change: stored versions are rebuilt."""
 
-_SCOPE = "all"
 _CHUNK = 20_000  # events folded per write transaction while building
 _MAX = "~"  # sorts after every okey suffix
 
@@ -76,20 +74,17 @@ def materializable(projections: Sequence[Projection]) -> bool:
 class _FactCodec:
     """Compact JSON for facts; sources are interned in ``fact_sources``."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: SnapshotStore, codec: Codec) -> None:
         self.store = store
-        self.conn = store.conn
+        self.codec = codec
         self._source_ids: dict[ev.Source, int] = {}
         self._sources: dict[int, ev.Source] = {}
         self._loaded = 0  # sources with ids up to this one are in the caches
 
     def preload(self) -> None:
         """Read the interned sources not read yet, in one query (before decoding facts)."""
-        rows = self.conn.execute(
-            "SELECT id, source FROM fact_sources WHERE id > ? ORDER BY id", (self._loaded,)
-        ).fetchall()
-        structure = self.store.codec.structure
-        for ref, text in rows:
+        structure = self.codec.structure
+        for ref, text in self.store.sources(self._loaded):
             if ref not in self._sources:
                 source = structure(json.loads(text), ev.Source)
                 self._sources[ref] = source
@@ -106,25 +101,11 @@ class _FactCodec:
         ref = self._source_ids.get(source)
         if ref is not None:
             return ref
-        text = canonical_json(self.store.codec.unstructure(source))
         # called inside the snapshot write transaction
-        self.conn.execute("INSERT OR IGNORE INTO fact_sources (source) VALUES (?)", (text,))
-        row = self.conn.execute("SELECT id FROM fact_sources WHERE source = ?", (text,)).fetchone()
-        ref = int(row[0])
+        ref = self.store.source_ref(canonical_json(self.codec.unstructure(source)))
         self._source_ids[source] = ref
         self._sources[ref] = source
         return ref
-
-    def _source(self, ref: int) -> ev.Source:
-        source = self._sources.get(ref)
-        if source is None:
-            row = self.conn.execute(
-                "SELECT source FROM fact_sources WHERE id = ?", (ref,)
-            ).fetchone()
-            source = self.store.codec.structure(json.loads(row[0]), ev.Source)
-            self._sources[ref] = source
-            self._source_ids[source] = ref
-        return source
 
     def _sources_of(self, refs: list[int]) -> tuple[ev.Source, ...]:
         try:
@@ -132,7 +113,8 @@ class _FactCodec:
         except KeyError:
             if self._loaded == 0:
                 raise  # nothing preloaded yet: the caller preloads and retries
-            return tuple(self._source(r) for r in refs)
+            self.preload()  # interned since the last preload (another writer)
+            return tuple(map(self._sources.__getitem__, refs))
 
     def dumps(self, fact: Any) -> str | None:
         if fact is None:
@@ -219,34 +201,40 @@ def _key_of(text: str) -> tuple[str, Hashable]:
     return projection, _tuples(key)
 
 
-# --- the snapshot store ------------------------------------------------------------
+# --- the snapshots ------------------------------------------------------------------
 
 
 class Snapshots:
     """Fact versions of the built-in projections, kept in step with the log lazily."""
 
-    def __init__(self, store: EventStore, projections: Sequence[Projection], ctx: Context) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        store: SnapshotStore,
+        projections: Sequence[Projection],
+        ctx: Context,
+    ) -> None:
+        self.log = log
         self.store = store
-        self.conn = store.conn
         self.projections = tuple(projections)
         self.ctx = ctx
         self.signature = LOGIC_VERSION + ":" + ",".join(sorted(p.name for p in projections))
-        self.codec = _FactCodec(store)
+        self.codec = _FactCodec(store, log.codec)
         # the in-memory fold at the checkpoint's fold key, reused while it still matches
         self._fold: Fold | None = None
         self._fold_key = ""
         self.folded = 0  # events folded by the last catch-up (how much work it did)
         # (change marker, checkpoint, head) when last known to be up to date
-        self._fresh: tuple[tuple[int, int], _Checkpoint | None, int] | None = None
+        self._fresh: tuple[tuple[int, int], Checkpoint | None, int] | None = None
 
     # --- reading ---------------------------------------------------------------------
 
     def covers(self, bounds: Bounds, marker: tuple[int, int] | None = None) -> bool:
         """Whether the versions answer a query with these knowledge bounds exactly."""
-        if self._fresh is not None and self._fresh[0] == (marker or self.store.change_marker()):
+        if self._fresh is not None and self._fresh[0] == (marker or self.log.change_marker()):
             _, cp, head = self._fresh
         else:
-            cp, head = self._read_checkpoint(), self.store.head()
+            cp, head = self.store.checkpoint(), self.log.head()
         if cp is None or not cp.complete or cp.signature != self.signature:
             return False
         if cp.position != head:
@@ -267,7 +255,7 @@ class Snapshots:
     def tables_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
         """The facts as of ``at``: from the in-memory fold when it is at the head."""
         if at is None and self._fold is not None:
-            cp = self._read_checkpoint()
+            cp = self.store.checkpoint()
             if cp is not None and cp.complete and cp.okey == self._fold_key:
                 return {name: dict(table) for name, table in self._fold.facts.items()}
         return self.facts_at(at)
@@ -281,16 +269,11 @@ class Snapshots:
         self, key: str, *, inclusive: bool, indexes: bool = True
     ) -> dict[str, dict[Hashable, Any]]:
         tables: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
-        op = "<=" if inclusive else "<"
-        rows = self.conn.execute(
-            "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key = k.key "
-            f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
-            (key,),
-        )
+        rows = self.store.facts_at(key, inclusive=inclusive)
         self.codec.preload()
         loads = self.codec.loads
         for key_text, fact in rows:
-            if fact is None or (not indexes and fact.startswith(_INDEX_TAG)):
+            if not indexes and fact.startswith(_INDEX_TAG):
                 continue
             projection, fkey = _key_of(key_text)
             tables.setdefault(projection, {})[fkey] = loads(fact)
@@ -298,27 +281,24 @@ class Snapshots:
 
     def fact_at(self, projection: str, key: Hashable, at: datetime | None) -> Any:
         """One fact as of valid time ``at`` (``None`` if absent)."""
-        row = self.conn.execute(
-            "SELECT fact FROM fact_versions WHERE key = ? AND okey <= ? ORDER BY okey DESC LIMIT 1",
-            (_key_text(projection, key), _bound(at)),
-        ).fetchone()
-        if row is None or row[0] is None:
+        text = self.store.fact_at(_key_text(projection, key), _bound(at))
+        if text is None:
             return None
         try:
-            return self.codec.loads(row[0])
+            return self.codec.loads(text)
         except KeyError:
             # a source interned since the last preload (another writer): read them all
             self.codec.preload()
-            return self.codec.loads(row[0])
+            return self.codec.loads(text)
 
     # --- keeping up with the log --------------------------------------------------------
 
     def ready(self, bounds: Bounds, marker: tuple[int, int] | None = None) -> bool:
         """Caught up, and able to answer ``bounds`` exactly.
 
-        ``marker`` is ``store.change_marker()`` if the caller has just asked it.
+        ``marker`` is ``log.change_marker()`` if the caller has just asked it.
         """
-        marker = marker or self.store.change_marker()
+        marker = marker or self.log.change_marker()
         if self._fresh is None or self._fresh[0] != marker:
             if not self.catch_up():
                 return False
@@ -328,37 +308,23 @@ class Snapshots:
     def catch_up(self) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
         kept moving them (the caller then folds the log itself)."""
-        if self._fresh is not None and self._fresh[0] == self.store.change_marker():
+        if self._fresh is not None and self._fresh[0] == self.log.change_marker():
             return True  # nothing was written anywhere since we were last up to date
         for _ in range(3):
             try:
                 self._catch_up_once()
-            except _Moved:
+            except CheckpointMoved:
                 self._fold = None
                 continue
-            self._fresh = (
-                self.store.change_marker(),
-                self._read_checkpoint(),
-                self.store.head(),
-            )
+            self._fresh = (self.log.change_marker(), self.store.checkpoint(), self.log.head())
             return True
         return False
-
-    def _read_checkpoint(self) -> _Checkpoint | None:
-        row = self.conn.execute(
-            "SELECT position, okey, max_reported_at, max_recorded_at, signature, complete "
-            "FROM snapshot_checkpoint WHERE scope = ?",
-            (_SCOPE,),
-        ).fetchone()
-        if row is None:
-            return None
-        return _Checkpoint(int(row[0]), row[1], row[2], row[3], row[4], bool(row[5]))
 
     def _catch_up_once(self) -> None:
         self.folded = 0
         self._fresh = None
-        head = self.store.head()
-        cp = self._read_checkpoint()
+        head = self.log.head()
+        cp = self.store.checkpoint()
         if cp is not None and cp.signature == self.signature and cp.complete:
             if cp.position == head:
                 return
@@ -372,47 +338,29 @@ class Snapshots:
         self._resume()
 
     def _begin(
-        self, expected: _Checkpoint | None, head: int, *, delete_from: str | None, resume_after: str
+        self, expected: Checkpoint | None, head: int, *, delete_from: str | None, resume_after: str
     ) -> None:
         """Mark a fold towards ``head`` as under way, dropping versions it will redo."""
         scratch = expected is None or expected.signature != self.signature
         after = 0 if scratch or expected is None else expected.position
-        row = self.conn.execute(
-            "SELECT MAX(reported_at), MAX(recorded_at) FROM events WHERE position > ? "
-            "AND position <= ?",
-            (after, head),
-        ).fetchone()
+        reported, recorded = self.log.time_extent(after, head)
         previous = (
             (None, None)
             if scratch or expected is None
             else (expected.max_reported, expected.max_recorded)
         )
-        max_reported = max(filter(None, [row[0], previous[0]]), default=None)
-        max_recorded = max(filter(None, [row[1], previous[1]]), default=None)
-        with self.store.write() as conn:
-            self._expect(conn, expected)
-            if delete_from == "":
-                conn.execute("DELETE FROM fact_versions")
-                conn.execute("DELETE FROM fact_keys")
-            elif delete_from is not None:
-                conn.execute("DELETE FROM fact_versions WHERE okey >= ?", (delete_from,))
-            conn.execute(
-                "INSERT OR REPLACE INTO snapshot_checkpoint (scope, position, okey, "
-                "max_reported_at, max_recorded_at, signature, complete) "
-                "VALUES (?, ?, ?, ?, ?, ?, 0)",
-                (_SCOPE, head, resume_after, max_reported, max_recorded, self.signature),
-            )
+        max_reported = max(filter(None, [reported, previous[0]]), default=None)
+        max_recorded = max(filter(None, [recorded, previous[1]]), default=None)
+        checkpoint = Checkpoint(
+            head, resume_after, max_reported, max_recorded, self.signature, complete=False
+        )
+        self.store.begin(expected, checkpoint, delete_from=delete_from)
         if delete_from is not None:
             self._fold = None
 
-    def _expect(self, conn: sqlite3.Connection, expected: _Checkpoint | None) -> None:
-        """Inside a write transaction: the checkpoint is still the one we read."""
-        if self._read_checkpoint() != expected:
-            raise _Moved
-
     def _resume(self) -> None:
         """Fold from the checkpoint's fold key up to its log position, in chunks."""
-        cp = self._read_checkpoint()
+        cp = self.store.checkpoint()
         assert cp is not None
         if self._fold is not None and self._fold_key == cp.okey:
             fold = self._fold
@@ -424,11 +372,11 @@ class Snapshots:
         self._fold = None
         occurred_from = from_text(cp.okey.split("#")[0]) if cp.okey else None
         stream = fold_events(
-            self.store,
+            self.log,
             Bounds(),
             upto=cp.position,
             occurred_from=occurred_from,
-            ignore=ignored_type_names(self.store, self.projections),
+            ignore=ignored_type_names(self.log, self.projections),
         )
         last = cp.okey
         batch: list[tuple[str, str, Any]] = []
@@ -449,25 +397,11 @@ class Snapshots:
         self._fold, self._fold_key = fold, last
 
     def _flush(
-        self, cp: _Checkpoint, batch: list[tuple[str, str, Any]], last: str, *, complete: bool
-    ) -> _Checkpoint:
+        self, cp: Checkpoint, batch: list[tuple[str, str, Any]], last: str, *, complete: bool
+    ) -> Checkpoint:
         done = attrs.evolve(cp, okey=last, complete=complete)
         try:
-            with self.store.write() as conn:
-                self._expect(conn, cp)
-                dumps = self.codec.dumps
-                conn.executemany(
-                    "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",
-                    [(k, o, dumps(f)) for k, o, f in batch],
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)",
-                    [(k,) for k in {k for k, _, _ in batch}],
-                )
-                conn.execute(
-                    "UPDATE snapshot_checkpoint SET okey = ?, complete = ? WHERE scope = ?",
-                    (last, int(complete), _SCOPE),
-                )
+            self.store.write_versions(cp, batch, self.codec.dumps, done)
         except BaseException:
             self.codec.forget()  # interned source ids may have been rolled back
             raise
@@ -477,18 +411,19 @@ class Snapshots:
         """The fold key from which events in ``(after, head]`` change the versions."""
         earliest = _MAX
         targets: set[str] = set()
-        for record in self.store.read(after_position=after, upto_position=head):
+        for record in self.log.read(EventFilter(after_position=after, upto_position=head)):
             if isinstance(record.event, ev.Correction | ev.Retraction):
                 targets.update(self._chain(record.event))
             else:
                 earliest = min(earliest, okey(record.event.occurred_at, record.position))
         if targets:
             moved: dict[str, list[datetime]] = {}
-            for meta in self.store.read(types=meta_type_names(self.store), upto_position=head):
+            metas = EventFilter(types=meta_type_names(self.log), upto_position=head)
+            for meta in self.log.read(metas):
                 event = meta.event
                 if isinstance(event, ev.Correction) and event.corrects in targets:
                     moved.setdefault(event.corrects, []).append(event.replacement.occurred_at)
-            for original in self._read_ids(sorted(targets)):
+            for original in self.log.read_ids(sorted(targets)):
                 times = [original.event.occurred_at, *moved.get(original.id, [])]
                 earliest = min(earliest, *(okey(t, original.position) for t in times))
         return earliest
@@ -507,28 +442,10 @@ class Snapshots:
             if target is None or target in ids:
                 continue
             ids.add(target)
-            record = self.store.get(target)
+            record = self.log.get(target)
             if record is not None and isinstance(record.event, ev.Correction | ev.Retraction):
                 pending.append(record.event)
         return ids
-
-    def _read_ids(self, ids: Sequence[str]) -> Iterator[RecordedEvent]:
-        for start in range(0, len(ids), 500):
-            yield from self.store.read(ids=ids[start : start + 500])
-
-
-class _Moved(Exception):
-    """Another process moved the checkpoint while we were folding."""
-
-
-@attrs.frozen
-class _Checkpoint:
-    position: int
-    okey: str
-    max_reported: str | None
-    max_recorded: str | None
-    signature: str
-    complete: bool
 
 
 def _predecessor(key: str) -> str:

@@ -10,6 +10,7 @@ from freezegun import freeze_time
 
 import timeline as tl
 from tests.conftest import StepClock
+from timeline.store.base import EventFilter
 
 STORY = "clocks"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # StepClock's default start
@@ -28,7 +29,7 @@ def _recorded(store: tl.Timeline) -> list[datetime]:
 
 
 def _ids_recorded_until(store: tl.Timeline, until: datetime) -> list[str]:
-    return [e.id for e in store.store.read(recorded_until=until)]
+    return [e.id for e in store.store.read(EventFilter(recorded_until=until))]
 
 
 def test_recorded_at_strictly_increases_by_a_microsecond_under_a_frozen_clock(

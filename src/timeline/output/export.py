@@ -25,7 +25,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, TextIO
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, effective_events, meta_type_names, resolve_meta
+from timeline.bitemporal import Bounds, effective_events, known_meta, resolve_meta
 from timeline.codec import Codec, canonical_json
 from timeline.errors import (
     FixtureError,
@@ -45,7 +45,8 @@ from timeline.output.labels import (
     story_title,
     type_label,
 )
-from timeline.store.sqlite import EventStore, RecordedEvent
+from timeline.store.base import EventLog
+from timeline.store.recorded import RecordedEvent
 
 if TYPE_CHECKING:
     from timeline.facade import Timeline
@@ -100,7 +101,7 @@ def export(timeline: Timeline, fmt: str, out: TextIO, bounds: Bounds | None = No
 # --- JSON Lines -----------------------------------------------------------------
 
 
-def archive_records(store: EventStore, bounds: Bounds) -> Iterator[RecordedEvent]:
+def archive_records(store: EventLog, bounds: Bounds) -> Iterator[RecordedEvent]:
     """The stored records a state under ``bounds`` needs, in log order.
 
     Every event the state folds (a corrected one as its original), the
@@ -108,18 +109,9 @@ def archive_records(store: EventStore, bounds: Bounds) -> Iterator[RecordedEvent
     retractions of records kept. Unbounded, that is the whole log.
     """
     folded = {p.position for p in effective_events(store, bounds)}
-    retracted, _ = resolve_meta(
-        store.read(
-            story=bounds.story,
-            types=meta_type_names(store),
-            reported_until=bounds.known_at,
-            recorded_until=bounds.recorded_by,
-        )
-    )
+    retracted, _ = resolve_meta(known_meta(store, bounds))
     kept: set[str] = set()
-    for record in store.read(
-        story=bounds.story, reported_until=bounds.known_at, recorded_until=bounds.recorded_by
-    ):
+    for record in store.read(bounds.knowledge()):
         event = record.event
         if isinstance(event, ev.Retraction):
             keep = event.retracts in kept

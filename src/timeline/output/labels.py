@@ -21,8 +21,7 @@ from timeline.codec import Codec, default_codec
 from timeline.projections.base import Change, is_internal
 from timeline.projections.orders import OrderIntent, Restriction
 from timeline.projections.stance import Stance
-from timeline.store.search import SearchHit
-from timeline.store.sqlite import RecordedEvent
+from timeline.store.recorded import RecordedEvent, SearchHit
 from timeline.times import Precision
 
 if TYPE_CHECKING:

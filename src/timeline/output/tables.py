@@ -24,8 +24,7 @@ from timeline.projections.base import Change
 from timeline.projections.orders import OrderIntent, Restriction
 from timeline.projections.stance import Stance
 from timeline.replay import ReplayStep
-from timeline.store.search import SearchHit
-from timeline.store.sqlite import Actor
+from timeline.store.recorded import Actor, SearchHit
 
 __all__ = [
     "actors_table",

@@ -5,20 +5,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from timeline import events as ev
+from timeline.clock import Clock
 from timeline.codec import Codec, loads_trusted
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
 from timeline.registry import target_of, target_problem
 from timeline.store.integrity import GENESIS_HASH, row_hash
 from timeline.store.recorded import Actor, RecordedEvent
 from timeline.times import from_text, to_text
-
-if TYPE_CHECKING:
-    from timeline.store.sqlite import EventStore
 
 __all__ = ["Batch", "with_fields"]
 
@@ -122,15 +120,29 @@ class Batch:
 
     def __init__(
         self,
-        store: EventStore,
         conn: sqlite3.Connection,
+        *,
+        clock: Clock,
+        codec: Codec,
+        lookup: Mapping[str, str],
         story: str,
         version: int,
         register_actors: bool,
         ids: list[str],
     ) -> None:
-        self.store = store
+        """Start a batch after the log's last row.
+
+        Args:
+            conn: the connection, inside the append's write transaction.
+            clock: gives ``recorded_at``.
+            codec: encodes the records.
+            lookup: every actor id and alias (casefolded) to its actor id.
+            story / version: the story and its current version.
+            register_actors: register unknown actor ids (else refuse them).
+            ids: the batch's event ids, to find those already stored.
+        """
         self.conn = conn
+        self.codec = codec
         self.story = story
         self.version = version
         self.register_actors = register_actors
@@ -141,8 +153,8 @@ class Batch:
         self.position: int = last[0] if last else 0
         self.prev_hash: str = last[2] if last else GENESIS_HASH
         self.prev_recorded: datetime | None = from_text(last[1]) if last else None
-        self.now = store.clock.now()
-        self.lookup = store.actor_lookup()
+        self.now = clock.now()
+        self.lookup = lookup
         self.known_ids = set(self.lookup.values())
         self.new_actors: dict[str, Actor] = {}
         self.types: dict[str, str] = {}  # id -> stored type name, for correction checks
@@ -154,7 +166,6 @@ class Batch:
 
     def add(self, index: int, original: ev.Event) -> None:
         """Validate one batch item and stage its rows (or note it as already stored)."""
-        store = self.store
         event = resolve_actors(original, self.lookup, self.new_actors, self.register_actors, index)
         prior = self.seen.get(event.id) or self.stored.get(event.id)
         if prior is not None:
@@ -168,8 +179,8 @@ class Batch:
         reported = event.effective_reported_at or recorded_at
         # the record was validated when built; only the store's two fields change
         event = with_fields(event, story=self.story, reported_at=reported)
-        check_target(self.conn, store.codec, event, self.types)
-        data, payload = store.codec.payload(event)
+        check_target(self.conn, self.codec, event, self.types)
+        data, payload = self.codec.payload(event)
         self.position += 1
         self.version += 1
         hashed = (
@@ -207,7 +218,7 @@ class Batch:
         )
 
     def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
-        codec = self.store.codec
+        codec = self.codec
         prior = loads_trusted(prior_payload)
         reported = event.effective_reported_at
         if reported is None:

@@ -1,4 +1,4 @@
-"""What the store hands back: actors, recorded events, append results."""
+"""What the store hands back: actors, recorded events, append results, search hits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import attrs
 
 from timeline import events as ev
 
-__all__ = ["Actor", "AppendResult", "RecordedEvent"]
+__all__ = ["Actor", "AppendResult", "RecordedEvent", "SearchHit"]
 
 
 @attrs.frozen(kw_only=True)
@@ -64,3 +64,17 @@ class AppendResult:
     def version(self) -> int | None:
         """The story's version after the append, if anything was written."""
         return self.appended[-1].version if self.appended else None
+
+
+@attrs.frozen(kw_only=True)
+class SearchHit:
+    """One search result: the event, a snippet with the matches marked, and its rank.
+
+    Attributes:
+        rank: the backend's rank (FTS5's bm25 for SQLite); lower is a better match
+            (results come best first).
+    """
+
+    record: RecordedEvent
+    snippet: str
+    rank: float

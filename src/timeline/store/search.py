@@ -5,26 +5,22 @@ publisher, and the names of the actors it names; the store fills it in the same
 transaction as each append. Queries are plain words by default; FTS5 syntax
 (phrases in double quotes, ``AND`` / ``OR`` / ``NOT``, ``NEAR()``, prefixes with
 ``*``, column filters such as ``summary:``) is used when asked for, or when the
-query visibly uses it. ``sqlite3`` errors are translated here into
-:class:`~timeline.errors.ValidationError` (a bad query) or the store's errors.
+query visibly uses it. A malformed query is a
+:class:`~timeline.errors.ValidationError`; other ``sqlite3`` errors are the store's to translate.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
-
-import attrs
 
 from timeline.errors import ValidationError
 from timeline.store._schema import SEARCH_COLUMNS, SEARCH_TABLE
-from timeline.store.sqlite import EventStore, RecordedEvent
-from timeline.times import to_text
+from timeline.store._where import where as where_sql
+from timeline.store.base import EventFilter
 
-__all__ = ["SearchHit", "fts_query", "search"]
+__all__ = ["fts_query", "matching_rows"]
 
 # characters, operator words and column filters that only mean something in FTS5 syntax
 _SYNTAX = re.compile(
@@ -32,20 +28,6 @@ _SYNTAX = re.compile(
     rf"|(?:^|\s)-?(?:{'|'.join(SEARCH_COLUMNS)})\s*:"
 )
 _SNIPPET_TOKENS = 16
-_ID_CHUNK = 500
-
-
-@attrs.frozen(kw_only=True)
-class SearchHit:
-    """One search result: the event, a snippet with the matches marked, and its rank.
-
-    Attributes:
-        rank: FTS5's bm25 rank; lower is a better match (results come best first).
-    """
-
-    record: RecordedEvent
-    snippet: str
-    rank: float
 
 
 def fts_query(text: str, *, raw: bool | None = None) -> str:
@@ -72,28 +54,23 @@ def fts_query(text: str, *, raw: bool | None = None) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
-def search(
-    store: EventStore,
+def matching_rows(
+    conn: sqlite3.Connection,
     query: str,
     *,
-    raw: bool | None = None,
-    story: str | None = None,
-    actor: str | None = None,
-    types: Sequence[str] | None = None,
-    occurred_from: datetime | None = None,
-    occurred_until: datetime | None = None,
-    limit: int | None = 50,
-    markers: tuple[str, str] = ("[", "]"),
-) -> list[SearchHit]:
-    """Events matching ``query``, best first, with snippets.
+    raw: bool | None,
+    where: EventFilter,
+    limit: int | None,
+    markers: tuple[str, str],
+) -> list[tuple[str, str, float]]:
+    """``(event id, snippet, rank)`` of the events matching ``query`` and ``where``, best first.
 
     Args:
-        store: the event store.
+        conn: the store's connection (other ``sqlite3`` errors propagate to the
+            store, which translates them).
         query: words, or FTS5 syntax (see :func:`fts_query`).
         raw: how to read ``query`` (see :func:`fts_query`).
-        story / actor / types: only events of this story, naming this actor
-            id, of these stored type names.
-        occurred_from / occurred_until: bounds on ``occurred_at``.
+        where: the events to search among (its ``order`` is not used: best first).
         limit: at most this many results (``None``: all).
         markers: text put before and after each match in the snippet.
 
@@ -104,61 +81,32 @@ def search(
     if limit is not None and limit < 1:
         raise ValidationError(f"limit: must be at least 1, got {limit}", field="limit")
     match = fts_query(query, raw=raw)
-    where = [f"{SEARCH_TABLE} MATCH ?"]
-    params: list[Any] = [markers[0], markers[1], match]
-    if story is not None:
-        where.append("e.story = ?")
-        params.append(story)
-    if actor is not None:
-        where.append("e.position IN (SELECT position FROM event_actors WHERE actor = ?)")
-        params.append(actor)
-    if types:
-        where.append(f"e.type IN ({', '.join('?' * len(types))})")
-        params.extend(types)
-    if occurred_from is not None:
-        where.append("e.occurred_at >= ?")
-        params.append(to_text(occurred_from))
-    if occurred_until is not None:
-        where.append("e.occurred_at <= ?")
-        params.append(to_text(occurred_until))
+    join, join_params, condition, params = where_sql(where)
     sql = (
         f"SELECT e.id, snippet({SEARCH_TABLE}, -1, ?, ?, '…', {_SNIPPET_TOKENS}), "
         f"{SEARCH_TABLE}.rank FROM {SEARCH_TABLE} "
-        f"JOIN events e ON e.position = {SEARCH_TABLE}.rowid "
-        f"WHERE {' AND '.join(where)} ORDER BY {SEARCH_TABLE}.rank, e.position"
+        f"JOIN events e ON e.position = {SEARCH_TABLE}.rowid {join} "
+        f"WHERE {SEARCH_TABLE} MATCH ? AND {condition} ORDER BY {SEARCH_TABLE}.rank, e.position"
     )
+    values: list[Any] = [markers[0], markers[1], *join_params, match, *params]
     if limit is not None:
         sql += " LIMIT ?"
-        params.append(limit)
+        values.append(limit)
     try:
-        rows = store.conn.execute(sql, params).fetchall()
+        return [(r[0], r[1], float(r[2])) for r in conn.execute(sql, values).fetchall()]
     except sqlite3.OperationalError as exc:
-        if _is_query_error(exc):
-            hint = (
-                f"search columns are {', '.join(SEARCH_COLUMNS)}"
-                if str(exc).startswith("no such column")
-                else "close every double quote and put words on both sides of AND / OR / NOT"
-            )
-            raise ValidationError(
-                f"query: {query!r} is not valid search syntax ({exc}); {hint}, "
-                "or search it as plain words (--plain, raw=False)",
-                field="query",
-            ) from exc
-        raise store._translate(exc) from exc
-    except sqlite3.Error as exc:
-        raise store._translate(exc) from exc
-    if not rows:
-        return []
-    ids = [row[0] for row in rows]
-    records = {
-        r.id: r
-        for start in range(0, len(ids), _ID_CHUNK)
-        for r in store.read(ids=ids[start : start + _ID_CHUNK])
-    }
-    return [
-        SearchHit(record=records[event_id], snippet=snippet, rank=float(rank))
-        for event_id, snippet, rank in rows
-    ]
+        if not _is_query_error(exc):
+            raise
+        hint = (
+            f"search columns are {', '.join(SEARCH_COLUMNS)}"
+            if str(exc).startswith("no such column")
+            else "close every double quote and put words on both sides of AND / OR / NOT"
+        )
+        raise ValidationError(
+            f"query: {query!r} is not valid search syntax ({exc}); {hint}, "
+            "or search it as plain words (--plain, raw=False)",
+            field="query",
+        ) from exc
 
 
 def _is_query_error(exc: sqlite3.OperationalError) -> bool:

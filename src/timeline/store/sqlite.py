@@ -2,8 +2,12 @@
 
 One row per event in ``events`` with a global ``position``, a per-story
 ``version``, the three times as sortable UTC text, the canonical JSON payload,
-and a sha256 hash chain. ``sqlite3`` errors are translated here, once; none
-leaves this module.
+and a sha256 hash chain. It implements :class:`~timeline.store.base.EventLog`.
+
+Every ``sqlite3`` error, from any statement (a transaction's body included), is
+translated into a :class:`~timeline.errors.TimelineError` at one choke point,
+:meth:`EventStore.guard` (which :meth:`EventStore.write` uses too); none leaves
+``store/``.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ from timeline.errors import (
 from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import Batch
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
+from timeline.store._where import order_by
+from timeline.store._where import where as where_sql
+from timeline.store.base import EVERYTHING, EventFilter
 from timeline.store.integrity import COLUMNS, GENESIS_HASH, row_hash, verify
-from timeline.store.recorded import Actor, AppendResult, RecordedEvent
-from timeline.times import from_text, to_text
+from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
+from timeline.store.search import matching_rows
+from timeline.times import from_text
 
 __all__ = [
     "GENESIS_HASH",
@@ -44,6 +52,7 @@ __all__ = [
     "AppendResult",
     "EventStore",
     "RecordedEvent",
+    "SearchHit",
     "StoreError",
     "row_hash",
 ]
@@ -51,6 +60,8 @@ __all__ = [
 # attempts at taking the write lock; each waits up to busy_timeout inside SQLite,
 # so a writer gives up after about _LOCK_RETRIES * busy_timeout (never a clock loop)
 _LOCK_RETRIES = 5
+_ID_CHUNK = 500  # ids per "IN (...)": well under SQLite's limit on bound parameters
+_WAIT_STEP = 0.05  # seconds between looks at the log while a follower waits
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -164,7 +175,8 @@ class EventStore:
         self.conn = conn
         self.db = Database(conn, execute_plugins=False)
         try:
-            self._prepare(busy_timeout)
+            with self.guard():
+                self._prepare(busy_timeout)
         except BaseException:
             conn.close()
             raise
@@ -270,7 +282,8 @@ class EventStore:
         """Close the connection; any later use raises ``StoreError`` (closing again is a no-op)."""
         if isinstance(self.conn, _ClosedConnection):
             return
-        self.conn.close()
+        with self.guard():
+            self.conn.close()
         # sqlite3 would raise its own ProgrammingError on every later use, from
         # whichever module touches the connection; this says what happened instead
         closed = cast(sqlite3.Connection, _ClosedConnection(self.path))
@@ -278,27 +291,37 @@ class EventStore:
         self.db.conn = closed
 
     @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """The choke point: any ``sqlite3`` error inside becomes a ``TimelineError``."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: all of it commits, or none of it."""
+        """A ``BEGIN IMMEDIATE`` transaction: all of it commits, or none of it.
+
+        A ``sqlite3`` error in the body or at COMMIT rolls back and is translated
+        (as eventsourcing's transaction ``__exit__`` does); other errors roll back
+        and propagate unchanged.
+        """
         if self.readonly:
             raise StoreError(f"{self.path}: store is open read-only; writes are refused")
         self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
         self._writes += 1
         try:
-            try:
-                yield self.conn
-            except BaseException:
-                if self.conn.in_transaction:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                # a failed ROLLBACK leaves nothing to undo that the error below does not say
+                with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
-                self._actor_writes += 1  # actors cached inside it may be rolled back
-                raise
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                self._actor_writes += 1
+            self._actor_writes += 1  # actors cached inside it may be rolled back
+            if isinstance(exc, sqlite3.Error):
                 raise self._translate(exc) from exc
+            raise
         finally:
             # caches filled during the transaction must not outlive it
             self._writes += 1
@@ -306,7 +329,25 @@ class EventStore:
     def change_marker(self) -> tuple[int, int]:
         """Changes whenever the database may have changed: another connection
         committed (``PRAGMA data_version``) or this one wrote. Cheap to ask."""
-        return int(self.conn.execute("PRAGMA data_version").fetchone()[0]), self._writes
+        with self.guard():
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return int(version), self._writes
+
+    def wait(self, after_position: int, timeout: float) -> bool:
+        """Block until the log passes ``after_position`` or ``timeout`` seconds pass.
+
+        SQLite has no notifications: this looks at the head every ``_WAIT_STEP`` s.
+
+        Returns:
+            Whether the log now holds events after ``after_position``.
+        """
+        deadline = time.monotonic() + timeout
+        while self.head() <= after_position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(_WAIT_STEP, remaining))
+        return True
 
     # --- actors -------------------------------------------------------------
 
@@ -321,23 +362,36 @@ class EventStore:
         if self._lookup is not None and self._lookup[0] == key:
             return self._lookup[1]
         out: dict[str, str] = {}
-        # display names first, so that aliases and ids win; a name two actors share
-        # is no name at all
-        for name, actor in self.conn.execute(
-            "SELECT name, MIN(id) FROM actors GROUP BY name COLLATE NOCASE HAVING COUNT(*) = 1"
-        ):
-            out[name.casefold()] = actor
-        for alias, actor in self.conn.execute("SELECT alias, actor FROM actor_aliases"):
-            out[alias.casefold()] = actor
-        for (actor,) in self.conn.execute("SELECT id FROM actors"):
-            out[actor.casefold()] = actor
+        with self.guard():
+            # display names first, so that aliases and ids win; a name two actors share
+            # is no name at all
+            for name, actor in self.conn.execute(
+                "SELECT name, MIN(id) FROM actors GROUP BY name COLLATE NOCASE HAVING COUNT(*) = 1"
+            ):
+                out[name.casefold()] = actor
+            for alias, actor in self.conn.execute("SELECT alias, actor FROM actor_aliases"):
+                out[alias.casefold()] = actor
+            for (actor,) in self.conn.execute("SELECT id FROM actors"):
+                out[actor.casefold()] = actor
         self._lookup = (key, out)
         return out
 
     def actors(self) -> list[Actor]:
         """Every known actor, sorted by id."""
-        rows = self.conn.execute("SELECT id, name, kind, aliases FROM actors ORDER BY id")
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT id, name, kind, aliases FROM actors ORDER BY id"
+            ).fetchall()
         return [Actor(id=r[0], name=r[1], kind=r[2], aliases=tuple(json.loads(r[3]))) for r in rows]
+
+    def register_actors(self, actors: Iterable[Actor]) -> None:
+        """Declare or update actors (names, kinds, aliases merged), in one transaction.
+
+        Raises:
+            ValidationError: an alias already names another actor.
+        """
+        with self.write() as conn:
+            self._upsert_actors(conn, actors)
 
     def _upsert_actors(self, conn: sqlite3.Connection, actors: Iterable[Actor]) -> None:
         self._actor_writes += 1
@@ -388,9 +442,10 @@ class EventStore:
 
     def story_version(self, story: str) -> int:
         """The story's current version (0 if it has no events)."""
-        row = self.conn.execute(
-            "SELECT MAX(version) FROM events WHERE story = ?", (story,)
-        ).fetchone()
+        with self.guard():
+            row = self.conn.execute(
+                "SELECT MAX(version) FROM events WHERE story = ?", (story,)
+            ).fetchone()
         return int(row[0] or 0)
 
     def append(
@@ -445,8 +500,6 @@ class EventStore:
                     register_actors,
                     title,
                 )
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
         except UnicodeEncodeError as exc:
             raise _not_unicode(exc, f"story {story!r}") from exc
 
@@ -473,7 +526,16 @@ class EventStore:
             )
         if not batch:
             return AppendResult()
-        staged = Batch(self, conn, story, current, register_actors, [e.id for e in batch])
+        staged = Batch(
+            conn,
+            clock=self.clock,
+            codec=self.codec,
+            lookup=self.actor_lookup(),
+            story=story,
+            version=current,
+            register_actors=register_actors,
+            ids=[e.id for e in batch],
+        )
         index = -1
         try:
             for index, event in enumerate(batch):
@@ -504,35 +566,15 @@ class EventStore:
 
     # --- reading ------------------------------------------------------------
 
-    def read(
-        self,
-        *,
-        story: str | None = None,
-        actor: str | None = None,
-        types: Sequence[str] | None = None,
-        exclude_types: Sequence[str] | None = None,
-        ids: Sequence[str] | None = None,
-        occurred_from: datetime | None = None,
-        occurred_until: datetime | None = None,
-        reported_from: datetime | None = None,
-        reported_until: datetime | None = None,
-        recorded_until: datetime | None = None,
-        after_position: int = 0,
-        upto_position: int | None = None,
-        order: str = "position",
-    ) -> Iterator[RecordedEvent]:
-        """Stream stored events matching every given filter, lazily, in ``order``.
+    def read(self, where: EventFilter = EVERYTHING) -> Iterator[RecordedEvent]:
+        """Stream stored events matching ``where``, lazily, in ``where.order``.
 
-        ``order`` is ``"position"``, ``"occurred"``, ``"reported"`` or ``"recorded"``.
+        Raises:
+            ValidationError: an unknown order.
         """
         sql, params = self._select(
-            "e.position, e.story, e.version, e.recorded_at, e.payload",
-            story=story, actor=actor, types=types, exclude_types=exclude_types, ids=ids,
-            occurred_from=occurred_from, occurred_until=occurred_until,
-            reported_from=reported_from, reported_until=reported_until,
-            recorded_until=recorded_until, after_position=after_position,
-            upto_position=upto_position, order=order,
-        )  # fmt: skip
+            "e.position, e.story, e.version, e.recorded_at, e.payload", where
+        )
         decode, loads = self.codec.decode_trusted, loads_trusted
         for position, story_, version, recorded_at, payload in self._stream(sql, params):
             yield RecordedEvent(
@@ -543,120 +585,104 @@ class EventStore:
                 event=decode(loads(payload)),
             )
 
-    def read_events(self, **filters: Any) -> Iterator[tuple[datetime, int, ev.Event]]:
-        """Like :meth:`read` (same filters) but lean: ``(occurred_at, position, event)``.
+    def read_events(
+        self, where: EventFilter = EVERYTHING
+    ) -> Iterator[tuple[datetime, int, ev.Event]]:
+        """Like :meth:`read` but lean: ``(occurred_at, position, event)``.
 
         The folding hot path: no :class:`RecordedEvent`, no ``recorded_at`` parsing.
         """
-        sql, params = self._select("e.position, e.payload", **filters)
+        sql, params = self._select("e.position, e.payload", where)
         decode, loads = self.codec.decode_trusted, loads_trusted
         for position, payload in self._stream(sql, params):
             event = decode(loads(payload))
             yield event.occurred_at, position, event
 
+    def read_ids(
+        self, ids: Iterable[str], where: EventFilter = EVERYTHING
+    ) -> Iterator[RecordedEvent]:
+        """The stored events with these ids that also match ``where``, in chunks of ids."""
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _ID_CHUNK):
+            yield from self.read(where.but(ids=unique[start : start + _ID_CHUNK]))
+
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-        try:
+        with self.guard():
             cursor = self.conn.execute(sql, params)
             while True:
                 chunk = cursor.fetchmany(512)
                 if not chunk:
                     return
                 yield from chunk
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
 
-    def _select(
+    def _select(self, columns: str, where: EventFilter) -> tuple[str, list[Any]]:
+        order = order_by(where.order)
+        join, join_params, condition, params = where_sql(where)
+        sql = f"SELECT {columns} FROM events e {join} WHERE {condition} ORDER BY {order}"
+        return sql, [*join_params, *params]
+
+    def search(
         self,
-        columns: str,
+        query: str,
         *,
-        story: str | None = None,
-        actor: str | None = None,
-        types: Sequence[str] | None = None,
-        exclude_types: Sequence[str] | None = None,
-        ids: Sequence[str] | None = None,
-        occurred_from: datetime | None = None,
-        occurred_until: datetime | None = None,
-        reported_from: datetime | None = None,
-        reported_until: datetime | None = None,
-        recorded_until: datetime | None = None,
-        after_position: int = 0,
-        upto_position: int | None = None,
-        order: str = "position",
-    ) -> tuple[str, list[Any]]:
-        where: list[str] = []
-        params: list[Any] = []
-        if after_position > 0:
-            # only when asked: "position > 0" would steer SQLite to a rowid scan
-            # instead of the occurred_at / reported_at indexes
-            where.append("e.position > ?")
-            params.append(after_position)
-        join = ""
-        if upto_position is not None:
-            where.append("e.position <= ?")
-            params.append(upto_position)
-        if story is not None:
-            where.append("e.story = ?")
-            params.append(story)
-        if actor is not None:
-            join = (
-                "JOIN (SELECT DISTINCT position FROM event_actors WHERE actor = ?) a "
-                "ON a.position = e.position"
+        raw: bool | None = None,
+        where: EventFilter = EVERYTHING,
+        limit: int | None = 50,
+        markers: tuple[str, str] = ("[", "]"),
+    ) -> list[SearchHit]:
+        """Full-text search over the FTS5 index, best first (see :mod:`timeline.store.search`).
+
+        Raises:
+            ValidationError: an empty or malformed query, or a ``limit`` below 1.
+        """
+        with self.guard():
+            rows = matching_rows(
+                self.conn, query, raw=raw, where=where, limit=limit, markers=markers
             )
-            params.insert(0, actor)
-        if types:
-            where.append(f"e.type IN ({', '.join('?' * len(types))})")
-            params.extend(types)
-        if exclude_types:
-            where.append(f"e.type NOT IN ({', '.join('?' * len(exclude_types))})")
-            params.extend(exclude_types)
-        if ids is not None:
-            where.append(f"e.id IN ({', '.join('?' * len(ids))})")
-            params.extend(ids)
-        for column, op, value in (
-            ("occurred_at", ">=", occurred_from),
-            ("occurred_at", "<=", occurred_until),
-            ("reported_at", ">=", reported_from),
-            ("reported_at", "<=", reported_until),
-            ("recorded_at", "<=", recorded_until),
-        ):
-            if value is not None:
-                where.append(f"e.{column} {op} ?")
-                params.append(to_text(value))
-        order_by = {
-            "position": "e.position",
-            "recorded": "e.position",
-            "occurred": "e.occurred_at, e.position",
-            "reported": "e.reported_at, e.position",
-        }.get(order)
-        if order_by is None:
-            raise ValidationError(
-                f"order: {order!r} is not one of occurred, reported, recorded",
-                field="order",
-            )
-        sql = (
-            f"SELECT {columns} FROM events e "
-            f"{join} WHERE {' AND '.join(where) or '1'} ORDER BY {order_by}"
-        )
-        return sql, params
+        records = {r.id: r for r in self.read_ids([row[0] for row in rows])}
+        return [
+            SearchHit(record=records[event_id], snippet=snippet, rank=rank)
+            for event_id, snippet, rank in rows
+        ]
 
     def get(self, event_id: str) -> RecordedEvent | None:
         """The stored event with this id, or ``None``."""
-        row = self.conn.execute("SELECT position FROM events WHERE id = ?", (event_id,)).fetchone()
-        if row is None:
-            return None
-        return next(self.read(after_position=row[0] - 1, upto_position=row[0]))
+        return next(self.read_ids([event_id]), None)
 
     def head(self) -> int:
         """The last position in the log (0 when empty)."""
-        row = self.conn.execute("SELECT MAX(position) FROM events").fetchone()
+        with self.guard():
+            row = self.conn.execute("SELECT MAX(position) FROM events").fetchone()
         return int(row[0] or 0)
+
+    def count_events(self) -> int:
+        """How many events the log holds."""
+        with self.guard():
+            return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def known_ids(self) -> dict[str, str]:
+        """Every stored event id with its stored type name."""
+        with self.guard():
+            return dict(self.conn.execute("SELECT id, type FROM events").fetchall())
+
+    def time_extent(self, after: int, upto: int) -> tuple[str | None, str | None]:
+        """The latest ``reported_at`` and ``recorded_at`` (stored text) in ``(after, upto]``."""
+        with self.guard():
+            row = self.conn.execute(
+                "SELECT MAX(reported_at), MAX(recorded_at) FROM events "
+                "WHERE position > ? AND position <= ?",
+                (after, upto),
+            ).fetchone()
+        return row[0], row[1]
 
     def stories(self) -> list[tuple[str, str | None, int]]:
         """``(story, title, version)`` for every story, sorted."""
-        rows = self.conn.execute(
-            "SELECT s.story, s.title, (SELECT MAX(version) FROM events e WHERE e.story = s.story) "
-            "FROM stories s ORDER BY s.story"
-        )
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT s.story, s.title, "
+                "(SELECT MAX(version) FROM events e WHERE e.story = s.story) "
+                "FROM stories s ORDER BY s.story"
+            ).fetchall()
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
 
     def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
@@ -664,8 +690,9 @@ class EventStore:
 
         A correction counts under its replacement's topic.
         """
-        rows = self.conn.execute(
-            """
+        with self.guard():
+            rows = self.conn.execute(
+                """
             SELECT t.topic, COUNT(DISTINCT t.position),
                    (SELECT group_concat(actor, char(10)) FROM (
                        SELECT DISTINCT ea.actor FROM event_actors ea
@@ -679,7 +706,7 @@ class EventStore:
             WHERE t.topic IS NOT NULL
             GROUP BY t.topic ORDER BY t.topic
             """
-        )
+            ).fetchall()
         return [(r[0], int(r[1]), tuple(r[2].split("\n")) if r[2] else ()) for r in rows]
 
     # --- integrity ----------------------------------------------------------
@@ -690,14 +717,13 @@ class EventStore:
         Raises:
             IntegrityError: naming the first position whose row does not match.
         """
-        try:
+        with self.guard():
             return verify(self.conn)
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
 
     def schema_names(self) -> list[str]:
         """Names of the applied schema migrations."""
-        return [m.name for m in migrations.applied(self.db)]
+        with self.guard():
+            return [m.name for m in migrations.applied(self.db)]
 
     def backup(self, target: str | os.PathLike[str]) -> None:
         """Write a consistent copy with ``VACUUM INTO`` (safe while others write)."""
@@ -710,9 +736,7 @@ class EventStore:
                 f"{target_path}: unable to open: no such directory {str(target_path.parent)!r}"
             )
         try:
-            with atomic_path(target_path, self.path) as temp:
+            with self.guard(), atomic_path(target_path, self.path) as temp:
                 self.conn.execute("VACUUM INTO ?", (str(temp),))
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
         except OSError as exc:
             raise StoreError(f"{target_path}: cannot write: {exc.strerror or exc}") from exc

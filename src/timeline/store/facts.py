@@ -1,0 +1,130 @@
+"""The SQLite snapshot store: fact versions, interned sources and the checkpoint.
+
+It implements :class:`~timeline.store.base.SnapshotStore` on the tables of
+migration ``0003_snapshots``, sharing the event store's connection, its write
+transactions and its error translation. What the versions mean, and when they
+are rebuilt, is :mod:`timeline.snapshots`' business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from timeline.store.base import Checkpoint, CheckpointMoved, FactRow
+from timeline.store.sqlite import EventStore
+
+__all__ = ["SQLiteSnapshotStore"]
+
+_SCOPE = "all"
+
+
+class SQLiteSnapshotStore:
+    """Fact versions kept in the store file, beside the log they derive from."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint, or ``None`` before the first build."""
+        with self._store.guard():
+            row = self._store.conn.execute(
+                "SELECT position, okey, max_reported_at, max_recorded_at, signature, complete "
+                "FROM snapshot_checkpoint WHERE scope = ?",
+                (_SCOPE,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Checkpoint(int(row[0]), row[1], row[2], row[3], row[4], bool(row[5]))
+
+    def _expect(self, expected: Checkpoint | None) -> None:
+        """Inside a write transaction: the checkpoint is still the one the caller read."""
+        if self.checkpoint() != expected:
+            raise CheckpointMoved(f"{self._store.path}: the snapshot checkpoint moved")
+
+    def begin(
+        self, expected: Checkpoint | None, checkpoint: Checkpoint, *, delete_from: str | None
+    ) -> None:
+        """Check ``expected``, drop versions from ``delete_from`` on, write ``checkpoint``."""
+        with self._store.write() as conn:
+            self._expect(expected)
+            if delete_from == "":
+                conn.execute("DELETE FROM fact_versions")
+                conn.execute("DELETE FROM fact_keys")
+            elif delete_from is not None:
+                conn.execute("DELETE FROM fact_versions WHERE okey >= ?", (delete_from,))
+            self._put(conn, checkpoint)
+
+    def write_versions(
+        self,
+        expected: Checkpoint,
+        rows: Sequence[FactRow],
+        dumps: Callable[[Any], str | None],
+        checkpoint: Checkpoint,
+    ) -> None:
+        """Check ``expected``, store the versions, move to ``checkpoint``: one transaction."""
+        with self._store.write() as conn:
+            self._expect(expected)
+            conn.executemany(
+                "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",
+                [(k, o, dumps(f)) for k, o, f in rows],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)",
+                [(k,) for k in {k for k, _, _ in rows}],
+            )
+            self._put(conn, checkpoint)
+
+    @staticmethod
+    def _put(conn: Any, cp: Checkpoint) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO snapshot_checkpoint (scope, position, okey, "
+            "max_reported_at, max_recorded_at, signature, complete) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                _SCOPE,
+                cp.position,
+                cp.okey,
+                cp.max_reported,
+                cp.max_recorded,
+                cp.signature,
+                int(cp.complete),
+            ),
+        )
+
+    def facts_at(self, okey: str, *, inclusive: bool) -> Iterator[tuple[str, str]]:
+        """Each fact's latest version at (or before) ``okey``; removed facts left out."""
+        op = "<=" if inclusive else "<"
+        with self._store.guard():
+            rows = self._store.conn.execute(
+                "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key = k.key "
+                f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
+                (okey,),
+            ).fetchall()
+        return ((key, fact) for key, fact in rows if fact is not None)
+
+    def fact_at(self, key: str, okey: str) -> str | None:
+        """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
+        with self._store.guard():
+            row = self._store.conn.execute(
+                "SELECT fact FROM fact_versions WHERE key = ? AND okey <= ? "
+                "ORDER BY okey DESC LIMIT 1",
+                (key, okey),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def source_ref(self, text: str) -> int:
+        """The number of an interned source, interning it now if new."""
+        conn = self._store.conn
+        with self._store.guard():
+            conn.execute("INSERT OR IGNORE INTO fact_sources (source) VALUES (?)", (text,))
+            row = conn.execute("SELECT id FROM fact_sources WHERE source = ?", (text,)).fetchone()
+        return int(row[0])
+
+    def sources(self, after: int = 0) -> list[tuple[int, str]]:
+        """Interned sources numbered above ``after``, in order."""
+        with self._store.guard():
+            rows = self._store.conn.execute(
+                "SELECT id, source FROM fact_sources WHERE id > ? ORDER BY id", (after,)
+            ).fetchall()
+        return [(int(ref), text) for ref, text in rows]

@@ -1,0 +1,108 @@
+"""Every write path turns a failing SQLite statement into a TimelineError, never sqlite3's.
+
+A trigger that aborts the statement stands in for disk-full or I/O errors: each
+test forces one path to fail and checks the error's type, its cause, and that
+nothing was written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import timeline as tl
+from tests.conftest import H200
+
+PLAIN = tl.Announcement(
+    id="a1",
+    occurred_at=datetime(2025, 12, 1, tzinfo=UTC),
+    actor="beijing",
+    topic="h200-imports",
+    position="opposes",
+)
+
+
+def fail_inserts_into(timeline: tl.Timeline, table: str) -> None:
+    """Make every INSERT into ``table`` fail, as a full disk would."""
+    conn: sqlite3.Connection = timeline.store.conn  # type: ignore[attr-defined]
+    conn.execute(
+        f"CREATE TRIGGER forced_failure BEFORE INSERT ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
+    )
+
+
+def stop_failing(timeline: tl.Timeline) -> None:
+    conn: sqlite3.Connection = timeline.store.conn  # type: ignore[attr-defined]
+    conn.execute("DROP TRIGGER forced_failure")
+
+
+def assert_translated(caught: pytest.ExceptionInfo[tl.TimelineError]) -> None:
+    assert isinstance(caught.value, tl.StoreError)
+    assert not isinstance(caught.value, sqlite3.Error)
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert str(caught.value.__cause__) in str(caught.value)
+
+
+@pytest.mark.parametrize("table", ["events", "event_actors", "stories"])
+def test_a_failing_append_is_a_store_error_and_writes_nothing(
+    store: tl.Timeline, table: str
+) -> None:
+    fail_inserts_into(store, table)
+    with pytest.raises(tl.TimelineError) as caught:
+        store.append([PLAIN], story="s")
+    assert_translated(caught)
+    stop_failing(store)
+    assert store.store.head() == 0
+    assert store.actors() == []
+    assert store.append([PLAIN], story="s").version == 1
+
+
+@pytest.mark.parametrize("table", ["actors", "actor_aliases"])
+def test_a_failing_actor_upsert_is_a_store_error(store: tl.Timeline, table: str) -> None:
+    fail_inserts_into(store, table)
+    with pytest.raises(tl.TimelineError) as caught:
+        store.register_actor("beijing", name="Beijing", aliases=["China"])
+    assert_translated(caught)
+    with pytest.raises(tl.TimelineError) as caught:
+        store.load(H200)
+    assert_translated(caught)
+    stop_failing(store)
+    assert store.actors() == []
+    assert store.store.head() == 0
+
+
+@pytest.mark.parametrize(
+    "table", ["fact_versions", "fact_keys", "fact_sources", "snapshot_checkpoint"]
+)
+def test_a_failing_snapshot_write_is_a_store_error(h200: tl.Timeline, table: str) -> None:
+    fail_inserts_into(h200, table)
+    with pytest.raises(tl.TimelineError) as caught:
+        h200.state(at="2025-12-10")
+    assert_translated(caught)
+    with pytest.raises(tl.TimelineError):
+        h200.stance("beijing", "h200-imports")
+    stop_failing(h200)
+    with tl.Timeline.open(h200.path, readonly=True) as folded:
+        assert h200.state(at="2025-12-10") == folded.state(at="2025-12-10")
+
+
+def test_a_failing_backup_is_a_store_error(h200: tl.Timeline, tmp_path: Path) -> None:
+    conn: sqlite3.Connection = h200.store.conn  # type: ignore[attr-defined]
+    conn.execute("BEGIN")  # VACUUM INTO refuses to run inside a transaction
+    with pytest.raises(tl.TimelineError) as caught:
+        h200.backup(tmp_path / "copy.db")
+    assert_translated(caught)
+    conn.execute("ROLLBACK")
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_failing_read_is_a_store_error(h200: tl.Timeline) -> None:
+    conn: sqlite3.Connection = h200.store.conn  # type: ignore[attr-defined]
+    conn.execute("ALTER TABLE events RENAME TO moved_events")
+    for call in (h200.store.head, lambda: list(h200.events()), lambda: h200.search("grey")):
+        with pytest.raises(tl.StoreError) as caught:
+            call()
+        assert isinstance(caught.value.__cause__, sqlite3.Error)
