@@ -163,8 +163,8 @@ def ignored_type_names(store: EventLog, projections: Sequence[Any]) -> list[str]
     out = []
     for name in registry.names():
         cls = registry.get(name).cls
-        if issubclass(cls, ev.Correction | ev.Retraction):
-            continue
+        if issubclass(cls, ev.Correction | ev.Retraction | ev.Denial | ev.Confirmation):
+            continue  # the fold itself applies denials and confirmations
         if not any(issubclass(cls, h) for h in handled):
             out.append(name)
     return out

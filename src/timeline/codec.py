@@ -107,7 +107,7 @@ class Codec:
             lambda t: isinstance(t, type) and issubclass(t, enum.Enum),
             self._structure_enum,
         )
-        for kind in (ev.Position, ev.Precision, ev.Measure):
+        for kind in (ev.Position, ev.Precision, ev.Measure, ev.Basis):
             # cattrs passes str-enums through as they are; store their plain value
             conv.register_unstructure_hook(kind, _enum_value)
         conv.register_structure_hook_func(_is_homogeneous_tuple, self._structure_tuple)
@@ -385,6 +385,9 @@ class _Plan:
                 expr = f"_enum_of({get}, _enum{i}, {name!r}).value"
             elif kind == "tuple":
                 expr = f"list({get})"
+            elif kind == "records":
+                env[f"_enc{i}"] = _plan_for(self.codec, extra).encode
+                expr = f"[_enc{i}(x) for x in {get}]"
             elif kind == "event":
                 expr = f"(None if {get} is None else _codec.encode({get}))"
             else:
@@ -415,6 +418,9 @@ class _Plan:
                 lines.append(f"    if v is not None: v = _enum{i}[v]")
             elif kind == "tuple":
                 lines.append("    v = tuple(v)")
+            elif kind == "records":
+                env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
+                lines.append(f"    v = tuple([_dec{i}(x) for x in v])")
             elif kind == "event":
                 lines.append("    if v is not None: v = _codec.decode_trusted(v)")
             elif kind == "record":
@@ -495,6 +501,13 @@ def _kind_of(tp: object) -> tuple[str, Any] | None:
         return ("enum", tp)
     if _is_homogeneous_tuple(tp) and args[0] in _PLAIN:
         return ("tuple", args[0])
+    if (
+        _is_homogeneous_tuple(tp)
+        and isinstance(args[0], type)
+        and attrs.has(args[0])
+        and not issubclass(args[0], ev.Event)
+    ):
+        return ("records", args[0])
     if tp is ev.Event:
         return ("event", None)
     if isinstance(tp, type) and attrs.has(tp) and not issubclass(tp, ev.Event):

@@ -20,7 +20,10 @@ from timeline.times import Precision, is_utc_representable
 
 __all__ = [
     "Announcement",
+    "Basis",
+    "Confirmation",
     "Correction",
+    "Denial",
     "Event",
     "Inquiry",
     "Measure",
@@ -35,6 +38,7 @@ __all__ = [
     "Retraction",
     "Source",
     "Statement",
+    "claimed_ids",
     "map_actors",
 ]
 
@@ -46,6 +50,16 @@ class Position(enum.StrEnum):
     OPPOSES = "opposes"
     UNDECIDED = "undecided"
     NEUTRAL = "neutral"
+
+
+class Basis(enum.StrEnum):
+    """How a claim is sourced."""
+
+    OFFICIAL = "official"  # the actor's own statement or filing
+    NAMED = "named"  # a named person
+    DOCUMENT = "document"  # a document seen by the reporter
+    ANONYMOUS = "anonymous"  # "people familiar with the matter"
+    UNKNOWN = "unknown"
 
 
 class Measure(enum.StrEnum):
@@ -139,6 +153,11 @@ def _to_precision(value: object) -> Precision:
     return result
 
 
+def _to_basis(value: object) -> Basis:
+    result: Basis = _to_enum(Basis, "basis", value)
+    return result
+
+
 def _to_measure(value: object) -> Measure:
     result: Measure = _to_enum(Measure, "measure", value)
     return result
@@ -164,6 +183,9 @@ class Source:
     """Where a report was published.
 
     ``id`` is the short name a fixture gives the source (``"reuters-2025-12-10"``).
+    ``via`` is the id of the source this one relies on ("according to The
+    Information"); following ``via`` to its end gives the *origin*, whose
+    publisher the store records in ``origin`` when it records the event.
     """
 
     publisher: str = attrs.field(validator=_non_empty)
@@ -171,6 +193,37 @@ class Source:
     url: str | None = attrs.field(default=None, validator=_text)
     headline: str | None = attrs.field(default=None, validator=_text)
     published_at: datetime | None = attrs.field(default=None, validator=_aware)
+    via: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
+    origin: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
+
+    @property
+    def origin_publisher(self) -> str:
+        """The publisher at the end of the ``via`` chain (this one's if it relays nothing)."""
+        return self.origin or self.publisher
+
+
+def _check_sources(inst: Any, _attribute: attrs.Attribute[Any], value: object) -> None:
+    """``source`` is the first of ``sources``: either may be given, or both, agreeing."""
+    if not isinstance(value, tuple):
+        raise ValidationError("sources: expected a list", field="sources")
+    for i, item in enumerate(value):
+        if not isinstance(item, Source):
+            raise ValidationError(
+                f"sources[{i}]: expected a Source, got {type(item).__name__}",
+                field=f"sources[{i}]",
+            )
+    first = inst.source
+    if first is not None and not isinstance(first, Source):
+        raise ValidationError(
+            f"source: expected a Source, got {type(first).__name__}", field="source"
+        )
+    if not value:
+        if first is not None:
+            object.__setattr__(inst, "sources", (first,))
+    elif first is None:
+        object.__setattr__(inst, "source", value[0])
+    elif first != value[0]:
+        raise ValidationError("source: must be the first of sources", field="source")
 
 
 @attrs.frozen(kw_only=True)
@@ -194,9 +247,22 @@ class Event:
     attribution: str = attrs.field(default="", validator=_text)
     summary: str = attrs.field(default="", validator=_text)
     quote: str | None = attrs.field(default=None, validator=_text)
+    sources: tuple[Source, ...] = attrs.field(
+        factory=tuple, converter=_tuple, validator=_check_sources
+    )
+    basis: Basis = attrs.field(default=Basis.UNKNOWN, converter=_to_basis)
+    about: tuple[str, ...] = attrs.field(
+        factory=tuple, converter=_tuple, validator=_non_empty_items
+    )
 
     def actor_refs(self) -> Iterator[tuple[str, str]]:
-        """Yield ``(role, actor_id)`` for every actor this event names."""
+        """Yield ``(role, actor_id)`` for every actor this event names (``about`` last)."""
+        yield from self.acting_refs()
+        for actor in self.about:
+            yield "about", actor
+
+    def acting_refs(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(role, actor_id)`` for the actors who act in this event (not ``about``)."""
         for name in self.actor_fields:
             value = getattr(self, name)
             if value is None:
@@ -209,12 +275,12 @@ class Event:
 
     @property
     def effective_reported_at(self) -> datetime | None:
-        """``reported_at``, else the source's ``published_at`` (the store fills the rest)."""
+        """``reported_at``, else the earliest ``published_at`` of its sources (the store
+        fills the rest)."""
         if self.reported_at is not None:
             return self.reported_at
-        if self.source is not None:
-            return self.source.published_at
-        return None
+        times = [s.published_at for s in self.sources if s.published_at is not None]
+        return min(times) if times else None
 
 
 def _actor(**kw: Any) -> Any:
@@ -241,6 +307,7 @@ class Announcement(Event):
     actor: str = _actor()
     topic: str = attrs.field(validator=_non_empty)
     position: Position = attrs.field(converter=_to_position)
+    conditions: tuple[str, ...] = _texts()
 
 
 @attrs.frozen(kw_only=True)
@@ -252,6 +319,7 @@ class Statement(Event):
     actor: str = _actor()
     topic: str = attrs.field(validator=_non_empty)
     position: Position = attrs.field(default=Position.NEUTRAL, converter=_to_position)
+    conditions: tuple[str, ...] = _texts()
 
 
 @attrs.frozen(kw_only=True)
@@ -342,6 +410,44 @@ class Report(Event):
     topic: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
 
 
+def _ids(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _non_empty_items(_inst, attribute, value)
+    _at_least_one(_inst, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class Denial(Event):
+    """``actor`` denies the events ``denies`` (ids): a statement in the world.
+
+    It disputes the facts resting on a denied event in which the denier takes
+    part (all of them if it takes part in none); their value does not change.
+    """
+
+    actor_fields = ("actor",)
+
+    actor: str = _actor()
+    denies: tuple[str, ...] = attrs.field(converter=_tuple, validator=_ids)
+
+
+@attrs.frozen(kw_only=True)
+class Confirmation(Event):
+    """``actor`` confirms the events ``confirms`` (ids); scoped like a denial."""
+
+    actor_fields = ("actor",)
+
+    actor: str = _actor()
+    confirms: tuple[str, ...] = attrs.field(converter=_tuple, validator=_ids)
+
+
+def claimed_ids(event: Event) -> tuple[str, ...]:
+    """The ids a denial or confirmation is about (empty for other events)."""
+    if isinstance(event, Denial):
+        return event.denies
+    if isinstance(event, Confirmation):
+        return event.confirms
+    return ()
+
+
 @attrs.frozen(kw_only=True)
 class Retraction(Event):
     """A report is withdrawn: the retracted event is treated as never having happened."""
@@ -417,6 +523,8 @@ def map_actors(
             changes[name] = actor(value, f"{prefix}{name}")
         else:
             changes[name] = tuple(actor(v, f"{prefix}{name}[{i}]") for i, v in enumerate(value))
+    if event.about:
+        changes["about"] = tuple(actor(v, f"{prefix}about[{i}]") for i, v in enumerate(event.about))
     for name in event.description_fields:
         changes[name] = tuple(known.get(v.casefold(), v) for v in getattr(event, name))
     if isinstance(event, Correction):

@@ -348,7 +348,15 @@ class Timeline:
 
     def _context(self) -> Context:
         # from the cached actor lookup: no query unless the actors changed
-        return Context(known_actors=frozenset(self._store.actor_lookup().values()))
+        lookup = self._store.actor_lookup()
+        cached = getattr(self, "_ctx_cache", None)
+        if cached is not None and cached[0] is lookup:
+            ctx: Context = cached[1]
+            return ctx
+        kinds = tuple(sorted((a.id, a.kind.casefold()) for a in self._store.actors() if a.kind))
+        ctx = Context(known_actors=frozenset(lookup.values()), actor_kinds=kinds)
+        self._ctx_cache = (lookup, ctx)
+        return ctx
 
     def _resolver(self) -> Callable[[str], str]:
         """Actor id, alias or display name -> id; unknown names raise ``UnknownActorError``."""
@@ -430,10 +438,9 @@ class Timeline:
             stories = [s[0] for s in self._store.stories()]
             if stories != [bounds.story]:
                 return None
-        if self._snapshots is None:
-            self._snapshots = Snapshots(
-                self._store, self._snapshot_store, self._projections, self._context()
-            )
+        ctx = self._context()
+        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
+            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
         return self._snapshots if self._snapshots.ready(bounds, marker) else None
 
     def stance(self, actor: str, topic: str, *, at: TimeInput | None = None) -> Stance | None:

@@ -245,11 +245,41 @@ def _parse_sources(raw: object, path: str, codec: Codec) -> dict[str, ev.Source]
         field = f"sources.{source_id}"
         if not isinstance(spec, dict):
             raise FixtureError(f"expected an object, got {_kind(spec)}", path=path, field=field)
+        if "origin" in spec:
+            raise FixtureError(
+                "origin is derived from via; give via (the id of the source relied on)",
+                path=path,
+                field=f"{field}.origin",
+            )
         try:
             out[source_id] = codec.structure({**spec, "id": source_id}, ev.Source)
         except ValidationError as exc:
             sub = f"{field}.{exc.field}" if exc.field else field
             raise FixtureError(_strip(str(exc), exc.field), path=path, field=sub) from exc
+    return _with_origins(out, path)
+
+
+def _with_origins(sources: dict[str, ev.Source], path: str) -> dict[str, ev.Source]:
+    """Follow each declared source's ``via`` within the file: a loop is an error; a chain
+    leaving the file is finished by the store (which knows earlier sources)."""
+    out = dict(sources)
+    for source_id, source in sources.items():
+        if source.via is None:
+            continue
+        seen = [source_id]
+        current = source
+        while current.via is not None and current.via in sources:
+            if current.via in seen:
+                chain = " -> ".join([*seen, current.via])
+                raise FixtureError(
+                    f"the via chain of source {source_id!r} loops ({chain})",
+                    path=path,
+                    field=f"sources.{source_id}.via",
+                )
+            seen.append(current.via)
+            current = sources[current.via]
+        if current.via is None:
+            out[source_id] = attrs.evolve(source, origin=current.publisher)
     return out
 
 
@@ -303,20 +333,33 @@ def _with_source(
     item: dict[str, Any], sources: Mapping[str, ev.Source], where: dict[str, Any], prefix: str = ""
 ) -> dict[str, Any]:
     ref = item.get("source")
-    if ref is None:
-        return item
+    if ref is not None:
+        item["source"] = _source_ref(ref, sources, where, f"{prefix}source")
+    refs = item.get("sources")
+    if refs is not None:
+        if not isinstance(refs, list):
+            raise FixtureError(
+                f"expected a list of source ids, got {_kind(refs)}",
+                field=f"{prefix}sources",
+                **where,
+            )
+        item["sources"] = [
+            _source_ref(r, sources, where, f"{prefix}sources[{i}]") for i, r in enumerate(refs)
+        ]
+    return item
+
+
+def _source_ref(
+    ref: object, sources: Mapping[str, ev.Source], where: dict[str, Any], field: str
+) -> dict[str, Any]:
     if not isinstance(ref, str):
-        raise FixtureError(
-            f"expected a source id (text), got {_kind(ref)}", field=f"{prefix}source", **where
-        )
+        raise FixtureError(f"expected a source id (text), got {_kind(ref)}", field=field, **where)
     source = sources.get(ref)
     if source is None:
         known = ", ".join(sorted(sources)) or "none declared"
-        raise FixtureError(
-            f"unknown source {ref!r} (declared: {known})", field=f"{prefix}source", **where
-        )
-    item["source"] = default_codec.unstructure(source)
-    return item
+        raise FixtureError(f"unknown source {ref!r} (declared: {known})", field=field, **where)
+    data: dict[str, Any] = default_codec.unstructure(source)
+    return data
 
 
 def _resolve(event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any]) -> ev.Event:
@@ -339,6 +382,16 @@ def _resolve(event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any]) 
 def _check_target(
     event: ev.Event, ids: Mapping[str, str], path: str, index: int, codec: Codec
 ) -> None:
+    field = "denies" if isinstance(event, ev.Denial) else "confirms"
+    for i, claimed in enumerate(ev.claimed_ids(event)):
+        if claimed not in ids:
+            raise FixtureError(
+                f"event {claimed!r} is not in this file (before it) or the store",
+                path=path,
+                index=index,
+                event_id=event.id,
+                field=f"{field}[{i}]",
+            )
     target = target_of(event)
     if target is None:
         return

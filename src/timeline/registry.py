@@ -218,6 +218,22 @@ def upcaster(
     return decorate
 
 
+def _envelope_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 envelopes had one ``source``; v2 adds ``sources``, ``basis`` and ``about``."""
+    source = payload.get("source")
+    payload.setdefault("sources", [] if source is None else [source])
+    payload.setdefault("basis", ev.Basis.UNKNOWN.value)
+    payload.setdefault("about", [])
+    return payload
+
+
+def _stance_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Announcements and statements also gained ``conditions`` in v2."""
+    payload = _envelope_v1_to_v2(payload)
+    payload.setdefault("conditions", [])
+    return payload
+
+
 for _cls, _name in [
     (ev.Announcement, "announcement"),
     (ev.Statement, "statement"),
@@ -231,4 +247,12 @@ for _cls, _name in [
     (ev.Correction, "correction"),
     (ev.Retraction, "retraction"),
 ]:
-    default_registry.register(_cls, _name)
+    # schema v2 (2026-12): several sources, basis, about (see the upcasters above)
+    default_registry.register(_cls, _name, version=2)
+    default_registry.add_upcaster(
+        _name,
+        1,
+        _stance_v1_to_v2 if _cls in (ev.Announcement, ev.Statement) else _envelope_v1_to_v2,
+    )
+default_registry.register(ev.Denial, "denial")
+default_registry.register(ev.Confirmation, "confirmation")

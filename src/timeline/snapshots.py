@@ -20,6 +20,7 @@ follows it, never a full rebuild.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Hashable, Sequence
 from datetime import datetime
@@ -44,7 +45,7 @@ from timeline.times import Precision, from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
 
-LOGIC_VERSION = "2"
+LOGIC_VERSION = "3"
 """Bump when a built-in projection's rules change: stored versions are rebuilt."""
 
 _CHUNK = 20_000  # events folded per write transaction while building
@@ -124,18 +125,21 @@ class _FactCodec:
             data: list[Any] = [
                 "S", fact.actor, fact.topic, fact.position.value, fact.since.isoformat(),
                 fact.since_precision.value, fact.evidence, [refs(s) for s in fact.sources],
+                fact.conditions, fact.origins, fact.disputed_by, fact.confirmed_by,
             ]  # fmt: skip
         elif isinstance(fact, OrderIntent):
             data = [
                 "I", fact.buyer, fact.supplier, fact.product, fact.status.value,
                 fact.since.isoformat(), fact.since_precision.value, fact.quantity,
                 fact.conditions, fact.concerns, fact.blocked_by, fact.evidence,
-                [refs(s) for s in fact.sources],
+                [refs(s) for s in fact.sources], fact.origins, fact.disputed_by,
+                fact.confirmed_by,
             ]  # fmt: skip
         elif isinstance(fact, Restriction):
             data = [
                 "R", fact.id, fact.authority, fact.measure.value, fact.product, fact.applies_to,
-                fact.since.isoformat(), [refs(s) for s in fact.sources],
+                fact.since.isoformat(), [refs(s) for s in fact.sources], fact.evidence,
+                fact.origins, fact.disputed_by, fact.confirmed_by,
             ]  # fmt: skip
         else:
             data = ["T", fact]  # an index: tuples of text and tuples
@@ -149,7 +153,9 @@ class _FactCodec:
             return Stance(
                 actor=data[1], topic=data[2], position=_POSITIONS[data[3]], since=iso(data[4]),
                 since_precision=_PRECISIONS[data[5]], evidence=tuple(data[6]),
-                sources=self._sources_of(data[7]),
+                sources=self._sources_of(data[7]), conditions=tuple(data[8]),
+                origins=tuple(data[9]), disputed_by=tuple(data[10]),
+                confirmed_by=tuple(data[11]),
             )  # fmt: skip
         if tag == "I":
             return OrderIntent(
@@ -157,12 +163,16 @@ class _FactCodec:
                 since=iso(data[5]), since_precision=_PRECISIONS[data[6]], quantity=data[7],
                 conditions=tuple(data[8]), concerns=tuple(data[9]), blocked_by=tuple(data[10]),
                 evidence=tuple(data[11]), sources=self._sources_of(data[12]),
+                origins=tuple(data[13]), disputed_by=tuple(data[14]),
+                confirmed_by=tuple(data[15]),
             )  # fmt: skip
         if tag == "R":
             return Restriction(
                 id=data[1], authority=data[2], measure=ev.Measure(data[3]), product=data[4],
                 applies_to=tuple(data[5]), since=iso(data[6]),
-                sources=self._sources_of(data[7]),
+                sources=self._sources_of(data[7]), evidence=tuple(data[8]),
+                origins=tuple(data[9]), disputed_by=tuple(data[10]),
+                confirmed_by=tuple(data[11]),
             )  # fmt: skip
         return _tuples(data[1])
 
@@ -219,6 +229,10 @@ class Snapshots:
         self.projections = tuple(projections)
         self.ctx = ctx
         self.signature = LOGIC_VERSION + ":" + ",".join(sorted(p.name for p in projections))
+        if ctx.actor_kinds:
+            # kind:<kind> targets depend on the actors' kinds: a change refolds
+            kinds = canonical_json(sorted(ctx.actor_kinds))
+            self.signature += ":" + hashlib.sha256(kinds.encode("utf-8")).hexdigest()[:16]
         self.codec = _FactCodec(store, log.codec)
         # the in-memory fold at the checkpoint's fold key, reused while it still matches
         self._fold: Fold | None = None

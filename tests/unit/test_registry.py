@@ -18,7 +18,9 @@ from tests.strategies import registry_with_builtins
 
 BUILT_INS = [
     "announcement",
+    "confirmation",
     "correction",
+    "denial",
     "inquiry",
     "order_cancelled",
     "order_delivered",
@@ -66,10 +68,28 @@ def test_the_default_registry_holds_every_built_in_type() -> None:
     assert tl.default_registry.names() == BUILT_INS
 
 
-def test_built_in_types_are_at_schema_version_one() -> None:
-    assert {entry.name: entry.version for entry in tl.default_registry} == dict.fromkeys(
-        BUILT_INS, 1
-    )
+def test_built_in_types_are_at_schema_version_two_and_new_ones_at_one() -> None:
+    expected = {name: 1 if name in ("denial", "confirmation") else 2 for name in BUILT_INS}
+    assert {entry.name: entry.version for entry in tl.default_registry} == expected
+
+
+V1_STATEMENT = {
+    "type": "statement", "schema_version": 1, "id": "s1", "story": None,
+    "occurred_at": "2025-12-08T00:00:00+00:00", "precision": "day", "reported_at": None,
+    "source": {"publisher": "Reuters", "id": "r", "url": None, "headline": None,
+               "published_at": None},
+    "attribution": "", "summary": "", "quote": None, "actor": "nvidia",
+    "topic": "t", "position": "neutral",
+}  # fmt: skip
+
+
+def test_a_v1_event_is_upcast_to_several_sources_unknown_basis_and_no_about() -> None:
+    event = tl.Codec().from_dict(V1_STATEMENT)
+    assert isinstance(event, tl.Statement)
+    assert event.sources == (tl.Source(publisher="Reuters", id="r"),)
+    assert event.source == event.sources[0]
+    assert (event.basis, event.about, event.conditions) == (tl.Basis.UNKNOWN, (), ())
+    assert tl.Codec().to_dict(event)["schema_version"] == 2
 
 
 def test_a_stored_name_maps_to_its_class_and_back() -> None:

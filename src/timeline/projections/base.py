@@ -28,7 +28,9 @@ __all__ = [
     "Updates",
     "is_internal",
     "merge_unique",
+    "origins",
     "prepend",
+    "prepend_all",
 ]
 
 Updates = Mapping[Hashable, Any]
@@ -36,9 +38,20 @@ Updates = Mapping[Hashable, Any]
 
 @attrs.frozen(kw_only=True)
 class Context:
-    """What a fold may know besides the events: the store's actor ids."""
+    """What a fold may know besides the events: the store's actor ids and their kinds.
+
+    ``actor_kinds`` holds ``(actor id, casefolded kind)`` for actors declared with a kind.
+    """
 
     known_actors: frozenset[str] = frozenset()
+    actor_kinds: tuple[tuple[str, str], ...] = ()
+
+    def kind_of(self, actor: str) -> str | None:
+        """The casefolded kind the actor was declared with, if any."""
+        for actor_id, kind in self.actor_kinds:
+            if actor_id == actor:
+                return kind
+        return None
 
 
 class Projection(Protocol):
@@ -126,6 +139,18 @@ def prepend(item: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
     if item in items:
         items = tuple(i for i in items if i != item)
     return (item, *items[: EVIDENCE_LIMIT - 1])
+
+
+def origins(sources: Iterable[ev.Source], old: Iterable[str] = ()) -> tuple[str, ...]:
+    """Distinct origin publishers (``via`` followed to its end), sorted."""
+    return tuple(sorted({*old, *(s.origin_publisher for s in sources)}))
+
+
+def prepend_all(items: tuple[Any, ...], current: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``items`` (in order) before ``current``, without repeats, at most ``EVIDENCE_LIMIT``."""
+    for item in reversed(items):
+        current = prepend(item, current)
+    return current
 
 
 def is_internal(key: object) -> bool:

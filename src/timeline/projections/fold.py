@@ -11,22 +11,39 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from types import MappingProxyType
 from typing import Any
 
+import attrs
+
 from timeline import events as ev
 from timeline.errors import ValidationError
 from timeline.projections.base import Change, Context, Projection, is_internal
 from timeline.projections.orders import OrderIntent, Restriction, intent_key
 from timeline.projections.stance import Stance
 
-__all__ = ["Fold", "State"]
+__all__ = ["CLAIMS", "Fold", "State"]
+
+CLAIMS = "_claims"
+"""The fold's own table of denials and confirmations seen so far (index keys only):
+``("_claim", id) -> (kind, actor, scope)`` and ``("_claimed", event id) -> claim ids``."""
+
+_DENIAL, _CONFIRMATION = "denial", "confirmation"
+_OWN, _ALL = "own", "all"
 
 
 class Fold:
-    """Facts of several projections, advanced one event at a time."""
+    """Facts of several projections, advanced one event at a time.
+
+    Denials and confirmations are applied here, across projections (DESIGN "Sources
+    that count"): a claim about events lists itself in ``disputed_by`` /
+    ``confirmed_by`` of every fact whose current evidence includes one of them and
+    in which the claimant takes part, or of all such facts if it takes part in
+    none. A fact changed later is checked again against the claims seen so far.
+    """
 
     def __init__(self, projections: Sequence[Projection], ctx: Context) -> None:
         self.projections = tuple(projections)
         self.ctx = ctx
         self.facts: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
+        self.facts[CLAIMS] = {}
         self.count = 0
 
     def apply(self, event: ev.Event) -> list[Change]:
@@ -53,14 +70,21 @@ class Fold:
                     table[key] = new
                 if old != new:
                     out.append((projection.name, key, old, new))
+        if self.facts[CLAIMS] or ev.claimed_ids(event):
+            out = self._claims(event, out)
         return out
 
     def run(self, events: Iterable[ev.Event]) -> Fold:
         """Apply every event without recording changes (the fast path); return ``self``."""
         pairs = [(p, self.facts[p.name]) for p in self.projections]
         ctx = self.ctx
+        claims = self.facts[CLAIMS]
         count = 0
         for event in events:
+            if claims or ev.claimed_ids(event):
+                self.count += 1
+                self._claims(event, self._apply_tracked(pairs, event))
+                continue
             count += 1
             for projection, table in pairs:
                 for key, new in projection.apply(table, event, ctx).items():
@@ -71,6 +95,86 @@ class Fold:
         self.count += count
         return self
 
+    def _apply_tracked(
+        self, pairs: list[tuple[Projection, dict[Hashable, Any]]], event: ev.Event
+    ) -> list[tuple[str, Hashable, Any, Any]]:
+        out: list[tuple[str, Hashable, Any, Any]] = []
+        for projection, table in pairs:
+            for key, new in projection.apply(table, event, self.ctx).items():
+                old = table.get(key)
+                if new is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = new
+                out.append((projection.name, key, old, new))
+        return out
+
+    # --- denials and confirmations ------------------------------------------------
+
+    def _claims(
+        self, event: ev.Event, out: list[tuple[str, Hashable, Any, Any]]
+    ) -> list[tuple[str, Hashable, Any, Any]]:
+        """Register a claim, or re-check the facts ``out`` changed; return all changes."""
+        claims = self.facts[CLAIMS]
+        targets = ev.claimed_ids(event)
+        touched: dict[tuple[str, Hashable], Any] = {}  # (projection, key) -> fact before
+        if targets:
+            actor: str = getattr(event, "actor", "")
+            wanted = set(targets)
+            candidates = [
+                (name, key, fact)
+                for name, table in self.facts.items()
+                if name != CLAIMS
+                for key, fact in table.items()
+                if _claimable(fact) and not wanted.isdisjoint(fact.evidence)
+            ]
+            own = any(actor in fact.participants for _, _, fact in candidates)
+            kind = _DENIAL if isinstance(event, ev.Denial) else _CONFIRMATION
+            updates: dict[Hashable, Any] = {
+                ("_claim", event.id): (kind, actor, _OWN if own else _ALL)
+            }
+            for target in dict.fromkeys(targets):
+                index = ("_claimed", target)
+                updates[index] = (*claims.get(index, ()), event.id)
+            for key, new in updates.items():
+                out.append((CLAIMS, key, claims.get(key), new))
+                claims[key] = new
+            for name, key, fact in candidates:
+                touched[(name, key)] = fact
+        for name, key, _old, new in out:
+            if name != CLAIMS and new is not None and _claimable(new):
+                touched.setdefault((name, key), _old)
+        if not touched:
+            return out
+        changed = {(name, key) for name, key, _, _ in out}
+        for (name, key), before in touched.items():
+            table = self.facts[name]
+            fact = table[key]
+            checked = self._checked(fact)
+            if checked is fact:
+                continue
+            table[key] = checked
+            if (name, key) in changed:
+                out = [(n, k, o, checked if (n, k) == (name, key) else f) for n, k, o, f in out]
+            else:
+                out.append((name, key, before, checked))
+        return [c for c in out if c[2] != c[3]]
+
+    def _checked(self, fact: Any) -> Any:
+        """``fact`` with ``disputed_by`` / ``confirmed_by`` from the claims seen so far."""
+        claims = self.facts[CLAIMS]
+        disputed: list[str] = []
+        confirmed: list[str] = []
+        for event_id in fact.evidence:
+            for claim_id in claims.get(("_claimed", event_id), ()):
+                kind, actor, scope = claims[("_claim", claim_id)]
+                if scope == _ALL or actor in fact.participants:
+                    (disputed if kind == _DENIAL else confirmed).append(claim_id)
+        d, c = tuple(dict.fromkeys(disputed)), tuple(dict.fromkeys(confirmed))
+        if d == fact.disputed_by and c == fact.confirmed_by:
+            return fact
+        return attrs.evolve(fact, disputed_by=d, confirmed_by=c)
+
     def state(
         self,
         resolve: Callable[[str], str] | None = None,
@@ -79,6 +183,12 @@ class Fold:
         """An immutable copy of the facts as they stand."""
         # State copies what it keeps
         return State(self.facts, resolve=resolve, check_topic=check_topic)
+
+
+def _claimable(fact: object) -> bool:
+    return (
+        hasattr(fact, "disputed_by") and hasattr(fact, "evidence") and hasattr(fact, "participants")
+    )
 
 
 def _key(key: Hashable) -> tuple[Any, ...]:
@@ -105,6 +215,7 @@ class State:
         self._facts = {
             name: {k: v for k, v in table.items() if not is_internal(k)}
             for name, table in facts.items()
+            if not name.startswith("_")  # the fold's own tables (claims)
         }
         self._resolve = resolve or (lambda name: name)
         self._check_topic = check_topic or (lambda topic: None)

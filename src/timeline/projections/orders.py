@@ -27,10 +27,25 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.projections.base import Context, FoldProjection, Updates, merge_unique, prepend
+from timeline.projections.base import (
+    Context,
+    FoldProjection,
+    Updates,
+    merge_unique,
+    origins,
+    prepend,
+    prepend_all,
+)
 from timeline.times import Precision
 
-__all__ = ["IntentStatus", "OrderIntent", "OrderIntentProjection", "Restriction"]
+__all__ = [
+    "IntentStatus",
+    "OrderIntent",
+    "OrderIntentProjection",
+    "Restriction",
+    "is_kind_target",
+    "kind_target",
+]
 
 
 class IntentStatus(enum.StrEnum):
@@ -63,11 +78,24 @@ class OrderIntent:
     blocked_by: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
     sources: tuple[ev.Source, ...] = ()
+    origins: tuple[str, ...] = ()
+    disputed_by: tuple[str, ...] = ()
+    confirmed_by: tuple[str, ...] = ()
 
     @property
     def is_blocked(self) -> bool:
         """Whether a ban or restriction in force applies."""
         return bool(self.blocked_by)
+
+    @property
+    def independent_sources(self) -> int:
+        """Distinct origin publishers of its own evidence (blocking restrictions not counted)."""
+        return len(self.origins)
+
+    @property
+    def participants(self) -> frozenset[str]:
+        """The actors taking part in this fact (for the scope of denials)."""
+        return frozenset((self.buyer, self.supplier))
 
 
 @attrs.frozen(kw_only=True)
@@ -81,18 +109,57 @@ class Restriction:
     applies_to: tuple[str, ...]
     since: datetime
     sources: tuple[ev.Source, ...] = ()
+    evidence: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    disputed_by: tuple[str, ...] = ()
+    confirmed_by: tuple[str, ...] = ()
 
-    def blocks(self, intent: OrderIntent) -> bool:
+    def __attrs_post_init__(self) -> None:
+        if not self.evidence:
+            object.__setattr__(self, "evidence", (self.id,))  # a restriction rests on itself
+
+    @property
+    def independent_sources(self) -> int:
+        """Distinct origin publishers reporting this restriction."""
+        return len(self.origins)
+
+    @property
+    def participants(self) -> frozenset[str]:
+        """The actors taking part in this fact (for the scope of denials)."""
+        return frozenset((self.authority,))
+
+    def blocks(self, intent: OrderIntent, ctx: Context | None = None) -> bool:
         """Whether this restriction applies to ``intent``'s buyer and product.
 
         ``applies_to`` holds actor ids (the store resolves aliases when it
-        records the event) and free descriptions. A buyer is always a known
-        actor, so only an entry naming the buyer's id blocks it; descriptions
-        such as "government-funded data centres" block no one.
+        records the event), ``kind:<kind>`` entries (every actor declared with
+        that kind, case-insensitive) and free descriptions. A buyer is always a
+        known actor, so only an entry naming the buyer's id or kind blocks it;
+        descriptions such as "government-funded data centres" block no one.
         """
         target = self.product.casefold()
         names_it = target in (intent.product.casefold(), intent.supplier.casefold())
-        return names_it and intent.buyer in self.applies_to
+        if not names_it:
+            return False
+        if intent.buyer in self.applies_to:
+            return True
+        kind = ctx.kind_of(intent.buyer) if ctx is not None else None
+        return kind is not None and kind_target(kind) in self.kind_targets
+
+    @property
+    def kind_targets(self) -> frozenset[str]:
+        """The ``kind:<kind>`` entries of ``applies_to``, casefolded."""
+        return frozenset(kind_target(a[5:]) for a in self.applies_to if is_kind_target(a))
+
+
+def is_kind_target(entry: str) -> bool:
+    """Whether an ``applies_to`` entry names a kind of actor (``kind:telecom``)."""
+    return entry[:5].casefold() == "kind:" and bool(entry[5:].strip())
+
+
+def kind_target(kind: str) -> str:
+    """The canonical ``kind:<kind>`` spelling (casefolded)."""
+    return "kind:" + kind.strip().casefold()
 
 
 _STATUS = {
@@ -154,7 +221,7 @@ class OrderIntentProjection(FoldProjection):
         """Create or update one intent; ``status=None`` keeps the current status."""
         key = intent_key(buyer, supplier, product)
         current: OrderIntent | None = updates.get(key) or facts.get(key)
-        source = event.source
+        sources = event.sources
         if current is None:
             intent = OrderIntent(
                 buyer=buyer,
@@ -167,16 +234,29 @@ class OrderIntentProjection(FoldProjection):
                 conditions=conditions,
                 concerns=concerns,
                 evidence=(event.id,),
-                sources=() if source is None else (source,),
+                sources=sources,
+                origins=origins(sources),
             )
-            blocked = []
+            blocked: list[Restriction] = []
+            kind = ctx.kind_of(buyer)
+            holders = [buyer] if kind is None else [buyer, kind_target(kind)]
             for target in {product.casefold(), supplier.casefold()}:
-                for rid in facts.get(_by_target(target, buyer), ()):
-                    restriction: Restriction = facts[("restriction", rid)]
-                    if restriction.blocks(intent):
-                        blocked.append(rid)
+                for holder in holders:
+                    for rid in facts.get(_by_target(target, holder), ()):
+                        restriction: Restriction = facts[("restriction", rid)]
+                        if restriction.blocks(intent, ctx) and restriction not in blocked:
+                            blocked.append(restriction)
             if blocked:
-                intent = attrs.evolve(intent, blocked_by=tuple(sorted(blocked)))
+                blocked.sort(key=lambda r: r.id)
+                # the restrictions are part of the intent's evidence, their sources of its sources
+                intent = attrs.evolve(
+                    intent,
+                    blocked_by=tuple(r.id for r in blocked),
+                    evidence=prepend_all(tuple(r.id for r in blocked), intent.evidence),
+                    sources=prepend_all(
+                        tuple(s for r in blocked for s in r.sources), intent.sources
+                    ),
+                )
             index = _by_buyer(buyer)
             updates[index] = (*(updates.get(index) or facts.get(index, ())), key)
             updates[key] = intent
@@ -194,7 +274,10 @@ class OrderIntentProjection(FoldProjection):
             concerns=merge_unique(current.concerns, concerns),
             blocked_by=current.blocked_by,
             evidence=prepend(event.id, current.evidence),
-            sources=current.sources if source is None else prepend(source, current.sources),
+            sources=prepend_all(sources, current.sources) if sources else current.sources,
+            origins=origins(sources, current.origins) if sources else current.origins,
+            disputed_by=current.disputed_by,
+            confirmed_by=current.confirmed_by,
         )
 
     def _inquiry(self, facts: Mapping[Hashable, Any], event: ev.Inquiry, ctx: Context) -> Updates:
@@ -247,7 +330,7 @@ class OrderIntentProjection(FoldProjection):
             return {}
         if event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT):
             return self._restrict(facts, event, event.product, ctx)
-        return self._lift(facts, event, event.product)
+        return self._lift(facts, event, event.product, ctx)
 
     def _restrict(
         self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, product: str, ctx: Context
@@ -259,39 +342,56 @@ class OrderIntentProjection(FoldProjection):
             product=product,
             applies_to=event.applies_to,
             since=event.occurred_at,
-            sources=(event.source,) if event.source is not None else (),
+            sources=event.sources,
+            evidence=(event.id,),
+            origins=origins(event.sources),
         )
         updates: dict[Hashable, Any] = {("restriction", event.id): restriction}
+        # a kind:<kind> entry is indexed under its canonical spelling, as a holder
+        holders = {kind_target(a[5:]) if is_kind_target(a) else a for a in event.applies_to}
         indexes = [_by_authority(event.authority, product)]
-        indexes += [_by_target(product, buyer) for buyer in set(event.applies_to)]
+        indexes += [_by_target(product, holder) for holder in holders]
         for index in indexes:
             updates[index] = (*facts.get(index, ()), event.id)
-        for buyer in set(event.applies_to):
+        buyers = set(event.applies_to)
+        kinds = restriction.kind_targets
+        if kinds:
+            buyers.update(a for a, k in ctx.actor_kinds if kind_target(k) in kinds)
+        for buyer in sorted(buyers):
             for key in facts.get(_by_buyer(buyer), ()):
                 intent: OrderIntent = facts[key]
-                if restriction.blocks(intent):
+                if restriction.blocks(intent, ctx):
                     updates[key] = attrs.evolve(
                         intent,
                         blocked_by=tuple(sorted({*intent.blocked_by, event.id})),
                         evidence=prepend(event.id, intent.evidence),
+                        sources=prepend_all(event.sources, intent.sources),
                     )
         return updates
 
-    def _lift(self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, product: str) -> Updates:
+    def _lift(
+        self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, product: str, ctx: Context
+    ) -> Updates:
         by_authority = _by_authority(event.authority, product)
         lifted: tuple[str, ...] = facts.get(by_authority, ())
         if not lifted:
             return {}
         updates: dict[Hashable, Any] = {by_authority: None}
         buyers: set[str] = set()
+        holders: set[str] = set()
         for rid in lifted:
             updates[("restriction", rid)] = None
-            buyers.update(facts[("restriction", rid)].applies_to)
-        for buyer in buyers:
-            by_target = _by_target(product, buyer)
+            old: Restriction = facts[("restriction", rid)]
+            for entry in old.applies_to:
+                holders.add(kind_target(entry[5:]) if is_kind_target(entry) else entry)
+            buyers.update(a for a in old.applies_to if not is_kind_target(a))
+            if old.kind_targets:
+                buyers.update(a for a, k in ctx.actor_kinds if kind_target(k) in old.kind_targets)
+        for holder in holders:
+            by_target = _by_target(product, holder)
             remaining = tuple(r for r in facts.get(by_target, ()) if r not in lifted)
             updates[by_target] = remaining or None
-        for buyer in buyers:
+        for buyer in sorted(buyers):
             for key in facts.get(_by_buyer(buyer), ()):
                 intent: OrderIntent = facts[key]
                 if set(lifted).intersection(intent.blocked_by):
@@ -299,6 +399,7 @@ class OrderIntentProjection(FoldProjection):
                         intent,
                         blocked_by=tuple(b for b in intent.blocked_by if b not in lifted),
                         evidence=prepend(event.id, intent.evidence),
+                        sources=prepend_all(event.sources, intent.sources),
                     )
         return updates
 

@@ -21,7 +21,14 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.projections.base import Context, FoldProjection, Updates, prepend
+from timeline.projections.base import (
+    Context,
+    FoldProjection,
+    Updates,
+    origins,
+    prepend,
+    prepend_all,
+)
 from timeline.times import Precision
 
 __all__ = ["Stance", "StanceProjection"]
@@ -34,6 +41,9 @@ class Stance:
     Attributes:
         evidence: ids of the events supporting this position, newest first.
         sources: their sources, newest first, without repeats.
+        origins: the distinct origin publishers of those sources (``via`` followed).
+        conditions: conditions the actor attached (``Announcement``/``Statement``).
+        disputed_by / confirmed_by: ids of denials / confirmations of its evidence.
     """
 
     actor: str
@@ -43,6 +53,20 @@ class Stance:
     since_precision: Precision = Precision.EXACT
     evidence: tuple[str, ...] = ()
     sources: tuple[ev.Source, ...] = ()
+    conditions: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    disputed_by: tuple[str, ...] = ()
+    confirmed_by: tuple[str, ...] = ()
+
+    @property
+    def independent_sources(self) -> int:
+        """How many distinct origin publishers report the events behind this stance."""
+        return len(self.origins)
+
+    @property
+    def participants(self) -> frozenset[str]:
+        """The actors taking part in this fact (for the scope of denials)."""
+        return frozenset((self.actor,))
 
 
 _MEASURE_POSITION = {
@@ -54,20 +78,23 @@ _MEASURE_POSITION = {
 
 
 def _set(
-    facts: Mapping[Hashable, Any], actor: str, topic: str, position: ev.Position, event: ev.Event
+    facts: Mapping[Hashable, Any],
+    actor: str,
+    topic: str,
+    position: ev.Position,
+    event: ev.Event,
+    conditions: tuple[str, ...] = (),
 ) -> tuple[tuple[str, str], Stance]:
     key = (actor, topic)
     current: Stance | None = facts.get(key)
-    source = event.source
+    sources = event.sources
     if current is not None and current.position == position:
-        return key, Stance(
-            actor=actor,
-            topic=topic,
-            position=position,
-            since=current.since,
-            since_precision=current.since_precision,
+        return key, attrs.evolve(
+            current,
             evidence=prepend(event.id, current.evidence),
-            sources=current.sources if source is None else prepend(source, current.sources),
+            sources=prepend_all(sources, current.sources) if sources else current.sources,
+            origins=origins(sources, current.origins) if sources else current.origins,
+            conditions=conditions or current.conditions,
         )
     return key, Stance(
         actor=actor,
@@ -76,7 +103,9 @@ def _set(
         since=event.occurred_at,
         since_precision=event.precision,
         evidence=(event.id,),
-        sources=() if source is None else (source,),
+        sources=sources,
+        origins=origins(sources),
+        conditions=conditions,
     )
 
 
@@ -95,7 +124,9 @@ class StanceProjection(FoldProjection):
     def _stated(
         self, facts: Mapping[Hashable, Any], event: ev.Announcement | ev.Statement, _ctx: Context
     ) -> Updates:
-        return dict([_set(facts, event.actor, event.topic, event.position, event)])
+        return dict(
+            [_set(facts, event.actor, event.topic, event.position, event, event.conditions)]
+        )
 
     def _policy(
         self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, _ctx: Context

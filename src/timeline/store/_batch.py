@@ -88,6 +88,91 @@ def check_target(
         raise ValidationError(f"{field}: {reason}", field=field)
 
 
+def check_claimed(conn: sqlite3.Connection, event: ev.Event, types: dict[str, str]) -> None:
+    """A denial or confirmation must name events that exist (stored or earlier in the batch)."""
+    field = "denies" if isinstance(event, ev.Denial) else "confirms"
+    for i, target in enumerate(ev.claimed_ids(event)):
+        if target in types:
+            continue
+        if conn.execute("SELECT 1 FROM events WHERE id = ?", (target,)).fetchone() is None:
+            raise ValidationError(
+                f"{field}[{i}]: event {target!r} is not in the store or earlier in the batch",
+                field=f"{field}[{i}]",
+            )
+
+
+def stored_source(conn: sqlite3.Connection, source_id: str) -> ev.Source | None:
+    """The most recently stored source with this id, if any event cites one."""
+    row = conn.execute(
+        "SELECT value FROM ("
+        " SELECT e.position, s.value FROM events e, json_each(e.payload, '$.sources') s"
+        " WHERE json_extract(s.value, '$.id') = ?"
+        " UNION ALL SELECT position, json_extract(payload, '$.source') FROM events"
+        " WHERE json_extract(payload, '$.source.id') = ?"
+        ") ORDER BY position DESC LIMIT 1",
+        (source_id, source_id),
+    ).fetchone()
+    if row is None:
+        return None
+    data = json.loads(row[0])
+    return ev.Source(
+        publisher=data["publisher"],
+        id=data.get("id"),
+        via=data.get("via"),
+        origin=data.get("origin"),
+    )
+
+
+def resolve_origins(event: ev.Event, known: Callable[[str], ev.Source | None]) -> ev.Event:
+    """``event`` with each relaying source's ``origin`` set by following ``via``.
+
+    Raises:
+        ValidationError: a ``via`` names an unknown source, or the chain loops.
+    """
+    if not any(s.via is not None and s.origin is None for s in event.sources):
+        return event
+    local = {s.id: s for s in event.sources if s.id is not None}
+    resolved = []
+    for i, source in enumerate(event.sources):
+        if source.via is not None and source.origin is None:
+            source = attrs.evolve(source, origin=origin_of(source, local, known, f"sources[{i}]"))
+        resolved.append(source)
+    return with_fields(event, sources=tuple(resolved), source=resolved[0])
+
+
+def origin_of(
+    source: ev.Source,
+    local: Mapping[str, ev.Source],
+    known: Callable[[str], ev.Source | None],
+    field: str,
+) -> str:
+    """The publisher at the end of ``source``'s ``via`` chain.
+
+    Raises:
+        ValidationError: an unknown id or a cycle, naming the source.
+    """
+    seen = [source.id or source.publisher]
+    current = source
+    while current.via is not None:
+        if current.origin is not None and current is not source:
+            return current.origin
+        target = local.get(current.via) or known(current.via)
+        if target is None:
+            raise ValidationError(
+                f"{field}.via: source {seen[-1]!r} relies on unknown source {current.via!r}",
+                field=f"{field}.via",
+            )
+        if current.via in seen:
+            chain = " -> ".join([*seen, current.via])
+            raise ValidationError(
+                f"{field}.via: the via chain of source {seen[0]!r} loops ({chain})",
+                field=f"{field}.via",
+            )
+        seen.append(current.via)
+        current = target
+    return current.publisher
+
+
 def resolve_actors(
     event: ev.Event,
     lookup: Mapping[str, str],
@@ -158,6 +243,7 @@ class Batch:
         self.known_ids = set(self.lookup.values())
         self.new_actors: dict[str, Actor] = {}
         self.types: dict[str, str] = {}  # id -> stored type name, for correction checks
+        self.sources: dict[str, ev.Source] = {}  # sources of the batch by id, for via
         self.seen: dict[str, str] = {}  # id -> payload, for duplicates inside the batch
         self.rows: list[tuple[Any, ...]] = []
         self.actor_rows: list[tuple[int, str, str]] = []
@@ -167,6 +253,7 @@ class Batch:
     def add(self, index: int, original: ev.Event) -> None:
         """Validate one batch item and stage its rows (or note it as already stored)."""
         event = resolve_actors(original, self.lookup, self.new_actors, self.register_actors, index)
+        event = resolve_origins(event, self._source)
         prior = self.seen.get(event.id) or self.stored.get(event.id)
         if prior is not None:
             self._check_duplicate(with_fields(event, story=self.story), prior, index)
@@ -181,6 +268,7 @@ class Batch:
         event = with_fields(event, story=self.story, reported_at=reported)
         check_target(self.conn, self.codec, event, self.types)
         data, payload = self.codec.payload(event)
+        check_claimed(self.conn, event, self.types)
         self.position += 1
         self.version += 1
         hashed = (
@@ -201,6 +289,9 @@ class Batch:
         self.prev_hash = digest
         self.seen[event.id] = payload
         self.types[event.id] = data["type"]
+        for source in event.sources:
+            if source.id is not None:
+                self.sources[source.id] = source
         for role, actor in event.actor_refs():
             self.actor_rows.append((self.position, actor, role))
         for name in event.description_fields:
@@ -217,9 +308,15 @@ class Batch:
             )
         )
 
+    def _source(self, source_id: str) -> ev.Source | None:
+        return self.sources.get(source_id) or stored_source(self.conn, source_id)
+
     def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
         codec = self.codec
         prior = loads_trusted(prior_payload)
+        if prior.get("schema_version") != codec.registry.get(prior["type"]).version:
+            # stored under an older schema: compare with what it reads as today
+            prior = codec.encode(codec.from_dict(prior))
         reported = event.effective_reported_at
         if reported is None:
             # stored with the store's recorded_at as reported_at: compare on the rest

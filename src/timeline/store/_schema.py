@@ -123,8 +123,16 @@ SELECT
         coalesce(json_extract(e.payload, '$.replacement.quote'), '')
     ),
     json_extract(e.payload, '$.attribution'),
-    json_extract(e.payload, '$.source.headline'),
-    json_extract(e.payload, '$.source.publisher'),
+    coalesce(
+        (SELECT group_concat(json_extract(s.value, '$.headline'), ' ')
+           FROM json_each(e.payload, '$.sources') s),
+        json_extract(e.payload, '$.source.headline')
+    ),
+    coalesce(
+        (SELECT group_concat(json_extract(s.value, '$.publisher'), ' ')
+           FROM json_each(e.payload, '$.sources') s),
+        json_extract(e.payload, '$.source.publisher')
+    ),
     (SELECT group_concat(a.id || ' ' || a.name || ' ' || a.aliases, ' ')
        FROM (SELECT DISTINCT actor FROM event_actors WHERE position = e.position) ea
        JOIN actors a ON a.id = ea.actor)
@@ -214,5 +222,45 @@ def _snapshots(db: Database) -> None:
             signature TEXT NOT NULL,
             complete INTEGER NOT NULL
         )
+        """
+    )
+
+
+# --- 0004: several sources per event (event schema v2) ----------------------------
+
+
+@migrations(name="0004_several_sources")
+def _several_sources(db: Database) -> None:
+    # One row per source as cited by events: every entry of "sources" (schema v2),
+    # or the single "source" of rows stored before it. Events stay append-only:
+    # older payloads are read as they are and upcast when decoded.
+    db.execute("DROP VIEW IF EXISTS sources")
+    db.execute(
+        """
+        CREATE VIEW sources AS
+        WITH cited AS (
+            SELECT e.story, e.reported_at, s.value AS source
+              FROM events e, json_each(e.payload, '$.sources') s
+            UNION ALL
+            SELECT story, reported_at, json_extract(payload, '$.source')
+              FROM events
+             WHERE json_type(payload, '$.sources') IS NULL
+               AND json_extract(payload, '$.source.publisher') IS NOT NULL
+        )
+        SELECT
+            json_extract(source, '$.id') AS source_id,
+            json_extract(source, '$.publisher') AS publisher,
+            json_extract(source, '$.headline') AS headline,
+            json_extract(source, '$.url') AS url,
+            json_extract(source, '$.published_at') AS published_at,
+            json_extract(source, '$.via') AS via,
+            coalesce(json_extract(source, '$.origin'), json_extract(source, '$.publisher'))
+                AS origin,
+            COUNT(*) AS events,
+            MIN(reported_at) AS first_reported_at,
+            MAX(reported_at) AS last_reported_at,
+            group_concat(DISTINCT story) AS stories
+        FROM cited
+        GROUP BY source_id, publisher, headline, url, published_at, via, origin
         """
     )
