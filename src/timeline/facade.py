@@ -23,7 +23,14 @@ from timeline.errors import (
     UnknownTopicError,
     ValidationError,
 )
-from timeline.fixtures import Fixture, fixture_error, read_fixture
+from timeline.fixtures import (
+    Fixture,
+    FixtureStream,
+    WholeFileNeeded,
+    fixture_error,
+    fixture_error_at,
+    read_fixture,
+)
 from timeline.output.export import FORMATS, read_jsonl
 from timeline.output.export import export as export_to
 from timeline.output_files import atomic_text
@@ -213,8 +220,52 @@ class Timeline:
         Raises:
             FixtureError: any problem, naming the file, the event and the field.
         """
+        try:
+            return self._load_streaming(path, expected_version, progress)
+        except WholeFileNeeded:
+            pass  # nothing was written; the whole-file reader handles (or words) it
         fixture = self.read_fixture(path)
         return self.load_fixture(fixture, expected_version=expected_version, progress=progress)
+
+    def _load_streaming(
+        self,
+        path: str | os.PathLike[str],
+        expected_version: int | None,
+        progress: Callable[[int], None] | None,
+    ) -> LoadReport:
+        """Read and append a fixture chunk by chunk in one transaction (bounded memory)."""
+        store = self._store
+        with FixtureStream(
+            path, codec=store.codec, known_actors=store.actor_lookup(), stored_type=store.type_of
+        ) as stream:
+            where: dict[int, str] = {}  # index -> id, for the chunk being appended
+
+            def chunks() -> Iterator[list[ev.Event]]:
+                offset = 0
+                for chunk in stream.chunks():
+                    where.clear()
+                    where.update((offset + i, e.id) for i, e in enumerate(chunk))
+                    yield chunk
+                    offset += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+
+            try:
+                appended, skipped = store.append_chunks(
+                    chunks(),
+                    story=stream.story,
+                    expected_version=expected_version,
+                    actors=stream.actors,
+                    register_actors=False,
+                    title=stream.title,
+                )
+            except FixtureError:
+                raise  # the reader's own, already naming file, event and field
+            except (DuplicateEventError, UnknownActorError, ValidationError) as exc:
+                index = getattr(exc, "batch_index", None)
+                event_id = where.get(index) if index is not None else None
+                raise fixture_error_at(stream.path, index, event_id, exc) from exc
+        return LoadReport(path=stream.path, story=stream.story, appended=appended, skipped=skipped)
 
     def read_fixture(self, path: str | os.PathLike[str]) -> Fixture:
         """Parse and validate a fixture file against this store, without writing."""

@@ -7,10 +7,11 @@ never writes: the store appends the whole file in one transaction, or nothing.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,16 @@ from timeline.errors import (
 from timeline.registry import target_of, target_problem
 from timeline.store.recorded import Actor
 
-__all__ = ["FORMAT", "Fixture", "fixture_error", "parse_fixture", "read_fixture"]
+__all__ = [
+    "FORMAT",
+    "Fixture",
+    "FixtureStream",
+    "WholeFileNeeded",
+    "fixture_error",
+    "fixture_error_at",
+    "parse_fixture",
+    "read_fixture",
+]
 
 FORMAT = "timeline-fixture/1"
 _FORMAT_FAMILY = "timeline-fixture/"
@@ -409,7 +419,14 @@ def fixture_error(fixture: Fixture, exc: TimelineError) -> FixtureError:
     event_id = (
         fixture.events[index].id if index is not None and 0 <= index < len(fixture.events) else None
     )
-    where: dict[str, Any] = {"path": fixture.path, "index": index, "event_id": event_id}
+    return fixture_error_at(fixture.path, index, event_id, exc)
+
+
+def fixture_error_at(
+    path: str, index: int | None, event_id: str | None, exc: TimelineError
+) -> FixtureError:
+    """The fixture-level error for a store error raised at event ``index`` of ``path``."""
+    where: dict[str, Any] = {"path": path, "index": index, "event_id": event_id}
     if isinstance(exc, DuplicateEventError):
         return FixtureDuplicateEventError(
             f"id {exc.event_id!r} is already stored with different content", field="id", **where
@@ -418,3 +435,249 @@ def fixture_error(fixture: Fixture, exc: TimelineError) -> FixtureError:
         return FixtureUnknownActorError(str(exc), actor=exc.actor, field=None, **where)
     field = getattr(exc, "field", None)
     return FixtureError(str(exc), field=field, **where)
+
+
+# --- streaming: bounded memory for large files ------------------------------------
+
+
+class WholeFileNeeded(Exception):
+    """The file is not in the shape the streaming reader handles (``events`` last,
+    after ``format`` and ``story``), or is malformed before its events: read it whole
+    (:func:`read_fixture`), which also words any error exactly as before."""
+
+
+_CHUNK_CHARS = 1 << 20  # characters read at a time
+STREAM_CHUNK = 1000  # events appended per staged batch (one transaction for the file)
+_MAX_VALUE = 64 << 20  # one event (or header value) larger than this is refused
+
+
+class _Text:
+    """UTF-8 text read from a file a chunk at a time, with JSON values decoded from it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.json = json.JSONDecoder(object_pairs_hook=_unique_keys)
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.bytes_read = 0
+        self.lines_before = 0  # newlines in the text already dropped from ``buf``
+        self.col_base = 0  # characters on the current line that were dropped
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        raw = self.file.read(_CHUNK_CHARS)
+        try:
+            text = self.decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as exc:
+            raise FixtureError(
+                f"not UTF-8 text (byte {self.bytes_read + exc.start})", path=self.path
+            ) from exc
+        self.bytes_read += len(raw)
+        if not raw:
+            self.eof = True
+        dropped = self.buf[: self.pos]
+        newlines = dropped.count("\n")
+        if newlines:
+            self.lines_before += newlines
+            self.col_base = len(dropped) - dropped.rfind("\n") - 1
+        else:
+            self.col_base += len(dropped)
+        self.buf = self.buf[self.pos :] + text
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end of the file)."""
+        while True:
+            buf, pos = self.buf, self.pos
+            while pos < len(buf) and buf[pos] in " \t\r\n":
+                pos += 1
+            self.pos = pos
+            if pos < len(buf):
+                return buf[pos]
+            if not self._more():
+                return ""
+
+    def take(self, char: str) -> bool:
+        """Consume ``char`` if it is next (after white space)."""
+        if self.peek() == char:
+            self.pos += 1
+            return True
+        return False
+
+    def value(self) -> Any:
+        """The next JSON value; a syntax error is a :class:`FixtureError`."""
+        self.peek()
+        while True:
+            try:
+                value, end = self.json.raw_decode(self.buf, self.pos)
+            except _DuplicateKeyError as exc:
+                raise FixtureError(
+                    f"key {exc.key!r} appears twice in one JSON object",
+                    path=self.path,
+                    field=exc.key,
+                ) from None
+            except RecursionError:
+                raise FixtureError("JSON nested too deeply", path=self.path) from None
+            except json.JSONDecodeError as exc:
+                if len(self.buf) - self.pos < _MAX_VALUE and self._more():
+                    continue  # the value runs past what has been read
+                raise self._syntax(exc) from exc
+            if end == len(self.buf) and self._more():
+                continue  # a number may go on in the next chunk
+            self.pos = end
+            return value
+
+    def _syntax(self, exc: json.JSONDecodeError) -> FixtureError:
+        line = self.lines_before + exc.doc.count("\n", 0, exc.pos) + 1
+        start = exc.doc.rfind("\n", 0, exc.pos)
+        column = exc.pos - start if start >= 0 else self.col_base + exc.pos + 1
+        message = f"invalid JSON at line {line} column {column}: {exc.msg}"
+        return FixtureError(message, path=self.path)
+
+
+class FixtureStream:
+    """A fixture file read as it is appended: header first, then events in chunks.
+
+    Use as a context manager; :meth:`chunks` yields lists of validated events.
+    Raises :class:`WholeFileNeeded` when the file must be read whole instead.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        codec: Codec | None = None,
+        known_actors: Mapping[str, str] | None = None,
+        stored_type: Callable[[str], str | None] = lambda _id: None,
+        chunk: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.codec = codec or default_codec
+        self.stored_type = stored_type
+        self.chunk = chunk or STREAM_CHUNK
+        try:
+            self.text = _Text(self.path)
+        except OSError as exc:
+            raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=self.path) from exc
+        self.count = 0
+        try:
+            self._header(known_actors or {})
+        except BaseException:
+            self.text.close()
+            raise
+
+    def __enter__(self) -> FixtureStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.text.close()
+
+    def _header(self, known_actors: Mapping[str, str]) -> None:
+        text = self.text
+        if not text.take("{"):
+            raise WholeFileNeeded
+        data: dict[str, Any] = {}
+        while True:
+            if text.peek() != '"':
+                raise WholeFileNeeded
+            try:
+                key = text.value()
+            except FixtureError:
+                raise WholeFileNeeded from None
+            if not text.take(":") or key in data:
+                raise WholeFileNeeded
+            if key == "events":
+                break
+            try:
+                data[key] = text.value()
+            except FixtureError:
+                raise WholeFileNeeded from None
+            if not text.take(","):
+                raise WholeFileNeeded  # no events, or malformed: the whole-file path says
+        if "format" not in data or "story" not in data or not text.take("["):
+            raise WholeFileNeeded
+        # everything but the events, checked exactly as for a whole file
+        try:
+            header = parse_fixture(
+                {**data, "events": []}, path=self.path, codec=self.codec, known_actors=known_actors
+            )
+        except FixtureError:
+            raise WholeFileNeeded from None  # which error comes first is its call
+        self.story = header.story
+        self.title = header.title
+        self.actors = header.actors
+        self.lookup: dict[str, str] = dict(known_actors)
+        for actor in header.actors:
+            for name in (actor.id, *actor.aliases):
+                self.lookup[name.casefold()] = actor.id
+        self.sources = _parse_sources(data.get("sources", {}), self.path, self.codec)
+
+    def chunks(self) -> Iterator[list[ev.Event]]:
+        """Validated events, ``chunk`` at a time, with the story set."""
+        text = self.text
+        in_file: dict[str, str] = {}
+        out: list[ev.Event] = []
+        index = 0
+        try:
+            if not text.take("]"):
+                while True:
+                    item = text.value()
+                    out.append(self._event(item, index, in_file))
+                    index += 1
+                    self.count = index
+                    if len(out) >= self.chunk:
+                        yield out
+                        out = []
+                    if text.take("]"):
+                        break
+                    if not text.take(","):
+                        text.value()  # raises the syntax error, worded by the parser
+                        raise WholeFileNeeded
+        except FixtureError:
+            self._after_error()
+            raise
+        if not text.take("}") or text.peek() != "":
+            raise WholeFileNeeded  # keys after the events, or trailing text
+        if out:
+            yield out
+
+    def _event(self, item: object, index: int, in_file: dict[str, str]) -> ev.Event:
+        path, codec = self.path, self.codec
+        event = _parse_event(item, index, path, codec, self.sources, self.lookup)
+        if isinstance(item, dict) and "id" not in item:
+            event = attrs.evolve(event, id=_derived_id(self.story, item))
+        if event.id in in_file:
+            raise FixtureError(
+                f"duplicate id {event.id!r} (appears earlier in this file)",
+                path=path,
+                index=index,
+                event_id=event.id,
+                field="id",
+            )
+        target = target_of(event)
+        if target is not None:
+            kind = in_file.get(target) or self.stored_type(target)
+            _check_target(event, {} if kind is None else {target: kind}, path, index, codec)
+        in_file[event.id] = codec.registry.of(event).name
+        return attrs.evolve(event, story=self.story)
+
+    def _after_error(self) -> None:
+        """An event was refused: if top-level keys follow the events, the whole-file
+        reader (which checks them first) decides what to say."""
+        text = self.text
+        try:
+            while not text.take("]"):
+                text.take(",")
+                text.value()
+            if text.take(","):
+                raise WholeFileNeeded
+        except FixtureError:
+            raise WholeFileNeeded from None  # malformed further on: reported first, as before

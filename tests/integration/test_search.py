@@ -134,3 +134,24 @@ def test_sqlite_utils_reads_the_views_and_searches_the_index(h200: tl.Timeline) 
     assert sources["the-information-2025-12-10"] == 1
     assert sum(sources.values()) == 21
     assert [r["rowid"] for r in db["events_fts"].search("grey market")] == [2]
+
+
+def test_a_migrated_store_keeps_no_copy_of_the_searched_text(tmp_path: Path) -> None:
+    copy = tmp_path / "old.db"
+    shutil.copyfile(FIRST_SCHEMA_STORE, copy)
+    with tl.Timeline.open(copy) as store:
+        assert "0005_compact_search" in store.store.schema_names()
+        [hit] = store.search("grey market")
+        assert "[grey]-[market]" in hit.snippet
+        assert store.verify() == 21
+    tables = set(sqlite_utils.Database(copy).table_names())
+    assert "events_fts" in tables
+    assert "events_fts_content" not in tables
+
+
+def test_a_new_store_uses_8_kib_pages_and_an_external_content_index(h200: tl.Timeline) -> None:
+    db = sqlite_utils.Database(h200.path)
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 8192
+    assert "events_fts_content" not in db.table_names()
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").fetchone()[0]
+    assert "content = 'events_search'" in sql

@@ -10,7 +10,14 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["MIGRATION_SET", "SEARCH_COLUMNS", "SEARCH_TABLE", "index_for_search", "migrations"]
+__all__ = [
+    "MIGRATION_SET",
+    "SEARCH_COLUMNS",
+    "SEARCH_TABLE",
+    "SEARCH_VIEW",
+    "index_for_search",
+    "migrations",
+]
 
 MIGRATION_SET = "timeline"
 migrations = Migrations(MIGRATION_SET)
@@ -105,48 +112,55 @@ SEARCH_TABLE = "events_fts"
 SEARCH_COLUMNS = ("summary", "quote", "attribution", "headline", "publisher", "actors")
 
 # One search row per event, keyed by rowid = the event's log position. The text
-# is copied from the payload (sqlite-utils' `<table>_fts` naming, but with its
-# own content: the searched fields live inside JSON, not in columns of `events`).
-# A correction is found by its own text and by its replacement's; actors by id,
-# name and aliases as they stood when the event was recorded.
-_SEARCH_ROWS = f"""
-INSERT INTO {SEARCH_TABLE} (rowid, {", ".join(SEARCH_COLUMNS)})
+# is taken from the payload (sqlite-utils' `<table>_fts` naming; the searched
+# fields live inside JSON, not in columns of `events`). A correction is found by
+# its own text and by its replacement's; actors by id, name and aliases.
+_SEARCH_TEXT = """
 SELECT
-    e.position,
+    e.position AS position,
     trim(
         coalesce(json_extract(e.payload, '$.summary'), '') || ' ' ||
         coalesce(json_extract(e.payload, '$.replacement.summary'), '') || ' ' ||
         coalesce(json_extract(e.payload, '$.reason'), '')
-    ),
+    ) AS summary,
     trim(
         coalesce(json_extract(e.payload, '$.quote'), '') || ' ' ||
         coalesce(json_extract(e.payload, '$.replacement.quote'), '')
-    ),
-    json_extract(e.payload, '$.attribution'),
+    ) AS quote,
+    json_extract(e.payload, '$.attribution') AS attribution,
     coalesce(
         (SELECT group_concat(json_extract(s.value, '$.headline'), ' ')
            FROM json_each(e.payload, '$.sources') s),
         json_extract(e.payload, '$.source.headline')
-    ),
+    ) AS headline,
     coalesce(
         (SELECT group_concat(json_extract(s.value, '$.publisher'), ' ')
            FROM json_each(e.payload, '$.sources') s),
         json_extract(e.payload, '$.source.publisher')
-    ),
+    ) AS publisher,
     (SELECT group_concat(a.id || ' ' || a.name || ' ' || a.aliases, ' ')
        FROM (SELECT DISTINCT actor FROM event_actors WHERE position = e.position) ea
-       JOIN actors a ON a.id = ea.actor)
+       JOIN actors a ON a.id = ea.actor) AS actors
 FROM events e
-WHERE e.position > ?
-ORDER BY e.position
+"""
+_SEARCH_ROWS_0002 = f"""
+INSERT INTO {SEARCH_TABLE} (rowid, {", ".join(SEARCH_COLUMNS)})
+SELECT * FROM ({_SEARCH_TEXT}) WHERE position > ? ORDER BY position
+"""
+# From 0005 on the index keeps no copy of the text: its content is the view
+# `events_search` (external content), which snippet() reads back by position.
+SEARCH_VIEW = "events_search"
+_SEARCH_ROWS = f"""
+INSERT INTO {SEARCH_TABLE} (rowid, {", ".join(SEARCH_COLUMNS)})
+SELECT position, {", ".join(SEARCH_COLUMNS)} FROM {SEARCH_VIEW}
+WHERE position > ? ORDER BY position
 """
 
 
 def index_for_search(db: Database | sqlite3.Connection, after_position: int) -> None:
     """Add the search rows of every event after ``after_position``.
 
-    Runs inside the caller's transaction: the append that writes the events,
-    or the migration that backfills them.
+    Runs inside the caller's transaction: the append that writes the events.
     """
     db.execute(_SEARCH_ROWS, (after_position,))
 
@@ -158,7 +172,7 @@ def _search(db: Database) -> None:
         f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5("
         f"{columns}, tokenize = 'porter unicode61 remove_diacritics 2')"
     )
-    index_for_search(db, 0)
+    db.execute(_SEARCH_ROWS_0002, (0,))
     db.execute(
         """
         CREATE VIEW event_actor_roles AS
@@ -264,3 +278,20 @@ def _several_sources(db: Database) -> None:
         GROUP BY source_id, publisher, headline, url, published_at, via, origin
         """
     )
+# --- 0005: a compact search index (no second copy of the text) -------------------
+
+
+@migrations(name="0005_compact_search")
+def _compact_search(db: Database) -> None:
+    # The FTS5 table of 0002 stored every searched field again (a fifth of the
+    # file). An external-content table indexes the same text, read from a view
+    # over the payloads; snippet() and highlight() read it back by rowid.
+    db.execute(f"CREATE VIEW {SEARCH_VIEW} AS {_SEARCH_TEXT}")
+    db.execute(f"DROP TABLE {SEARCH_TABLE}")
+    columns = ", ".join(SEARCH_COLUMNS)
+    db.execute(
+        f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5("
+        f"{columns}, content = '{SEARCH_VIEW}', content_rowid = 'position', "
+        "tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    db.execute(f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('rebuild')")

@@ -62,6 +62,7 @@ __all__ = [
 _LOCK_RETRIES = 5
 _ID_CHUNK = 500  # ids per "IN (...)": well under SQLite's limit on bound parameters
 _WAIT_STEP = 0.05  # seconds between looks at the log while a follower waits
+PAGE_SIZE = 8192
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -194,6 +195,10 @@ class EventStore:
             if not tables:
                 raise StoreFormatError(f"{self.path}: not a timeline store (empty file)")
             return
+        if not tables:
+            # a new file: 8 KiB pages hold the ~1 KB event rows and fact versions
+            # without overflow pages (set before the first table; fixed in WAL mode)
+            self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
         self.conn.execute("PRAGMA synchronous = NORMAL")
         if not tables or migrations.pending(self.db):
@@ -503,6 +508,59 @@ class EventStore:
         except UnicodeEncodeError as exc:
             raise _not_unicode(exc, f"story {story!r}") from exc
 
+    def append_chunks(
+        self,
+        chunks: Iterable[Sequence[ev.Event]],
+        *,
+        story: str,
+        expected_version: int | None = None,
+        actors: Iterable[Actor] = (),
+        register_actors: bool = True,
+        title: str | None = None,
+    ) -> tuple[int, int]:
+        """Append batches that arrive one after another, all in ONE transaction.
+
+        For inputs too large to hold: each chunk is staged and written as it
+        comes, and a failure anywhere rolls back every chunk. Returns
+        ``(appended, skipped)``. A refused event carries ``batch_index``: its
+        index counted over all chunks.
+        """
+        declared = list(actors)
+        appended = skipped = offset = 0
+        try:
+            with self.write() as conn:
+                first = True
+                for chunk in chunks:
+                    batch = list(chunk)
+                    try:
+                        result = self._append_locked(
+                            conn,
+                            batch,
+                            story,
+                            expected_version if first else None,
+                            declared if first else [],
+                            register_actors,
+                            title if first else None,
+                        )
+                    except TimelineError as exc:
+                        inner = getattr(exc, "batch_index", None)
+                        if inner is not None:
+                            exc.batch_index = offset + inner  # type: ignore[attr-defined]
+                        raise
+                    first = False
+                    appended += len(result.appended)
+                    skipped += len(result.skipped)
+                    offset += len(batch)
+                if first:  # no events: the actors and the title still count
+                    self._append_locked(
+                        conn, [], story, expected_version, declared, register_actors, title
+                    )
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, f"story {story!r}") from exc
+        return appended, skipped
+
     def _append_locked(
         self,
         conn: sqlite3.Connection,
@@ -648,6 +706,12 @@ class EventStore:
     def get(self, event_id: str) -> RecordedEvent | None:
         """The stored event with this id, or ``None``."""
         return next(self.read_ids([event_id]), None)
+
+    def type_of(self, event_id: str) -> str | None:
+        """The stored type name of the event with this id, or ``None``."""
+        with self.guard():
+            row = self.conn.execute("SELECT type FROM events WHERE id = ?", (event_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def head(self) -> int:
         """The last position in the log (0 when empty)."""
