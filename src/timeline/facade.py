@@ -235,8 +235,17 @@ class Timeline:
     ) -> LoadReport:
         """Read and append a fixture chunk by chunk in one transaction (bounded memory)."""
         store = self._store
+        # an optional capability of a backend (SQLite has it): without it, read whole
+        append_chunks: Callable[..., tuple[int, int]] | None = getattr(store, "append_chunks", None)
+        if append_chunks is None:
+            raise WholeFileNeeded
+
+        def stored_type(event_id: str) -> str | None:
+            found = store.get(event_id)
+            return None if found is None else store.codec.registry.of(found.event).name
+
         with FixtureStream(
-            path, codec=store.codec, known_actors=store.actor_lookup(), stored_type=store.type_of
+            path, codec=store.codec, known_actors=store.actor_lookup(), stored_type=stored_type
         ) as stream:
             where: dict[int, str] = {}  # index -> id, for the chunk being appended
 
@@ -251,7 +260,7 @@ class Timeline:
                         progress(len(chunk))
 
             try:
-                appended, skipped = store.append_chunks(
+                appended, skipped = append_chunks(
                     chunks(),
                     story=stream.story,
                     expected_version=expected_version,

@@ -707,12 +707,6 @@ class EventStore:
         """The stored event with this id, or ``None``."""
         return next(self.read_ids([event_id]), None)
 
-    def type_of(self, event_id: str) -> str | None:
-        """The stored type name of the event with this id, or ``None``."""
-        with self.guard():
-            row = self.conn.execute("SELECT type FROM events WHERE id = ?", (event_id,)).fetchone()
-        return None if row is None else str(row[0])
-
     def head(self) -> int:
         """The last position in the log (0 when empty)."""
         with self.guard():
