@@ -114,7 +114,7 @@ def stored_source(conn: sqlite3.Connection, source_id: str) -> ev.Source | None:
     ).fetchone()
     if row is None:
         return None
-    data = json.loads(row[0])
+    data = loads_trusted(row[0])
     return ev.Source(
         publisher=data["publisher"],
         id=data.get("id"),
