@@ -278,6 +278,8 @@ def _several_sources(db: Database) -> None:
         GROUP BY source_id, publisher, headline, url, published_at, via, origin
         """
     )
+
+
 # --- 0005: a compact search index (no second copy of the text) -------------------
 
 
