@@ -663,9 +663,11 @@ class FixtureStream:
                 field="id",
             )
         target = target_of(event)
-        if target is not None:
-            kind = in_file.get(target) or self.stored_type(target)
-            _check_target(event, {} if kind is None else {target: kind}, path, index, codec)
+        wanted = [*ev.claimed_ids(event), *([] if target is None else [target])]
+        if wanted:
+            known = {i: in_file.get(i) or self.stored_type(i) for i in wanted}
+            ids = {i: kind for i, kind in known.items() if kind is not None}
+            _check_target(event, ids, path, index, codec)
         in_file[event.id] = codec.registry.of(event).name
         return attrs.evolve(event, story=self.story)
 
