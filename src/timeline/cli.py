@@ -21,7 +21,7 @@ from timeline.errors import TimelineError
 from timeline.facade import LoadReport, Timeline
 from timeline.output import tables as render
 from timeline.output.export import FORMATS
-from timeline.output.labels import bounds_dict, plain
+from timeline.output.labels import bounds_dict, claim_labels, plain
 from timeline.replay import ORDERS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -221,6 +221,7 @@ def state(
         stances = facts.stances(actor=who, topic=topic)
         intents = [i for i in facts.order_intents() if who is None or who in (i.buyer, i.supplier)]
         restrictions = facts.restrictions()
+        claims = claim_labels(store, [*stances, *intents, *restrictions])
         bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
     if as_json:
         _echo_json(
@@ -232,9 +233,9 @@ def state(
             }
         )
         return
-    click.echo(f"Stances\n{render.stances_table(stances)}\n")
-    click.echo(f"Order intents\n{render.intents_table(intents)}\n")
-    click.echo(f"Restrictions in force\n{render.restrictions_table(restrictions)}")
+    click.echo(f"Stances\n{render.stances_table(stances, claims)}\n")
+    click.echo(f"Order intents\n{render.intents_table(intents, claims)}\n")
+    click.echo(f"Restrictions in force\n{render.restrictions_table(restrictions, claims)}")
 
 
 @cli.command()
@@ -250,10 +251,11 @@ def diff(db: str, a: str, b: str, known: bool, story: str | None, as_json: bool)
     """Facts that changed between valid times A and B (or knowledge times, with --known)."""
     with _read(db) as store:
         changes = store.diff(a, b, known=known, story=story)
+        claims = claim_labels(store, [f for c in changes for f in (c.before, c.after)])
     if as_json:
         _echo_json({"a": a, "b": b, "known": known, "story": story, "changes": plain(changes)})
     else:
-        click.echo(render.changes_table(changes))
+        click.echo(render.changes_table(changes, claims))
 
 
 @cli.command()

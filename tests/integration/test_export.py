@@ -155,6 +155,7 @@ def test_markdown_is_a_timeline_grouped_by_date_with_sources(h200: tl.Timeline) 
         "2025-12-08",
         "2025-12-09",
         "2025-12-10",
+        "Where things stand",
     ]
     assert text.startswith("# ByteDance and Alibaba ask Nvidia")
     assert "- **Inquiry** (ByteDance, Alibaba, Nvidia):" in text
@@ -219,7 +220,7 @@ class _Page(HTMLParser):
             self.details.append(found.get("id") or "")
 
 
-def test_the_html_page_has_a_lane_per_actor_with_a_stance_and_no_network(
+def test_the_html_page_has_a_lane_per_actor_with_a_stance_or_events_about_it_and_no_network(
     h200: tl.Timeline,
 ) -> None:
     _add_rumour_and_retraction(h200)  # a source with an https URL, shown as text only
@@ -228,7 +229,9 @@ def test_the_html_page_has_a_lane_per_actor_with_a_stance_and_no_network(
     page.feed(text)
     page.close()
     expected = {s.actor for s in h200.state(known_at="2025-12-11T23:00:00+00:00").stances()}
-    assert sorted(page.lanes) == sorted(expected)
+    about = {a for r in h200.events() for a in r.event.about}
+    assert about == {"nvidia", "bytedance", "alibaba", "huawei", "cambricon"}
+    assert sorted(page.lanes) == sorted(expected | about)
     assert not [link for link in page.links if re.match(r"(?i)\s*(https?:)?//", link)]
     assert all(link.startswith("#") for link in page.links)
     assert "ev-rumour-1" in page.details

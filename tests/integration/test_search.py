@@ -131,8 +131,10 @@ def test_sqlite_utils_reads_the_views_and_searches_the_index(h200: tl.Timeline) 
         ("nvidia", "Nvidia", "supplier"),
     }
     sources = {r["source_id"]: r["events"] for r in db["sources"].rows}
-    assert sources["the-information-2025-12-10"] == 1
-    assert sum(sources.values()) == 21
+    assert sources["reuters-2025-12-10-citing-the-information"] == 1
+    origins = {r["source_id"]: r["origin"] for r in db["sources"].rows}
+    assert origins["reuters-2025-12-10-citing-the-information"] == "The Information"
+    assert sum(sources.values()) == 22  # 21 events, one of them citing two sources
     assert [r["rowid"] for r in db["events_fts"].search("grey market")] == [2]
 
 

@@ -15,7 +15,7 @@ PRODUCT = "NdFeB magnets"
 @pytest.fixture
 def magnets(store: tl.Timeline) -> tl.Timeline:
     report = store.load(STORY)
-    assert (report.story, report.appended) == ("magnet-export-ban", 10)
+    assert (report.story, report.appended) == ("magnet-export-ban", 12)
     return store
 
 
@@ -89,3 +89,30 @@ def test_single_fact_lookups_agree_with_the_state(magnets: tl.Timeline) -> None:
         assert magnets.order_intent("carmaker-b", "Magnet Co", PRODUCT, at=day) == (
             magnets.state(at=day).order_intent("carmaker-b", "magnetco", PRODUCT)
         )
+
+
+def test_a_denial_by_the_supplier_disputes_the_order_from_the_day_it_was_made(
+    magnets: tl.Timeline,
+) -> None:
+    assert intent(magnets.state(at="2024-05-12"), "carmaker-b").disputed_by == ()
+    disputed = intent(magnets.state(at="2024-05-13"), "carmaker-b")
+    assert (disputed.status, disputed.disputed_by) == ("ordered", ("mag-11",))
+    assert "mag-11" not in disputed.evidence
+    # known only once the wire published the denial
+    known = intent(magnets.state(at="2024-05-13", known_at="2024-05-13T14:00:00Z"), "carmaker-b")
+    assert known.disputed_by == ()
+    # the cancellation rests on the same evidence: still disputed
+    assert intent(magnets.state(), "carmaker-b").disputed_by == ("mag-11",)
+
+
+def test_a_confirmation_by_the_buyer_confirms_its_order_and_counts_once_per_origin(
+    magnets: tl.Timeline,
+) -> None:
+    confirmed = intent(magnets.state(at="2024-07-22"), "carmaker-a")
+    assert confirmed.confirmed_by == ("mag-12",)
+    assert confirmed.disputed_by == ()
+    relayed = magnets.get("mag-12")
+    assert relayed is not None
+    assert [s.origin_publisher for s in relayed.event.sources] == ["Example Wire"] * 2
+    assert relayed.event.reported_at == relayed.event.sources[0].published_at  # 08:00Z first
+    assert "mag-12" in [s.event.id for s in magnets.history("magnetco")]  # about MagnetCo

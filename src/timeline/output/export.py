@@ -37,10 +37,13 @@ from timeline.output.html import write_html
 from timeline.output.labels import (
     actor_ids,
     actor_names,
+    claim_labels,
     date_groups,
     describe_bounds,
+    fact_label,
     headline,
     iso,
+    provenance,
     source_line,
     story_title,
     type_label,
@@ -245,7 +248,36 @@ def _write_markdown(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
             source = source_line(event)
             if source:
                 out.write(f"  - Source: {source}\n")
+            if event.about:
+                about = ", ".join(names.get(a, a) for a in event.about)
+                out.write(f"  - About: {about}\n")
+    _write_markdown_facts(timeline, out, bounds, names)
     return len(placed)
+
+
+def _write_markdown_facts(
+    timeline: Timeline, out: TextIO, bounds: Bounds, names: dict[str, str]
+) -> None:
+    """Where things stand under ``bounds``: each fact, who says so, who disputes it."""
+    state = timeline.state(
+        at=bounds.at, known_at=bounds.known_at, recorded_by=bounds.recorded_by, story=bounds.story
+    )
+    stances, intents, restrictions = state.stances(), state.order_intents(), state.restrictions()
+    if not (stances or intents or restrictions):
+        return
+    claims = claim_labels(timeline, [*stances, *intents, *restrictions])
+    out.write("\n## Where things stand\n\n")
+    for s in stances:
+        what = f"**{names.get(s.actor, s.actor)}** on `{s.topic}`: {fact_label(s, claims)}"
+        if s.conditions:
+            what += f" (conditions: {', '.join(s.conditions)})"
+        out.write(f"- {what}; {provenance(s)}\n")
+    for i in intents:
+        who = f"{names.get(i.buyer, i.buyer)} / {names.get(i.supplier, i.supplier)} / {i.product}"
+        out.write(f"- **{who}**: {fact_label(i, claims)}; {provenance(i)}\n")
+    for r in restrictions:
+        out.write(f"- **{r.id}** ({names.get(r.authority, r.authority)}): ")
+        out.write(f"{fact_label(r, claims)}; {provenance(r)}\n")
 
 
 # --- TimelineJS ----------------------------------------------------------------------

@@ -24,10 +24,14 @@ from timeline.output.labels import (
     actor_ids,
     actor_names,
     change_text,
+    claim_labels,
+    claims_note,
     date_groups,
     describe_bounds,
+    fact_label,
     headline,
     iso,
+    provenance,
     source_line,
     story_title,
     type_label,
@@ -49,6 +53,9 @@ _AXIS_H = 34
 _EVENTS_H = 30
 _TRACK_H = 22
 _LANE_PAD = 8
+
+ABOUT_TRACK = "(events about it)"
+"""The track of an actor's lane holding events about it (``about``), not by it."""
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222}
@@ -118,8 +125,10 @@ def write_html(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
     out.write("<h2>Stances over time</h2>\n")
     out.write(_legend())
     out.write(f'<div class="chart">{_chart(timeline, steps, names)}</div>\n')
-    out.write(_intents(state.order_intents(), names))
-    out.write(_restrictions(state.restrictions(), names))
+    intents, restrictions = state.order_intents(), state.restrictions()
+    claims = claim_labels(timeline, [*state.stances(), *intents, *restrictions])
+    out.write(_intents(intents, names, claims))
+    out.write(_restrictions(restrictions, names, claims))
     out.write(_event_list(timeline, steps, names))
     out.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
     return len(steps)
@@ -151,6 +160,9 @@ def _chart(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -
             if isinstance(fact, Stance):
                 after = change.after if isinstance(change.after, Stance) else None
                 tracks[fact.actor][fact.topic].append((slot_of[step.index], after, step))
+        for actor in dict.fromkeys(step.event.about):
+            # whom an event concerns without acting: a marker in the actor's lane
+            tracks[actor][ABOUT_TRACK].append((slot_of[step.index], None, step))
     actors = sorted(tracks, key=lambda a: ((names.get(a) or a).casefold(), a))
     width = _LABEL_W + max(len(slots), 1) * _SLOT_W + 12
     lane_heights = [len(tracks[a]) * _TRACK_H + 2 * _LANE_PAD + 14 for a in actors]
@@ -229,9 +241,9 @@ def _lane(
                 continue  # removed, or changed again in the same column: the last one shows
             x = _LABEL_W + slot * _SLOT_W
             tip = (
-                f"{name} on {topic}: {stance.position.value} since "
+                f"{name} on {topic}: {fact_label(stance)} since "
                 f"{when(stance.since, stance.since_precision)}; evidence "
-                f"{', '.join(stance.evidence)}"
+                f"{', '.join(stance.evidence)}; {provenance(stance)}"
             )
             parts.append(
                 f'<rect class="seg {stance.position.value}" x="{x}" y="{y + 3}" '
@@ -263,7 +275,13 @@ def _ids(ids: tuple[str, ...]) -> str:
     return ", ".join(f'<a href="{_href(i)}"><code>{escape(i)}</code></a>' for i in ids)
 
 
-def _intents(intents: list[OrderIntent], names: dict[str, str]) -> str:
+def _claimed(text: str, fact: object, claims: dict[str, str]) -> str:
+    note = claims_note(fact, claims)
+    shown = f"<b>{escape(text)}</b>"
+    return f'{shown} <span class="claims">— {escape(note)}</span>' if note else shown
+
+
+def _intents(intents: list[OrderIntent], names: dict[str, str], claims: dict[str, str]) -> str:
     out = "<h2>Order intents</h2>\n"
     if not intents:
         return out + "<p>None known.</p>\n"
@@ -272,22 +290,25 @@ def _intents(intents: list[OrderIntent], names: dict[str, str]) -> str:
             escape(names.get(i.buyer, i.buyer)),
             escape(names.get(i.supplier, i.supplier)),
             escape(i.product),
-            f"<b>{escape(i.status.value)}</b>",
+            _claimed(i.status.value, i, claims),
             escape(i.quantity or ""),
             escape(", ".join(i.conditions)),
             escape(", ".join(i.concerns)),
             _ids(i.blocked_by),
             escape(when(i.since, i.since_precision)),
             _ids(i.evidence),
+            escape(provenance(i)),
         ]
         for i in intents
     ]
     headers = ["buyer", "supplier", "product", "status", "quantity", "conditions"]
-    headers += ["concerns", "blocked by", "since", "evidence"]
+    headers += ["concerns", "blocked by", "since", "evidence", "sources"]
     return out + _table(headers, rows)
 
 
-def _restrictions(restrictions: list[Restriction], names: dict[str, str]) -> str:
+def _restrictions(
+    restrictions: list[Restriction], names: dict[str, str], claims: dict[str, str]
+) -> str:
     out = "<h2>Bans and restrictions in force</h2>\n"
     if not restrictions:
         return out + "<p>None known.</p>\n"
@@ -295,14 +316,16 @@ def _restrictions(restrictions: list[Restriction], names: dict[str, str]) -> str
         [
             _ids((r.id,)),
             escape(names.get(r.authority, r.authority)),
-            escape(r.measure.value),
+            _claimed(r.measure.value, r, claims),
             escape(r.product),
             escape(", ".join(names.get(a, a) for a in r.applies_to)),
             escape(iso(r.since)[:10]),
+            escape(provenance(r)),
         ]
         for r in restrictions
     ]
-    return out + _table(["id", "authority", "measure", "product", "applies to", "since"], rows)
+    headers = ["id", "authority", "measure", "product", "applies to", "since", "sources"]
+    return out + _table(headers, rows)
 
 
 def _event_list(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -> str:

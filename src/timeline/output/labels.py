@@ -32,6 +32,8 @@ __all__ = [
     "actor_names",
     "bounds_dict",
     "change_dict",
+    "claim_labels",
+    "claims_note",
     "change_label",
     "change_text",
     "date_groups",
@@ -40,6 +42,7 @@ __all__ = [
     "headline",
     "iso",
     "plain",
+    "provenance",
     "record_dict",
     "source_line",
     "story_title",
@@ -129,7 +132,10 @@ def plain(value: Any, codec: Codec = default_codec) -> Any:
             "event": record_dict(value.record, codec),
         }
     if attrs.has(type(value)):
-        return {f.name: plain(getattr(value, f.name), codec) for f in attrs.fields(type(value))}
+        data = {f.name: plain(getattr(value, f.name), codec) for f in attrs.fields(type(value))}
+        if isinstance(value, Stance | OrderIntent | Restriction):
+            data["independent_sources"] = value.independent_sources
+        return data
     if isinstance(value, Mapping):
         return {str(k): plain(v, codec) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -137,23 +143,80 @@ def plain(value: Any, codec: Codec = default_codec) -> Any:
     return str(value)
 
 
-def fact_label(fact: Any) -> str:
-    """A fact in a few words: a stance's position, an intent's status, a restriction."""
+def fact_label(fact: Any, claims: Mapping[str, str] | None = None) -> str:
+    """A fact in a few words: a stance's position, an intent's status, a restriction,
+    and who disputes or confirms it (``exploring — disputed by Lumen, 4 Mar``).
+
+    ``claims`` maps denial and confirmation ids to labels (see :func:`claim_labels`);
+    without it the ids are shown.
+    """
     if fact is None:
         return "—"
     if isinstance(fact, Stance):
-        return fact.position.value
-    if isinstance(fact, OrderIntent):
+        text = fact.position.value
+    elif isinstance(fact, OrderIntent):
         status = fact.status.value
-        return f"{status} (blocked by {', '.join(fact.blocked_by)})" if fact.blocked_by else status
-    if isinstance(fact, Restriction):
-        return f"{fact.measure.value} {fact.product} for {', '.join(fact.applies_to)}"
-    return str(fact)
+        text = f"{status} (blocked by {', '.join(fact.blocked_by)})" if fact.blocked_by else status
+    elif isinstance(fact, Restriction):
+        text = f"{fact.measure.value} {fact.product} for {', '.join(fact.applies_to)}"
+    else:
+        return str(fact)
+    note = claims_note(fact, claims)
+    return f"{text} — {note}" if note else text
 
 
-def change_text(change: Change) -> str:
+def claims_note(fact: Any, claims: Mapping[str, str] | None = None) -> str:
+    """``disputed by Lumen, 4 Mar; confirmed by Nvidia, 5 Mar`` (empty when neither)."""
+    labels = claims or {}
+    parts = []
+    for word, ids in (
+        ("disputed", getattr(fact, "disputed_by", ())),
+        ("confirmed", getattr(fact, "confirmed_by", ())),
+    ):
+        if ids:
+            parts.append(f"{word} by " + "; ".join(labels.get(i, i) for i in ids))
+    return "; ".join(parts)
+
+
+def provenance(fact: Any) -> str:
+    """``2 independent sources: Reuters, The Information`` (origin publishers)."""
+    origins = getattr(fact, "origins", ())
+    if not origins:
+        return "no source"
+    count = len(origins)
+    return f"{count} independent source{'s' if count != 1 else ''}: {', '.join(origins)}"
+
+
+def claim_labels(timeline: Timeline, facts: Iterable[Any]) -> dict[str, str]:
+    """Denial / confirmation id -> ``Lumen, 4 Mar`` for the claims on ``facts``."""
+    names = actor_names(timeline)
+    out: dict[str, str] = {}
+    for fact in facts:
+        for claim_id in (*getattr(fact, "disputed_by", ()), *getattr(fact, "confirmed_by", ())):
+            if claim_id in out:
+                continue
+            record = timeline.get(claim_id)
+            if record is None:
+                out[claim_id] = claim_id
+                continue
+            event = record.event
+            actor = getattr(event, "actor", "")
+            out[claim_id] = f"{names.get(actor, actor)}, {_short_date(event)}"
+    return out
+
+
+def _short_date(event: ev.Event) -> str:
+    utc = event.occurred_at.astimezone(UTC)
+    if event.precision is Precision.YEAR:
+        return f"{utc:%Y}"
+    if event.precision is Precision.MONTH:
+        return f"{utc:%b %Y}"
+    return f"{utc.day} {utc:%b %Y}"
+
+
+def change_text(change: Change, claims: Mapping[str, str] | None = None) -> str:
     """``stance beijing / h200-imports: — -> undecided``; a restated fact says so."""
-    before, after = fact_label(change.before), fact_label(change.after)
+    before, after = fact_label(change.before, claims), fact_label(change.after, claims)
     note = " (restated)" if before == after else ""
     return f"{change_label(change)}: {before} -> {after}{note}"
 
@@ -230,19 +293,25 @@ def headline(summary: str, limit: int = 100) -> str:
 
 
 def source_line(event: ev.Event, *, url_as_link: bool = True) -> str:
-    """Publisher, headline, publication date, URL and attribution, in one line."""
-    source = event.source
-    parts = []
-    if source is not None:
-        parts.append(source.publisher)
+    """Each source (publisher, via, headline, publication date, URL), then the
+    attribution and the basis, in one line."""
+    cited = []
+    for source in event.sources:
+        parts = [source.publisher]
+        if source.via is not None:
+            parts[0] += f" (via {source.origin or source.via})"
         if source.headline:
             parts.append(f"“{source.headline}”")
         if source.published_at is not None:
             parts.append(f"published {when(source.published_at, Precision.DAY)}")
         if source.url:
             parts.append(f"<{source.url}>" if url_as_link else source.url)
+        cited.append(", ".join(parts))
+    parts = ["; ".join(cited)] if cited else []
     if event.attribution:
         parts.append(f"attribution: {event.attribution}")
+    if event.basis is not ev.Basis.UNKNOWN:
+        parts.append(f"basis: {event.basis.value}")
     return ", ".join(parts)
 
 

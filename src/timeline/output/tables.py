@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
@@ -15,8 +15,10 @@ from timeline.output.labels import (
     change_dict,
     change_label,
     change_text,
+    claims_note,
     fact_label,
     iso,
+    provenance,
     visible,
     when,
 )
@@ -54,63 +56,86 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str], **kwargs: Any)
     return str(tabulate(rows, headers=list(headers), disable_numparse=True, **kwargs))
 
 
-def _sources(sources: Iterable[ev.Source]) -> str:
-    return "; ".join(dict.fromkeys(s.publisher for s in sources))
+def _sources(fact: Stance | OrderIntent | Restriction) -> str:
+    """``2 independent sources: Reuters, The Information`` and, when a blocking
+    restriction adds others, ``(+ Bloomberg)``."""
+    text = provenance(fact)
+    extra = [p for p in dict.fromkeys(s.publisher for s in fact.sources) if p not in fact.origins]
+    relayed = {s.publisher for s in fact.sources if s.via is not None}
+    extra = [p for p in extra if p not in relayed]
+    return f"{text} (+ {', '.join(extra)})" if extra else text
+
+
+def _claimed(text: str, fact: object, claims: Mapping[str, str] | None) -> str:
+    note = claims_note(fact, claims)
+    return f"{text} — {note}" if note else text
 
 
 # --- state --------------------------------------------------------------------------
 
 
-def stances_table(stances: Sequence[Stance]) -> str:
-    """Actor, topic, position, since, evidence, sources."""
+def stances_table(stances: Sequence[Stance], claims: Mapping[str, str] | None = None) -> str:
+    """Actor, topic, position (with disputes and confirmations), conditions, since,
+    evidence, sources (independent origins)."""
     rows = [
         [
             s.actor,
             s.topic,
-            s.position.value,
+            _claimed(s.position.value, s, claims),
+            ", ".join(s.conditions),
             when(s.since, s.since_precision),
             ", ".join(s.evidence),
-            _sources(s.sources),
+            _sources(s),
         ]
         for s in stances
     ]
-    headers = ["actor", "topic", "position", "since", "evidence", "sources"]
-    return _table(rows, headers, maxcolwidths=[None, None, None, None, 30, 24])
+    headers = ["actor", "topic", "position", "conditions", "since", "evidence", "sources"]
+    return _table(rows, headers, maxcolwidths=[None, None, 30, 20, None, 30, 30])
 
 
-def intents_table(intents: Sequence[OrderIntent]) -> str:
+def intents_table(intents: Sequence[OrderIntent], claims: Mapping[str, str] | None = None) -> str:
     """Buyer, supplier, product, status, quantity, conditions, concerns, blocked_by, ..."""
     rows = [
         [
             i.buyer,
             i.supplier,
             i.product,
-            i.status.value,
+            _claimed(i.status.value, i, claims),
             i.quantity or "",
             ", ".join(i.conditions),
             ", ".join(i.concerns),
             ", ".join(i.blocked_by),
             when(i.since, i.since_precision),
             ", ".join(i.evidence),
-            _sources(i.sources),
+            _sources(i),
         ]
         for i in intents
     ]
     headers = ["buyer", "supplier", "product", "status", "quantity", "conditions", "concerns"]
     headers += ["blocked_by", "since", "evidence", "sources"]
-    return _table(rows, headers, maxcolwidths=[None] * 5 + [20, 20, 20, None, 24, 20])
+    return _table(rows, headers, maxcolwidths=[None] * 3 + [30, None, 20, 20, 20, None, 24, 30])
 
 
-def restrictions_table(restrictions: Sequence[Restriction]) -> str:
-    """Bans and restrictions in force."""
+def restrictions_table(
+    restrictions: Sequence[Restriction], claims: Mapping[str, str] | None = None
+) -> str:
+    """Bans and restrictions in force, with their sources and who disputes them."""
     rows = [
-        [r.id, r.authority, r.measure.value, r.product, ", ".join(r.applies_to), iso(r.since)[:10]]
+        [
+            r.id,
+            r.authority,
+            _claimed(r.measure.value, r, claims),
+            r.product,
+            ", ".join(r.applies_to),
+            iso(r.since)[:10],
+            _sources(r),
+        ]
         for r in restrictions
     ]
     return _table(
         rows,
-        ["id", "authority", "measure", "product", "applies_to", "since"],
-        maxcolwidths=[None, None, None, None, 40, None],
+        ["id", "authority", "measure", "product", "applies_to", "since", "sources"],
+        maxcolwidths=[None, None, 30, None, 40, None, 30],
     )
 
 
@@ -121,10 +146,10 @@ def _change_lines(changes: Iterable[Change]) -> str:
     return "\n".join(change_text(c) for c in visible(changes))
 
 
-def changes_table(changes: Sequence[Change]) -> str:
-    """One row per changed fact: which, before, after."""
+def changes_table(changes: Sequence[Change], claims: Mapping[str, str] | None = None) -> str:
+    """One row per changed fact: which, before, after (with who disputes or confirms it)."""
     rows = [
-        [change_label(c), fact_label(c.before), change_text(c).rsplit(" -> ", 1)[1]]
+        [change_label(c), fact_label(c.before, claims), change_text(c, claims).rsplit(" -> ", 1)[1]]
         for c in changes
     ]
     return _table(rows, ["fact", "before", "after"], maxcolwidths=[50, 40, 40])

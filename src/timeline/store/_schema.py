@@ -134,7 +134,9 @@ SELECT
         json_extract(e.payload, '$.source.headline')
     ) AS headline,
     coalesce(
-        (SELECT group_concat(json_extract(s.value, '$.publisher'), ' ')
+        (SELECT group_concat(
+                    json_extract(s.value, '$.publisher')
+                    || coalesce(' ' || json_extract(s.value, '$.origin'), ''), ' ')
            FROM json_each(e.payload, '$.sources') s),
         json_extract(e.payload, '$.source.publisher')
     ) AS publisher,
