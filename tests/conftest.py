@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import timeline as tl
+from timeline.testing import StepClock
+
+__all__ = ["FIXTURES", "H200", "INVALID", "ROOT", "StepClock"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 H200 = FIXTURES / "h200-china.json"
 INVALID = FIXTURES / "invalid"
-
-
-class StepClock:
-    """A clock tests drive by hand: it can stall or go backwards."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 @pytest.fixture

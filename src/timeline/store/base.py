@@ -173,7 +173,8 @@ class EventLog(Protocol):
         ...
 
     def time_extent(self, after: int, upto: int) -> tuple[str | None, str | None]:
-        """The latest ``reported_at`` and ``recorded_at`` (stored text) in ``(after, upto]``."""
+        """The latest ``reported_at`` and ``recorded_at`` in ``(after, upto]``, as
+        :func:`timeline.times.to_text` writes them (``None`` when the range is empty)."""
         ...
 
     def actors(self) -> list[Actor]:

@@ -1,0 +1,108 @@
+"""The backend fixture: every contract test runs once per storage backend.
+
+A backend is a factory for a fresh store (an event log and its snapshot store)
+plus the two ways a test goes behind a store's back (to prove tamper evidence).
+To run the whole suite against another backend, add one entry to ``BACKENDS``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+import timeline as tl
+from timeline.clock import Clock
+from timeline.registry import Registry
+from timeline.store.base import EventLog, SnapshotStore
+from timeline.store.facts import SQLiteSnapshotStore
+from timeline.store.sqlite import EventStore
+from timeline.testing import StepClock
+
+Opened = tuple[EventLog, SnapshotStore]
+
+
+@attrs.define
+class Backend:
+    """One storage backend, for one test.
+
+    Attributes:
+        name: shown in test ids.
+        open: opens the test's store (a fresh one, the same one on every call).
+        edit_payload: replaces text in the stored record at a position, behind the
+            store's back.
+        delete_row: deletes the stored record at a position, behind the store's back.
+    """
+
+    name: str
+    open_store: Callable[[Clock | None, Registry | None], Opened]
+    edit_payload: Callable[[int, str, str], None]
+    delete_row: Callable[[int], None]
+    opened: list[EventLog] = attrs.field(factory=list)
+
+    def open(self, clock: Clock | None = None, registry: Registry | None = None) -> Opened:
+        log, snapshots = self.open_store(clock, registry)
+        self.opened.append(log)
+        return log, snapshots
+
+    def timeline(self, clock: Clock | None = None, registry: Registry | None = None) -> tl.Timeline:
+        """The facade over this backend's store."""
+        log, snapshots = self.open(clock, registry)
+        return tl.Timeline(log, snapshot_store=snapshots)
+
+
+def _sqlite(tmp_path: Path) -> Backend:
+    path = tmp_path / "contract.db"
+
+    def open_store(clock: Clock | None, registry: Registry | None) -> Opened:
+        codec = tl.Codec(registry) if registry is not None else None
+        store = EventStore(path, clock=clock, codec=codec)
+        return store, SQLiteSnapshotStore(store)
+
+    def behind_the_back(statement: str, params: tuple[object, ...]) -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("DROP TRIGGER IF EXISTS events_refuse_update")
+            conn.execute("DROP TRIGGER IF EXISTS events_refuse_delete")
+            conn.execute(statement, params)
+        finally:
+            conn.close()
+
+    return Backend(
+        name="sqlite",
+        open_store=open_store,
+        edit_payload=lambda position, old, new: behind_the_back(
+            "UPDATE events SET payload = replace(payload, ?, ?) WHERE position = ?",
+            (old, new, position),
+        ),
+        delete_row=lambda position: behind_the_back(
+            "DELETE FROM events WHERE position = ?", (position,)
+        ),
+    )
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each backend in turn, with a fresh store."""
+    found = BACKENDS[request.param](tmp_path)
+    yield found
+    for log in found.opened:
+        log.close()
+
+
+@pytest.fixture
+def store(backend: Backend, clock: StepClock) -> tl.Timeline:
+    """A timeline over the backend's fresh store, with a hand-driven clock."""
+    return backend.timeline(clock)
+
+
+@pytest.fixture
+def log(store: tl.Timeline) -> EventLog:
+    """The event log under ``store``."""
+    return store.store
