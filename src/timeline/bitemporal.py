@@ -278,7 +278,7 @@ def effective_in_memory(
     plain: list[RecordedEvent] = []
     meta: list[RecordedEvent] = []
     for r in records:
-        (meta if isinstance(r.event, ev.Correction | ev.Retraction) else plain).append(r)
+        (plain if ev.target_of(r.event) is None else meta).append(r)
     retracted, replaced = resolve_meta(meta)
     out: list[Placed] = []
     for r in plain:

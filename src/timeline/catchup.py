@@ -37,7 +37,7 @@ class LiveFold:
         new.sort(key=lambda r: (r.event.occurred_at, r.position))
         first = new[0]
         backdated = self.last is not None and (first.event.occurred_at, first.position) < self.last
-        if backdated or any(isinstance(r.event, ev.Correction | ev.Retraction) for r in new):
+        if backdated or any(ev.target_of(r.event) is not None for r in new):
             self.fold = Fold(self.projections, self.ctx)
             self.last = None
             # up to the head read above: later appends are the next catch-up's

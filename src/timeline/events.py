@@ -40,6 +40,7 @@ __all__ = [
     "Statement",
     "claimed_ids",
     "map_actors",
+    "target_of",
 ]
 
 
@@ -452,8 +453,15 @@ def claimed_ids(event: Event) -> tuple[str, ...]:
 class Retraction(Event):
     """A report is withdrawn: the retracted event is treated as never having happened."""
 
+    target_field: ClassVar[str] = "retracts"
+
     retracts: str = attrs.field(validator=_non_empty)
     reason: str = attrs.field(default="", validator=_text)
+
+    @property
+    def target(self) -> str:
+        """The id of the retracted event."""
+        return self.retracts
 
     def __attrs_post_init__(self) -> None:
         if self.retracts == self.id:
@@ -469,8 +477,15 @@ class Correction(Event):
     The replacement carries the corrected event's id (set here if it differs).
     """
 
+    target_field: ClassVar[str] = "corrects"
+
     corrects: str = attrs.field(validator=_non_empty)
     replacement: Event
+
+    @property
+    def target(self) -> str:
+        """The id of the corrected event."""
+        return self.corrects
 
     def __attrs_post_init__(self) -> None:
         if self.corrects == self.id:
@@ -531,3 +546,12 @@ def map_actors(
         changes["replacement"] = map_actors(event.replacement, actor, known, "replacement.")
     changed = {k: v for k, v in changes.items() if v != getattr(event, k)}
     return attrs.evolve(event, **changed) if changed else event
+
+
+def target_of(event: Event) -> str | None:
+    """The id a correction or retraction points at (``None`` for other events).
+
+    Corrections and retractions are records *about* other records: they change
+    what we know, and are filtered by knowledge time only.
+    """
+    return event.target if isinstance(event, Correction | Retraction) else None

@@ -156,12 +156,10 @@ def target_problem(
     Returns:
         ``(field, reason)``, or ``None`` when the target is fine.
     """
-    if isinstance(event, ev.Retraction):
-        target, field = event.retracts, "retracts"
-    elif isinstance(event, ev.Correction):
-        target, field = event.corrects, "corrects"
-    else:
+    target = ev.target_of(event)
+    if target is None:
         return None
+    field = type(event).target_field  # type: ignore[attr-defined]
     if target_type is None:
         return field, f"event {target!r} is not in {looked_in}"
     if isinstance(event, ev.Correction):
@@ -176,13 +174,7 @@ def target_problem(
     return None
 
 
-def target_of(event: ev.Event) -> str | None:
-    """The id a correction or retraction points at (``None`` for other events)."""
-    if isinstance(event, ev.Retraction):
-        return event.retracts
-    if isinstance(event, ev.Correction):
-        return event.corrects
-    return None
+target_of = ev.target_of
 
 
 def event_type(

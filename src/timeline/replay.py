@@ -147,11 +147,10 @@ class Replay:
             time = record.reported_at if by_reported else record.recorded_at
             event = record.event
             key = (event.occurred_at, record.position)
-            is_meta = isinstance(event, ev.Correction | ev.Retraction)
-            if isinstance(event, ev.Correction):
-                targets.add(event.corrects)
-            elif isinstance(event, ev.Retraction):
-                targets.add(event.retracts)
+            target = ev.target_of(event)
+            is_meta = target is not None
+            if target is not None:
+                targets.add(target)
             in_order = not is_meta and event.id not in targets and (last is None or key > last)
             if in_order and (bounds.at is None or event.occurred_at <= bounds.at):
                 changes = self._fold.apply(event)

@@ -426,7 +426,7 @@ class Snapshots:
         earliest = _MAX
         targets: set[str] = set()
         for record in self.log.read(EventFilter(after_position=after, upto_position=head)):
-            if isinstance(record.event, ev.Correction | ev.Retraction):
+            if ev.target_of(record.event) is not None:
                 targets.update(self._chain(record.event))
             else:
                 earliest = min(earliest, okey(record.event.occurred_at, record.position))
@@ -448,16 +448,12 @@ class Snapshots:
         pending = [event]
         while pending:
             current = pending.pop()
-            target: str | None = None
-            if isinstance(current, ev.Correction):
-                target = current.corrects
-            elif isinstance(current, ev.Retraction):
-                target = current.retracts
+            target = ev.target_of(current)
             if target is None or target in ids:
                 continue
             ids.add(target)
             record = self.log.get(target)
-            if record is not None and isinstance(record.event, ev.Correction | ev.Retraction):
+            if record is not None and ev.target_of(record.event) is not None:
                 pending.append(record.event)
         return ids
 

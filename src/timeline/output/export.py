@@ -116,10 +116,9 @@ def archive_records(store: EventLog, bounds: Bounds) -> Iterator[RecordedEvent]:
     kept: set[str] = set()
     for record in store.read(bounds.knowledge()):
         event = record.event
-        if isinstance(event, ev.Retraction):
-            keep = event.retracts in kept
-        elif isinstance(event, ev.Correction):
-            keep = event.corrects in kept
+        target = ev.target_of(event)
+        if target is not None:
+            keep = target in kept
         else:
             keep = record.position in folded or (
                 event.id in retracted and (bounds.at is None or event.occurred_at <= bounds.at)
