@@ -19,6 +19,7 @@ from timeline.codec import Codec
 from timeline.errors import (
     DuplicateEventError,
     FixtureError,
+    StoreError,
     UnknownActorError,
     UnknownTopicError,
     ValidationError,
@@ -198,7 +199,21 @@ class Timeline:
             DuplicateEventError: an id is stored with different content.
             ValidationError: a correction or retraction points nowhere, etc.
         """
-        return self._store.append(events, story=story, expected_version=expected_version)
+        result = self._store.append(events, story=story, expected_version=expected_version)
+        if result.appended:
+            self._keep_snapshots()
+        return result
+
+    def _keep_snapshots(self) -> None:
+        """After a write: bring the persisted snapshots up to the log, so that readers
+        find them current. A new event is folded on top; a backdated one refolds the
+        facts it touches (see ``Snapshots``). Derived data: the events are already
+        committed, so a failure here (another writer holding the lock) is left for
+        the next writer or reader to catch up."""
+        try:
+            self._snapshots_for(_CURRENT_KNOWLEDGE)
+        except StoreError:
+            self._snapshots = None
 
     def register_actor(
         self, actor_id: str, *, name: str | None = None, kind: str = "", aliases: Sequence[str] = ()
@@ -274,6 +289,8 @@ class Timeline:
                 index = getattr(exc, "batch_index", None)
                 event_id = where.get(index) if index is not None else None
                 raise fixture_error_at(stream.path, index, event_id, exc) from exc
+        if appended:
+            self._keep_snapshots()
         return LoadReport(path=stream.path, story=stream.story, appended=appended, skipped=skipped)
 
     def read_fixture(self, path: str | os.PathLike[str]) -> Fixture:
@@ -306,6 +323,8 @@ class Timeline:
             raise fixture_error(fixture, exc) from exc
         if progress is not None:
             progress(len(fixture.events))
+        if result.appended:
+            self._keep_snapshots()
         return LoadReport(
             path=fixture.path,
             story=fixture.story,

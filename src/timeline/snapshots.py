@@ -29,7 +29,14 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, fold_events, ignored_type_names, meta_type_names
+from timeline.bitemporal import (
+    Bounds,
+    fold_events,
+    ignored_type_names,
+    meta_type_names,
+    replacement_of,
+    resolve_meta,
+)
 from timeline.codec import Codec, canonical_json, canonical_json_plain, loads_trusted
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
@@ -41,6 +48,7 @@ from timeline.projections.orders import (
 )
 from timeline.projections.stance import Stance, StanceProjection
 from timeline.store.base import Checkpoint, CheckpointMoved, EventFilter, EventLog, SnapshotStore
+from timeline.store.recorded import RecordedEvent
 from timeline.times import Precision, from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
@@ -50,6 +58,17 @@ LOGIC_VERSION = "3"
 
 _CHUNK = 20_000  # events folded per write transaction while building
 _MAX = "~"  # sorts after every okey suffix
+_TARGETED_MAX = 100  # new events a per-fact refold takes on; more: refold from the earliest
+
+
+def _stance_key(event: ev.Event) -> tuple[str, str] | None:
+    """The one stance an event of a stance-only type sets (``None``: any other type)."""
+    kind = type(event)
+    if kind is ev.Announcement or kind is ev.Statement:
+        return (event.actor, event.topic)  # type: ignore[attr-defined]
+    if kind is ev.RegulatorMeeting:
+        return (event.regulator, event.topic)  # type: ignore[attr-defined]
+    return None
 
 
 def okey(occurred_at: datetime, position: int) -> str:
@@ -342,6 +361,8 @@ class Snapshots:
         if cp is not None and cp.signature == self.signature and cp.complete:
             if cp.position == head:
                 return
+            if self._refold_facts(cp, head):
+                return
             start = self._earliest_change(cp.position, head)
             if start > cp.okey:
                 self._begin(cp, head, delete_from=None, resume_after=cp.okey)
@@ -420,6 +441,134 @@ class Snapshots:
             self.codec.forget()  # interned source ids may have been rolled back
             raise
         return done
+
+    # --- per-fact invalidation ---------------------------------------------------------
+
+    def _refold_facts(self, cp: Checkpoint, head: int) -> bool:
+        """Apply backdated events by refolding only the facts they touch.
+
+        A stance depends on nothing but the events that set it: a backdated
+        announcement, statement or regulator meeting changes one ``(actor, topic)``
+        stance from its time on, and nothing else. Its later versions name the
+        events that shaped it (``versions_after``: the index from a fact to its
+        events); those are replayed on top of the version just before the new
+        event, and the fact's later versions replaced, in one transaction with the
+        checkpoint. Anything else (corrections, retractions, events other facts
+        depend on, denials and confirmations anywhere in the log) returns
+        ``False``: the caller refolds everything from the earliest change.
+        """
+        store = self.store
+        replace = getattr(store, "replace_versions", None)
+        versions_after = getattr(store, "versions_after", None)
+        if replace is None or versions_after is None:
+            return False  # a snapshot store without per-fact versions
+        new = list(self.log.read(EventFilter(after_position=cp.position, upto_position=head)))
+        if not new or len(new) > _TARGETED_MAX:
+            return False
+        ignored = set(ignored_type_names(self.log, self.projections))
+        registry = self.log.codec.registry
+        stance = next((p for p in self.projections if p.name == "stance"), None)
+        if stance is None:
+            return False
+        placed: dict[str, list[tuple[str, ev.Event]]] = {}
+        for record in new:
+            event = record.event
+            key = okey(event.occurred_at, record.position)
+            if key > cp.okey:
+                return False  # not backdated: the forward fold takes it
+            if registry.of(event).name in ignored:
+                continue  # no projection follows it: nothing changes
+            stance_key = _stance_key(event)
+            if stance_key is None:
+                return False
+            placed.setdefault(_key_text("stance", stance_key), []).append((key, event))
+        if self._has_claims():
+            return False
+        metas = None
+        dropped: list[tuple[str, str]] = []
+        rows: list[tuple[str, str, Any]] = []
+        finals: dict[Hashable, Any] = {}
+        fact_key: Hashable
+        for key_text, arrivals in placed.items():
+            first = min(k for k, _ in arrivals)
+            before = _predecessor(first)
+            later = versions_after(key_text, before)
+            if later and metas is None:
+                metas = resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
+            replay = list(arrivals)
+            for stored_key in later:
+                assert metas is not None
+                shaped = self._effective_at(stored_key, metas)
+                if shaped is None:
+                    return False  # the stored history does not match the log: refold all
+                replay.append((stored_key, shaped))
+            replay.sort(key=lambda pair: pair[0])
+            _, fact_key = _key_of(key_text)
+            text = store.fact_at(key_text, before)
+            current = None if text is None else self._loads(text)
+            facts: dict[Hashable, Any] = {} if current is None else {fact_key: current}
+            for stamp, step in replay:
+                new_fact = stance.apply(facts, step, self.ctx).get(fact_key, current)
+                if new_fact != current:
+                    rows.append((key_text, stamp, new_fact))
+                    current = new_fact
+                    facts = {} if current is None else {fact_key: current}
+                self.folded += 1
+            dropped.append((key_text, before))
+            finals[fact_key] = current
+        reported, recorded = self.log.time_extent(cp.position, head)
+        done = attrs.evolve(
+            cp,
+            position=head,
+            max_reported=max(filter(None, [reported, cp.max_reported]), default=None),
+            max_recorded=max(filter(None, [recorded, cp.max_recorded]), default=None),
+        )
+        try:
+            replace(cp, dropped, rows, self.codec.dumps, done)
+        except BaseException:
+            self.codec.forget()
+            self._fold = None
+            raise
+        if self._fold is not None and self._fold_key == cp.okey:
+            table = self._fold.facts["stance"]
+            for fact_key, fact in finals.items():
+                if fact is None:
+                    table.pop(fact_key, None)
+                else:
+                    table[fact_key] = fact
+        return True
+
+    def _loads(self, text: str) -> Any:
+        try:
+            return self.codec.loads(text)
+        except KeyError:
+            self.codec.preload()
+            return self.codec.loads(text)
+
+    def _has_claims(self) -> bool:
+        """Whether any denial or confirmation is stored (they reach across facts)."""
+        names = [self.log.codec.registry.of(cls).name for cls in (ev.Denial, ev.Confirmation)]
+        return next(iter(self.log.read(EventFilter(types=names))), None) is not None
+
+    def _effective_at(
+        self, stored_key: str, metas: tuple[set[str], dict[str, RecordedEvent]]
+    ) -> ev.Event | None:
+        """The event (or its correction's replacement) a stored version's fold key names."""
+        position = int(stored_key.split("#")[1])
+        record = next(
+            iter(self.log.read(EventFilter(after_position=position - 1, upto_position=position))),
+            None,
+        )
+        if record is None:
+            return None
+        retracted, replaced = metas
+        if record.id in retracted:
+            return None
+        correction = replaced.get(record.id)
+        event = record.event if correction is None else replacement_of(record, correction)
+        if okey(event.occurred_at, position) != stored_key:
+            return None
+        return event
 
     def _earliest_change(self, after: int, head: int) -> str:
         """The fold key from which events in ``(after, head]`` change the versions."""

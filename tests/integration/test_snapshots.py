@@ -145,7 +145,9 @@ def test_known_at_bounds_use_snapshots_only_where_they_cover_everything(
 def test_an_interrupted_snapshot_build_resumes_where_it_stopped(
     store: tl.Timeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.append(announcements(95), story="s")
+    store.append(announcements(95), story="s")  # the writer builds the snapshots
+    store.store.conn.execute("DELETE FROM snapshot_checkpoint")  # ... gone: build again
+    store._snapshots = None
     monkeypatch.setattr(snap, "_CHUNK", 10)
     calls = {"n": 0}
     real_flush = snap.Snapshots._flush

@@ -75,6 +75,39 @@ class SQLiteSnapshotStore:
             )
             self._put(conn, checkpoint)
 
+    def versions_after(self, key: str, okey: str) -> list[str]:
+        """The fold keys after ``okey`` at which fact ``key`` has a version: the
+        events that shaped it since (the index from a fact to its events)."""
+        with self._store.guard():
+            rows = self._store.conn.execute(
+                "SELECT okey FROM fact_versions WHERE key = ? AND okey > ? ORDER BY okey",
+                (key, okey),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def replace_versions(
+        self,
+        expected: Checkpoint,
+        dropped: Sequence[tuple[str, str]],
+        rows: Sequence[FactRow],
+        dumps: Callable[[Any], str | None],
+        checkpoint: Checkpoint,
+    ) -> None:
+        """Check ``expected``; for each ``(key, after)`` in ``dropped`` delete that fact's
+        versions after fold key ``after``; store ``rows``; move to ``checkpoint``: one
+        transaction."""
+        with self._store.write() as conn:
+            self._expect(expected)
+            conn.executemany("DELETE FROM fact_versions WHERE key = ? AND okey > ?", list(dropped))
+            conn.executemany(
+                "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",
+                [(k, o, dumps(f)) for k, o, f in rows],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)", [(k,) for k, _ in dropped]
+            )
+            self._put(conn, checkpoint)
+
     @staticmethod
     def _put(conn: Any, cp: Checkpoint) -> None:
         conn.execute(
