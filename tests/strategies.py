@@ -114,8 +114,10 @@ def _envelope() -> dict[str, st.SearchStrategy[Any]]:
         "occurred_at": aware_datetimes,
         "precision": precisions,
         "reported_at": st.none() | aware_datetimes,
-        "source": st.none() | sources,
+        "sources": st.lists(sources, max_size=2).map(tuple),
         "attribution": text,
+        "basis": st.sampled_from(tl.Basis),
+        "about": actor_lists,
         "summary": text,
         "quote": optional_text,
     }
@@ -212,6 +214,19 @@ def corrections(draw: st.DrawFn) -> tl.Correction:
     )
 
 
+denials = st.builds(
+    tl.Denial,
+    **_envelope(),
+    actor=actor_ids,
+    denies=st.lists(event_ids, min_size=1, max_size=2).map(tuple),
+)
+confirmations = st.builds(
+    tl.Confirmation,
+    **_envelope(),
+    actor=actor_ids,
+    confirms=st.lists(event_ids, min_size=1, max_size=2).map(tuple),
+)
+
 votes = st.builds(
     Vote,
     **_envelope(),
@@ -237,6 +252,8 @@ ALL_EVENTS: dict[str, st.SearchStrategy[Any]] = {
     "report": reports,
     "retraction": retractions(),
     "correction": corrections(),
+    "denial": denials,
+    "confirmation": confirmations,
     "board_vote": votes,
 }
 """Stored type name -> strategy, for every built-in type and the user type."""

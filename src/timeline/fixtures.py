@@ -434,7 +434,7 @@ def fixture_error_at(
     if isinstance(exc, UnknownActorError):
         return FixtureUnknownActorError(str(exc), actor=exc.actor, field=None, **where)
     field = getattr(exc, "field", None)
-    return FixtureError(str(exc), field=field, **where)
+    return FixtureError(_strip(str(exc), field), field=field, **where)
 
 
 # --- streaming: bounded memory for large files ------------------------------------

@@ -37,6 +37,11 @@ def test_every_type_reads_back_as_appended_apart_from_story_and_reported_at(
             target = tl.Report(id=f"{n}:target", occurred_at=T)
             store.append([target], story=story)
             event = attrs.evolve(event, retracts=target.id)
+        elif isinstance(event, tl.Denial | tl.Confirmation):
+            target = tl.Report(id=f"{n}:target", occurred_at=T)
+            store.append([target], story=story)
+            field = "denies" if isinstance(event, tl.Denial) else "confirms"
+            event = attrs.evolve(event, **{field: (target.id,)})
         (appended,) = store.append([event], story=story).appended
         stored = store.get(event.id)
         assert stored is not None

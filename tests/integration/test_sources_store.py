@@ -207,3 +207,16 @@ def test_the_sources_view_lists_every_cited_source(store: tl.Timeline, tmp_path:
         "SELECT source_id, origin FROM sources ORDER BY source_id"
     ).fetchall()
     assert rows == [("ft", "Financial Times"), ("wire", "Financial Times")]
+
+
+def test_a_via_to_a_source_nowhere_declared_is_refused_at_load_naming_event_and_field(
+    store: tl.Timeline, tmp_path: Path
+) -> None:
+    path = _fixture(tmp_path, [{**REVIEW, "sources": ["ft"]}])
+    data = json.loads(path.read_text())
+    data["sources"]["ft"]["via"] = "nowhere"
+    path.write_text(json.dumps(data))
+    with pytest.raises(tl.FixtureError, match="'ft' relies on unknown source 'nowhere'") as info:
+        store.load(path)
+    assert (info.value.index, info.value.field) == (0, "sources[0].via")
+    assert list(store.events()) == []

@@ -31,11 +31,27 @@ MEASURES = ["permit", "restrict", "ban", "lift"]
 days = st.integers(min_value=0, max_value=20)
 
 
+# Sources relaying one another: W relies on T, which relies on O; X stands alone.
+ORIGIN = tl.Source(publisher="Origin", id="o")
+RELAYS = (
+    ORIGIN,
+    tl.Source(publisher="Trade Daily", id="t", via="o"),
+    tl.Source(publisher="Wire", id="w", via="t"),
+    tl.Source(publisher="Other", id="x"),
+)
+SEED = tl.Report(
+    id="seed", occurred_at=BASE, reported_at=BASE, sources=RELAYS, summary="cites them all"
+)
+
+
 @st.composite
-def plain_event(draw: st.DrawFn, n: int) -> tl.Event:
+def plain_event(draw: st.DrawFn, n: int, cite: bool = False) -> tl.Event:
     occurred = BASE + timedelta(days=draw(days))
     reported = occurred + timedelta(days=draw(st.integers(0, 5)))
     env: dict[str, Any] = {"id": f"e{n}", "occurred_at": occurred, "reported_at": reported}
+    if cite:
+        picked = draw(st.lists(st.sampled_from(RELAYS), max_size=3, unique=True))
+        env["sources"] = tuple(picked)
     kind = draw(
         st.sampled_from(["ann", "stmt", "meet", "inq", "pol", "place", "cancel", "deliver"])
     )
@@ -82,12 +98,28 @@ def plain_event(draw: st.DrawFn, n: int) -> tl.Event:
 
 
 @st.composite
-def history(draw: st.DrawFn) -> list[list[tl.Event]]:
-    events: list[tl.Event] = []
+def history(draw: st.DrawFn, claims: bool = False) -> list[list[tl.Event]]:
+    events: list[tl.Event] = [SEED] if claims else []
     plain: list[tl.Event] = []
     size = draw(st.integers(min_value=1, max_value=14))
     for n in range(size):
-        if plain and draw(st.integers(0, 5)) == 0:
+        if claims and plain and draw(st.integers(0, 3)) == 0:
+            # a denial or confirmation of earlier events, by a party or an outsider
+            occurred = BASE + timedelta(days=draw(days))
+            env = {
+                "id": f"c{n}",
+                "occurred_at": occurred,
+                "reported_at": occurred + timedelta(days=draw(st.integers(0, 3))),
+                "actor": draw(st.sampled_from([*ACTORS, "s1", "outsider"])),
+            }
+            targets = tuple(
+                e.id for e in draw(st.lists(st.sampled_from(plain), min_size=1, max_size=2))
+            )
+            if draw(st.booleans()):
+                events.append(tl.Denial(**env, denies=targets))
+            else:
+                events.append(tl.Confirmation(**env, confirms=targets))
+        elif plain and draw(st.integers(0, 5)) == 0:
             target = draw(st.sampled_from(events))
             occurred = BASE + timedelta(days=draw(days))
             env: dict[str, Any] = {
@@ -107,7 +139,7 @@ def history(draw: st.DrawFn) -> list[list[tl.Event]]:
                     )
                 )
         else:
-            event = draw(plain_event(n))
+            event = draw(plain_event(n, cite=claims))
             plain.append(event)
             events.append(event)
     # cut into batches
@@ -174,3 +206,30 @@ def test_point_in_time_state_equals_the_reported_replay_cut_at_the_same_time(
         occurred = store.replay(order="occurred", until=at, known_at=known_at)
         list(occurred)
         assert occurred.state == store.state(known_at=known_at, at=at)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(batches=history(claims=True))
+def test_states_agree_with_denials_confirmations_and_via_chains(
+    batches: list[list[tl.Event]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as live:
+            live.state()
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for batch in batches:
+                    live.append(batch, story="s")
+                    clock.advance(hours=1)
+                    current = states_agree(path, live, reader)
+                    for fact in [*current.stances(), *current.order_intents()]:
+                        # every origin is counted once, whatever relays it
+                        assert set(fact.origins) <= {"Origin", "Other"}
+                        assert fact.independent_sources == len(set(fact.origins))
+                        claimed = {*fact.disputed_by, *fact.confirmed_by}
+                        assert not claimed & set(fact.evidence)

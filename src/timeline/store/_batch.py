@@ -123,19 +123,27 @@ def stored_source(conn: sqlite3.Connection, source_id: str) -> ev.Source | None:
     )
 
 
-def resolve_origins(event: ev.Event, known: Callable[[str], ev.Source | None]) -> ev.Event:
-    """``event`` with each relaying source's ``origin`` set by following ``via``.
+def resolve_origins(
+    event: ev.Event, known: Callable[[str], ev.Source | None], prefix: str = ""
+) -> ev.Event:
+    """``event`` (and a correction's replacement) with each relaying source's
+    ``origin`` set by following ``via``.
 
     Raises:
         ValidationError: a ``via`` names an unknown source, or the chain loops.
     """
+    if isinstance(event, ev.Correction):
+        replacement = resolve_origins(event.replacement, known, "replacement.")
+        if replacement is not event.replacement:
+            event = with_fields(event, replacement=replacement)
     if not any(s.via is not None and s.origin is None for s in event.sources):
         return event
     local = {s.id: s for s in event.sources if s.id is not None}
     resolved = []
     for i, source in enumerate(event.sources):
         if source.via is not None and source.origin is None:
-            source = attrs.evolve(source, origin=origin_of(source, local, known, f"sources[{i}]"))
+            field = f"{prefix}sources[{i}]"
+            source = attrs.evolve(source, origin=origin_of(source, local, known, field))
         resolved.append(source)
     return with_fields(event, sources=tuple(resolved), source=resolved[0])
 
