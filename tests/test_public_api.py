@@ -38,6 +38,7 @@ PINNED = [
     "OrderDelivered",
     "OrderIntent",
     "OrderPlaced",
+    "Period",
     "PolicyChange",
     "Position",
     "Precision",
@@ -68,6 +69,7 @@ PINNED = [
     "__version__",
     "default_registry",
     "event_type",
+    "period",
     "upcaster",
 ]
 

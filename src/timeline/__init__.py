@@ -50,6 +50,7 @@ from timeline.projections.stance import Stance
 from timeline.registry import Registry, default_registry, event_type, upcaster
 from timeline.replay import Replay, ReplayStep
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
+from timeline.times import Period, period
 
 try:
     __version__ = version("timeline")
@@ -84,6 +85,7 @@ __all__ = [
     "OrderDelivered",
     "OrderIntent",
     "OrderPlaced",
+    "Period",
     "PolicyChange",
     "Position",
     "Precision",
@@ -114,5 +116,6 @@ __all__ = [
     "__version__",
     "default_registry",
     "event_type",
+    "period",
     "upcaster",
 ]

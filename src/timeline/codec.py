@@ -24,7 +24,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from timeline import events as ev
 from timeline.errors import TimelineError, UnknownEventTypeError, ValidationError
 from timeline.registry import Registry, default_registry
-from timeline.times import parse_instant
+from timeline.times import parse_instant, parse_period
 
 __all__ = ["Codec", "canonical_json", "canonical_json_plain", "default_codec", "loads_trusted"]
 
@@ -96,7 +96,7 @@ class Codec:
 
     def __init__(self, registry: Registry | None = None) -> None:
         self.registry = registry or default_registry
-        conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+        conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True, use_alias=True)
         conv.register_structure_hook(str, _strict(str, "text"))
         conv.register_structure_hook(int, _strict(int, "an integer"))
         conv.register_structure_hook(float, _strict(float, "a number"))
@@ -177,6 +177,10 @@ class Codec:
         """
         entry = self.registry.of(event)
         body: dict[str, Any] = self._conv.unstructure(event, unstructure_as=type(event))
+        # the ends of the periods as they are, defaults included
+        body["occurred_until"] = event.occurred_until.isoformat()
+        reported_until = event.reported_until
+        body["reported_until"] = None if reported_until is None else reported_until.isoformat()
         return {_TYPE: entry.name, _VERSION: entry.version, **body}
 
     def from_dict(self, data: Mapping[str, Any]) -> ev.Event:
@@ -213,17 +217,17 @@ class Codec:
                 field=_VERSION,
             )
         payload = self.registry.upcast(name, version, payload)
-        occurred = payload.get("occurred_at")
-        if (
-            "precision" not in payload
-            and isinstance(occurred, str)
-            and "occurred_at" in {a.name for a in attrs.fields(entry.cls)}
-        ):
-            # "2025-08" means the month of August: its spelling implies the precision
-            implied = parse_instant(occurred, field="occurred_at")[1]
-            if implied is not None:
-                payload["precision"] = implied.value
-        return self._conv.structure(payload, entry.cls)
+        names = {a.name for a in attrs.fields(entry.cls)}
+        if "occurred_at" in names:
+            expand_period(payload, "occurred_at", "occurred_until", "precision")
+        if "reported_at" in names:
+            expand_period(payload, "reported_at", "reported_until")
+        if isinstance(payload.get("source"), dict):
+            payload["source"] = expand_period(
+                dict(payload["source"]), "published_at", "published_until"
+            )
+        event: ev.Event = self._conv.structure(payload, entry.cls)
+        return ev.drop_default_ends(event)
 
     def dumps(self, event: ev.Event) -> str:
         """Canonical JSON of a record: sorted keys, no spaces, UTF-8 text."""
@@ -275,8 +279,22 @@ class Codec:
         """
         name = data.get(_TYPE)
         entry = self.registry.get(name) if isinstance(name, str) else None
-        if entry is None or data.get(_VERSION, entry.version) != entry.version:
+        if entry is None:
             return self.from_dict(data)
+        version = data.get(_VERSION, entry.version)
+        if version != entry.version:
+            if not isinstance(version, int) or isinstance(version, bool) or version > entry.version:
+                return self.from_dict(data)
+            # an older stored shape: upcast, then the fast path (the store wrote it)
+            data = {
+                _TYPE: name,
+                _VERSION: entry.version,
+                **self.registry.upcast(
+                    entry.name,
+                    version,
+                    {k: v for k, v in data.items() if k not in (_TYPE, _VERSION)},
+                ),
+            }
         plan = self._plan(entry.cls)
         if plan is None:
             return self.from_dict(data)
@@ -297,6 +315,8 @@ class Codec:
         Raises:
             ValidationError: a bad value; ``field`` is its path.
         """
+        if tp is ev.Source and isinstance(data, dict):
+            data = expand_period(dict(data), "published_at", "published_until")
         try:
             return self._conv.structure(data, tp)
         except TimelineError:
@@ -316,6 +336,36 @@ class Codec:
         return self._conv.unstructure(value)
 
 
+def expand_period(
+    payload: dict[str, Any], at: str, until: str, precision: str | None = None
+) -> dict[str, Any]:
+    """Spell a period given in ``payload[at]`` as its start and its ``until`` end.
+
+    ``"2025-12-08/2025-12-10"`` (EDTF) and ``"2025-12"`` are periods: ``at`` gets
+    the first instant and ``until`` the last, unless ``until`` is given (it wins).
+    The spelling of the start implies ``precision`` when that is absent.
+    Full timestamps are left alone. Returns ``payload`` (changed in place).
+
+    Raises:
+        ValidationError: an unparseable time, or an interval that ends before it starts.
+    """
+    value = payload.get(at)
+    if not isinstance(value, str) or (len(value) > 10 and "/" not in value):
+        return payload  # a full timestamp, or not text (the converter explains)
+    found = parse_period(value, field=at)
+    if "/" in value:
+        payload[at] = found.earliest.isoformat()
+    # an occurred day or month (no interval) ends where its precision says: the
+    # record's own default
+    interval = "/" in value
+    if (interval or precision is None) and payload.get(until) is None and not found.is_instant:
+        payload[until] = found.latest.isoformat()
+    if precision is not None and precision not in payload and found.precision is not None:
+        # "2025-08" means the month of August: its spelling implies the precision
+        payload[precision] = found.precision.value
+    return payload
+
+
 _PLAIN = {str, int, float, bool, type(None)}
 _TRUSTED_POST_INIT = (ev.Correction, ev.Retraction)  # their post-init only validates
 
@@ -329,7 +379,7 @@ class _Plan:
         cls: type[Any],
         name: str | None,
         version: int | None,
-        fields: list[tuple[str, str, Any]],
+        fields: list[tuple[str, str, str, Any]],
     ) -> None:
         self.codec = codec
         self.cls = cls
@@ -349,14 +399,14 @@ class _Plan:
             return None
         if "__attrs_post_init__" in vars(record) and record not in _TRUSTED_POST_INIT:
             return None
-        fields: list[tuple[str, str, Any]] = []
+        fields: list[tuple[str, str, str, Any]] = []
         for field in attrs.fields(record):
             if not field.init:
                 return None
             kind = _kind_of(hints.get(field.name))
             if kind is None:
                 return None
-            fields.append((field.name, kind[0], kind[1]))
+            fields.append((field.name, field.alias or field.name, kind[0], kind[1]))
         if issubclass(record, ev.Event):
             entry = codec.registry.of(record)
             return cls(codec, record, entry.name, entry.version, fields)
@@ -374,8 +424,14 @@ class _Plan:
         items = []
         if self.name is not None:
             items.append(f"{_TYPE!r}: {self.name!r}, {_VERSION!r}: {self.version!r}")
-        for i, (name, kind, extra) in enumerate(self.fields):
-            get = f"obj.{name}"
+        for i, (name, key, kind, extra) in enumerate(self.fields):
+            # a private field written under its alias holds an explicit value only;
+            # the record's property of that name says what it means (a period's end)
+            get = (
+                f"obj.{key}"
+                if name != key and isinstance(getattr(self.cls, key, None), property)
+                else f"obj.{name}"
+            )
             if kind == "plain":
                 expr = get
             elif kind == "dt":
@@ -393,7 +449,7 @@ class _Plan:
             else:
                 env[f"_enc{i}"] = _plan_for(self.codec, extra).encode
                 expr = f"(None if {get} is None else _enc{i}({get}))"
-            items.append(f"{name!r}: {expr}")
+            items.append(f"{key!r}: {expr}")
         source = "def encode(obj):\n    return {" + ", ".join(items) + "}\n"
         exec(source, env)
         return env["encode"]
@@ -408,8 +464,8 @@ class _Plan:
             "_fromiso": datetime.fromisoformat,
         }
         lines = ["def decode(d):", "    o = _new(_cls)"]
-        for i, (name, kind, extra) in enumerate(self.fields):
-            lines.append(f"    v = d[{name!r}]")
+        for i, (name, key, kind, extra) in enumerate(self.fields):
+            lines.append(f"    v = d[{key!r}]")
             if kind == "dt":
                 lines.append("    if v is not None: v = _fromiso(v)")
             elif kind == "enum":
@@ -427,6 +483,9 @@ class _Plan:
                 env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
                 lines.append(f"    if v is not None: v = _dec{i}(v)")
             lines.append(f"    _set(o, {name!r}, v)")
+        if issubclass(self.cls, ev.Event):
+            env["_defaults"] = ev.drop_default_ends
+            lines.append("    _defaults(o)")
         lines.append("    return o")
         exec("\n".join(lines) + "\n", env)
         return env["decode"]

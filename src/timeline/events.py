@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import attrs
 
 from timeline.errors import ValidationError
-from timeline.times import Precision, is_utc_representable
+from timeline.times import Precision, is_utc_representable, period_end
 
 __all__ = [
     "Announcement",
@@ -93,6 +93,23 @@ def _aware(_inst: object, attribute: attrs.Attribute[Any], value: object) -> Non
             f"{attribute.name}: {value.isoformat()!r} is out of range once converted to UTC",
             field=attribute.name,
         )
+
+
+def _not_before(start: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """The ``*_until`` end of a period must not come before its ``*_at`` start."""
+
+    def check(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        # errors name the field as people pass it (``occurred_until``, not its slot)
+        name = attribute.alias or attribute.name
+        _aware(inst, attribute.evolve(name=name), value)
+        begin = getattr(inst, start)
+        if isinstance(value, datetime) and isinstance(begin, datetime) and value < begin:
+            raise ValidationError(
+                f"{name}: {value.isoformat()!r} is before {start} {begin.isoformat()!r}",
+                field=name,
+            )
+
+    return check
 
 
 def _text(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -194,6 +211,9 @@ class Source:
     url: str | None = attrs.field(default=None, validator=_text)
     headline: str | None = attrs.field(default=None, validator=_text)
     published_at: datetime | None = attrs.field(default=None, validator=_aware)
+    published_until: datetime | None = attrs.field(
+        default=None, validator=_not_before("published_at")
+    )
     via: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
     origin: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
 
@@ -201,6 +221,12 @@ class Source:
     def origin_publisher(self) -> str:
         """The publisher at the end of the ``via`` chain (this one's if it relays nothing)."""
         return self.origin or self.publisher
+
+
+    @property
+    def published_latest(self) -> datetime | None:
+        """The last instant it may have been published: ``published_until`` or ``published_at``."""
+        return self.published_until if self.published_until is not None else self.published_at
 
 
 def _check_sources(inst: Any, _attribute: attrs.Attribute[Any], value: object) -> None:
@@ -243,7 +269,15 @@ class Event:
     story: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
     occurred_at: datetime = attrs.field(validator=_aware)
     precision: Precision = attrs.field(default=Precision.EXACT, converter=_to_precision)
+    # the explicit ends of the periods (None: the default, see the properties);
+    # kept apart so that ``attrs.evolve(e, occurred_at=...)`` moves the default end too
+    _occurred_until: datetime | None = attrs.field(
+        default=None, alias="occurred_until", validator=_not_before("occurred_at")
+    )
     reported_at: datetime | None = attrs.field(default=None, validator=_aware)
+    _reported_until: datetime | None = attrs.field(
+        default=None, alias="reported_until", validator=_not_before("reported_at")
+    )
     source: Source | None = None
     attribution: str = attrs.field(default="", validator=_text)
     summary: str = attrs.field(default="", validator=_text)
@@ -255,6 +289,26 @@ class Event:
     about: tuple[str, ...] = attrs.field(
         factory=tuple, converter=_tuple, validator=_non_empty_items
     )
+
+    @property
+    def occurred_until(self) -> datetime:
+        """The last instant it may have happened (inclusive).
+
+        Given explicitly it wins; by default the end of the ``precision`` period
+        that starts at ``occurred_at`` (``occurred_at`` itself when exact).
+        """
+        if self._occurred_until is not None:
+            return self._occurred_until
+        return period_end(self.occurred_at, self.precision)
+
+    @property
+    def reported_until(self) -> datetime | None:
+        """The last instant it may have become public (inclusive).
+
+        Given explicitly it wins; else ``reported_at`` when that is given; else
+        the source's ``published_until`` (or ``published_at``). Always set once stored.
+        """
+        return self.effective_reported_until
 
     def actor_refs(self) -> Iterator[tuple[str, str]]:
         """Yield ``(role, actor_id)`` for every actor this event names (``about`` last)."""
@@ -282,6 +336,42 @@ class Event:
             return self.reported_at
         times = [s.published_at for s in self.sources if s.published_at is not None]
         return min(times) if times else None
+
+    @property
+    def effective_reported_until(self) -> datetime | None:
+        """The last instant it may have become public.
+
+        ``reported_until``; else ``reported_at`` when that is given (an instant);
+        else the earliest ``published_until`` (or ``published_at``) of its sources.
+        """
+        if self._reported_until is not None:
+            return self._reported_until
+        if self.reported_at is not None:
+            return self.reported_at
+        # public from the earliest source: certainly by the earliest of their last instants
+        times = [s.published_latest for s in self.sources if s.published_latest is not None]
+        return min(times) if times else None
+
+
+def drop_default_ends(event: Event) -> Event:
+    """Forget explicit period ends equal to their defaults (returns ``event``).
+
+    A decoded record then behaves as one built without them: ``attrs.evolve(e,
+    occurred_at=...)`` moves the default end along. Used by the codec only.
+    """
+    until = event._occurred_until
+    if until is not None and until == period_end(event.occurred_at, event.precision):
+        object.__setattr__(event, "_occurred_until", None)
+    reported = event._reported_until
+    if reported is not None:
+        if event.reported_at is not None:
+            implied = event.reported_at
+        else:
+            times = [s.published_latest for s in event.sources if s.published_latest is not None]
+            implied = min(times) if times else None
+        if reported == implied:
+            object.__setattr__(event, "_reported_until", None)
+    return event
 
 
 def _actor(**kw: Any) -> Any:

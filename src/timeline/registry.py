@@ -8,6 +8,7 @@ small pure function per ``(type, from_version)``, until the payload is current.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -225,6 +226,38 @@ def _stance_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     payload.setdefault("conditions", [])
     return payload
 
+def upcast_periods(payload: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3 of the built-in types (1 -> 2 of denials and confirmations):
+    every time became a period.
+
+    Adds ``occurred_until`` (the end of the ``precision`` period), ``reported_until``
+    (``reported_at``: events stored before were public from one instant) and each
+    source's ``published_until`` (none: ``published_at`` alone).
+    """
+    from timeline.times import Precision, period_end
+
+    occurred = payload.get("occurred_at")
+    if "occurred_until" not in payload and isinstance(occurred, str):
+        start = datetime.fromisoformat(occurred)
+        precision = Precision(payload.get("precision", Precision.EXACT.value))
+        payload["occurred_until"] = period_end(start, precision).isoformat()
+    payload.setdefault("reported_until", payload.get("reported_at"))
+    source = payload.get("source")
+    if isinstance(source, dict) and "published_until" not in source:
+        payload["source"] = {**source, "published_until": None}
+    sources = payload.get("sources")
+    if isinstance(sources, list):
+        payload["sources"] = [
+            {**s, "published_until": None}
+            if isinstance(s, dict) and "published_until" not in s
+            else s
+            for s in sources
+        ]
+    return payload
+
+
+BUILT_IN_VERSION = 3
+"""Schema version of the built-in types (2: several sources; 3: periods)."""
 
 for _cls, _name in [
     (ev.Announcement, "announcement"),
@@ -239,12 +272,15 @@ for _cls, _name in [
     (ev.Correction, "correction"),
     (ev.Retraction, "retraction"),
 ]:
-    # schema v2 (2026-12): several sources, basis, about (see the upcasters above)
-    default_registry.register(_cls, _name, version=2)
+    # schema v2 (2026-12): several sources, basis, about (see the upcasters above);
+    # v3: periods
+    default_registry.register(_cls, _name, version=BUILT_IN_VERSION)
     default_registry.add_upcaster(
         _name,
         1,
         _stance_v1_to_v2 if _cls in (ev.Announcement, ev.Statement) else _envelope_v1_to_v2,
     )
-default_registry.register(ev.Denial, "denial")
-default_registry.register(ev.Confirmation, "confirmation")
+    default_registry.add_upcaster(_name, 2, upcast_periods)
+for _cls, _name in [(ev.Denial, "denial"), (ev.Confirmation, "confirmation")]:
+    default_registry.register(_cls, _name, version=2)
+    default_registry.add_upcaster(_name, 1, upcast_periods)

@@ -13,13 +13,19 @@ import enum
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+import attrs
+
 from timeline.errors import ValidationError
 
 __all__ = [
+    "Period",
     "Precision",
     "TimeInput",
     "parse_bound",
     "parse_instant",
+    "parse_period",
+    "period",
+    "period_end",
     "to_text",
 ]
 
@@ -174,3 +180,140 @@ def to_text(value: datetime) -> str:
 def from_text(value: str) -> datetime:
     """Inverse of :func:`to_text`."""
     return datetime.fromisoformat(value)
+
+
+# --- periods: times as people write them ---------------------------------------------
+
+
+@attrs.frozen
+class Period:
+    """A time known only to lie somewhere in ``[earliest, latest]`` (both inclusive).
+
+    ``precision`` is what the spelling of its start implies (``None`` for a full
+    timestamp). An instant is a period whose ``earliest`` equals its ``latest``.
+    """
+
+    earliest: datetime
+    latest: datetime
+    precision: Precision | None = None
+
+    @property
+    def is_instant(self) -> bool:
+        """Whether the period is a single instant."""
+        return self.earliest == self.latest
+
+    def __str__(self) -> str:
+        return human_period(self.earliest, self.latest)
+
+
+def _one_end(value: object, field: str | None) -> tuple[datetime, datetime, Precision | None]:
+    start, implied = parse_instant(value, field=field)
+    return start, (start if implied is None else period_end(start, implied)), implied
+
+
+def parse_period(value: object, *, field: str | None = None) -> Period:
+    """Parse an instant, a day, month or year, or an EDTF interval ``"A/B"``.
+
+    ``"A/B"`` runs from the start of ``A`` to the end of ``B`` (each end any of
+    the other forms): ``"2025-12-08/2025-12-10"`` is 8 December 00:00 UTC to 10
+    December 23:59:59.999999 UTC.
+
+    Raises:
+        ValidationError: an end that does not parse, or ``A`` after ``B``.
+    """
+    if isinstance(value, str) and "/" in value:
+        first, _, second = value.partition("/")
+        if not first.strip() or not second.strip() or "/" in second:
+            raise ValidationError(
+                f"{_field_note(field)}invalid interval {_clip(value)!r}: write it as A/B",
+                field=field,
+            )
+        start, _, implied = _one_end(first, field)
+        _, end, _ = _one_end(second, field)
+        if start > end:
+            raise ValidationError(
+                f"{_field_note(field)}interval {_clip(value)!r} ends before it starts",
+                field=field,
+            )
+        return Period(start, end, implied)
+    start, end, implied = _one_end(value, field)
+    return Period(start, end, implied)
+
+
+def period(value: TimeInput) -> Period:
+    """A :class:`Period` from what people type (public parser).
+
+    ``tl.period("2025-12-08/2025-12-10")``, ``tl.period("2025-12")``,
+    ``tl.period("2025")``, ``tl.period("2025-12-08T10:00:00Z")``.
+
+    Raises:
+        ValidationError: unparseable text, a naive datetime, or ``A`` after ``B``.
+    """
+    return parse_period(value)
+
+
+# --- periods as people write them ----------------------------------------------------
+
+_LAST = time(23, 59, 59, 999999)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DASH = "\u2013"  # en dash, as in "8\u201310 Dec 2025"
+
+
+def _clock(value: datetime) -> str:
+    zone = "Z" if value.utcoffset() == timedelta(0) else value.strftime("%z")
+    spec = "%H:%M:%S" if value.second or value.microsecond else "%H:%M"
+    return value.strftime(spec) + zone
+
+
+def _grain(start: datetime, end: datetime) -> str:
+    """The coarsest calendar unit both ends fall on: year, month, day or instant."""
+    if start.time() != time() or end.time() != _LAST:
+        return "instant"
+    last_of_month = calendar.monthrange(end.year, end.month)[1]
+    if start.day == 1 and end.day == last_of_month:
+        if start.month == 1 and end.month == 12:
+            return "year"
+        return "month"
+    return "day"
+
+
+def _day(value: datetime, *, year: bool = True, month: bool = True) -> str:
+    text = str(value.day)
+    if month:
+        text += f" {_MONTHS[value.month - 1]}"
+    if year:
+        text += f" {value.year}"
+    return text
+
+
+def human_period(start: datetime, end: datetime | None = None) -> str:
+    """A period as people write it: ``2025``, ``Dec 2025``, ``8\u201310 Dec 2025``,
+    ``8 Dec 2025``, ``10 Dec 2025 08:00Z``; never a false midnight.
+
+    Both ends are shown in the offset ``start`` was written in.
+    """
+    if end is None or end <= start:
+        return f"{_day(start)} {_clock(start)}"
+    if start.tzinfo is not None and end.tzinfo is not None:
+        end = end.astimezone(start.tzinfo)
+    grain = _grain(start, end)
+    if grain == "year":
+        return str(start.year) if start.year == end.year else f"{start.year}{DASH}{end.year}"
+    if grain == "month":
+        first, last = _MONTHS[start.month - 1], _MONTHS[end.month - 1]
+        if (start.year, start.month) == (end.year, end.month):
+            return f"{first} {start.year}"
+        if start.year == end.year:
+            return f"{first}{DASH}{last} {end.year}"
+        return f"{first} {start.year}{DASH}{last} {end.year}"
+    if grain == "day":
+        if start.date() == end.date():
+            return _day(start)
+        if (start.year, start.month) == (end.year, end.month):
+            return f"{start.day}{DASH}{_day(end)}"
+        if start.year == end.year:
+            return f"{_day(start, year=False)}{DASH}{_day(end)}"
+        return f"{_day(start)}{DASH}{_day(end)}"
+    left = _day(start) if start.time() == time() else f"{_day(start)} {_clock(start)}"
+    right = _day(end) if end.time() == _LAST else f"{_day(end)} {_clock(end)}"
+    return f"{left}{DASH}{right}"

@@ -360,7 +360,7 @@ def test_version_one_stores_the_v1_sample_payload(db_path: Path) -> None:
     payload, version = conn.execute("SELECT payload, schema_version FROM events").fetchone()
     conn.close()
     stored, sample = json.loads(payload), json.loads(MERGER_VOTE_V1_PAYLOAD)
-    filled_by_the_store = ("story", "reported_at")
+    filled_by_the_store = ("story", "reported_at", "reported_until", "occurred_until")
     # the envelope gained these (empty by default) after the sample was written
     newer_envelope = {"sources": [], "basis": "unknown", "about": []}
     assert version == 1

@@ -68,8 +68,9 @@ def test_the_default_registry_holds_every_built_in_type() -> None:
     assert tl.default_registry.names() == BUILT_INS
 
 
-def test_built_in_types_are_at_schema_version_two_and_new_ones_at_one() -> None:
-    expected = {name: 1 if name in ("denial", "confirmation") else 2 for name in BUILT_INS}
+def test_built_in_types_are_at_schema_version_three_and_new_ones_at_two() -> None:
+    # 2: several sources; 3: periods (denial and confirmation came with 2's work, at 1)
+    expected = {name: 2 if name in ("denial", "confirmation") else 3 for name in BUILT_INS}
     assert {entry.name: entry.version for entry in tl.default_registry} == expected
 
 
@@ -89,7 +90,7 @@ def test_a_v1_event_is_upcast_to_several_sources_unknown_basis_and_no_about() ->
     assert event.sources == (tl.Source(publisher="Reuters", id="r"),)
     assert event.source == event.sources[0]
     assert (event.basis, event.about, event.conditions) == (tl.Basis.UNKNOWN, (), ())
-    assert tl.Codec().to_dict(event)["schema_version"] == 2
+    assert tl.Codec().to_dict(event)["schema_version"] == 3
 
 
 def test_a_stored_name_maps_to_its_class_and_back() -> None:

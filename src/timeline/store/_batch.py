@@ -272,8 +272,14 @@ class Batch:
             recorded_at = self.prev_recorded + _ONE_MICROSECOND
         self.prev_recorded = recorded_at
         reported = event.effective_reported_at or recorded_at
-        # the record was validated when built; only the store's two fields change
-        event = with_fields(event, story=self.story, reported_at=reported)
+        reported_until = max(event.effective_reported_until or reported, reported)
+        # the record was validated when built; only the store's own fields change
+        event = with_fields(
+            event,
+            story=self.story,
+            reported_at=reported,
+            _reported_until=None if reported_until == reported else reported_until,
+        )
         check_target(self.conn, self.codec, event, self.types)
         data, payload = self.codec.payload(event)
         check_claimed(self.conn, event, self.types)
@@ -293,7 +299,10 @@ class Batch:
             payload,
         )
         digest = row_hash(self.prev_hash, hashed)
-        self.rows.append((*hashed, self.prev_hash, digest))
+        # the period ends sit outside the hashed columns (older rows have the same
+        # hash); the payload holds them, and verify() checks the columns against it
+        ends = (to_text(event.occurred_until), to_text(reported_until))
+        self.rows.append((*hashed, self.prev_hash, digest, *ends))
         self.prev_hash = digest
         self.seen[event.id] = payload
         self.types[event.id] = data["type"]
@@ -326,8 +335,17 @@ class Batch:
             # stored under an older schema: compare with what it reads as today
             prior = codec.encode(codec.from_dict(prior))
         reported = event.effective_reported_at
+        reported_until = event.effective_reported_until
         if reported is None:
             # stored with the store's recorded_at as reported_at: compare on the rest
-            reported = codec.decode_trusted(prior).reported_at
-        if codec.encode(with_fields(event, reported_at=reported)) != prior:
+            stored = codec.decode_trusted(prior)
+            reported, reported_until = stored.reported_at, stored.reported_until
+        elif reported_until is None or reported_until < reported:
+            reported_until = reported
+        same = with_fields(
+            event,
+            reported_at=reported,
+            _reported_until=None if reported_until == reported else reported_until,
+        )
+        if codec.encode(same) != prior:
             raise DuplicateEventError(event.id, f"batch item #{index}")

@@ -10,6 +10,8 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from timeline.times import Precision, from_text, period_end, to_text
+
 __all__ = [
     "MIGRATION_SET",
     "SEARCH_COLUMNS",
@@ -300,3 +302,68 @@ def _compact_search(db: Database) -> None:
     )
     # (FTS5's own 'rebuild' cannot read a view whose columns use json_each)
     index_for_search(db, 0)
+
+
+# --- 0006: periods (occurred_until, reported_until) ------------------------------
+
+
+@migrations(name="0006_periods")
+def _periods(db: Database) -> None:
+    # Every time is a period: the last instant it may have happened / become
+    # public sits beside the first. Rows written before hold their defaults:
+    # the end of the precision period, and reported_at itself.
+    db.execute("ALTER TABLE events ADD COLUMN occurred_until TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE events ADD COLUMN reported_until TEXT NOT NULL DEFAULT ''")
+    # the backfill is the one update the log ever takes, inside this migration
+    db.execute("DROP TRIGGER events_refuse_update")
+    db.execute("UPDATE events SET occurred_until = occurred_at, reported_until = reported_at")
+    # the end of a day, month or year in the offset the author wrote, as the
+    # records' own default (and the schema 1 -> 2 upcaster) computes it
+    vague = db.execute(
+        "SELECT position, json_extract(payload, '$.occurred_at'), precision FROM events "
+        "WHERE precision != 'exact'"
+    ).fetchall()
+    db.conn.executemany(
+        "UPDATE events SET occurred_until = ? WHERE position = ?",
+        [
+            (to_text(period_end(from_text(at), Precision(precision))), position)
+            for position, at, precision in vague
+        ],
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'timeline: events are append-only'); END
+        """
+    )
+    # certain answers bound the *_until columns; vague events are found by the
+    # partial indexes (exact ones, most of a log, are not in them)
+    db.execute("CREATE INDEX events_by_reported_until ON events (reported_until)")
+    db.execute(
+        "CREATE INDEX events_vaguely_occurred ON events (occurred_at) "
+        "WHERE occurred_until > occurred_at"
+    )
+    db.execute(
+        "CREATE INDEX events_vaguely_reported ON events (reported_at) "
+        "WHERE reported_until > reported_at"
+    )
+    db.execute("DROP VIEW events_readable")
+    db.execute(
+        """
+        CREATE VIEW events_readable AS
+        SELECT
+            e.position, e.story, e.version, e.id, e.type,
+            e.occurred_at, e.occurred_until, e.precision, e.reported_at, e.reported_until,
+            e.recorded_at,
+            json_extract(e.payload, '$.summary') AS summary,
+            json_extract(e.payload, '$.attribution') AS attribution,
+            json_extract(e.payload, '$.quote') AS quote,
+            json_extract(e.payload, '$.source.publisher') AS source_publisher,
+            json_extract(e.payload, '$.source.headline') AS source_headline,
+            json_extract(e.payload, '$.source.url') AS source_url,
+            (SELECT group_concat(ea.actor, ', ') FROM event_actors ea
+              WHERE ea.position = e.position) AS actors,
+            e.payload
+        FROM events e
+        """
+    )

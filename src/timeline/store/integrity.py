@@ -9,6 +9,7 @@ from typing import Any
 
 from timeline.codec import canonical_bytes_plain, loads_trusted
 from timeline.errors import IntegrityError
+from timeline.times import Precision, from_text, period_end, to_text
 
 __all__ = ["COLUMNS", "GENESIS_HASH", "row_hash", "verify"]
 
@@ -29,6 +30,26 @@ def row_hash(prev_hash: str, row: Sequence[Any]) -> str:
     # the row holds text and integers only: orjson spells it as the standard encoder does
     body = canonical_bytes_plain(list(row))
     return hashlib.sha256(prev_hash.encode("utf-8") + body).hexdigest()
+
+
+def _period_ends(
+    payload: Any, occurred_at: str, precision: str, reported_at: str
+) -> tuple[str, str] | None:
+    """The ``occurred_until`` / ``reported_until`` columns a row's payload implies."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        until = payload.get("occurred_until")
+        if isinstance(until, str):
+            occurred_until = to_text(from_text(until))
+        else:  # schema 1: the end of the precision period (see registry.upcast_periods)
+            start = payload.get("occurred_at")
+            occurred_until = to_text(period_end(from_text(str(start)), Precision(precision)))
+        reported = payload.get("reported_until")
+        reported_until = to_text(from_text(reported)) if isinstance(reported, str) else reported_at
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return occurred_until, reported_until
 
 
 def verify(conn: sqlite3.Connection) -> int:
@@ -55,7 +76,8 @@ def _walk(conn: sqlite3.Connection) -> int:
     expected_position = 1
     count = 0
     stray: list[int] = []
-    for row in conn.execute(f"SELECT {COLUMNS} FROM events ORDER BY position"):
+    query = f"SELECT {COLUMNS}, occurred_until, reported_until FROM events ORDER BY position"
+    for row in conn.execute(query):
         position = row[0]
         if position < 1:
             # the log starts at 1, so a row here was moved out of its place:
@@ -72,9 +94,13 @@ def _walk(conn: sqlite3.Connection) -> int:
         if row_hash(prev_hash, row[:11]) != row[12]:
             raise IntegrityError(position, "row content does not match its hash")
         try:
-            loads_trusted(row[10])
+            payload = loads_trusted(row[10])
         except ValueError as exc:
             raise IntegrityError(position, "payload is not valid JSON") from exc
+        if (row[13], row[14]) != _period_ends(payload, row[6], row[7], row[8]):
+            raise IntegrityError(
+                position, "occurred_until / reported_until do not match the payload"
+            )
         prev_hash = row[12]
         expected_position += 1
         count += 1

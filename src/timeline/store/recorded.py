@@ -48,9 +48,21 @@ class RecordedEvent:
 
     @property
     def reported_at(self) -> datetime:
-        """When it became public (always set once stored)."""
+        """When it became public, at the earliest (always set once stored)."""
         assert self.event.reported_at is not None  # the store fills it
         return self.event.reported_at
+
+    @property
+    def occurred_until(self) -> datetime:
+        """When it happened, at the latest."""
+        return self.event.occurred_until
+
+    @property
+    def reported_until(self) -> datetime:
+        """When it became public, at the latest (always set once stored)."""
+        found = self.event.effective_reported_until
+        assert found is not None  # the store fills it
+        return found
 
 
 @attrs.frozen(kw_only=True)

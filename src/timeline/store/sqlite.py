@@ -609,7 +609,8 @@ class EventStore:
         if staged.new_actors:
             self._upsert_actors(conn, staged.new_actors.values())
         conn.executemany(
-            f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            f"INSERT INTO events ({COLUMNS}, occurred_until, reported_until) "
+            f"VALUES ({', '.join('?' * 15)})",
             staged.rows,
         )
         conn.executemany(
