@@ -177,10 +177,6 @@ class Codec:
         """
         entry = self.registry.of(event)
         body: dict[str, Any] = self._conv.unstructure(event, unstructure_as=type(event))
-        # the ends of the periods as they are, defaults included
-        body["occurred_until"] = event.occurred_until.isoformat()
-        reported_until = event.reported_until
-        body["reported_until"] = None if reported_until is None else reported_until.isoformat()
         return {_TYPE: entry.name, _VERSION: entry.version, **body}
 
     def from_dict(self, data: Mapping[str, Any]) -> ev.Event:
@@ -227,7 +223,7 @@ class Codec:
                 dict(payload["source"]), "published_at", "published_until"
             )
         event: ev.Event = self._conv.structure(payload, entry.cls)
-        return ev.drop_default_ends(event)
+        return ev.mark_derived_ends(event)
 
     def dumps(self, event: ev.Event) -> str:
         """Canonical JSON of a record: sorted keys, no spaces, UTF-8 text."""
@@ -386,7 +382,7 @@ class _Plan:
         self.name = name
         self.version = version
         self.fields = fields
-        self.float_free = all(_float_free(codec, kind, extra) for _, kind, extra in fields)
+        self.float_free = all(_float_free(codec, kind, extra) for _, _, kind, extra in fields)
         self.encode: Callable[[Any], dict[str, Any]] = self._generate_encoder()
         self.decode: Callable[[Mapping[str, Any]], Any] = self._generate_decoder()
         self.decode_shared = _shared(self.decode)
@@ -425,13 +421,7 @@ class _Plan:
         if self.name is not None:
             items.append(f"{_TYPE!r}: {self.name!r}, {_VERSION!r}: {self.version!r}")
         for i, (name, key, kind, extra) in enumerate(self.fields):
-            # a private field written under its alias holds an explicit value only;
-            # the record's property of that name says what it means (a period's end)
-            get = (
-                f"obj.{key}"
-                if name != key and isinstance(getattr(self.cls, key, None), property)
-                else f"obj.{name}"
-            )
+            get = f"obj.{name}"
             if kind == "plain":
                 expr = get
             elif kind == "dt":
@@ -484,7 +474,7 @@ class _Plan:
                 lines.append(f"    if v is not None: v = _dec{i}(v)")
             lines.append(f"    _set(o, {name!r}, v)")
         if issubclass(self.cls, ev.Event):
-            env["_defaults"] = ev.drop_default_ends
+            env["_defaults"] = ev.mark_derived_ends
             lines.append("    _defaults(o)")
         lines.append("    return o")
         exec("\n".join(lines) + "\n", env)

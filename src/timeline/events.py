@@ -95,13 +95,59 @@ def _aware(_inst: object, attribute: attrs.Attribute[Any], value: object) -> Non
         )
 
 
+class DerivedEnd(datetime):
+    """A period's end that no author gave: derived from its start (the precision of
+    ``occurred_at``, ``reported_at`` itself, the sources' publication periods).
+
+    Equal to the plain datetime of the same instant. A record built with one (by
+    ``attrs.evolve`` or from ``attrs.asdict``) derives it again from its new start.
+    """
+
+    __slots__ = ()
+
+
+def derived(value: datetime) -> DerivedEnd:
+    """``value`` marked as a derived period end."""
+    return DerivedEnd(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        value.tzinfo,
+        fold=value.fold,
+    )
+
+
+def _occurred_end(value: datetime | None, inst: Any) -> datetime | None:
+    """``occurred_until``: given explicitly it wins; else the end of the precision period."""
+    if value is not None and type(value) is not DerivedEnd:
+        return value
+    start = inst.occurred_at
+    if not isinstance(start, datetime) or start.utcoffset() is None:
+        return None  # occurred_at's own validator explains
+    return derived(period_end(start, inst.precision))
+
+
+def _reported_end(value: datetime | None, inst: Any) -> datetime | None:
+    """``reported_until``: given explicitly it wins; else ``reported_at`` (an instant).
+
+    Without either, :attr:`Event.effective_reported_until` looks at the sources.
+    """
+    if value is not None and type(value) is not DerivedEnd:
+        return value
+    start = inst.reported_at
+    return derived(start) if isinstance(start, datetime) else None
+
+
 def _not_before(start: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
     """The ``*_until`` end of a period must not come before its ``*_at`` start."""
 
     def check(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        # errors name the field as people pass it (``occurred_until``, not its slot)
-        name = attribute.alias or attribute.name
-        _aware(inst, attribute.evolve(name=name), value)
+        name = attribute.name
+        _aware(inst, attribute, value)
         begin = getattr(inst, start)
         if isinstance(value, datetime) and isinstance(begin, datetime) and value < begin:
             raise ValidationError(
@@ -222,7 +268,6 @@ class Source:
         """The publisher at the end of the ``via`` chain (this one's if it relays nothing)."""
         return self.origin or self.publisher
 
-
     @property
     def published_latest(self) -> datetime | None:
         """The last instant it may have been published: ``published_until`` or ``published_at``."""
@@ -269,14 +314,17 @@ class Event:
     story: str | None = attrs.field(default=None, validator=attrs.validators.optional(_non_empty))
     occurred_at: datetime = attrs.field(validator=_aware)
     precision: Precision = attrs.field(default=Precision.EXACT, converter=_to_precision)
-    # the explicit ends of the periods (None: the default, see the properties);
-    # kept apart so that ``attrs.evolve(e, occurred_at=...)`` moves the default end too
-    _occurred_until: datetime | None = attrs.field(
-        default=None, alias="occurred_until", validator=_not_before("occurred_at")
+    occurred_until: datetime = attrs.field(
+        default=None,
+        # the mypy attrs plugin does not know attrs.Converter yet
+        converter=attrs.Converter(_occurred_end, takes_self=True),  # type: ignore[misc]
+        validator=_not_before("occurred_at"),
     )
     reported_at: datetime | None = attrs.field(default=None, validator=_aware)
-    _reported_until: datetime | None = attrs.field(
-        default=None, alias="reported_until", validator=_not_before("reported_at")
+    reported_until: datetime | None = attrs.field(
+        default=None,
+        converter=attrs.Converter(_reported_end, takes_self=True),  # type: ignore[misc]
+        validator=_not_before("reported_at"),
     )
     source: Source | None = None
     attribution: str = attrs.field(default="", validator=_text)
@@ -289,26 +337,6 @@ class Event:
     about: tuple[str, ...] = attrs.field(
         factory=tuple, converter=_tuple, validator=_non_empty_items
     )
-
-    @property
-    def occurred_until(self) -> datetime:
-        """The last instant it may have happened (inclusive).
-
-        Given explicitly it wins; by default the end of the ``precision`` period
-        that starts at ``occurred_at`` (``occurred_at`` itself when exact).
-        """
-        if self._occurred_until is not None:
-            return self._occurred_until
-        return period_end(self.occurred_at, self.precision)
-
-    @property
-    def reported_until(self) -> datetime | None:
-        """The last instant it may have become public (inclusive).
-
-        Given explicitly it wins; else ``reported_at`` when that is given; else
-        the source's ``published_until`` (or ``published_at``). Always set once stored.
-        """
-        return self.effective_reported_until
 
     def actor_refs(self) -> Iterator[tuple[str, str]]:
         """Yield ``(role, actor_id)`` for every actor this event names (``about`` last)."""
@@ -344,8 +372,8 @@ class Event:
         ``reported_until``; else ``reported_at`` when that is given (an instant);
         else the earliest ``published_until`` (or ``published_at``) of its sources.
         """
-        if self._reported_until is not None:
-            return self._reported_until
+        if self.reported_until is not None:
+            return self.reported_until
         if self.reported_at is not None:
             return self.reported_at
         # public from the earliest source: certainly by the earliest of their last instants
@@ -353,24 +381,23 @@ class Event:
         return min(times) if times else None
 
 
-def drop_default_ends(event: Event) -> Event:
-    """Forget explicit period ends equal to their defaults (returns ``event``).
+def mark_derived_ends(event: Event) -> Event:
+    """Mark period ends equal to what their starts imply as derived (returns ``event``).
 
     A decoded record then behaves as one built without them: ``attrs.evolve(e,
-    occurred_at=...)`` moves the default end along. Used by the codec only.
+    occurred_at=...)`` moves the derived end along. Used by the codec.
     """
-    until = event._occurred_until
-    if until is not None and until == period_end(event.occurred_at, event.precision):
-        object.__setattr__(event, "_occurred_until", None)
-    reported = event._reported_until
-    if reported is not None:
-        if event.reported_at is not None:
-            implied = event.reported_at
-        else:
+    until = event.occurred_until
+    if type(until) is datetime and until == period_end(event.occurred_at, event.precision):
+        object.__setattr__(event, "occurred_until", derived(until))
+    reported = event.reported_until
+    if type(reported) is datetime:
+        implied: datetime | None = event.reported_at
+        if implied is None or reported != implied:
             times = [s.published_latest for s in event.sources if s.published_latest is not None]
             implied = min(times) if times else None
         if reported == implied:
-            object.__setattr__(event, "_reported_until", None)
+            object.__setattr__(event, "reported_until", derived(reported))
     return event
 
 

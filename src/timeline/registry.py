@@ -226,6 +226,7 @@ def _stance_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     payload.setdefault("conditions", [])
     return payload
 
+
 def upcast_periods(payload: dict[str, Any]) -> dict[str, Any]:
     """Schema 2 -> 3 of the built-in types (1 -> 2 of denials and confirmations):
     every time became a period.
@@ -281,6 +282,10 @@ for _cls, _name in [
         _stance_v1_to_v2 if _cls in (ev.Announcement, ev.Statement) else _envelope_v1_to_v2,
     )
     default_registry.add_upcaster(_name, 2, upcast_periods)
-for _cls, _name in [(ev.Denial, "denial"), (ev.Confirmation, "confirmation")]:
-    default_registry.register(_cls, _name, version=2)
+_CLAIMS: list[tuple[type[ev.Event], str]] = [
+    (ev.Denial, "denial"),
+    (ev.Confirmation, "confirmation"),
+]
+for _cls, _name in _CLAIMS:
+    default_registry.register(_cls, _name, version=2)  # 2: periods
     default_registry.add_upcaster(_name, 1, upcast_periods)

@@ -132,8 +132,8 @@ def test_an_unknown_type_is_also_a_lookup_error() -> None:
 
 
 def test_a_schema_version_newer_than_the_code_raises_unknown_event_type_error() -> None:
-    with pytest.raises(tl.UnknownEventTypeError, match="schema version 3 is newer"):
-        CODEC.from_dict({**ANNOUNCEMENT, "schema_version": 3})
+    with pytest.raises(tl.UnknownEventTypeError, match="schema version 4 is newer"):
+        CODEC.from_dict({**ANNOUNCEMENT, "schema_version": 4})
 
 
 @pytest.mark.parametrize("version", ["1", 1.0, True, 0])
@@ -309,7 +309,7 @@ def test_the_offset_of_a_timestamp_survives_a_round_trip() -> None:
 
 def test_to_dict_tags_the_record_with_its_type_and_schema_version() -> None:
     data = CODEC.to_dict(CODEC.from_dict(ANNOUNCEMENT))
-    assert (data["type"], data["schema_version"]) == ("announcement", 2)
+    assert (data["type"], data["schema_version"]) == ("announcement", 3)
 
 
 def test_to_dict_writes_enums_as_their_plain_values() -> None:

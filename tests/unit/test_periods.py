@@ -98,14 +98,29 @@ def test_moving_occurred_at_moves_the_default_end_along() -> None:
     event = tl.Report(occurred_at=_utc(2025, 12, 8), precision="day")
     moved = attrs.evolve(event, occurred_at=_utc(2025, 12, 12))
     assert moved.occurred_until == _utc(2025, 12, 12, *LAST)
+    rebuilt = tl.Report(**{**attrs.asdict(event, recurse=False), "occurred_at": _utc(2025, 12, 1)})
+    assert rebuilt.occurred_until == _utc(2025, 12, 1, *LAST)
+
+
+def test_moving_the_start_keeps_an_explicit_end() -> None:
+    event = tl.Report(occurred_at=_utc(2025, 12, 8), occurred_until=_utc(2025, 12, 10))
+    assert attrs.evolve(event, occurred_at=_utc(2025, 12, 9)).occurred_until == _utc(2025, 12, 10)
+
+
+def test_a_decoded_record_moves_its_derived_end_along() -> None:
+    event = CODEC.loads(CODEC.dumps(tl.Report(occurred_at=_utc(2025, 12, 8), precision="day")))
+    moved = attrs.evolve(event, occurred_at=_utc(2025, 12, 12))
+    assert moved.occurred_until == _utc(2025, 12, 12, *LAST)
 
 
 def test_reported_until_defaults_to_reported_at_then_to_the_source() -> None:
     source = tl.Source(
         publisher="Monthly", published_at=_utc(2023, 6, 1), published_until=_utc(2023, 6, 30)
     )
-    assert tl.Report(occurred_at=_utc(2023, 5, 1), source=source).reported_until == _utc(
-        2023, 6, 30
+    sourced = tl.Report(occurred_at=_utc(2023, 5, 1), source=source)
+    assert (sourced.effective_reported_at, sourced.effective_reported_until) == (
+        _utc(2023, 6, 1),
+        _utc(2023, 6, 30),
     )
     pinned = tl.Report(occurred_at=_utc(2023, 5, 1), source=source, reported_at=_utc(2023, 6, 2))
     assert pinned.reported_until == _utc(2023, 6, 2)
@@ -193,7 +208,7 @@ def test_a_schema_one_record_is_upcast_to_periods(decode: object) -> None:
     assert event.occurred_until == _utc(2025, 9, 30, *LAST)
     assert event.reported_until == _utc(2025, 12, 10)
     assert event.source.published_until is None
-    assert CODEC.to_dict(event)["schema_version"] == 2
+    assert CODEC.to_dict(event)["schema_version"] == 3
 
 
 def test_the_upcaster_adds_the_ends_and_nothing_else() -> None:

@@ -278,7 +278,7 @@ class Batch:
             event,
             story=self.story,
             reported_at=reported,
-            _reported_until=None if reported_until == reported else reported_until,
+            reported_until=derived_unless_given(event, reported_until),
         )
         check_target(self.conn, self.codec, event, self.types)
         data, payload = self.codec.payload(event)
@@ -331,6 +331,9 @@ class Batch:
     def _check_duplicate(self, event: ev.Event, prior_payload: str, index: int) -> None:
         codec = self.codec
         prior = loads_trusted(prior_payload)
+        # stored before times were periods: a report then had one instant, which a
+        # re-read of the same source may now widen to a period (not a conflict)
+        before_periods = "reported_until" not in prior
         if prior.get("schema_version") != codec.registry.get(prior["type"]).version:
             # stored under an older schema: compare with what it reads as today
             prior = codec.encode(codec.from_dict(prior))
@@ -342,10 +345,43 @@ class Batch:
             reported, reported_until = stored.reported_at, stored.reported_until
         elif reported_until is None or reported_until < reported:
             reported_until = reported
-        same = with_fields(
-            event,
-            reported_at=reported,
-            _reported_until=None if reported_until == reported else reported_until,
+        assert reported_until is not None  # filled above
+        same = codec.encode(
+            with_fields(
+                event,
+                reported_at=reported,
+                reported_until=derived_unless_given(event, reported_until),
+            )
         )
-        if codec.encode(same) != prior:
+        if before_periods:
+            same, prior = _without_report_ends(same), _without_report_ends(prior)
+        if same != prior:
             raise DuplicateEventError(event.id, f"batch item #{index}")
+
+
+def derived_unless_given(event: ev.Event, reported_until: datetime) -> datetime:
+    """The report period's end as the store fills it: marked derived unless the author
+    gave it (see :class:`timeline.events.DerivedEnd`)."""
+    given = event.reported_until
+    if given is not None and type(given) is not ev.DerivedEnd:
+        return reported_until
+    return ev.derived(reported_until)
+
+
+def _without_report_ends(data: dict[str, Any]) -> dict[str, Any]:
+    """An encoded record without the ends of its report and publication periods."""
+    out = {k: v for k, v in data.items() if k != "reported_until"}
+    for key in ("source", "sources", "replacement"):
+        value = out.get(key)
+        if isinstance(value, dict):
+            out[key] = (
+                _without_report_ends(value)
+                if key == "replacement"
+                else {k: v for k, v in value.items() if k != "published_until"}
+            )
+        elif isinstance(value, list):
+            out[key] = [
+                {k: v for k, v in s.items() if k != "published_until"} if isinstance(s, dict) else s
+                for s in value
+            ]
+    return out
