@@ -22,11 +22,19 @@ import orjson
 from cattrs.errors import ForbiddenExtraKeysError
 
 from timeline import events as ev
+from timeline._codegen import compile_function
 from timeline.errors import TimelineError, UnknownEventTypeError, ValidationError
 from timeline.registry import Registry, default_registry
 from timeline.times import parse_instant, parse_period
 
-__all__ = ["Codec", "canonical_json", "canonical_json_plain", "default_codec", "loads_trusted"]
+__all__ = [
+    "Codec",
+    "canonical_json",
+    "canonical_json_plain",
+    "default_codec",
+    "field_kind",
+    "loads_trusted",
+]
 
 _TYPE = "type"
 _VERSION = "schema_version"
@@ -441,8 +449,7 @@ class _Plan:
                 expr = f"(None if {get} is None else _enc{i}({get}))"
             items.append(f"{key!r}: {expr}")
         source = "def encode(obj):\n    return {" + ", ".join(items) + "}\n"
-        exec(source, env)
-        return env["encode"]
+        return compile_function(source, "encode", env, f"encode {self.cls.__qualname__}")
 
     def _generate_decoder(self) -> Any:
         env: dict[str, Any] = {
@@ -477,8 +484,8 @@ class _Plan:
             env["_defaults"] = ev.mark_derived_ends
             lines.append("    _defaults(o)")
         lines.append("    return o")
-        exec("\n".join(lines) + "\n", env)
-        return env["decode"]
+        source = "\n".join(lines) + "\n"
+        return compile_function(source, "decode", env, f"decode {self.cls.__qualname__}")
 
 
 def _float_free(codec: Codec, kind: str, extra: Any) -> bool:
@@ -535,6 +542,16 @@ def _plan_for(codec: Codec, cls: type[Any]) -> _Plan:
     plan = codec._plan(cls)
     assert plan is not None  # only compiled for attrs classes whose plan exists
     return plan
+
+
+def field_kind(tp: object) -> tuple[str, Any] | None:
+    """How a field of type ``tp`` is written: ``(kind, detail)``, or ``None`` when no
+    generated plan handles it (``X | None`` is read as ``X``).
+
+    Kinds: ``plain`` (str, int, ...), ``dt``, ``enum``, ``tuple`` (of plain
+    items), ``records`` / ``record`` (attrs records that are not events), ``event``.
+    """
+    return _kind_of(tp)
 
 
 def _kind_of(tp: object) -> tuple[str, Any] | None:

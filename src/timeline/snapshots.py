@@ -40,16 +40,14 @@ from timeline.bitemporal import (
 from timeline.codec import Codec, canonical_json, canonical_json_plain, loads_trusted
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
+from timeline.projections.layout import FactLayout, signature
 from timeline.projections.orders import (
-    IntentStatus,
-    OrderIntent,
     OrderIntentProjection,
-    Restriction,
 )
-from timeline.projections.stance import Stance, StanceProjection
+from timeline.projections.stance import StanceProjection
 from timeline.store.base import Checkpoint, CheckpointMoved, EventFilter, EventLog, SnapshotStore
 from timeline.store.recorded import RecordedEvent
-from timeline.times import Precision, from_text, to_text
+from timeline.times import from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
 
@@ -91,12 +89,20 @@ def materializable(projections: Sequence[Projection]) -> bool:
 # --- fact codec ------------------------------------------------------------------
 
 
+def fact_layouts(projections: Sequence[Projection], codec: Codec) -> list[FactLayout]:
+    """The layouts of the facts these projections keep (``fact_types`` of each)."""
+    types = dict.fromkeys(t for p in projections for t in getattr(p, "fact_types", ()))
+    return [FactLayout(t, codec) for t in types]
+
+
 class _FactCodec:
     """Compact JSON for facts; sources are interned in ``fact_sources``."""
 
-    def __init__(self, store: SnapshotStore, codec: Codec) -> None:
+    def __init__(self, store: SnapshotStore, codec: Codec, layouts: Sequence[FactLayout]) -> None:
         self.store = store
         self.codec = codec
+        self.layouts = {layout.cls: layout for layout in layouts}
+        self.by_tag = {layout.tag: layout for layout in layouts}
         self._source_ids: dict[ev.Source, int] = {}
         self._sources: dict[int, ev.Source] = {}
         self._loaded = 0  # sources with ids up to this one are in the caches
@@ -137,69 +143,20 @@ class _FactCodec:
             return tuple(map(self._sources.__getitem__, refs))
 
     def dumps(self, fact: Any) -> str | None:
+        """A fact as compact JSON (``None`` stays ``None``: the fact was removed)."""
         if fact is None:
             return None
-        refs = self._source_ref
-        if isinstance(fact, Stance):
-            data: list[Any] = [
-                "S", fact.actor, fact.topic, fact.position.value, fact.since.isoformat(),
-                fact.since_precision.value, fact.evidence, [refs(s) for s in fact.sources],
-                fact.conditions, fact.origins, fact.disputed_by, fact.confirmed_by,
-            ]  # fmt: skip
-        elif isinstance(fact, OrderIntent):
-            data = [
-                "I", fact.buyer, fact.supplier, fact.product, fact.status.value,
-                fact.since.isoformat(), fact.since_precision.value, fact.quantity,
-                fact.conditions, fact.concerns, fact.blocked_by, fact.evidence,
-                [refs(s) for s in fact.sources], fact.origins, fact.disputed_by,
-                fact.confirmed_by,
-            ]  # fmt: skip
-        elif isinstance(fact, Restriction):
-            data = [
-                "R", fact.id, fact.authority, fact.measure.value, fact.product, fact.applies_to,
-                fact.since.isoformat(), [refs(s) for s in fact.sources], fact.evidence,
-                fact.origins, fact.disputed_by, fact.confirmed_by,
-            ]  # fmt: skip
-        else:
-            data = ["T", fact]  # an index: tuples of text and tuples
+        layout = self.layouts.get(type(fact))
+        data = ["T", fact] if layout is None else layout.dump(fact, self._source_ref)
         return canonical_json_plain(data)  # compact; fact data holds no floats
 
     def loads(self, text: str) -> Any:
+        """A fact from its JSON (an index, tagged ``"T"``, as nested tuples)."""
         data = loads_trusted(text)
-        tag = data[0]
-        iso = datetime.fromisoformat
-        if tag == "S":
-            return Stance(
-                actor=data[1], topic=data[2], position=_POSITIONS[data[3]], since=iso(data[4]),
-                since_precision=_PRECISIONS[data[5]], evidence=tuple(data[6]),
-                sources=self._sources_of(data[7]), conditions=tuple(data[8]),
-                origins=tuple(data[9]), disputed_by=tuple(data[10]),
-                confirmed_by=tuple(data[11]),
-            )  # fmt: skip
-        if tag == "I":
-            return OrderIntent(
-                buyer=data[1], supplier=data[2], product=data[3], status=_STATUSES[data[4]],
-                since=iso(data[5]), since_precision=_PRECISIONS[data[6]], quantity=data[7],
-                conditions=tuple(data[8]), concerns=tuple(data[9]), blocked_by=tuple(data[10]),
-                evidence=tuple(data[11]), sources=self._sources_of(data[12]),
-                origins=tuple(data[13]), disputed_by=tuple(data[14]),
-                confirmed_by=tuple(data[15]),
-            )  # fmt: skip
-        if tag == "R":
-            return Restriction(
-                id=data[1], authority=data[2], measure=ev.Measure(data[3]), product=data[4],
-                applies_to=tuple(data[5]), since=iso(data[6]),
-                sources=self._sources_of(data[7]), evidence=tuple(data[8]),
-                origins=tuple(data[9]), disputed_by=tuple(data[10]),
-                confirmed_by=tuple(data[11]),
-            )  # fmt: skip
-        return _tuples(data[1])
-
-
-# enum lookups without Enum.__call__'s overhead (this is the single-fact hot path)
-_POSITIONS: dict[str, ev.Position] = {m.value: m for m in ev.Position}
-_PRECISIONS: dict[str, Precision] = {m.value: m for m in Precision}
-_STATUSES: dict[str, IntentStatus] = {m.value: m for m in IntentStatus}
+        layout = self.by_tag.get(data[0])
+        if layout is None:
+            return _tuples(data[1])
+        return layout.load(data, self._sources_of)
 
 
 _INDEX_TAG = '["T"'  # how an index fact's JSON starts (see _FactCodec.dumps)
@@ -247,12 +204,13 @@ class Snapshots:
         self.store = store
         self.projections = tuple(projections)
         self.ctx = ctx
-        self.signature = LOGIC_VERSION + ":" + ",".join(sorted(p.name for p in projections))
+        layouts = fact_layouts(self.projections, log.codec)
+        self.signature = signature(LOGIC_VERSION, (p.name for p in projections), layouts)
         if ctx.actor_kinds:
             # kind:<kind> targets depend on the actors' kinds: a change refolds
             kinds = canonical_json(sorted(ctx.actor_kinds))
             self.signature += ":" + hashlib.sha256(kinds.encode("utf-8")).hexdigest()[:16]
-        self.codec = _FactCodec(store, log.codec)
+        self.codec = _FactCodec(store, log.codec, layouts)
         # the in-memory fold at the checkpoint's fold key, reused while it still matches
         self._fold: Fold | None = None
         self._fold_key = ""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 import timeline as tl
 from tests.conftest import StepClock
 from timeline import snapshots as snap
+from timeline.projections import stance as stance_module
+from timeline.projections.stance import StanceProjection
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -174,3 +177,33 @@ def test_snapshot_tables_are_derived_and_rebuilt_when_cleared(h200: tl.Timeline)
     with tl.Timeline.open(h200.path) as again:
         assert again.state(at="2025-12-10") == expected
         assert again.verify() == h200.store.head()
+
+
+@attrs.frozen(kw_only=True)
+class NotedStance(tl.Stance):
+    """The built-in stance with one field more, as a later version might add."""
+
+    note: str = ""
+
+
+def test_a_field_added_to_a_fact_rebuilds_the_snapshots_by_itself(
+    store: tl.Timeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.append(announcements(30), story="s")
+    store.state(at="2025-01-10")
+    with tl.Timeline.open(store.path) as unchanged:
+        unchanged.state(at="2025-01-10")
+        assert unchanged._snapshots is not None
+        assert unchanged._snapshots.folded == 0
+    # no LOGIC_VERSION bump: only the shape of the fact changes
+    monkeypatch.setattr(stance_module, "Stance", NotedStance)
+    monkeypatch.setattr(StanceProjection, "fact_types", (NotedStance,))
+    with tl.Timeline.open(store.path) as changed:
+        state = changed.state(at="2025-01-10")
+        assert changed._snapshots is not None
+        assert changed._snapshots.folded == 30  # rebuilt from scratch
+        stance = state.stance("a", "t")
+        assert isinstance(stance, NotedStance)
+        assert stance == folded(store.path, at="2025-01-10").stance("a", "t")
+        stored = changed.stance("a", "t", at="2025-01-10")  # one fact, read from the store
+        assert stored == stance

@@ -90,11 +90,14 @@ _NOTHING: Updates = MappingProxyType({})
 class FoldProjection:
     """Base class: dispatch on event class to ``handlers``; unknown types change nothing.
 
-    Subclasses fill ``handlers`` with ``{EventClass: method}`` (see ``handles``).
+    Subclasses fill ``handlers`` with ``{EventClass: method}`` (see ``handles``),
+    and name in ``fact_types`` the attrs classes their facts are made of: their
+    stored layout, labels and table columns are derived from those classes.
     """
 
     name: str = ""
     handlers: ClassVar[dict[type[ev.Event], str]] = {}
+    fact_types: ClassVar[tuple[type, ...]] = ()
 
     def apply(self, facts: Mapping[Hashable, Any], event: ev.Event, ctx: Context) -> Updates:
         """Dispatch ``event`` to its handler; return its updates."""

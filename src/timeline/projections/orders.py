@@ -196,6 +196,7 @@ class OrderIntentProjection(FoldProjection):
     """Folds events into order intents and the restrictions in force."""
 
     name = "orders"
+    fact_types = (OrderIntent, Restriction)
     handlers = {  # noqa: RUF012 - read-only dispatch table
         ev.Inquiry: "_inquiry",
         ev.OrderPlaced: "_order",

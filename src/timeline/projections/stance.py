@@ -113,6 +113,7 @@ class StanceProjection(FoldProjection):
     """Folds events into ``(actor, topic) -> Stance``."""
 
     name = "stance"
+    fact_types = (Stance,)
     handlers = {  # noqa: RUF012 - read-only dispatch table
         ev.Announcement: "_stated",
         ev.Statement: "_stated",

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from timeline import events as ev
+from timeline._codegen import compile_function
 from timeline.clock import Clock
 from timeline.codec import Codec, loads_trusted
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
@@ -49,8 +50,8 @@ def _copier(cls: type) -> Callable[[Any], Any]:
         lines += [f"    _set(o, {f.name!r}, e.{f.name})" for f in attrs.fields(cls)]
         lines.append("    return o")
         env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
-        exec("\n".join(lines), env)  # code built from attrs field names only
-        copier = _COPIERS[cls] = env["copy"]
+        source = "\n".join(lines) + "\n"
+        copier = _COPIERS[cls] = compile_function(source, "copy", env, f"copy {cls.__qualname__}")
     return copier
 
 
