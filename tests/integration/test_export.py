@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -194,7 +192,10 @@ def test_timelinejs_dates_follow_each_events_precision(h200: tl.Timeline) -> Non
     assert inquiry["text"]["headline"].startswith("ByteDance and Alibaba have asked Nvidia")
     assert "four people briefed" in inquiry["text"]["text"]
     assert inquiry["group"] == "ByteDance"
-    assert inquiry["media"]["credit"] == "Reuters"
+    # its source has no URL: no media object (TimelineJS fails on one without a url),
+    # the source is credited in the text
+    assert "media" not in inquiry
+    assert "Reuters" in inquiry["text"]["text"]
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class _Page(HTMLParser):
             self.details.append(found.get("id") or "")
 
 
-def test_the_html_page_has_a_lane_per_actor_with_a_stance_or_events_about_it_and_no_network(
+def test_the_html_page_has_a_lane_per_actor_the_story_names_and_no_network(
     h200: tl.Timeline,
 ) -> None:
     _add_rumour_and_retraction(h200)  # a source with an https URL, shown as text only
@@ -228,10 +229,11 @@ def test_the_html_page_has_a_lane_per_actor_with_a_stance_or_events_about_it_and
     page = _Page()
     page.feed(text)
     page.close()
-    expected = {s.actor for s in h200.state(known_at="2025-12-11T23:00:00+00:00").stances()}
+    named = {a for r in h200.events() for _, a in r.event.actor_refs()}
     about = {a for r in h200.events() for a in r.event.about}
     assert about == {"nvidia", "bytedance", "alibaba", "huawei", "cambricon"}
-    assert sorted(page.lanes) == sorted(expected | about)
+    assert sorted(page.lanes) == sorted(named)
+    assert len(page.lanes) == 10  # with stances, events about them, or neither
     assert not [link for link in page.links if re.match(r"(?i)\s*(https?:)?//", link)]
     assert all(link.startswith("#") for link in page.links)
     assert "ev-rumour-1" in page.details
@@ -239,33 +241,3 @@ def test_the_html_page_has_a_lane_per_actor_with_a_stance_or_events_about_it_and
     assert "https://example.com/rumour" in text  # as text, in the event's details
     assert "<h2>Order intents</h2>" in text
     assert "exploring" in text
-
-
-def test_the_html_page_renders_in_headless_chromium(h200: tl.Timeline, tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed: the HTML page is checked by parsing only")
-    page = tmp_path / "h200.html"
-    h200.export("html", page)
-    shot = tmp_path / "page.png"
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1200,900",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert shot.stat().st_size > 10_000

@@ -33,6 +33,7 @@ from timeline.errors import (
     UnknownEventTypeError,
     ValidationError,
 )
+from timeline.output.corrections import corrections_log
 from timeline.output.html import write_html
 from timeline.output.labels import (
     actor_ids,
@@ -251,6 +252,11 @@ def _write_markdown(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
                 about = ", ".join(names.get(a, a) for a in event.about)
                 out.write(f"  - About: {about}\n")
     _write_markdown_facts(timeline, out, bounds, names)
+    notes = corrections_log(timeline, bounds)
+    if notes:
+        out.write("\n## Corrections and retractions\n\n")
+        for note in notes:
+            out.write(f"- {note.text} `{note.id}`\n")
     return len(placed)
 
 
@@ -320,12 +326,12 @@ def _write_timelinejs(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
             "group": actors[0] if actors else type_label(type_name),
             "unique_id": event.id,
         }
-        if event.source is not None:
-            media: dict[str, str] = {"credit": event.source.publisher}
+        # TimelineJS requires media.url (it stops with a script error without one);
+        # a source without a URL is already credited in the slide's text
+        if event.source is not None and event.source.url:
+            media: dict[str, str] = {"credit": event.source.publisher, "url": event.source.url}
             if event.source.headline:
                 media["caption"] = event.source.headline
-            if event.source.url:
-                media["url"] = event.source.url
             slide["media"] = media
         slides.append(slide)
     document = {

@@ -1,11 +1,13 @@
 """A self-contained HTML page of a timeline: stance lanes, event markers, order intents.
 
-One lane per actor that has a stance, one track per topic, coloured segments
-for its position over time (from a replay of the stance changes), markers at
-the events that set or restated it, then the order intents, the restrictions
-in force and every event with its details. Inline CSS, SVG and a few lines of
-JavaScript; no network requests: source URLs are shown as text, never as
-``src`` or ``href``.
+One lane per actor the story names: a track per topic with coloured segments
+for its position over time (from a replay of the stance changes) and markers at
+the events that set or restated it, or, for an actor with no stance, a row of
+markers at the events naming it. Then the order intents, the restrictions in
+force, the corrections log and every event with its details. The chart scales
+to the page's width; every marker is a link reachable with the keyboard.
+Inline CSS, SVG and a few lines of JavaScript; no network requests: source URLs
+are shown as text, never as ``src`` or ``href``.
 
 The time axis is ordinal: one column per distinct date, as precisely as each
 event's date is known, so a story spanning years with a busy last week stays
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote
 
 from timeline.bitemporal import Bounds
+from timeline.output.corrections import CorrectionNote, corrections_log
 from timeline.output.labels import (
     actor_ids,
     actor_names,
@@ -62,7 +65,8 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;co
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
 h3{font-size:15px;margin:16px 0 4px}
 .meta{color:#555;margin:0 0 16px}
-.chart{overflow-x:auto;border:1px solid #ddd;border-radius:6px;padding:8px;background:#fcfcfc}
+.chart{border:1px solid #ddd;border-radius:6px;padding:8px;background:#fcfcfc}
+.chart svg{display:block;width:100%;height:auto}
 svg text{font-size:12px;fill:#222}svg .axis{fill:#555;font-size:11px}
 svg .topic{fill:#666;font-size:11px}
 svg .grid{stroke:#e4e4e4}svg .laneband{fill:#f3f3f3}
@@ -70,10 +74,13 @@ svg .grid{stroke:#e4e4e4}svg .laneband{fill:#f3f3f3}
 .undecided{fill:#f9a825;background:#f9a825}.neutral{fill:#9e9e9e;background:#9e9e9e}
 svg .marker{fill:#fff;stroke:#222;stroke-width:1.5}svg a:hover .marker{fill:#222}
 svg .count{fill:#fff;font-size:10px;text-anchor:middle;pointer-events:none}
-svg .dot{fill:#455a64}
+svg .dot{fill:#455a64}svg .evmark{fill:#455a64;stroke:#fff;stroke-width:1}
+svg a:focus{outline:none}svg a:focus .marker,svg a:focus .dot,svg a:focus .evmark{stroke:#f9a825;
+  stroke-width:4}
+.corrections li{margin:2px 0}.corrections .kind{font-weight:bold}
 .legend .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;
   margin:0 4px 0 12px;vertical-align:-1px}
-table{border-collapse:collapse;margin:8px 0}
+table{border-collapse:collapse;margin:8px 0;display:block;max-width:100%;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}
 details.event{border-left:3px solid #ccc;margin:4px 0;padding:2px 8px}
@@ -129,6 +136,7 @@ def write_html(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
     claims = claim_labels(timeline, [*state.stances(), *intents, *restrictions])
     out.write(_intents(intents, names, claims))
     out.write(_restrictions(restrictions, names, claims))
+    out.write(_corrections(corrections_log(timeline, bounds), {s.event.id for s in steps}))
     out.write(_event_list(timeline, steps, names))
     out.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
     return len(steps)
@@ -163,13 +171,20 @@ def _chart(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -
         for actor in dict.fromkeys(step.event.about):
             # whom an event concerns without acting: a marker in the actor's lane
             tracks[actor][ABOUT_TRACK].append((slot_of[step.index], None, step))
-    actors = sorted(tracks, key=lambda a: ((names.get(a) or a).casefold(), a))
+    # actors with no stance get a lane of event markers: every actor the story names
+    only_events: dict[str, list[tuple[int, ReplayStep]]] = defaultdict(list)
+    for step in steps:
+        for actor in actor_ids(step.event):
+            if actor not in tracks:
+                only_events[actor].append((slot_of[step.index], step))
+    actors = sorted([*tracks, *only_events], key=lambda a: ((names.get(a) or a).casefold(), a))
     width = _LABEL_W + max(len(slots), 1) * _SLOT_W + 12
-    lane_heights = [len(tracks[a]) * _TRACK_H + 2 * _LANE_PAD + 14 for a in actors]
+    lane_heights = [max(len(tracks.get(a, ())), 1) * _TRACK_H + 2 * _LANE_PAD + 14 for a in actors]
     height = _AXIS_H + _EVENTS_H + sum(lane_heights) + 8
     parts = [
-        f'<svg role="img" aria-label="stance lanes" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">'
+        # scales to the page's width (viewBox): the whole range is always in view
+        f'<svg role="group" aria-label="stance lanes, one per actor" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" style="max-width:{width}px">'
     ]
     for i, label in enumerate(slots):
         x = _LABEL_W + i * _SLOT_W
@@ -181,7 +196,10 @@ def _chart(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -
     y = _AXIS_H + _EVENTS_H
     end = len(slots)
     for actor, lane_h in zip(actors, lane_heights, strict=True):
-        parts.append(_lane(actor, names.get(actor, actor), tracks[actor], y, lane_h, end))
+        if actor in tracks:
+            parts.append(_lane(actor, names.get(actor, actor), tracks[actor], y, lane_h, end))
+        else:
+            parts.append(_event_lane(actor, names.get(actor, actor), only_events[actor], y, lane_h))
         y += lane_h
     parts.append("</svg>")
     return "".join(parts)
@@ -205,7 +223,8 @@ def _events_row(
             for s in group
         )
         parts.append(
-            f'<a href="{_href(group[0].event.id)}"><circle class="dot" cx="{cx}" cy="{cy}" '
+            f'<a href="{_href(group[0].event.id)}" aria-label="{escape(tip)}">'
+            f'<circle class="dot" cx="{cx}" cy="{cy}" '
             f'r="9"><title>{escape(tip)}</title></circle>'
             f'<text class="count" x="{cx}" y="{cy + 3}">{len(group)}</text></a>'
         )
@@ -256,13 +275,55 @@ def _lane(
             if stance is not None:
                 tip += f" ({stance.position.value})"
             parts.append(
-                f'<a href="{_href(step.event.id)}"><circle class="marker" cx="{cx}" '
+                f'<a href="{_href(step.event.id)}" aria-label="{escape(tip)}">'
+                f'<circle class="marker" cx="{cx}" '
                 f'cy="{y + _TRACK_H // 2}" r="4"><title>{escape(tip)}</title></circle></a>'
             )
         parts.append("</g>")
         y += _TRACK_H
     parts.append("</g>")
     return "".join(parts)
+
+
+def _event_lane(
+    actor: str, name: str, events: list[tuple[int, ReplayStep]], top: int, height: int
+) -> str:
+    """A lane for an actor with no stance: a marker at each event naming it."""
+    y = top + _LANE_PAD + 14
+    parts = [
+        f'<g class="lane events-only" data-actor="{escape(actor)}">'
+        f'<rect class="laneband" x="0" y="{top + 2}" width="{_LABEL_W - 6}" '
+        f'height="{height - 4}" rx="4"/>'
+        f'<text x="8" y="{top + _LANE_PAD + 10}"><tspan font-weight="bold">'
+        f"{escape(name)}</tspan></text>"
+        f'<text class="topic" x="16" y="{y + 15}">events (no stance)</text>'
+    ]
+    for slot, step in events:
+        cx = _LABEL_W + slot * _SLOT_W + _SLOT_W // 2
+        tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
+        parts.append(
+            f'<a href="{_href(step.event.id)}" aria-label="{escape(tip)}">'
+            f'<rect class="evmark" x="{cx - 5}" y="{y + _TRACK_H // 2 - 5}" width="10" '
+            f'height="10" transform="rotate(45 {cx} {y + _TRACK_H // 2})">'
+            f"<title>{escape(tip)}</title></rect></a>"
+        )
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _corrections(notes: list[CorrectionNote], on_page: set[str]) -> str:
+    out = "<h2>Corrections and retractions</h2>\n"
+    if not notes:
+        return out + "<p>None known.</p>\n"
+    items = []
+    for note in notes:
+        ref = (
+            f' (<a href="{_href(note.id)}"><code>{escape(note.id)}</code></a>)'
+            if note.id in on_page
+            else f" (<code>{escape(note.id)}</code>)"
+        )
+        items.append(f'<li class="{note.kind}">{escape(note.text)}{ref}</li>')
+    return out + f'<ul class="corrections">{"".join(items)}</ul>\n'
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -1,0 +1,99 @@
+"""The corrections log: what was corrected or retracted, when we learned it, and why.
+
+A retracted report disappears from every state that knows of the retraction; a
+corrected one is silently replaced. Readers of an export deserve to be told, so
+the Markdown and HTML exports list every correction and retraction the export's
+knowledge bounds (``known_at``, ``recorded_by``) include, whatever its ``at``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from timeline import events as ev
+from timeline.bitemporal import Bounds
+from timeline.output.labels import actor_ids, actor_names, headline
+
+if TYPE_CHECKING:
+    from timeline.facade import Timeline
+
+__all__ = ["CorrectionNote", "corrections_log", "day_text"]
+
+
+def day_text(value: datetime) -> str:
+    """A day as people write it: ``11 Dec 2025`` (UTC)."""
+    utc = value.astimezone(UTC)
+    return f"{utc.day} {utc:%b %Y}"
+
+
+@attrs.frozen(kw_only=True)
+class CorrectionNote:
+    """One correction or retraction, described for a reader."""
+
+    id: str
+    kind: str  # "corrected" or "retracted"
+    target: str
+    reported_at: datetime
+    text: str
+
+
+def _what(timeline: Timeline, target: ev.Event | None, target_id: str) -> str:
+    if target is None:
+        return f"event {target_id}"
+    names = actor_names(timeline)
+    kind = timeline.type_name(target).replace("_", " ")
+    actors = [names.get(a, a) for a in actor_ids(target)]
+    by = f" by {', '.join(actors)}" if actors else ""
+    return f"report of {_article(kind)}{by} ({target_id})"
+
+
+def _article(noun: str) -> str:
+    # "an order placed", "a statement"
+    label = {"order placed": "order", "order cancelled": "order cancellation"}.get(noun, noun)
+    return ("an " if label[:1] in "aeiou" else "a ") + label
+
+
+def corrections_log(timeline: Timeline, bounds: Bounds) -> list[CorrectionNote]:
+    """Every correction and retraction within ``bounds``' knowledge, by report time."""
+    notes: list[CorrectionNote] = []
+    records = timeline.events(
+        story=bounds.story,
+        type=["correction", "retraction"],
+        reported_until=bounds.known_at,
+        order="reported",
+    )
+    for record in records:
+        if bounds.recorded_by is not None and record.recorded_at > bounds.recorded_by:
+            continue
+        event = record.event
+        reported = record.reported_at
+        if isinstance(event, ev.Retraction):
+            original = timeline.get(event.retracts)
+            what = _what(timeline, original.event if original else None, event.retracts)
+            why = f" — {event.reason}" if event.reason else ""
+            notes.append(
+                CorrectionNote(
+                    id=event.id,
+                    kind="retracted",
+                    target=event.retracts,
+                    reported_at=reported,
+                    text=f"{day_text(reported)}: {what} retracted{why}",
+                )
+            )
+        elif isinstance(event, ev.Correction):
+            original = timeline.get(event.corrects)
+            what = _what(timeline, original.event if original else None, event.corrects)
+            now = headline(event.replacement.summary) or headline(event.summary)
+            notes.append(
+                CorrectionNote(
+                    id=event.id,
+                    kind="corrected",
+                    target=event.corrects,
+                    reported_at=reported,
+                    text=f"{day_text(reported)}: {what} corrected" + (f" — {now}" if now else ""),
+                )
+            )
+    return notes
