@@ -8,6 +8,7 @@ exit codes and one-line messages (``Error: ...`` on stderr, exit status 1).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,11 +37,26 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader has gone (`timeline replay DB | head`): that is no error
+            _silence_stdout()
+            ctx.exit(0)
         except TimelineError as exc:
             raise click.ClickException(_one_line(str(exc))) from exc
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(_one_line(f"{where}{exc.strerror or exc}")) from exc
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so flushing it at exit cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a real file (a test runner's buffer)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _one_line(text: str) -> str:
@@ -74,7 +90,7 @@ def _echo_json(data: Any) -> None:
 
 
 @click.group(cls=_Group)
-@click.version_option(package_name="timeline")
+@click.version_option(package_name="timeline", prog_name="timeline")
 def cli() -> None:
     """Event-sourced news timelines in a SQLite file.
 
@@ -386,6 +402,18 @@ def actors(db: str, as_json: bool) -> None:
         _echo_json(plain(found))
     else:
         click.echo(render.actors_table(found))
+
+
+@cli.command("datasette-metadata")
+@_db
+def datasette_metadata(db: str) -> None:
+    """Print Datasette metadata for DB: search that works, internal tables hidden,
+    labelled columns and canned queries.
+
+    timeline datasette-metadata news.db > metadata.json && datasette news.db -m metadata.json
+    """
+    with _read(db) as store:
+        _echo_json(store.datasette_metadata())
 
 
 @cli.command()

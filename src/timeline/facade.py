@@ -43,6 +43,7 @@ from timeline.registry import Registry
 from timeline.replay import Replay, ReplayStep
 from timeline.snapshots import Snapshots, materializable
 from timeline.store.base import EventFilter, EventLog, SnapshotStore
+from timeline.store.datasette import metadata as datasette_metadata
 from timeline.store.facts import SQLiteSnapshotStore
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.sqlite import EventStore
@@ -786,6 +787,20 @@ class Timeline:
         """Write a consistent copy of the store to ``target`` (``VACUUM INTO``)."""
         self._store.backup(target)
         return Path(target)
+
+    def datasette_metadata(self) -> dict[str, Any]:
+        """Datasette metadata for this store file (write it to ``metadata.json``).
+
+        It points Datasette's search at the full-text index, hides the internal
+        tables, describes the columns and adds canned queries: ``fact_history``,
+        ``blocked_by`` and ``reported_on_day``. Run ``datasette FILE -m metadata.json``.
+
+        Raises:
+            ValidationError: the store is not an SQLite file.
+        """
+        if not isinstance(self._store, EventStore):
+            raise ValidationError("Datasette reads SQLite store files only")
+        return datasette_metadata(self._store.conn, self.path.stem)
 
     def info(self) -> dict[str, Any]:
         """A summary: file, schema, events, stories, actors, head position."""

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from timeline.errors import ValidationError
+from timeline.human_dates import parse_human
 
 __all__ = [
     "Period",
@@ -44,6 +45,7 @@ class Precision(enum.StrEnum):
 _YEAR = re.compile(r"^(\d{4})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_ISO_START = re.compile(r"^[+-]?\d{4}(-|$)")  # ISO-looking text keeps ISO's error messages
 
 
 def _field_note(field: str | None) -> str:
@@ -119,6 +121,10 @@ def parse_instant(value: object, *, field: str | None = None) -> tuple[datetime,
             return datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC), Precision.DAY
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
+        if not _ISO_START.match(text) and len(text) <= 100:
+            # "21 May 2023", "Dec 2025", "May 21, 2023 14:00 UTC"
+            instant, precision = parse_human(text, field)
+            return instant, None if precision == "exact" else Precision(precision)
         reason = str(exc) if len(text) <= 60 else "not an ISO date or datetime"
         raise ValidationError(
             f"{note}invalid date or time {_clip(value)!r}: {reason}", field=field

@@ -49,8 +49,8 @@ def test_replay_prints_a_readable_timeline_with_changes(h200_db: Path) -> None:
     result = run("replay", h200_db)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["occurred", "type", "actors", "summary", "changes"]
-    assert lines[2].startswith("2023        policy_change      us-government")
+    assert lines[0].split() == ["occurred", "id", "type", "actors", "summary", "changes"]
+    assert lines[2].split()[:4] == ["2023", "h200-0001", "policy_change", "us-government"]
     assert "stance us-government / h200-exports-to-china:" in result.stdout
     assert "opposes -> supports" in result.stdout
     assert "intent bytedance / nvidia / H200: — -> exploring" in result.stdout

@@ -22,7 +22,7 @@ def _readme_section() -> str:
 
 def test_the_command_set() -> None:
     assert COMMANDS == [
-        "actors", "backup", "diff", "export", "history", "info", "load",
+        "actors", "backup", "datasette-metadata", "diff", "export", "history", "info", "load",
         "replay", "search", "state", "stories", "topics", "verify",
     ]  # fmt: skip
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import timeline as tl
 from tests.cli.conftest import run
 
 
@@ -17,3 +21,69 @@ def test_cli_topics_and_a_misspelt_actor(h200_db: Path) -> None:
     named = run("state", h200_db, "--actor", "Chinese government", "--topic", "h200-imports")
     assert named.exit_code == 0
     assert "beijing" in named.stdout
+
+
+def test_the_cli_prints_the_metadata(h200_db: Path) -> None:
+    result = run("datasette-metadata", h200_db)
+    assert result.exit_code == 0
+    metadata = json.loads(result.stdout)
+    tables = metadata["databases"][h200_db.stem]["tables"]
+    assert tables["events"]["fts_table"] == "events_fts"
+    assert set(metadata["databases"][h200_db.stem]["queries"]) == {
+        "blocked_by",
+        "fact_history",
+        "reported_on_day",
+    }
+
+
+def test_replay_and_history_tables_have_an_id_column(h200_db: Path) -> None:
+    replay = run("replay", h200_db, "--until", "2025-12-08")
+    assert replay.exit_code == 0
+    header = replay.stdout.splitlines()[0].split()
+    assert header[:3] == ["occurred", "id", "type"]
+    assert "h200-0007" in replay.stdout
+    history = run("history", h200_db, "bytedance")
+    assert history.stdout.splitlines()[0].split()[:2] == ["occurred", "id"]
+    assert "h200-0010" in history.stdout
+
+
+def test_json_keeps_the_record_apart_from_the_envelope(h200_db: Path) -> None:
+    hits = json.loads(run("search", h200_db, "declined comment", "--json").stdout)
+    statement = next(h for h in hits if h["event"]["type"] == "statement")
+    assert isinstance(statement["event"]["position"], int)  # the log position ...
+    assert statement["event"]["record"]["position"] == "neutral"  # ... and the stance
+    steps = json.loads(run("replay", h200_db, "--json").stdout)
+    assert [s["event"]["position"] for s in steps] != []
+    assert all(isinstance(s["event"]["position"], int) for s in steps)
+    assert {s["event"]["record"]["id"] for s in steps} == {s["event"]["id"] for s in steps}
+
+
+def test_human_dates_are_accepted_and_ambiguous_ones_refused(h200_db: Path) -> None:
+    human = run("state", h200_db, "--at", "9 Dec 2025", "--json")
+    iso = run("state", h200_db, "--at", "2025-12-09", "--json")
+    assert human.exit_code == iso.exit_code == 0
+    assert json.loads(human.stdout) == json.loads(iso.stdout)
+    ambiguous = run("state", h200_db, "--at", "05/06/2023")
+    assert ambiguous.exit_code == 1
+    assert "ambiguous: day 5 of month 6, or day 6 of month 5?" in ambiguous.stderr
+
+
+def test_a_closed_pipe_ends_quietly_with_status_0(h200_db: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "timeline", "replay", str(h200_db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    # the reader goes before anything is written (as `| head -1` does once it has
+    # its line): every write of the command meets a closed pipe
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert err == b""
+
+
+def test_version(h200_db: Path) -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"timeline, version {tl.__version__}\n"

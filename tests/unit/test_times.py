@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import timeline as tl
 from tests.strategies import aware_datetimes
-from timeline.times import from_text, parse_bound, parse_instant, period_end, to_text
+from timeline.times import Precision, from_text, parse_bound, parse_instant, period_end, to_text
 
 US = timedelta(microseconds=1)
 
@@ -69,10 +69,45 @@ def test_an_impossible_date_is_refused(text: str) -> None:
         parse_instant(text)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "12/08/2025", "2025-12-08 at noon"])
+@pytest.mark.parametrize("text", ["", "yesterday", "2025-12-08 at noon"])
 def test_unparseable_text_is_refused(text: str) -> None:
     with pytest.raises(tl.ValidationError, match="invalid date or time"):
         parse_instant(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "precision"),
+    [
+        ("21 May 2023", datetime(2023, 5, 21, tzinfo=UTC), Precision.DAY),
+        ("May 21, 2023", datetime(2023, 5, 21, tzinfo=UTC), Precision.DAY),
+        ("Dec 2025", datetime(2025, 12, 1, tzinfo=UTC), Precision.MONTH),
+        ("25/12/2025", datetime(2025, 12, 25, tzinfo=UTC), Precision.DAY),
+        ("8 Dec 2025 14:30 UTC", datetime(2025, 12, 8, 14, 30, tzinfo=UTC), None),
+        ("8 Dec 2025 14:30 +08:00", datetime(2025, 12, 8, 6, 30, tzinfo=UTC), None),
+    ],
+)
+def test_dates_as_people_write_them_are_accepted(
+    text: str, expected: datetime, precision: Precision | None
+) -> None:
+    assert parse_instant(text) == (expected, precision)
+
+
+def test_a_human_date_as_a_bound_means_the_end_of_that_day() -> None:
+    assert parse_bound("21 May 2023") == datetime(2023, 5, 21, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("05/06/2023", r"ambiguous: day 5 of month 6, or day 6 of month 5\?"),
+        ("12.08.2025", "ambiguous"),
+        ("21 May", "has no year"),
+        ("21 May 2023 14:00", "has a time of day but no timezone"),
+    ],
+)
+def test_human_dates_that_could_mislead_are_refused_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(tl.ValidationError, match=reason):
+        parse_instant(text, field="at")
 
 
 def test_a_value_that_is_not_a_date_is_refused() -> None:

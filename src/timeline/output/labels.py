@@ -76,12 +76,23 @@ def type_label(type_name: str) -> str:
 
 
 def record_dict(record: RecordedEvent, codec: Codec = default_codec) -> dict[str, Any]:
-    """A stored event as plain data: its codec form, ``position``, ``version``, ``recorded_at``."""
+    """A stored event as plain data: where and when it was stored, and the record.
+
+    The record's own fields sit under ``record`` so that none of them (a stance's
+    ``position``, say) can overwrite the log's ``position``; ``id``, ``type``,
+    ``story`` and the times are repeated beside it for convenience.
+    """
+    data = codec.to_dict(record.event)
     return {
         "position": record.position,
         "version": record.version,
+        "story": record.story,
+        "id": record.event.id,
+        "type": data.get("type"),
+        "occurred_at": data.get("occurred_at"),
+        "reported_at": data.get("reported_at"),
         "recorded_at": iso(record.recorded_at),
-        **codec.to_dict(record.event),
+        "record": data,
     }
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
 from tabulate import tabulate
 
 from timeline import events as ev
@@ -19,6 +20,7 @@ from timeline.output.labels import (
     fact_label,
     iso,
     provenance,
+    record_dict,
     visible,
     when,
 )
@@ -177,11 +179,13 @@ def steps_table(
             else when(step_time(step, order))
         )
         actors = ", ".join(actor_ids(event))
-        rows.append([time, type_name(event), actors, event.summary, _change_lines(step.changes)])
+        rows.append(
+            [time, event.id, type_name(event), actors, event.summary, _change_lines(step.changes)]
+        )
     return _table(
         rows,
-        [order, "type", "actors", "summary", "changes"],
-        maxcolwidths=[None, None, 20, _SUMMARY_WIDTH, _CHANGES_WIDTH],
+        [order, "id", "type", "actors", "summary", "changes"],
+        maxcolwidths=[None, None, None, 20, _SUMMARY_WIDTH, _CHANGES_WIDTH],
     )
 
 
@@ -191,12 +195,8 @@ def step_dict(step: ReplayStep, order: str, codec: Codec) -> dict[str, Any]:
     return {
         "index": step.index,
         "time": iso(step_time(step, order)),
-        "event": {
-            "position": record.position,
-            "version": record.version,
-            "recorded_at": iso(record.recorded_at),
-            **codec.to_dict(step.event),
-        },
+        # the event as folded (a correction's replacement) under the stored envelope
+        "event": record_dict(attrs.evolve(record, event=step.event), codec),
         "changes": [change_dict(c, codec) for c in visible(step.changes)],
     }
 
