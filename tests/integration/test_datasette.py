@@ -46,10 +46,10 @@ def test_search_finds_only_the_matching_events(h200: tl.Timeline, h200_file: Pat
     )
     expected = {hit.record.event.id for hit in h200.search("H200", limit=None)}
     assert {row["id"] for row in found} == expected
-    assert 0 < len(expected) < 21  # not every row, as without the metadata
+    assert expected  # every event cites a headline about H200: "Tencent" below is narrower
     grey = [h.record.event.id for h in h200.search("grey market")]
     assert [row["id"] for row in readable] == grey
-    assert [row["id"] for row in tencent] == ["h200-0005"]
+    assert [row["id"] for row in tencent] == ["h200-0005"]  # not every row, as without it
 
 
 def test_internal_tables_are_hidden(h200: tl.Timeline, h200_file: Path) -> None:
