@@ -261,7 +261,11 @@ class Timeline:
             return None if found is None else store.codec.registry.of(found.event).name
 
         with FixtureStream(
-            path, codec=store.codec, known_actors=store.actor_lookup(), stored_type=stored_type
+            path,
+            codec=store.codec,
+            known_actors=store.actor_lookup(),
+            stored_type=stored_type,
+            known_source=getattr(store, "stored_source", None),
         ) as stream:
             where: dict[int, str] = {}  # index -> id, for the chunk being appended
 
@@ -301,6 +305,7 @@ class Timeline:
             codec=self._store.codec,
             known_actors=self._store.actor_lookup(),
             known_ids=self._store.known_ids(),
+            known_source=getattr(self._store, "stored_source", None),
         )
 
     def load_fixture(

@@ -68,6 +68,7 @@ def read_fixture(
     codec: Codec | None = None,
     known_actors: Mapping[str, str] | None = None,
     known_ids: Mapping[str, str] | None = None,
+    known_source: SourceLookup | None = None,
 ) -> Fixture:
     """Read and validate a fixture file.
 
@@ -77,6 +78,8 @@ def read_fixture(
         known_actors: casefolded ids and aliases already in the store -> actor id.
         known_ids: ids of events already in the store -> their stored type name,
             so corrections and retractions may point at them.
+        known_source: looks up a source cited in the store by id, so a ``via``
+            may name it.
 
     Raises:
         FixtureError: unreadable file or any bad value, naming file, event, field.
@@ -109,7 +112,12 @@ def read_fixture(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=name
         ) from exc
     return parse_fixture(
-        data, path=name, codec=codec, known_actors=known_actors, known_ids=known_ids
+        data,
+        path=name,
+        codec=codec,
+        known_actors=known_actors,
+        known_ids=known_ids,
+        known_source=known_source,
     )
 
 
@@ -120,6 +128,7 @@ def parse_fixture(
     codec: Codec | None = None,
     known_actors: Mapping[str, str] | None = None,
     known_ids: Mapping[str, str] | None = None,
+    known_source: SourceLookup | None = None,
 ) -> Fixture:
     """Validate already-parsed fixture JSON. See :func:`read_fixture`."""
     codec = codec or default_codec
@@ -154,7 +163,7 @@ def parse_fixture(
                     f"{key!r} already names actor {owner!r}", path=path, field=f"actors.{actor.id}"
                 )
             lookup[key.casefold()] = actor.id
-    sources = _parse_sources(data.get("sources", {}), path, codec)
+    sources = _parse_sources(data.get("sources", {}), path, codec, known_source)
 
     raw_events = data.get("events")
     if not isinstance(raw_events, list):
@@ -247,7 +256,13 @@ def _parse_actors(raw: object, path: str) -> list[Actor]:
     return out
 
 
-def _parse_sources(raw: object, path: str, codec: Codec) -> dict[str, ev.Source]:
+SourceLookup = Callable[[str], "ev.Source | None"]
+"""A stored source by id (``None`` if no stored event cites one)."""
+
+
+def _parse_sources(
+    raw: object, path: str, codec: Codec, known_source: SourceLookup | None = None
+) -> dict[str, ev.Source]:
     if not isinstance(raw, dict):
         raise FixtureError(f"expected an object, got {_kind(raw)}", path=path, field="sources")
     out = {}
@@ -266,12 +281,15 @@ def _parse_sources(raw: object, path: str, codec: Codec) -> dict[str, ev.Source]
         except ValidationError as exc:
             sub = f"{field}.{exc.field}" if exc.field else field
             raise FixtureError(_strip(str(exc), exc.field), path=path, field=sub) from exc
-    return _with_origins(out, path)
+    return _with_origins(out, path, known_source)
 
 
-def _with_origins(sources: dict[str, ev.Source], path: str) -> dict[str, ev.Source]:
-    """Follow each declared source's ``via`` within the file: a loop is an error; a chain
-    leaving the file is finished by the store (which knows earlier sources)."""
+def _with_origins(
+    sources: dict[str, ev.Source], path: str, known_source: SourceLookup | None = None
+) -> dict[str, ev.Source]:
+    """Follow each declared source's ``via``: a loop is an error, and so is a chain
+    ending at an id neither declared in the file nor cited in the store (when the
+    store can be asked; otherwise the store refuses it at append)."""
     out = dict(sources)
     for source_id, source in sources.items():
         if source.via is None:
@@ -290,6 +308,16 @@ def _with_origins(sources: dict[str, ev.Source], path: str) -> dict[str, ev.Sour
             current = sources[current.via]
         if current.via is None:
             out[source_id] = attrs.evolve(source, origin=current.publisher)
+        elif known_source is not None:
+            stored = known_source(current.via)
+            if stored is None:
+                raise FixtureError(
+                    f"source {seen[-1]!r} relies on unknown source {current.via!r} "
+                    "(declared in this file or cited in the store)",
+                    path=path,
+                    field=f"sources.{seen[-1]}.via",
+                )
+            out[source_id] = attrs.evolve(source, origin=stored.origin_publisher)
     return out
 
 
@@ -558,8 +586,10 @@ class FixtureStream:
         known_actors: Mapping[str, str] | None = None,
         stored_type: Callable[[str], str | None] = lambda _id: None,
         chunk: int | None = None,
+        known_source: SourceLookup | None = None,
     ) -> None:
         self.path = str(path)
+        self.known_source = known_source
         self.codec = codec or default_codec
         self.stored_type = stored_type
         self.chunk = chunk or STREAM_CHUNK
@@ -618,7 +648,9 @@ class FixtureStream:
         for actor in header.actors:
             for name in (actor.id, *actor.aliases):
                 self.lookup[name.casefold()] = actor.id
-        self.sources = _parse_sources(data.get("sources", {}), self.path, self.codec)
+        self.sources = _parse_sources(
+            data.get("sources", {}), self.path, self.codec, self.known_source
+        )
 
     def chunks(self) -> Iterator[list[ev.Event]]:
         """Validated events, ``chunk`` at a time, with the story set."""

@@ -209,7 +209,7 @@ def test_the_sources_view_lists_every_cited_source(store: tl.Timeline, tmp_path:
     assert rows == [("ft", "Financial Times"), ("wire", "Financial Times")]
 
 
-def test_a_via_to_a_source_nowhere_declared_is_refused_at_load_naming_event_and_field(
+def test_a_via_to_a_source_nowhere_declared_is_refused_at_load_naming_the_source(
     store: tl.Timeline, tmp_path: Path
 ) -> None:
     path = _fixture(tmp_path, [{**REVIEW, "sources": ["ft"]}])
@@ -218,5 +218,34 @@ def test_a_via_to_a_source_nowhere_declared_is_refused_at_load_naming_event_and_
     path.write_text(json.dumps(data))
     with pytest.raises(tl.FixtureError, match="'ft' relies on unknown source 'nowhere'") as info:
         store.load(path)
-    assert (info.value.index, info.value.field) == (0, "sources[0].via")
+    assert info.value.field == "sources.ft.via"
     assert list(store.events()) == []
+
+
+def test_a_declared_source_relying_on_an_unknown_one_is_refused_even_if_never_cited(
+    store: tl.Timeline, tmp_path: Path
+) -> None:
+    path = _fixture(tmp_path, [{**REVIEW, "sources": ["ft"]}])
+    data = json.loads(path.read_text())
+    data["sources"]["lonely"] = {"publisher": "Lonely", "via": "nowhere"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(tl.FixtureError, match="'lonely' relies on unknown source 'nowhere'") as e:
+        store.load(path)
+    assert e.value.field == "sources.lonely.via"
+    assert list(store.events()) == []
+
+
+def test_a_declared_source_may_rely_on_a_source_cited_in_the_store(
+    store: tl.Timeline, tmp_path: Path
+) -> None:
+    store.load(_fixture(tmp_path, [REVIEW]))
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps({
+        "format": "timeline-fixture/1", "story": "memory-chips",
+        "sources": {"echo": {"publisher": "Echo", "via": "wire"}},
+        "events": [{**REVIEW, "id": "echoed", "sources": ["echo"]}],
+    }))  # fmt: skip
+    store.load(later)
+    echoed = store.get("echoed")
+    assert echoed is not None
+    assert echoed.event.sources[0].origin == "Financial Times"

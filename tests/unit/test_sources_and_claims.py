@@ -229,3 +229,11 @@ def _asdict(event: tl.Event) -> dict[str, object]:
     import attrs
 
     return attrs.asdict(event, recurse=False)
+
+
+def test_a_fold_without_a_store_follows_via_among_the_events_own_sources() -> None:
+    relay = tl.Source(publisher="Reuters", id="r2", via="ti")
+    state = _fold([_inquiry(sources=(relay, INFO))])
+    intent = state.order_intent("bytedance", "nvidia", "H200")
+    assert intent is not None
+    assert intent.origins == ("The Information",)

@@ -144,9 +144,26 @@ def prepend(item: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
     return (item, *items[: EVIDENCE_LIMIT - 1])
 
 
-def origins(sources: Iterable[ev.Source], old: Iterable[str] = ()) -> tuple[str, ...]:
-    """Distinct origin publishers (``via`` followed to its end), sorted."""
-    return tuple(sorted({*old, *(s.origin_publisher for s in sources)}))
+def origins(sources: tuple[ev.Source, ...], old: Iterable[str] = ()) -> tuple[str, ...]:
+    """Distinct origin publishers (``via`` followed to its end), sorted.
+
+    The store records each relaying source's ``origin``; for records folded without
+    a store, a ``via`` naming another source of the same event is followed too.
+    """
+    found = {*old}
+    local: dict[str, ev.Source] | None = None
+    for source in sources:
+        if source.via is None or source.origin is not None:
+            found.add(source.origin_publisher)
+            continue
+        if local is None:
+            local = {s.id: s for s in sources if s.id is not None}
+        current, seen = source, {source.id}
+        while current.origin is None and current.via in local and current.via not in seen:
+            seen.add(current.via)
+            current = local[current.via]
+        found.add(current.origin_publisher)
+    return tuple(sorted(found))
 
 
 def prepend_all(items: tuple[Any, ...], current: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -35,7 +35,7 @@ from timeline.errors import (
     ValidationError,
 )
 from timeline.output_files import atomic_path, check_target
-from timeline.store._batch import Batch
+from timeline.store._batch import Batch, stored_source
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
 from timeline.store._where import order_by
 from timeline.store._where import where as where_sql
@@ -718,6 +718,11 @@ class EventStore:
         """How many events the log holds."""
         with self.guard():
             return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def stored_source(self, source_id: str) -> ev.Source | None:
+        """The most recently stored source with this id (for ``via``), if any."""
+        with self.guard():
+            return stored_source(self.conn, source_id)
 
     def known_ids(self) -> dict[str, str]:
         """Every stored event id with its stored type name."""
