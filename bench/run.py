@@ -192,8 +192,11 @@ def fixture_of(story: Story, path: Path) -> None:
         data.pop("story")
         for item in (data, data.get("replacement") or {}):
             source = item.get("source")
+            item.pop("sources", None)  # one source per bench event: "source" says it
             if source:
-                sources[source["id"]] = {k: v for k, v in source.items() if k != "id"}
+                sources[source["id"]] = {
+                    k: v for k, v in source.items() if k not in ("id", "origin")
+                }
                 item["source"] = source["id"]
             item.pop("schema_version", None)
             item.pop("story", None)
@@ -256,7 +259,8 @@ def raw_insert(
     """The raw baseline's bulk insert: the same rows and indexes, one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany("INSERT INTO actors VALUES (?, ?, ?, ?)", people)
-    conn.executemany(f"INSERT INTO events VALUES ({', '.join('?' * 13)})", events)
+    width = len(events[0]) if events else 0  # as many columns as the schema has
+    conn.executemany(f"INSERT INTO events VALUES ({', '.join('?' * width)})", events)
     conn.executemany("INSERT INTO event_actors VALUES (?, ?, ?)", actors)
     index_for_search(conn, 0)
     conn.execute("COMMIT")
@@ -338,7 +342,7 @@ def m_single_append(ctx: dict[str, Any], lib: bool) -> dict[str, Any]:
         with _measured() as m:
             for row in events:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute(f"INSERT INTO events VALUES ({', '.join('?' * 13)})", row)
+                conn.execute(f"INSERT INTO events VALUES ({', '.join('?' * len(row))})", row)
                 conn.executemany(
                     "INSERT INTO event_actors VALUES (?, ?, ?)", by_position.get(row[0], [])
                 )

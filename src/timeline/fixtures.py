@@ -270,7 +270,7 @@ def _parse_sources(
         field = f"sources.{source_id}"
         if not isinstance(spec, dict):
             raise FixtureError(f"expected an object, got {_kind(spec)}", path=path, field=field)
-        if "origin" in spec:
+        if spec.get("origin") is not None:
             raise FixtureError(
                 "origin is derived from via; give via (the id of the source relied on)",
                 path=path,
