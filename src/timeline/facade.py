@@ -495,12 +495,16 @@ class Timeline:
         """
         bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
         snapshots = self._snapshots_for(bounds)
-        if snapshots is not None:
-            return State(
-                snapshots.tables_at(bounds.at),
-                resolve=self._resolver(),
-                check_topic=self._topic_check(),
-            )
+        # a reader never writes (beyond the best-effort refresh above, which never
+        # raises) and reads one committed log, whatever writers do meanwhile
+        with self._store.reading():
+            tables = snapshots.tables_for(bounds) if snapshots is not None else None
+            if tables is not None:
+                return State(tables, resolve=self._resolver(), check_topic=self._topic_check())
+            return self._folded_state(bounds)
+
+    def _folded_state(self, bounds: Bounds) -> State:
+        story = bounds.story
         ctx = self._context()
         if bounds.is_unbounded:
             live = self._live.get(story)
@@ -513,10 +517,9 @@ class Timeline:
         fold.run(event for _, _, event in fold_events(self._store, bounds, ignore=ignore))
         return fold.state(self._resolver(), self._topic_check())
 
-    def _snapshots_for(
-        self, bounds: Bounds, marker: tuple[int, int] | None = None
-    ) -> Snapshots | None:
-        """The persisted snapshots, caught up, if they answer ``bounds`` exactly."""
+    def _snapshots_for(self, bounds: Bounds) -> Snapshots | None:
+        """The persisted snapshots, refreshed if that can be done now without waiting
+        (never an error), if they may answer ``bounds``; ``None`` otherwise."""
         if self._store.readonly or not self._materializable or self._snapshot_store is None:
             return None
         if bounds.story is not None:
@@ -526,7 +529,8 @@ class Timeline:
         ctx = self._context()
         if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
             self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
-        return self._snapshots if self._snapshots.ready(bounds, marker) else None
+        self._snapshots.refresh()
+        return self._snapshots
 
     def stance(self, actor: str, topic: str, *, at: TimeInput | None = None) -> Stance | None:
         """One actor's stance on one topic at valid time ``at``, as known now.
@@ -535,17 +539,18 @@ class Timeline:
         whatever the length of the log. Equal to ``state(at=at).stance(actor, topic)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        marker = self._store.change_marker()
-        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE, marker)
-        if snapshots is None:
-            return self.state(at=at).stance(actor, topic)
-        # the snapshots may have caught up (written): ask for the marker again
-        lookup = self._store.actor_lookup(marker if snapshots.folded == 0 else None)
-        actor_id = lookup.get(actor.casefold()) or self.resolve_actor(actor)
-        found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
-        if found is None:
-            self.check_topic(topic)
-        return found
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE)
+        if snapshots is not None:
+            with self._store.reading():
+                marker = self._store.change_marker()
+                if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
+                    lookup = self._store.actor_lookup(marker)
+                    actor_id = lookup.get(actor.casefold()) or self.resolve_actor(actor)
+                    found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
+                    if found is None:
+                        self.check_topic(topic)
+                    return found
+        return self.state(at=at).stance(actor, topic)
 
     def order_intent(
         self, buyer: str, supplier: str, product: str, *, at: TimeInput | None = None
@@ -555,18 +560,20 @@ class Timeline:
         Equal to ``state(at=at).order_intent(buyer, supplier, product)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        marker = self._store.change_marker()
-        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE, marker)
-        if snapshots is None:
-            return self.state(at=at).order_intent(buyer, supplier, product)
-        lookup = self._store.actor_lookup(marker if snapshots.folded == 0 else None)
-        key = intent_key(
-            lookup.get(buyer.casefold()) or self.resolve_actor(buyer),
-            lookup.get(supplier.casefold()) or self.resolve_actor(supplier),
-            product,
-        )
-        found: OrderIntent | None = snapshots.fact_at("orders", key, when)
-        return found
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE)
+        if snapshots is not None:
+            with self._store.reading():
+                marker = self._store.change_marker()
+                if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
+                    lookup = self._store.actor_lookup(marker)
+                    key = intent_key(
+                        lookup.get(buyer.casefold()) or self.resolve_actor(buyer),
+                        lookup.get(supplier.casefold()) or self.resolve_actor(supplier),
+                        product,
+                    )
+                    found: OrderIntent | None = snapshots.fact_at("orders", key, when)
+                    return found
+        return self.state(at=at).order_intent(buyer, supplier, product)
 
     def replay(
         self,

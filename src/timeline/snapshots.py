@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Generator, Hashable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -38,6 +38,7 @@ from timeline.bitemporal import (
     resolve_meta,
 )
 from timeline.codec import Codec, canonical_json, canonical_json_plain, loads_trusted
+from timeline.errors import StoreError
 from timeline.projections.base import Context, Projection
 from timeline.projections.fold import Fold
 from timeline.projections.layout import FactLayout, signature
@@ -230,18 +231,57 @@ class Snapshots:
             return False
         if cp.position != head:
             return False
-        # a bound beyond everything covered filters nothing out
-        if (
-            bounds.known_at is not None
-            and cp.max_reported is not None
-            and (from_text(cp.max_reported) > bounds.known_at)
-        ):
-            return False
-        return not (
-            bounds.recorded_by is not None
-            and cp.max_recorded is not None
-            and from_text(cp.max_recorded) > bounds.recorded_by
+        return _knows_everything(bounds, cp.max_reported, cp.max_recorded)
+
+    def tables_for(self, bounds: Bounds) -> dict[str, dict[Hashable, Any]] | None:
+        """The facts for ``bounds``, without writing anything; ``None`` if the
+        versions cannot answer (the caller then folds the log).
+
+        From the versions alone when they cover the log; otherwise from the
+        nearest versions still valid, with the events after them folded in
+        memory (events appended since the checkpoint, a backdated event, a
+        correction or a retraction: the versions before its earliest occurred
+        time still hold). Call it inside one read transaction (``log.reading()``).
+        """
+        cp, head = self.store.checkpoint(), self.log.head()
+        if cp is None or not cp.complete or cp.signature != self.signature or cp.position > head:
+            return None
+        if cp.position == head:
+            if not _knows_everything(bounds, cp.max_reported, cp.max_recorded):
+                return None
+            return self.tables_at(bounds.at)
+        reported, recorded = self.log.time_extent(cp.position, head)
+        max_reported = max(filter(None, [reported, cp.max_reported]), default=None)
+        max_recorded = max(filter(None, [recorded, cp.max_recorded]), default=None)
+        if not _knows_everything(bounds, max_reported, max_recorded):
+            return None
+        start = self._earliest_change(cp.position, head)
+        resume = cp.okey if start > cp.okey else min(cp.okey, _predecessor(start))
+        limit = _bound(bounds.at)
+        if limit <= resume:
+            return self.facts_at(bounds.at)  # nothing new matters before ``at``
+        fold = Fold(self.projections, self.ctx)
+        if resume:
+            for name, table in self._facts(resume, inclusive=True).items():
+                fold.facts[name].update(table)
+        stream = fold_events(
+            self.log,
+            Bounds(),
+            upto=head,
+            occurred_from=from_text(resume.split("#")[0]) if resume else None,
+            ignore=ignored_type_names(self.log, self.projections),
         )
+        try:
+            for occurred_at, position, event in stream:
+                key = okey(occurred_at, position)
+                if key <= resume:
+                    continue
+                if key > limit:
+                    break
+                fold.run((event,))
+        finally:
+            cast(Generator[Any, None, None], stream).close()  # its cursor, before the commit
+        return fold.facts
 
     def tables_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
         """The facts as of ``at``: from the in-memory fold when it is at the head."""
@@ -295,6 +335,27 @@ class Snapshots:
                 return False
             marker = None
         return self.covers(bounds, marker)
+
+    def refresh(self) -> bool:
+        """Best effort: bring the versions up to the head if that can be done now.
+
+        Never waits for another writer's lock and never raises a store error: a
+        read-only file or directory, a full disk or a busy writer leave the
+        versions as they are, and readers fold the rest in memory
+        (:meth:`tables_for`). Returns whether the versions are at the head.
+        """
+        if self.log.readonly:
+            return False
+        self.store.wait = False
+        try:
+            return self.catch_up()
+        except StoreError:
+            self._fold = None
+            self._fresh = None
+            self.codec.forget()
+            return False
+        finally:
+            self.store.wait = True
 
     def catch_up(self) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
@@ -563,6 +624,21 @@ class Snapshots:
             if record is not None and ev.target_of(record.event) is not None:
                 pending.append(record.event)
         return ids
+
+
+def _knows_everything(bounds: Bounds, max_reported: str | None, max_recorded: str | None) -> bool:
+    """Whether the knowledge bounds lie beyond every event covered: they filter nothing out."""
+    if (
+        bounds.known_at is not None
+        and max_reported is not None
+        and from_text(max_reported) > bounds.known_at
+    ):
+        return False
+    return not (
+        bounds.recorded_by is not None
+        and max_recorded is not None
+        and from_text(max_recorded) > bounds.recorded_by
+    )
 
 
 def _predecessor(key: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,6 +129,11 @@ class EventLog(Protocol):
 
     # --- reading ---
 
+    def reading(self) -> AbstractContextManager[None]:
+        """One read transaction: every read inside sees the same committed log
+        (snapshot isolation), never waits for writers and never writes."""
+        ...
+
     def read(self, where: EventFilter = EVERYTHING) -> Iterator[RecordedEvent]:
         """Stream the stored events matching ``where``, lazily, in its order."""
         ...
@@ -231,6 +237,10 @@ class SnapshotStore(Protocol):
     stores text. Sources are interned: :meth:`source_ref` gives a stable number
     for a source's canonical JSON, usable inside :meth:`write_versions`.
     """
+
+    wait: bool
+    """``False``: :meth:`begin` and :meth:`write_versions` give up at once (``StoreError``)
+    when another writer holds the lock, instead of waiting (a best-effort refresh)."""
 
     def checkpoint(self) -> Checkpoint | None:
         """The checkpoint, or ``None`` before the first build."""

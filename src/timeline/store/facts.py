@@ -24,6 +24,7 @@ class SQLiteSnapshotStore:
 
     def __init__(self, store: EventStore) -> None:
         self._store = store
+        self.wait = True  # False: give up at once when another writer holds the lock
 
     def checkpoint(self) -> Checkpoint | None:
         """The checkpoint, or ``None`` before the first build."""
@@ -46,7 +47,7 @@ class SQLiteSnapshotStore:
         self, expected: Checkpoint | None, checkpoint: Checkpoint, *, delete_from: str | None
     ) -> None:
         """Check ``expected``, drop versions from ``delete_from`` on, write ``checkpoint``."""
-        with self._store.write() as conn:
+        with self._store.write(wait=self.wait) as conn:
             self._expect(expected)
             if delete_from == "":
                 conn.execute("DELETE FROM fact_versions")
@@ -63,7 +64,7 @@ class SQLiteSnapshotStore:
         checkpoint: Checkpoint,
     ) -> None:
         """Check ``expected``, store the versions, move to ``checkpoint``: one transaction."""
-        with self._store.write() as conn:
+        with self._store.write(wait=self.wait) as conn:
             self._expect(expected)
             conn.executemany(
                 "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",

@@ -155,10 +155,16 @@ class EventStore:
                     f"{self.path}: empty file, not a timeline store; left as it is "
                     "(`timeline load` creates a store)"
                 )
+        self.readonly_reason = "opened read-only" if readonly else ""
+        immutable = False
+        if not memory:
+            immutable = self._read_only_directory(create)
+            if immutable:
+                readonly = self.readonly = True
         try:
             if readonly:
                 conn = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
                     uri=True,
                     timeout=busy_timeout,
                     isolation_level=None,
@@ -184,8 +190,40 @@ class EventStore:
 
     # --- opening ------------------------------------------------------------
 
+    def _read_only_directory(self, create: bool) -> bool:
+        """Whether the store must be read as an immutable file: it lies in a directory
+        where nothing can be written, so SQLite cannot create the ``-shm`` index a
+        WAL database needs, and no ``-wal`` holds changes it would miss.
+
+        Raises:
+            StoreError: the directory is read-only and a ``-wal`` with changes
+                sits beside the store without its ``-shm`` (or the store is missing).
+        """
+        directory = self.path.parent
+        if not directory.is_dir() or os.access(directory, os.W_OK):
+            return False  # a missing directory is refused by sqlite3.connect
+        if not self.path.exists():
+            if create:
+                raise StoreError(
+                    f"{self.path}: cannot create the store: directory {str(directory)!r} "
+                    "is read-only"
+                )
+            return False
+        shm, wal = Path(f"{self.path}-shm"), Path(f"{self.path}-wal")
+        if shm.exists():
+            return False  # SQLite reads through the existing -shm (opened read-only)
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"{self.path}: cannot read: its -wal file holds changes, but the directory "
+                f"{str(directory)!r} is read-only and SQLite cannot create the -shm file it "
+                "needs to read them; open it once where the directory is writable"
+            )
+        self.readonly_reason = f"the directory {str(directory)!r} is read-only"
+        return True
+
     def _prepare(self, busy_timeout: float) -> None:
-        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._busy_ms = int(busy_timeout * 1000)
+        self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         tables: set[str] = self._retry(self._inspect)
         if self.readonly:
             if migrations.pending(self.db) and tables:
@@ -304,16 +342,46 @@ class EventStore:
             raise self._translate(exc) from exc
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[None]:
+        """One read transaction: everything read inside sees the same committed log.
+
+        Never writes and never takes the write lock, so writers neither block it
+        nor are blocked by it (WAL). A no-op inside a transaction already open.
+        """
+        if self.conn.in_transaction:
+            yield
+            return
+        with self.guard():
+            self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def write(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction: all of it commits, or none of it.
 
         A ``sqlite3`` error in the body or at COMMIT rolls back and is translated
         (as eventsourcing's transaction ``__exit__`` does); other errors roll back
-        and propagate unchanged.
+        and propagate unchanged. With ``wait=False`` it does not wait for another
+        writer's lock: one attempt, then ``StoreError`` (for best-effort work).
         """
         if self.readonly:
-            raise StoreError(f"{self.path}: store is open read-only; writes are refused")
-        self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            raise StoreError(
+                f"{self.path}: store is read-only ({self.readonly_reason}); writes are refused"
+            )
+        if wait:
+            self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        else:
+            with self.guard():
+                self.conn.execute("PRAGMA busy_timeout = 0")
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         self._writes += 1
         try:
             yield self.conn
