@@ -18,7 +18,7 @@ import click
 from tabulate import tabulate
 
 from timeline.bitemporal import Bounds
-from timeline.errors import TimelineError
+from timeline.errors import FixtureError, TimelineError
 from timeline.facade import LoadReport, Timeline
 from timeline.output import tables as render
 from timeline.output.export import FORMATS
@@ -41,6 +41,11 @@ class _Group(click.Group):
             # the reader has gone (`timeline replay DB | head`): that is no error
             _silence_stdout()
             ctx.exit(0)
+        except FixtureError as exc:
+            if len(exc.problems) > 1:  # one line per problem
+                lines = map(_one_line, str(exc).splitlines())
+                raise click.ClickException("\n".join(lines)) from exc
+            raise click.ClickException(_one_line(str(exc))) from exc
         except TimelineError as exc:
             raise click.ClickException(_one_line(str(exc))) from exc
         except OSError as exc:
@@ -117,6 +122,8 @@ def _show_progress(option: bool | None, count: int) -> bool:
 
 
 def _report(report: LoadReport) -> None:
+    for warning in report.warnings:
+        click.echo(f"Warning: {report.path}: {_one_line(warning)}", err=True)
     click.echo(
         f"{report.path}: story {report.story!r}: {report.appended} appended, "
         f"{report.skipped} already stored"
@@ -138,6 +145,18 @@ def load(db: str, files: tuple[str, ...], progress: bool | None) -> None:
     DB is created if missing. Each fixture loads all or nothing; loading a file
     again appends nothing.
     """
+    created = not Path(db).exists()
+    appended: list[int] = []
+    try:
+        _load(db, files, progress, appended)
+    except (TimelineError, OSError):
+        if created and not sum(appended):  # a refused load leaves no empty store behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(db + suffix).unlink(missing_ok=True)
+        raise
+
+
+def _load(db: str, files: tuple[str, ...], progress: bool | None, appended: list[int]) -> None:
     with Timeline.open(db) as store:
         for file in files:
             if file.endswith(".jsonl"):
@@ -146,12 +165,15 @@ def load(db: str, files: tuple[str, ...], progress: bool | None) -> None:
                 with _progress(_show_progress(progress, count), count, file) as tick:
                     reports = store.import_jsonl(file, progress=tick)
                 for report in reports:
+                    appended.append(report.appended)
                     _report(report)
                 continue
             fixture = store.read_fixture(file)
             count = len(fixture.events)
             with _progress(_show_progress(progress, count), count, file) as tick:
-                _report(store.load_fixture(fixture, progress=tick))
+                report = store.load_fixture(fixture, progress=tick)
+            appended.append(report.appended)
+            _report(report)
 
 
 @cli.command()

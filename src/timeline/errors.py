@@ -138,6 +138,8 @@ class FixtureError(TimelineError, ValueError):
 
     Attributes:
         path: the fixture file.
+        problems: every problem found in the file, this one first (a file with
+            several bad events reports them all at once, up to 50).
         index: position of the offending event in the file's ``events`` list.
         event_id: id of the offending event, when it has one.
         field: path of the offending field (``events[3].occurred_at``).
@@ -169,6 +171,8 @@ class FixtureError(TimelineError, ValueError):
         self.event_id = event_id
         self.field = field
         self.reason = message
+        # every problem found in the file (this one first); see fixtures.all_problems
+        self.problems: tuple[FixtureError, ...] = (self,)
 
 
 class StoreError(TimelineError):

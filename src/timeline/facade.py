@@ -63,6 +63,9 @@ class LoadReport:
     story: str
     appended: int
     skipped: int
+    # restrictions that, as loaded, can block no one (a product or an applies_to
+    # entry that matches nothing known): almost always a misspelling
+    warnings: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -268,10 +271,12 @@ class Timeline:
             known_source=getattr(store, "stored_source", None),
         ) as stream:
             where: dict[int, str] = {}  # index -> id, for the chunk being appended
+            restrictions: list[ev.PolicyChange] = []
 
             def chunks() -> Iterator[list[ev.Event]]:
                 offset = 0
                 for chunk in stream.chunks():
+                    restrictions.extend(_restrictions_in(chunk))
                     where.clear()
                     where.update((offset + i, e.id) for i, e in enumerate(chunk))
                     yield chunk
@@ -296,7 +301,13 @@ class Timeline:
                 raise fixture_error_at(stream.path, index, event_id, exc) from exc
         if appended:
             self._keep_snapshots()
-        return LoadReport(path=stream.path, story=stream.story, appended=appended, skipped=skipped)
+        return LoadReport(
+            path=stream.path,
+            story=stream.story,
+            appended=appended,
+            skipped=skipped,
+            warnings=self._restriction_warnings(restrictions),
+        )
 
     def read_fixture(self, path: str | os.PathLike[str]) -> Fixture:
         """Parse and validate a fixture file against this store, without writing."""
@@ -336,7 +347,53 @@ class Timeline:
             story=fixture.story,
             appended=len(result.appended),
             skipped=len(result.skipped),
+            warnings=self._restriction_warnings(_restrictions_in(fixture.events)),
         )
+
+    def _restriction_warnings(self, restrictions: Sequence[ev.PolicyChange]) -> tuple[str, ...]:
+        """Bans and restrictions that match nothing known, so block no one."""
+        if not restrictions:
+            return ()
+        actors = self._store.actors()
+        ids = {a.id for a in actors}
+        kinds = {a.kind.strip().casefold() for a in actors if a.kind.strip()}
+        traded: set[str] = set()
+        trading = ["inquiry", "order_placed", "order_cancelled", "order_delivered"]
+        for record in self.events(type=trading):
+            for name in ("product", "supplier"):
+                value = getattr(record.event, name, None)
+                if isinstance(value, str):
+                    traded.add(value.casefold())
+        out: list[str] = []
+        names = [n for a in actors for n in (a.id, a.name, *a.aliases)]
+        for event in restrictions:
+            reasons = []
+            if event.product and event.product.casefold() not in traded:
+                reasons.append(
+                    f"product {event.product!r} is no product or supplier of any inquiry or order"
+                )
+            targets = [
+                entry
+                for entry in event.applies_to
+                if entry in ids
+                or (entry[:5].casefold() == "kind:" and entry[5:].strip().casefold() in kinds)
+            ]
+            if event.applies_to and not targets:
+                described = []
+                for entry in event.applies_to:
+                    close = suggest(entry, names, limit=1, cutoff=0.85)
+                    described.append(
+                        f"{entry!r} (did you mean {close[0]!r}?)" if close else repr(entry)
+                    )
+                reasons.append(
+                    f"applies_to names no known actor or kind, only descriptions: "
+                    f"{', '.join(described)}"
+                )
+            if reasons:
+                out.append(
+                    f"{event.id}: the {event.measure.value} blocks no one: {'; '.join(reasons)}"
+                )
+        return tuple(out)
 
     # --- reading ------------------------------------------------------------
 
@@ -824,3 +881,11 @@ class Timeline:
             "actors": len(self._store.actors()),
             "head": self._store.head(),
         }
+
+
+def _restrictions_in(events: Iterable[ev.Event]) -> list[ev.PolicyChange]:
+    return [
+        e
+        for e in events
+        if isinstance(e, ev.PolicyChange) and e.measure.value in ("ban", "restrict")
+    ]

@@ -171,25 +171,53 @@ def parse_fixture(
     ids: dict[str, str] = dict(known_ids or {})
     in_file: set[str] = set()
     parsed: list[ev.Event] = []
+    problems: list[FixtureError] = []  # every bad event is reported, up to a bound
     for index, item in enumerate(raw_events):
-        event = _parse_event(item, index, path, codec, sources, lookup)
-        if isinstance(item, dict) and "id" not in item:
-            # A random default id would make every reload append the event again:
-            # derive it from the event's own text, so a reload finds it.
-            event = attrs.evolve(event, id=_derived_id(story, item))
-        if event.id in in_file:
-            raise FixtureError(
-                f"duplicate id {event.id!r} (appears earlier in this file)",
-                path=path,
-                index=index,
-                event_id=event.id,
-                field="id",
-            )
-        in_file.add(event.id)
-        _check_target(event, ids, path, index, codec)
+        try:
+            event = _parse_event(item, index, path, codec, sources, lookup)
+            if isinstance(item, dict) and "id" not in item:
+                # A random default id would make every reload append the event again:
+                # derive it from the event's own text, so a reload finds it.
+                event = attrs.evolve(event, id=_derived_id(story, item))
+            if event.id in in_file:
+                raise FixtureError(
+                    f"duplicate id {event.id!r} (appears earlier in this file)",
+                    path=path,
+                    index=index,
+                    event_id=event.id,
+                    field="id",
+                )
+            in_file.add(event.id)
+            _check_target(event, ids, path, index, codec)
+        except FixtureError as exc:
+            problems.append(exc)
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            continue
         ids[event.id] = codec.registry.of(event).name
         parsed.append(attrs.evolve(event, story=story))
+    if problems:
+        raise all_problems(problems, path, complete=len(problems) < MAX_PROBLEMS)
     return Fixture(path=path, story=story, title=title, actors=tuple(actors), events=tuple(parsed))
+
+
+MAX_PROBLEMS = 50
+
+
+def all_problems(problems: list[FixtureError], path: str, *, complete: bool) -> FixtureError:
+    """One error for every problem found: the first one, whose message lists them all.
+
+    It keeps the first problem's class and ``index``/``event_id``/``field``; its
+    ``problems`` attribute holds each problem as its own ``FixtureError``.
+    """
+    first = problems[0]
+    if len(problems) > 1:
+        prefix = f"{path}: "
+        lines = [str(p).removeprefix(prefix) for p in problems]
+        more = "" if complete else f" (stopped at the first {MAX_PROBLEMS})"
+        first.args = (f"{path}: {len(problems)} problems{more}:\n- " + "\n- ".join(lines),)
+    first.problems = tuple(problems)
+    return first
 
 
 class _DuplicateKeyError(Exception):
@@ -674,8 +702,8 @@ class FixtureStream:
                         text.value()  # raises the syntax error, worded by the parser
                         raise WholeFileNeeded
         except FixtureError:
-            self._after_error()
-            raise
+            # the whole-file reader reports every problem of the file at once
+            raise WholeFileNeeded from None
         if not text.take("}") or text.peek() != "":
             raise WholeFileNeeded  # keys after the events, or trailing text
         if out:
@@ -702,16 +730,3 @@ class FixtureStream:
             _check_target(event, ids, path, index, codec)
         in_file[event.id] = codec.registry.of(event).name
         return attrs.evolve(event, story=self.story)
-
-    def _after_error(self) -> None:
-        """An event was refused: if top-level keys follow the events, the whole-file
-        reader (which checks them first) decides what to say."""
-        text = self.text
-        try:
-            while not text.take("]"):
-                text.take(",")
-                text.value()
-            if text.take(","):
-                raise WholeFileNeeded
-        except FixtureError:
-            raise WholeFileNeeded from None  # malformed further on: reported first, as before

@@ -87,3 +87,63 @@ def test_version(h200_db: Path) -> None:
     result = run("--version")
     assert result.exit_code == 0
     assert result.stdout == f"timeline, version {tl.__version__}\n"
+
+
+def _five_mistakes(path: Path) -> Path:
+    events = [
+        {"id": "e1", "type": "statement", "occurred_at": "2025-12-08", "source": "wire",
+         "actor": "gov", "topic": "chips", "position": "support", "summary": "One."},
+        {"id": "e2", "type": "statement", "occurred_at": "2025-12-09", "source": "wire",
+         "actor": "gov", "topic": "chips", "position": "opposes", "summary": "Fine."},
+        {"id": "e3", "type": "policy_change", "occurred_at": "2025-12-09", "source": "wire",
+         "authority": "gov", "topic": "chips", "measure": "forbid", "product": "X",
+         "summary": "Two."},
+        {"id": "e4", "type": "statement", "occurred_at": "2025-13-01", "source": "wire",
+         "actor": "gov", "topic": "chips", "position": "neutral", "summary": "Three."},
+        {"id": "e5", "type": "statement", "occurred_at": "2025-12-10", "source": "wire",
+         "actor": "govt", "topic": "chips", "position": "neutral", "summary": "Four."},
+        {"id": "e6", "type": "inquiry", "occurred_at": "2025-12-10", "source": "wire",
+         "inquirers": ["gov"], "supplier": "gov", "product": "X", "precision": "week",
+         "summary": "Five."},
+    ]  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "format": "timeline-fixture/1",
+                "story": "five",
+                "actors": {"gov": {"name": "Government"}},
+                "sources": {"wire": {"publisher": "Wire", "published_at": "2025-12-10"}},
+                "events": events,
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_load_reports_every_problem_at_once_and_leaves_no_store(tmp_path: Path) -> None:
+    fixture = _five_mistakes(tmp_path / "five.json")
+    db = tmp_path / "new.db"
+    result = run("load", db, fixture)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Error: {fixture}: 5 problems:"
+    assert [line.split(":")[0].removeprefix("- ") for line in lines[1:]] == [
+        "event #0 ('e1')",
+        "event #2 ('e3')",
+        "event #3 ('e4')",
+        "event #4 ('e5')",
+        "event #5 ('e6')",
+    ]
+    assert "field position" in lines[1]
+    assert "field measure" in lines[2]
+    assert "unknown actor 'govt'" in lines[4]
+    assert not db.exists()  # the refused load created it: it is gone
+    assert list(tmp_path.iterdir()) == [fixture]
+
+
+def test_a_refused_load_into_an_existing_store_keeps_it(h200_db: Path, tmp_path: Path) -> None:
+    result = run("load", h200_db, _five_mistakes(tmp_path / "five.json"))
+    assert result.exit_code == 1
+    assert h200_db.exists()
+    assert "21 events" in run("verify", h200_db).stdout
