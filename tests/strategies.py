@@ -82,8 +82,10 @@ _OFFSETS = st.one_of(
 aware_datetimes = st.datetimes(
     min_value=datetime(1800, 1, 1), max_value=datetime(2200, 12, 31), timezones=_OFFSETS
 )
-text = st.text(max_size=30)
-non_blank = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() != "")
+# no NUL: neither store accepts it (PostgreSQL text cannot hold it)
+_chars = st.characters(codec="utf-8", blacklist_characters="\x00")
+text = st.text(_chars, max_size=30)
+non_blank = st.text(_chars, min_size=1, max_size=20).filter(lambda s: s.strip() != "")
 optional_text = st.none() | text
 event_ids = non_blank
 slugs = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)

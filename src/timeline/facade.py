@@ -45,6 +45,7 @@ from timeline.snapshots import Snapshots, materializable
 from timeline.store.base import EventFilter, EventLog, SnapshotStore
 from timeline.store.datasette import metadata as datasette_metadata
 from timeline.store.facts import SQLiteSnapshotStore
+from timeline.store.postgres import is_postgres_url
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.sqlite import EventStore
 from timeline.suggest import suggest
@@ -125,11 +126,13 @@ class Timeline:
         """Open (and by default create) a store file.
 
         Args:
-            path: the SQLite file, or ``":memory:"``.
+            path: the SQLite file, ``":memory:"``, or a PostgreSQL URL
+                (``postgresql://user@host/db``; needs the extra ``timeline[postgres]``).
             create: create the file when missing; with ``False`` a missing file
                 raises ``StoreFormatError`` and nothing is created.
             readonly: open read-only; every write raises.
-            clock: the store clock for ``recorded_at`` (default: system UTC clock).
+            clock: the store clock for ``recorded_at`` (default: the system UTC
+                clock; on PostgreSQL the server's clock).
             registry: event types to read and write (default: the global registry).
             projections: the projections states are built from (default: stance
                 and order intent; see :meth:`add_projection`).
@@ -140,6 +143,18 @@ class Timeline:
                 with ``create=False``.
         """
         codec = Codec(registry) if registry is not None else None
+        if is_postgres_url(path):
+            from timeline.store.postgres import PostgresEventStore, PostgresSnapshotStore
+
+            pg = PostgresEventStore(
+                str(path),
+                clock=clock,
+                codec=codec,
+                create=create,
+                readonly=readonly,
+                busy_timeout=busy_timeout,
+            )
+            return cls(pg, projections, snapshot_store=PostgresSnapshotStore(pg))
         store = EventStore(
             path,
             clock=clock,
@@ -152,8 +167,18 @@ class Timeline:
 
     @property
     def path(self) -> Path:
-        """The store file."""
+        """The store file (on PostgreSQL: the database name)."""
         return self._store.path
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return str(getattr(self._store, "backend", "sqlite"))
+
+    @property
+    def location(self) -> str:
+        """The file, or the PostgreSQL URL without its password, as messages name it."""
+        return str(getattr(self._store, "label", self._store.path))
 
     @property
     def store(self) -> EventLog:
@@ -874,7 +899,7 @@ class Timeline:
     def info(self) -> dict[str, Any]:
         """A summary: file, schema, events, stories, actors, head position."""
         return {
-            "path": str(self.path),
+            "path": self.location,
             "schema": self._store.schema_names(),
             "events": self._store.count_events(),
             "stories": len(self.stories()),

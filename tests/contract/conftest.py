@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 import timeline as tl
+from tests.conftest import drop_postgres_schema, postgres_schema
 from timeline.clock import Clock
 from timeline.registry import Registry
 from timeline.store.base import EventLog, SnapshotStore
@@ -42,6 +43,7 @@ class Backend:
     edit_payload: Callable[[int, str, str], None]
     delete_row: Callable[[int], None]
     opened: list[EventLog] = attrs.field(factory=list)
+    cleanup: Callable[[], None] | None = None
 
     def open(self, clock: Clock | None = None, registry: Registry | None = None) -> Opened:
         log, snapshots = self.open_store(clock, registry)
@@ -84,7 +86,38 @@ def _sqlite(tmp_path: Path) -> Backend:
     )
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": _sqlite}
+def _postgres(tmp_path: Path) -> Backend:
+    import psycopg
+
+    from timeline.store.postgres import PostgresEventStore, PostgresSnapshotStore
+
+    schema, url = postgres_schema()
+
+    def open_store(clock: Clock | None, registry: Registry | None) -> Opened:
+        codec = tl.Codec(registry) if registry is not None else None
+        store = PostgresEventStore(url, clock=clock, codec=codec)
+        return store, PostgresSnapshotStore(store)
+
+    def behind_the_back(statement: str, params: tuple[object, ...]) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")  # no triggers, no FKs
+            conn.execute(statement, params)  # type: ignore[arg-type]
+
+    return Backend(
+        name="postgresql",
+        open_store=open_store,
+        edit_payload=lambda position, old, new: behind_the_back(
+            "UPDATE events SET payload = replace(payload, %s, %s) WHERE position = %s",
+            (old, new, position),
+        ),
+        delete_row=lambda position: behind_the_back(
+            "DELETE FROM events WHERE position = %s", (position,)
+        ),
+        cleanup=lambda: drop_postgres_schema(schema),
+    )
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": _sqlite, "postgresql": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -94,6 +127,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     yield found
     for log in found.opened:
         log.close()
+    if found.cleanup is not None:
+        found.cleanup()
 
 
 @pytest.fixture

@@ -21,6 +21,9 @@ state ("ready", "commit 3") instead of sleeping. Commands:
 ``opener -``
     For each path on stdin, opens (creating) that store and prints ``opened N`` or
     ``failed ERROR``; several openers given the same new path race to create it.
+``batcher DB NAME SIZE``
+    Opens DB, prints ``ready``, waits for ``go``, appends one batch of SIZE
+    events (ids ``NAME-IIII``) and prints the positions it got, as JSON.
 ``reader DB``
     Opens DB, prints ``ready``, then answers every ``count`` line with the number
     of events it reads.
@@ -145,6 +148,16 @@ def opener() -> None:
             _say(f"failed {type(exc).__name__}: {exc}")
 
 
+def batcher(db: str, name: str, size: int) -> None:
+    """Append one batch when told to; see the module docstring."""
+    with tl.Timeline.open(db) as store:
+        _say("ready")
+        sys.stdin.readline()
+        batch = [event(f"{name}-{i:04d}") for i in range(size)]
+        result = store.append(batch, story=f"{STORY}-{name}")
+    _say(json.dumps([r.position for r in result.appended]))
+
+
 def reader(db: str) -> None:
     """Answer ``count`` requests from a connection opened before the writes."""
     with tl.Timeline.open(db) as store:
@@ -161,6 +174,8 @@ def main(argv: list[str]) -> None:
         writer(db, rest[0], int(rest[1]))
     elif command == "opener":
         opener()
+    elif command == "batcher":
+        batcher(db, rest[0], int(rest[1]))
     elif command == "reader":
         reader(db)
     else:

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
 from timeline.output.export import CSV_COLUMNS
+
+BACKENDS = BOTH_BACKENDS  # every test here runs on SQLite and on PostgreSQL
 
 
 def _text(store: tl.Timeline, fmt: str, **bounds: str) -> str:

@@ -10,7 +10,9 @@ import attrs
 import pytest
 
 import timeline as tl
-from tests.conftest import StepClock
+from tests.conftest import BOTH_BACKENDS, StepClock
+
+BACKENDS = BOTH_BACKENDS  # every test here runs on SQLite and on PostgreSQL
 
 US = ("us-government", "h200-exports-to-china")
 

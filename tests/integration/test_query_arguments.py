@@ -10,6 +10,9 @@ import attrs
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS  # every test here runs on SQLite and on PostgreSQL
 
 
 def test_events_with_an_unknown_order_is_refused_when_called(h200: tl.Timeline) -> None:

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS  # every test here runs on SQLite and on PostgreSQL
 
 
 def test_occurred_replay_yields_every_event_in_occurred_order(h200: tl.Timeline) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,49 @@ from timeline.store.integrity import GENESIS_HASH, row_hash
 from timeline.store.recorded import Actor, RecordedEvent
 from timeline.times import from_text, to_text
 
-__all__ = ["Batch", "with_fields"]
+__all__ = ["Batch", "find_nul", "refuse_nul", "refuse_nul_in_actors", "with_fields"]
+
+
+def find_nul(value: Any, path: str) -> str | None:
+    """The dotted path of the first text holding a NUL character, or ``None``.
+
+    PostgreSQL cannot store NUL in text, so neither backend accepts it: the
+    two must agree on which events are valid.
+    """
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = find_nul(key, path) or find_nul(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = find_nul(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_nul(value: Any, path: str, where: str) -> None:
+    """Raise ``ValidationError`` naming the field if ``value`` holds a NUL character."""
+    field = find_nul(value, path)
+    if field is not None:
+        raise ValidationError(
+            f"{field}: {where} holds a NUL character (\\x00), which no store accepts",
+            field=field,
+        )
+
+
+def refuse_nul_in_actors(actors: Iterable[Actor]) -> None:
+    """Refuse declared actors whose id, name, kind or aliases hold a NUL character."""
+    for actor in actors:
+        refuse_nul(
+            {"id": actor.id, "name": actor.name, "kind": actor.kind, "aliases": actor.aliases},
+            "actors",
+            f"actor {actor.id!r}",
+        )
+
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _ID_CHUNK = 500
@@ -283,6 +325,8 @@ class Batch:
         )
         check_target(self.conn, self.codec, event, self.types)
         data, payload = self.codec.payload(event)
+        if "\\u0000" in payload:  # a cheap look first: JSON spells NUL \u0000
+            refuse_nul(data, "", f"event #{index} ({event.id!r})")
         check_claimed(self.conn, event, self.types)
         self.position += 1
         self.version += 1

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from timeline.codec import canonical_bytes_plain, loads_trusted
 from timeline.errors import IntegrityError
 from timeline.times import Precision, from_text, period_end, to_text
 
-__all__ = ["COLUMNS", "GENESIS_HASH", "row_hash", "verify"]
+__all__ = [
+    "COLUMNS",
+    "GENESIS_HASH",
+    "STORED",
+    "check_continues",
+    "row_hash",
+    "verify",
+    "verify_rows",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -19,6 +27,8 @@ COLUMNS = (
     "position, id, story, version, type, schema_version, occurred_at, precision, "
     "reported_at, recorded_at, payload, prev_hash, hash"
 )
+STORED = f"{COLUMNS}, occurred_until, reported_until"
+"""Every column a row is stored with: the chain's, then the period ends the payload implies."""
 
 
 def row_hash(prev_hash: str, row: Sequence[Any]) -> str:
@@ -72,12 +82,34 @@ def verify(conn: sqlite3.Connection) -> int:
 
 
 def _walk(conn: sqlite3.Connection) -> int:
+    rows = conn.execute(f"SELECT {STORED} FROM events ORDER BY position")
+    count = verify_rows(rows, reached=lambda: _sequence(conn))
+    return count
+
+
+def _sequence(conn: sqlite3.Connection) -> int | None:
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return None if seq is None else int(seq[0])
+
+
+def verify_rows(
+    rows: Iterable[Sequence[Any]], *, reached: Callable[[], int | None] | None = None
+) -> int:
+    """Re-walk the chain over ``rows`` (every column of :data:`STORED`, by position).
+
+    Args:
+        rows: every stored row, in position order.
+        reached: the highest position the log has handed out, if the backend
+            remembers one (asked after the walk); rows cut off the end are then named.
+
+    Raises:
+        IntegrityError: naming the first position whose row does not match.
+    """
     prev_hash = GENESIS_HASH
     expected_position = 1
     count = 0
     stray: list[int] = []
-    query = f"SELECT {COLUMNS}, occurred_until, reported_until FROM events ORDER BY position"
-    for row in conn.execute(query):
+    for row in rows:
         position = row[0]
         if position < 1:
             # the log starts at 1, so a row here was moved out of its place:
@@ -104,12 +136,27 @@ def _walk(conn: sqlite3.Connection) -> int:
         prev_hash = row[12]
         expected_position += 1
         count += 1
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    if seq is not None and int(seq[0]) >= expected_position:
+    seq = reached() if reached is not None else None
+    if seq is not None and seq >= expected_position:
         raise IntegrityError(
             expected_position,
-            f"rows missing at the end of the log (log reached {seq[0]})",
+            f"rows missing at the end of the log (log reached {seq})",
         )
     if stray:
         raise IntegrityError(stray[0], "row stored outside the log (positions start at 1)")
     return count
+
+
+def check_continues(last: Sequence[Any] | None, rows: Sequence[Sequence[Any]]) -> None:
+    """Refuse copied rows that do not continue a log whose last row is ``(position, hash)``.
+
+    Raises:
+        IntegrityError: naming the first copied position that does not fit.
+    """
+    position, prev_hash = (last[0], last[1]) if last is not None else (0, GENESIS_HASH)
+    for row in rows:
+        if row[0] != position + 1:
+            raise IntegrityError(row[0], f"copied row does not follow position {position}")
+        if row[11] != prev_hash or row_hash(prev_hash, row[:11]) != row[12]:
+            raise IntegrityError(row[0], "copied row does not continue the hash chain")
+        position, prev_hash = row[0], row[12]

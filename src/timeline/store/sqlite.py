@@ -35,12 +35,19 @@ from timeline.errors import (
     ValidationError,
 )
 from timeline.output_files import atomic_path, check_target
-from timeline.store._batch import Batch, stored_source
+from timeline.store._batch import Batch, refuse_nul, refuse_nul_in_actors, stored_source
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
 from timeline.store._where import order_by
 from timeline.store._where import where as where_sql
 from timeline.store.base import EVERYTHING, EventFilter
-from timeline.store.integrity import COLUMNS, GENESIS_HASH, row_hash, verify
+from timeline.store.integrity import (
+    COLUMNS,
+    GENESIS_HASH,
+    STORED,
+    check_continues,
+    row_hash,
+    verify,
+)
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.search import matching_rows
 from timeline.times import from_text
@@ -127,6 +134,8 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 
 class EventStore:
     """Low-level access to one store file. Most users want :class:`timeline.Timeline`."""
+
+    backend = "sqlite"
 
     def __init__(
         self,
@@ -463,8 +472,10 @@ class EventStore:
         Raises:
             ValidationError: an alias already names another actor.
         """
+        declared = list(actors)
+        refuse_nul_in_actors(declared)
         with self.write() as conn:
-            self._upsert_actors(conn, actors)
+            self._upsert_actors(conn, declared)
 
     def _upsert_actors(self, conn: sqlite3.Connection, actors: Iterable[Actor]) -> None:
         self._actor_writes += 1
@@ -541,6 +552,8 @@ class EventStore:
                     f"batch item #{index} is not an event record: {type(item).__name__}",
                     field=f"events[{index}]",
                 )
+            # ids are looked up before anything is encoded
+            refuse_nul(item.id, "id", f"event #{index} ({item.id!r})")
         if story is not None and (not isinstance(story, str) or not story.strip()):
             raise ValidationError(f"story: must be a non-empty slug, got {story!r}", field="story")
         stories = {e.story for e in batch if e.story is not None}
@@ -561,7 +574,10 @@ class EventStore:
                     f"event {e.id!r} belongs to story {e.story!r}, not {story!r}",
                     field="story",
                 )
+        refuse_nul(story, "story", f"story {story!r}")
+        refuse_nul(title, "title", f"the title of story {story!r}")
         declared = list(actors)
+        refuse_nul_in_actors(declared)
         try:
             with self.write() as conn:
                 return self._append_locked(
@@ -593,7 +609,10 @@ class EventStore:
         ``(appended, skipped)``. A refused event carries ``batch_index``: its
         index counted over all chunks.
         """
+        refuse_nul(story, "story", f"story {story!r}")
+        refuse_nul(title, "title", f"the title of story {story!r}")
         declared = list(actors)
+        refuse_nul_in_actors(declared)
         appended = skipped = offset = 0
         try:
             with self.write() as conn:
@@ -781,6 +800,56 @@ class EventStore:
         with self.guard():
             row = self.conn.execute("SELECT MAX(position) FROM events").fetchone()
         return int(row[0] or 0)
+
+    def raw_rows(self, after_position: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
+        """Stored rows (every column of the chain) after a position, for copying."""
+        with self.guard():
+            return self.conn.execute(
+                f"SELECT {STORED} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after_position, limit),
+            ).fetchall()
+
+    def actor_rows(self, after_position: int, upto_position: int) -> list[tuple[Any, ...]]:
+        """``(position, actor, role)`` rows of a range of positions, for copying."""
+        with self.guard():
+            return self.conn.execute(
+                "SELECT position, actor, role FROM event_actors "
+                "WHERE position > ? AND position <= ? ORDER BY position",
+                (after_position, upto_position),
+            ).fetchall()
+
+    def copy_rows(
+        self,
+        rows: Sequence[Sequence[Any]],
+        actor_rows: Iterable[Sequence[Any]],
+        actors: Iterable[Actor],
+        stories: Iterable[tuple[str, str | None]],
+    ) -> None:
+        """Write rows taken from another store as they are (positions, times, hashes).
+
+        One transaction; the rows must continue this log's chain exactly.
+
+        Raises:
+            IntegrityError: the first row does not follow this store's head.
+        """
+        with self.write() as conn:
+            last = conn.execute(
+                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            check_continues(last, rows)
+            self._upsert_actors(conn, actors)
+            conn.executemany(
+                "INSERT INTO stories (story, title) VALUES (?, ?) ON CONFLICT (story) "
+                "DO UPDATE SET title = coalesce(excluded.title, stories.title)",
+                list(stories),
+            )
+            conn.executemany(f"INSERT INTO events ({STORED}) VALUES ({', '.join('?' * 15)})", rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_actors (position, actor, role) VALUES (?, ?, ?)",
+                actor_rows,
+            )
+            if rows:
+                index_for_search(conn, rows[0][0] - 1)
 
     def count_events(self) -> int:
         """How many events the log holds."""

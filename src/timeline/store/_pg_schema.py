@@ -1,0 +1,184 @@
+"""The PostgreSQL store's schema: migrations named like the SQLite store's.
+
+Migrations are append-only: never edit one that has shipped, add the next. They
+are applied under the store's advisory lock, each in the transaction that
+records it in ``timeline_migrations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["MIGRATIONS", "MIGRATIONS_TABLE", "SEARCH_DOCUMENT"]
+
+MIGRATIONS_TABLE = "timeline_migrations"
+
+_EVENT_LOG = [
+    # positions are set explicitly under the append lock, never by a sequence:
+    # a sequence hands out numbers at INSERT time, not at commit, and a reader
+    # tailing by position would skip an event committed late
+    """
+    CREATE TABLE events (
+        position BIGINT PRIMARY KEY CHECK (position > 0),
+        id TEXT NOT NULL UNIQUE,
+        story TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        schema_version INTEGER NOT NULL,
+        occurred_at TEXT NOT NULL,
+        precision TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        -- the period ends the payload implies (outside the hashed columns)
+        occurred_until TEXT NOT NULL,
+        reported_until TEXT NOT NULL,
+        UNIQUE (story, version)
+    )
+    """,
+    "CREATE INDEX events_by_occurred ON events (occurred_at, position)",
+    "CREATE INDEX events_by_reported ON events (reported_at)",
+    "CREATE INDEX events_by_type ON events (type)",
+    "CREATE INDEX events_by_reported_until ON events (reported_until)",
+    """
+    CREATE TABLE event_actors (
+        position BIGINT NOT NULL REFERENCES events (position),
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (actor, position, role)
+    )
+    """,
+    "CREATE INDEX event_actors_by_position ON event_actors (position)",
+    """
+    CREATE TABLE actors (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT '',
+        aliases TEXT NOT NULL DEFAULT '[]'
+    )
+    """,
+    """
+    CREATE TABLE actor_aliases (
+        alias TEXT NOT NULL,
+        actor TEXT NOT NULL REFERENCES actors (id)
+    )
+    """,
+    # SQLite's COLLATE NOCASE
+    "CREATE UNIQUE INDEX actor_aliases_by_alias ON actor_aliases (lower(alias))",
+    "CREATE TABLE stories (story TEXT PRIMARY KEY, title TEXT)",
+    # bumped by every write: what change_marker() reads (SQLite has data_version);
+    # reached: the highest position ever appended, so verify() notices a cut-off tail
+    "CREATE TABLE store_changes (one BOOLEAN PRIMARY KEY CHECK (one), "
+    "changes BIGINT NOT NULL, reached BIGINT NOT NULL)",
+    "INSERT INTO store_changes VALUES (TRUE, 0, 0)",
+    """
+    CREATE FUNCTION timeline_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'timeline: % are append-only', TG_TABLE_NAME;
+    END
+    $$
+    """,
+    *(
+        f"CREATE TRIGGER {table}_refuse_change BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION timeline_refuse_change()"
+        for table in ("events", "event_actors")
+    ),
+    *(
+        f"CREATE TRIGGER {table}_refuse_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION timeline_refuse_change()"
+        for table in ("events", "event_actors")
+    ),
+    """
+    CREATE VIEW events_readable AS
+    SELECT
+        e.position, e.story, e.version, e.id, e.type,
+        e.occurred_at, e.precision, e.reported_at, e.recorded_at,
+        e.payload::json ->> 'summary' AS summary,
+        e.payload::json ->> 'attribution' AS attribution,
+        e.payload::json ->> 'quote' AS quote,
+        e.payload::json -> 'source' ->> 'publisher' AS source_publisher,
+        e.payload::json -> 'source' ->> 'headline' AS source_headline,
+        e.payload::json -> 'source' ->> 'url' AS source_url,
+        (SELECT string_agg(ea.actor, ', ') FROM event_actors ea
+          WHERE ea.position = e.position) AS actors,
+        e.payload
+    FROM events e
+    """,
+]
+
+# What search reads per event, weighted as in the SQLite index's columns:
+# summary (with a correction's replacement and a retraction's reason) A, quote B,
+# attribution, headline and publisher C, the actors' ids, names and aliases D.
+# %s is the position after which rows are indexed.
+SEARCH_DOCUMENT = """
+INSERT INTO events_search (position, document)
+SELECT
+    e.position,
+    setweight(to_tsvector('english', concat_ws(' ',
+        p ->> 'summary', p -> 'replacement' ->> 'summary', p ->> 'reason')), 'A') ||
+    setweight(to_tsvector('english', concat_ws(' ',
+        p ->> 'quote', p -> 'replacement' ->> 'quote')), 'B') ||
+    setweight(to_tsvector('english', concat_ws(' ', p ->> 'attribution',
+        coalesce((SELECT string_agg(concat_ws(' ', s ->> 'headline', s ->> 'publisher',
+                                              s ->> 'origin'), ' ')
+                    FROM json_array_elements(CASE WHEN json_typeof(p -> 'sources') = 'array'
+                                             THEN p -> 'sources' ELSE '[]'::json END) s),
+                 concat_ws(' ', p -> 'source' ->> 'headline', p -> 'source' ->> 'publisher')))),
+        'C') ||
+    setweight(to_tsvector('english', coalesce((
+        SELECT string_agg(a.id || ' ' || a.name || ' ' || a.aliases, ' ')
+          FROM (SELECT DISTINCT actor FROM event_actors WHERE position = e.position) ea
+          JOIN actors a ON a.id = ea.actor), '')), 'D')
+FROM events e, LATERAL (SELECT e.payload::json AS p) j
+WHERE e.position > %s
+ORDER BY e.position
+"""
+
+_SEARCH = [
+    """
+    CREATE TABLE events_search (
+        position BIGINT PRIMARY KEY REFERENCES events (position),
+        document TSVECTOR NOT NULL
+    )
+    """,
+    "CREATE INDEX events_search_by_document ON events_search USING GIN (document)",
+]
+
+
+_SNAPSHOTS = [
+    # each fact a fold changes, with the fold key (occurred_at#position) it holds
+    # from; NULL fact = removed. See timeline.snapshots.
+    'CREATE TABLE fact_versions (key TEXT NOT NULL, okey TEXT COLLATE "C" NOT NULL, '
+    "fact TEXT, PRIMARY KEY (key, okey))",
+    "CREATE INDEX fact_versions_by_okey ON fact_versions (okey)",
+    "CREATE TABLE fact_keys (key TEXT PRIMARY KEY)",
+    # unique by digest: a btree entry cannot hold a very long text
+    "CREATE TABLE fact_sources (id BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, "
+    "digest TEXT GENERATED ALWAYS AS (md5(source)) STORED UNIQUE)",
+    """
+    CREATE TABLE snapshot_checkpoint (
+        scope TEXT PRIMARY KEY,
+        position BIGINT NOT NULL,
+        okey TEXT NOT NULL,
+        max_reported_at TEXT,
+        max_recorded_at TEXT,
+        signature TEXT NOT NULL,
+        complete BOOLEAN NOT NULL
+    )
+    """,
+]
+
+
+def _backfill_search(execute: Callable[[str, tuple[Any, ...]], Any]) -> None:
+    execute(SEARCH_DOCUMENT, (0,))
+
+
+# (name, statements, then a callable run after them)
+MIGRATIONS: list[tuple[str, list[str], Callable[[Callable[..., Any]], None] | None]] = [
+    ("0001_event_log", _EVENT_LOG, None),
+    ("0002_search", _SEARCH, _backfill_search),
+    ("0003_snapshots", _SNAPSHOTS, None),
+]

@@ -1,0 +1,1062 @@
+"""The append-only event store on PostgreSQL (psycopg 3, extra ``timeline[postgres]``).
+
+The same rows as the SQLite store, with the same hash chain over the same
+bytes: the payload is stored as ``text`` (``jsonb`` would reorder keys and
+the chain could never be re-verified) and the times as the same sortable UTC
+text. Appends are serialised by a transaction-scoped advisory lock; each takes
+the head ``(position, hash, recorded_at)`` under it and writes explicit
+positions, so positions are gapless and in commit order and a reader tailing
+by position never misses an event. ``recorded_at`` comes from the server's
+clock (``clock_timestamp()``), kept strictly increasing along the log.
+
+``psycopg`` errors are translated here, once; none leaves this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from timeline import events as ev
+from timeline.clock import Clock
+from timeline.codec import Codec, default_codec, loads_trusted
+from timeline.errors import (
+    ConcurrencyError,
+    StoreError,
+    StoreFormatError,
+    TimelineError,
+    ValidationError,
+)
+from timeline.store._batch import Batch, refuse_nul
+from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
+from timeline.store.base import EVERYTHING, Checkpoint, CheckpointMoved, EventFilter, FactRow
+from timeline.store.integrity import STORED, check_continues, verify_rows
+from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse
+from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
+from timeline.times import from_text, to_text
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "CHANNEL",
+    "PostgresEventStore",
+    "PostgresSnapshotStore",
+    "ReadOnlyReplicaError",
+    "is_postgres_url",
+]
+
+# the NOTIFY channel: one notification per append, its payload the new head
+CHANNEL = "timeline_events"
+_SCHEMES = ("postgresql://", "postgres://")
+_CHUNK = 1000
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a file."""
+    return isinstance(location, str) and location.startswith(_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class ReadOnlyReplicaError(StoreError):
+    """A write was attempted on a read-only store or a standby (replica) server."""
+
+
+class _Qmark:
+    """The write transaction's connection as the batch builder sees it (``?`` placeholders)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        return self._conn.execute(sql.replace("?", "%s"), parameters)
+
+
+class _ServerClock:
+    """``now()`` is the server's ``clock_timestamp()`` (one clock for every writer)."""
+
+    def __init__(self, store: PostgresEventStore) -> None:
+        self._store = store
+        self.wait = True  # False: give up at once when another writer holds the lock
+
+    def now(self) -> datetime:
+        row = self._store.conn.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        value: datetime = row[0]
+        return value
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise StoreError(
+            "PostgreSQL stores need psycopg: pip install 'timeline[postgres]'"
+        ) from exc
+    return psycopg
+
+
+class PostgresEventStore:
+    """Low-level access to a store in one PostgreSQL schema (the connection's ``search_path``).
+
+    Most users want :class:`timeline.Timeline`, whose ``open()`` picks this class
+    for ``postgresql://`` URLs.
+    """
+
+    backend = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        codec: Codec | None = None,
+        create: bool = True,
+        readonly: bool = False,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.label = redact(url)
+        self.path = Path(urlsplit(url).path.lstrip("/") or "postgres")
+        self.codec = codec or default_codec
+        self.readonly = readonly
+        self.busy_timeout = busy_timeout
+        self.clock: Clock = clock or _ServerClock(self)
+        self._writes = 0
+        self._lookup: tuple[int, dict[str, str]] | None = None
+        self._pg = _psycopg()
+        self.conn: psycopg.Connection[Any] = self._connect()
+        try:
+            self._prepare(create)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # --- connecting and errors ------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        pg = self._pg
+        try:
+            conn: psycopg.Connection[Any] = pg.connect(
+                self.url, autocommit=True, connect_timeout=max(1, int(self.busy_timeout))
+            )
+        except pg.Error as exc:
+            raise StoreError(f"{self.label}: cannot connect: {_first_line(exc)}") from exc
+        return conn
+
+    def _translate(self, exc: Exception) -> TimelineError:
+        pg = self._pg
+        text = _first_line(exc)
+        if isinstance(exc, pg.errors.ReadOnlySqlTransaction):
+            return ReadOnlyReplicaError(
+                f"{self.label}: the server is a read-only replica; write to the primary ({text})"
+            )
+        if isinstance(exc, pg.errors.LockNotAvailable | pg.errors.QueryCanceled):
+            return StoreError(
+                f"{self.label}: another writer held the store's lock for more than "
+                f"{self.busy_timeout:g} s; retry ({text})"
+            )
+        if isinstance(exc, pg.errors.UniqueViolation):
+            return StoreError(f"{self.label}: a concurrent write took the same row; retry ({text})")
+        if isinstance(exc, pg.OperationalError) or self.conn.closed or self.conn.broken:
+            return StoreError(
+                f"{self.label}: the connection to the server was lost; "
+                f"nothing of this call was committed unless it returned; retry ({text})"
+            )
+        return StoreError(f"{self.label}: {text}")
+
+    def _ensure_connected(self) -> None:
+        """Reconnect after the server went away (a restart, a failover)."""
+        if isinstance(self.conn, _Closed):
+            self.conn.execute("")
+        if self.conn.broken or self.conn.closed:
+            self.conn = self._connect()
+            self._lookup = None
+
+    def close(self) -> None:
+        """Close the connection; any later use raises ``StoreError``."""
+        if isinstance(self.conn, _Closed):
+            return
+        if self._listen is not None:
+            self._listen.close()
+            self._listen = None
+        self.conn.close()
+        self.conn = _Closed(self.label)  # type: ignore[assignment]
+
+    # --- schema ---------------------------------------------------------------
+
+    def _prepare(self, create: bool) -> None:
+        pg = self._pg
+        try:
+            self.is_replica = bool(self._query("SELECT pg_is_in_recovery()")[0][0])
+            tables = self._tables()
+            self._check_format(tables)
+            if not tables and (self.readonly or self.is_replica or not create):
+                raise StoreFormatError(f"{self.label}: no timeline store in this database")
+            pending = self._pending()
+            if pending:
+                if self.readonly or self.is_replica:
+                    raise StoreFormatError(
+                        f"{self.label}: store needs a schema upgrade but was opened read-only"
+                    )
+                self._migrate()
+        except pg.Error as exc:
+            raise self._translate(exc) from exc
+        if self.is_replica:
+            self.readonly = True
+
+    def _tables(self) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {r[0] for r in rows}
+
+    def _applied(self) -> list[str]:
+        rows = self.conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")
+        return [r[0] for r in rows]
+
+    def _pending(self) -> list[str]:
+        if MIGRATIONS_TABLE not in self._tables():
+            return [name for name, _, _ in MIGRATIONS]
+        applied = set(self._applied())
+        return [name for name, _, _ in MIGRATIONS if name not in applied]
+
+    def _check_format(self, tables: set[str]) -> None:
+        if not tables:
+            return
+        if MIGRATIONS_TABLE not in tables or "events" not in tables:
+            raise StoreFormatError(
+                f"{self.label}: not a timeline store (a database schema without timeline tables)"
+            )
+        applied = set(self._applied())
+        if not applied:
+            raise StoreFormatError(f"{self.label}: not a timeline store (no timeline schema)")
+        newer = applied - {name for name, _, _ in MIGRATIONS}
+        if newer:
+            raise StoreFormatError(
+                f"{self.label}: written by a newer version of timeline "
+                f"(schema {', '.join(sorted(newer))}); upgrade timeline to open it"
+            )
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema, one transaction per migration, under the lock."""
+        with self.conn.transaction():
+            self._lock()
+            # another process may have created or migrated it while we waited
+            self._check_format(self._tables())
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ("
+                "name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            applied = set(self._applied())
+            for name, statements, after in MIGRATIONS:
+                if name in applied:
+                    continue
+                for statement in statements:
+                    self.conn.execute(statement)
+                if after is not None:
+                    after(self.conn.execute)
+                self.conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", (name,))
+
+    def schema_names(self) -> list[str]:
+        """Names of the applied schema migrations."""
+        return self._applied()
+
+    def _lock(self, wait: bool = True) -> None:
+        """Take the store's append lock for the rest of the transaction.
+
+        The key is derived from the schema, so stores in different schemas of
+        one database do not wait for each other. With ``wait=False``: one try,
+        then ``StoreError``.
+        """
+        self.conn.execute(f"SET LOCAL lock_timeout = '{int(self.busy_timeout * 1000)}ms'")
+        self.conn.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+        if wait:
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('timeline:' || current_schema()))"
+            )
+            return
+        row = self.conn.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext('timeline:' || current_schema()))"
+        ).fetchone()
+        if row is None or not row[0]:
+            raise StoreError(f"{self.label}: another writer holds the store's lock")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction (REPEATABLE READ, READ ONLY): every read inside sees
+        the same committed log; it never takes the append lock, so writers and it
+        never wait for each other. A no-op inside a transaction already open."""
+        self._ensure_connected()
+        if self.conn.info.transaction_status != self._pg.pq.TransactionStatus.IDLE:
+            yield
+            return
+        try:
+            with self.conn.transaction():
+                self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield
+        except self._pg.Error as exc:
+            raise self._translate(exc) from exc
+
+    # --- writing --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self, *, wait: bool = True) -> Iterator[_Qmark]:
+        """One transaction under the append lock: all of it commits, or none of it.
+
+        With ``wait=False`` it does not wait for another writer: ``StoreError``.
+        """
+        if self.readonly:
+            what = "a read-only replica" if getattr(self, "is_replica", False) else "read-only"
+            raise ReadOnlyReplicaError(
+                f"{self.label}: store is open {what}; writes are refused"
+                if what == "read-only"
+                else f"{self.label}: the server is {what}; write to the primary"
+            )
+        pg = self._pg
+        self._ensure_connected()
+        self._writes += 1
+        try:
+            with self.conn.transaction():
+                self._lock(wait)
+                self.conn.execute("UPDATE store_changes SET changes = changes + 1")
+                yield _Qmark(self.conn)
+        except pg.Error as exc:
+            self._lookup = None
+            raise self._translate(exc) from exc
+        except BaseException:
+            self._lookup = None  # actors cached inside it may be rolled back
+            raise
+        finally:
+            self._writes += 1
+
+    def change_marker(self) -> tuple[int, int]:
+        """Changes whenever the store may have changed (any writer's commit, or ours)."""
+        try:
+            self._ensure_connected()
+            row = self.conn.execute("SELECT changes FROM store_changes").fetchone()
+        except self._pg.Error as exc:
+            raise self._translate(exc) from exc
+        assert row is not None
+        return int(row[0]), self._writes
+
+    def story_version(self, story: str) -> int:
+        """The story's current version (0 if it has no events)."""
+        row = self._query("SELECT MAX(version) FROM events WHERE story = %s", (story,))[0]
+        return int(row[0] or 0)
+
+    def append(
+        self,
+        events: Iterable[ev.Event],
+        *,
+        story: str | None = None,
+        expected_version: int | None = None,
+        actors: Iterable[Actor] = (),
+        register_actors: bool = True,
+        title: str | None = None,
+    ) -> AppendResult:
+        """Append a batch atomically. See :meth:`timeline.Timeline.append`."""
+        if isinstance(events, ev.Event):
+            raise ValidationError("events: pass a list of events, not a single event")
+        batch = list(events)
+        for index, item in enumerate(batch):
+            if not isinstance(item, ev.Event):
+                raise ValidationError(
+                    f"batch item #{index} is not an event record: {type(item).__name__}",
+                    field=f"events[{index}]",
+                )
+            # ids are looked up before anything is encoded
+            refuse_nul(item.id, "id", f"event #{index} ({item.id!r})")
+        if story is not None and (not isinstance(story, str) or not story.strip()):
+            raise ValidationError(f"story: must be a non-empty slug, got {story!r}", field="story")
+        stories = {e.story for e in batch if e.story is not None}
+        if story is None:
+            if len(stories) > 1:
+                raise ValidationError(
+                    f"a batch belongs to one story; got {', '.join(sorted(stories))}",
+                    field="story",
+                )
+            story = next(iter(stories), None)
+        if story is None:
+            if not batch:
+                return AppendResult()
+            raise ValidationError("story: no story given for the batch", field="story")
+        for e in batch:
+            if e.story is not None and e.story != story:
+                raise ValidationError(
+                    f"event {e.id!r} belongs to story {e.story!r}, not {story!r}",
+                    field="story",
+                )
+        refuse_nul(story, "story", f"story {story!r}")
+        refuse_nul(title, "title", f"the title of story {story!r}")
+        declared = list(actors)
+        for actor in declared:
+            refuse_nul([actor.id, actor.name, actor.kind, *actor.aliases], "actors", repr(actor.id))
+        try:
+            with self.write() as conn:
+                return self._append_locked(
+                    conn, batch, story, expected_version, declared, register_actors, title
+                )
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                f"story {story!r}: text holds a lone surrogate "
+                f"({exc.object[exc.start]!a}); it is not valid Unicode"
+            ) from exc
+
+    def _append_locked(
+        self,
+        conn: _Qmark,
+        batch: list[ev.Event],
+        story: str,
+        expected_version: int | None,
+        declared: list[Actor],
+        register_actors: bool,
+        title: str | None,
+    ) -> AppendResult:
+        current = self.story_version(story)
+        if expected_version is not None and expected_version != current:
+            raise ConcurrencyError(story, expected_version, current)
+        if declared:
+            self._upsert_actors(declared)
+        if title is not None:
+            self.conn.execute(
+                "INSERT INTO stories (story, title) VALUES (%s, %s) "
+                "ON CONFLICT (story) DO UPDATE SET title = excluded.title",
+                (story, title),
+            )
+        if not batch:
+            return AppendResult()
+        staged = _PgBatch(
+            conn,  # type: ignore[arg-type]
+            clock=self.clock,
+            codec=self.codec,
+            lookup=self.actor_lookup(),
+            story=story,
+            version=current,
+            register_actors=register_actors,
+            ids=[e.id for e in batch],
+        )
+        index = -1
+        try:
+            for index, event in enumerate(batch):
+                staged.add(index, event)
+        except TimelineError as exc:
+            exc.batch_index = index  # type: ignore[attr-defined]
+            raise
+        except UnicodeEncodeError as exc:
+            error = ValidationError(
+                f"event #{index} ({batch[index].id!r}): text holds a lone surrogate "
+                f"({exc.object[exc.start]!a}); it is not valid Unicode"
+            )
+            error.batch_index = index  # type: ignore[attr-defined]
+            raise error from exc
+        if staged.new_actors:
+            self._upsert_actors(staged.new_actors.values())
+        if staged.rows:
+            self.insert_rows(staged.rows, staged.actor_rows)
+        self.conn.execute(
+            "INSERT INTO stories (story) VALUES (%s) ON CONFLICT DO NOTHING", (story,)
+        )
+        return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
+
+    def insert_rows(
+        self, rows: Sequence[Sequence[Any]], actor_rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Write complete rows (inside :meth:`write`), index them, and notify followers."""
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY events ({STORED}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.executemany(
+                "INSERT INTO event_actors (position, actor, role) VALUES (%s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                list(actor_rows),
+            )
+            cur.execute(SEARCH_DOCUMENT, (rows[0][0] - 1,))
+            cur.execute("UPDATE store_changes SET reached = GREATEST(reached, %s)", (rows[-1][0],))
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(rows[-1][0])))
+
+    def copy_rows(
+        self,
+        rows: Sequence[Sequence[Any]],
+        actor_rows: Iterable[Sequence[Any]],
+        actors: Iterable[Actor],
+        stories: Iterable[tuple[str, str | None]],
+    ) -> None:
+        """Write rows taken from another store as they are (positions, times, hashes).
+
+        One transaction; the rows must continue this log's chain exactly.
+
+        Raises:
+            IntegrityError: the first row does not follow this store's head.
+        """
+        with self.write():
+            last = self.conn.execute(
+                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            check_continues(last, rows)
+            self._upsert_actors(actors)
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO stories (story, title) VALUES (%s, %s) ON CONFLICT (story) "
+                    "DO UPDATE SET title = coalesce(excluded.title, stories.title)",
+                    list(stories),
+                )
+            if rows:
+                self.insert_rows(rows, actor_rows)
+
+    # --- actors ---------------------------------------------------------------
+
+    def actor_lookup(self, marker: tuple[int, int] | None = None) -> dict[str, str]:
+        """Map of every id and alias (casefolded) to its actor id (cached until a change)."""
+        key = (marker or self.change_marker())[0]
+        if self._lookup is not None and self._lookup[0] == key:
+            return self._lookup[1]
+        out: dict[str, str] = {}
+        for alias, actor in self._query("SELECT alias, actor FROM actor_aliases"):
+            out[alias.casefold()] = actor
+        for (actor,) in self._query("SELECT id FROM actors"):
+            out[actor.casefold()] = actor
+        self._lookup = (key, out)
+        return out
+
+    def actors(self) -> list[Actor]:
+        """Every known actor, sorted by id."""
+        rows = self._query('SELECT id, name, kind, aliases FROM actors ORDER BY id COLLATE "C"')
+        return [Actor(id=r[0], name=r[1], kind=r[2], aliases=tuple(json.loads(r[3]))) for r in rows]
+
+    def register_actors(self, actors: Iterable[Actor]) -> None:
+        """Declare or update actors (names, kinds, aliases) in one transaction."""
+        declared = list(actors)
+        for actor in declared:
+            refuse_nul([actor.id, actor.name, actor.kind, *actor.aliases], "actors", repr(actor.id))
+        with self.write():
+            self._upsert_actors(declared)
+
+    def _upsert_actors(self, actors: Iterable[Actor]) -> None:
+        conn = self.conn
+        for actor in actors:
+            row = conn.execute(
+                "SELECT name, kind, aliases FROM actors WHERE id = %s", (actor.id,)
+            ).fetchone()
+            aliases = list(actor.aliases)
+            if row is not None:
+                merged = list(json.loads(row[2]))
+                merged += [a for a in aliases if a not in merged]
+                name = actor.name if actor.name and actor.name != actor.id else row[0]
+                conn.execute(
+                    "UPDATE actors SET name = %s, kind = %s, aliases = %s WHERE id = %s",
+                    (name, actor.kind or row[1], json.dumps(merged, ensure_ascii=False), actor.id),
+                )
+                aliases = merged
+            else:
+                conn.execute(
+                    "INSERT INTO actors (id, name, kind, aliases) VALUES (%s, %s, %s, %s)",
+                    (actor.id, actor.name, actor.kind, json.dumps(aliases, ensure_ascii=False)),
+                )
+            for alias in aliases:
+                owner = conn.execute(
+                    "SELECT actor FROM actor_aliases WHERE lower(alias) = lower(%s)", (alias,)
+                ).fetchone()
+                if owner is not None and owner[0] != actor.id:
+                    raise ValidationError(
+                        f"alias {alias!r} of actor {actor.id!r} already names actor {owner[0]!r}",
+                        field="aliases",
+                    )
+                if owner is None:
+                    conn.execute(
+                        "INSERT INTO actor_aliases (alias, actor) VALUES (%s, %s)",
+                        (alias, actor.id),
+                    )
+        self._lookup = None
+
+    # --- reading --------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            self._ensure_connected()
+            rows: list[tuple[Any, ...]] = self.conn.execute(sql, params).fetchall()
+        except self._pg.Error as exc:
+            raise self._translate(exc) from exc
+        return rows
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        """Rows in chunks of positions, so a long log is never held in memory at once."""
+        yield from self._query(sql, params)
+
+    def read(self, where: EventFilter = EVERYTHING) -> Iterator[RecordedEvent]:
+        """Stream stored events matching ``where``, in ``where.order``."""
+        sql, params = self._select(
+            "e.position, e.story, e.version, e.recorded_at, e.payload", where
+        )
+        return self._records(sql, params)
+
+    def _records(self, sql: str, params: Sequence[Any]) -> Iterator[RecordedEvent]:
+        decode, loads = self.codec.decode_trusted, loads_trusted
+        for position, story_, version, recorded_at, payload in self._stream(sql, params):
+            yield RecordedEvent(
+                position=position,
+                story=story_,
+                version=version,
+                recorded_at=from_text(recorded_at),
+                event=decode(loads(payload)),
+            )
+
+    def read_events(
+        self, where: EventFilter = EVERYTHING
+    ) -> Iterator[tuple[datetime, int, ev.Event]]:
+        """Like :meth:`read` but lean: ``(occurred_at, position, event)``."""
+        sql, params = self._select("e.position, e.payload", where)
+        return self._lean(sql, params)
+
+    def _lean(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[datetime, int, ev.Event]]:
+        decode, loads = self.codec.decode_trusted, loads_trusted
+        for position, payload in self._stream(sql, params):
+            event = decode(loads(payload))
+            yield event.occurred_at, position, event
+
+    def read_ids(
+        self, ids: Iterable[str], where: EventFilter = EVERYTHING
+    ) -> Iterator[RecordedEvent]:
+        """The stored events with these ids that also match ``where``."""
+        return self.read(where.but(ids=list(dict.fromkeys(ids))))
+
+    def _where(self, f: EventFilter) -> tuple[str, str, list[Any]]:
+        """``(join, condition, params)`` selecting the events ``f`` matches (alias ``e``)."""
+        where: list[str] = []
+        params: list[Any] = []
+        join = ""
+        if f.actor is not None:
+            join = (
+                "JOIN (SELECT DISTINCT position FROM event_actors WHERE actor = %s) a "
+                "ON a.position = e.position"
+            )
+            params.append(f.actor)
+        if f.after_position > 0:
+            where.append("e.position > %s")
+            params.append(f.after_position)
+        if f.upto_position is not None:
+            where.append("e.position <= %s")
+            params.append(f.upto_position)
+        if f.story is not None:
+            where.append("e.story = %s")
+            params.append(f.story)
+        if f.types:
+            where.append("e.type = ANY(%s)")
+            params.append(list(f.types))
+        if f.exclude_types:
+            where.append("NOT (e.type = ANY(%s))")
+            params.append(list(f.exclude_types))
+        if f.ids is not None:
+            where.append("e.id = ANY(%s)")
+            params.append(list(f.ids))
+        for column, op, value in (
+            ("occurred_at", ">=", f.occurred_from),
+            ("occurred_at", "<=", f.occurred_until),
+            ("reported_at", ">=", f.reported_from),
+            ("reported_at", "<=", f.reported_until),
+            ("recorded_at", "<=", f.recorded_until),
+        ):
+            if value is not None:
+                # the times are fixed-width UTC text: byte order is time order
+                where.append(f'e.{column} COLLATE "C" {op} %s')
+                params.append(to_text(value))
+        return join, " AND ".join(where) or "TRUE", params
+
+    def _select(self, columns: str, f: EventFilter) -> tuple[str, list[Any]]:
+        order_by = {
+            "position": "e.position",
+            "recorded": "e.position",
+            "occurred": 'e.occurred_at COLLATE "C", e.position',
+            "reported": 'e.reported_at COLLATE "C", e.position',
+        }.get(f.order)
+        if order_by is None:
+            raise ValidationError(
+                f"order: {f.order!r} is not one of occurred, reported, recorded",
+                field="order",
+            )
+        join, condition, params = self._where(f)
+        sql = f"SELECT {columns} FROM events e {join} WHERE {condition} ORDER BY {order_by}"
+        return sql, params
+
+    def search(
+        self,
+        query: str,
+        *,
+        raw: bool | None = None,
+        where: EventFilter = EVERYTHING,
+        limit: int | None = 50,
+        markers: tuple[str, str] = ("[", "]"),
+    ) -> list[SearchHit]:
+        """Full-text search (``tsvector``, GIN), best first, in the shared syntax.
+
+        Raises:
+            ValidationError: an empty query, a ``limit`` below 1, or FTS5-only
+                syntax (``NEAR()``, ``AND`` / ``NOT``, parentheses, column filters).
+        """
+        if limit is not None and limit < 1:
+            raise ValidationError(f"limit: must be at least 1, got {limit}", field="query")
+        if raw or (raw is None and is_sqlite_only(query)):
+            raise ValidationError(
+                f"query: {query!r} uses SQLite-only search syntax (NEAR(), AND / NOT, "
+                'parentheses, column filters); on PostgreSQL use words, "phrases", OR, '
+                "-word and prefix*",
+                field="query",
+            )
+        tsquery, tsparams = _tsquery(parse(query))
+        join, condition, params = self._where(where)
+        start, stop = (m.replace('"', "").replace(",", "") for m in markers)
+        sql = (
+            f"WITH q AS (SELECT {tsquery} AS q) "
+            "SELECT e.id, ts_headline('english', concat_ws(' ', "
+            "e.payload::json ->> 'summary', e.payload::json -> 'replacement' ->> 'summary', "
+            "e.payload::json ->> 'reason'), q.q, %s), "
+            "-ts_rank_cd(s.document, q.q) AS rank "
+            f"FROM q, events_search s JOIN events e ON e.position = s.position {join} "
+            f"WHERE s.document @@ q.q AND {condition} ORDER BY rank, e.position"
+        )
+        options = f'StartSel="{start}", StopSel="{stop}", MaxWords=16, MinWords=6'
+        values: list[Any] = [*tsparams, options, *params]
+        if limit is not None:
+            sql += " LIMIT %s"
+            values.append(limit)
+        rows = self._query(sql, values)
+        records = {r.id: r for r in self.read_ids([row[0] for row in rows])}
+        return [
+            SearchHit(record=records[event_id], snippet=snippet, rank=float(rank))
+            for event_id, snippet, rank in rows
+        ]
+
+    def get(self, event_id: str) -> RecordedEvent | None:
+        """The stored event with this id, or ``None``."""
+        return next(self.read_ids([event_id]), None)
+
+    def head(self) -> int:
+        """The last position in the log (0 when empty)."""
+        return int(self._query("SELECT MAX(position) FROM events")[0][0] or 0)
+
+    def stories(self) -> list[tuple[str, str | None, int]]:
+        """``(story, title, version)`` for every story, sorted."""
+        rows = self._query(
+            "SELECT s.story, s.title, (SELECT MAX(version) FROM events e WHERE e.story = s.story) "
+            'FROM stories s ORDER BY s.story COLLATE "C"'
+        )
+        return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+
+    def known_ids(self) -> dict[str, str]:
+        """Every stored event id with its stored type name."""
+        return {r[0]: r[1] for r in self._query("SELECT id, type FROM events")}
+
+    def count_events(self) -> int:
+        """How many events the log holds."""
+        return int(self._query("SELECT COUNT(*) FROM events")[0][0])
+
+    def time_extent(self, after: int, upto: int) -> tuple[str | None, str | None]:
+        """The latest ``reported_at`` and ``recorded_at`` (stored text) in ``(after, upto]``."""
+        row = self._query(
+            'SELECT MAX(reported_at COLLATE "C"), MAX(recorded_at COLLATE "C") FROM events '
+            "WHERE position > %s AND position <= %s",
+            (after, upto),
+        )[0]
+        return row[0], row[1]
+
+    def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """``(topic, events, actors)`` for every topic an event names, sorted by topic.
+
+        A correction counts under its replacement's topic.
+        """
+        rows = self._query(
+            """
+            WITH t AS (
+                SELECT position, coalesce(payload::json ->> 'topic',
+                                          payload::json -> 'replacement' ->> 'topic') AS topic
+                FROM events
+            )
+            SELECT t.topic, COUNT(DISTINCT t.position),
+                   (SELECT string_agg(actor, E'\\n' ORDER BY actor COLLATE "C") FROM (
+                       SELECT DISTINCT ea.actor FROM event_actors ea
+                       JOIN t t2 ON t2.position = ea.position
+                       WHERE t2.topic = t.topic) x)
+            FROM t WHERE t.topic IS NOT NULL
+            GROUP BY t.topic ORDER BY t.topic COLLATE "C"
+            """
+        )
+        return [(r[0], int(r[1]), tuple(r[2].split("\n")) if r[2] else ()) for r in rows]
+
+    def raw_rows(self, after_position: int = 0, limit: int = _CHUNK) -> list[tuple[Any, ...]]:
+        """Stored rows (every :data:`STORED` column) after a position, for copying and verifying."""
+        return self._query(
+            f"SELECT {STORED} FROM events WHERE position > %s ORDER BY position LIMIT %s",
+            (after_position, limit),
+        )
+
+    def actor_rows(self, after_position: int, upto_position: int) -> list[tuple[Any, ...]]:
+        """``(position, actor, role)`` rows of a range of positions."""
+        return self._query(
+            "SELECT position, actor, role FROM event_actors "
+            "WHERE position > %s AND position <= %s ORDER BY position",
+            (after_position, upto_position),
+        )
+
+    # --- integrity ------------------------------------------------------------
+
+    def verify(self) -> int:
+        """Re-walk the hash chain; return the number of events checked.
+
+        Raises:
+            IntegrityError: naming the first position whose row does not match.
+        """
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            after = -(2**62)
+            while True:
+                chunk = self.raw_rows(after)
+                if not chunk:
+                    return
+                yield from chunk
+                after = chunk[-1][0]
+
+        def reached() -> int:
+            return int(self._query("SELECT reached FROM store_changes")[0][0])
+
+        return verify_rows(rows(), reached=reached)
+
+    def backup(self, target: str | os.PathLike[str]) -> None:
+        """Not for PostgreSQL: ``timeline copy`` writes a store into an SQLite file."""
+        raise StoreError(
+            f"{self.label}: backup writes SQLite files; use `timeline copy {self.label} FILE` "
+            "(or pg_dump) for a PostgreSQL store"
+        )
+
+    # --- following ------------------------------------------------------------
+
+    def wait(self, after_position: int, timeout: float) -> bool:
+        """Block until the log passes ``after_position`` or ``timeout`` seconds pass.
+
+        ``LISTEN`` on a connection of its own: a notification only wakes the
+        caller, which then reads the head, so one lost while disconnected costs
+        nothing. A replica never sees NOTIFY; it looks every second.
+
+        Returns:
+            Whether the log now holds events after ``after_position``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            listener: psycopg.Connection[Any] | None
+            try:
+                listener = self._listener()
+                listener.execute("SELECT 1")  # takes in (and drops) notifications so far
+            except (self._pg.Error, TimelineError):
+                self._listen = None  # the server went away: try again next turn
+                listener = None
+            if self.head() > after_position:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            step = min(left, 1.0)
+            if listener is None:
+                time.sleep(step)
+            else:
+                select.select([listener.fileno()], [], [], step)
+
+    _listen: psycopg.Connection[Any] | None = None
+
+    def _listener(self) -> psycopg.Connection[Any]:
+        if self._listen is None or self._listen.closed or self._listen.broken:
+            self._listen = self._connect()
+            self._listen.execute(f"LISTEN {CHANNEL}")
+        return self._listen
+
+
+class _Closed:
+    """Stands in for the connection of a closed store: every use raises ``StoreError``."""
+
+    closed = True
+    broken = False
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+
+    def close(self) -> None:
+        """Already closed."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreError(f"{self._label}: the store is closed")
+
+    def __getattr__(self, name: str) -> Any:
+        raise StoreError(f"{self._label}: the store is closed")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _tsquery(query: Query) -> tuple[str, list[str]]:
+    """The query as a ``tsquery`` SQL expression and its parameters."""
+    params: list[str] = []
+
+    def term(t: Term) -> str:
+        if t.prefix:
+            params.append(" <-> ".join([*t.words[:-1], t.words[-1] + ":*"]))
+            return "to_tsquery('english', %s)"
+        params.append(" ".join(t.words))
+        return "phraseto_tsquery('english', %s)"
+
+    parts = ["(" + " || ".join(term(t) for t in group) + ")" for group in query.groups]
+    parts += ["!!" + term(t) for t in query.excluded]
+    return " && ".join(parts), params
+
+
+class _PgBatch(Batch):
+    """The batch builder, with PostgreSQL's JSON functions where it looks up sources."""
+
+    def _source(self, source_id: str) -> ev.Source | None:
+        found = self.sources.get(source_id)
+        if found is not None:
+            return found
+        row = self.conn.execute(
+            "SELECT value FROM ("
+            " SELECT e.position, s.value::text AS value FROM events e,"
+            "  json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'sources') = 'array'"
+            "   THEN e.payload::json -> 'sources' ELSE '[]'::json END) s"
+            "  WHERE s.value ->> 'id' = ?"
+            " UNION ALL SELECT position, (payload::json -> 'source')::text FROM events"
+            "  WHERE payload::json -> 'source' ->> 'id' = ?"
+            ") x ORDER BY position DESC LIMIT 1",
+            (source_id, source_id),
+        ).fetchone()
+        if row is None:
+            return None
+        data = loads_trusted(row[0])
+        return ev.Source(
+            publisher=data["publisher"],
+            id=data.get("id"),
+            via=data.get("via"),
+            origin=data.get("origin"),
+        )
+
+
+class PostgresSnapshotStore:
+    """Fact versions kept beside the log in the same schema (see ``SQLiteSnapshotStore``)."""
+
+    def __init__(self, store: PostgresEventStore) -> None:
+        self._store = store
+        self.wait = True  # False: give up at once when another writer holds the lock
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint, or ``None`` before the first build."""
+        rows = self._store._query(
+            "SELECT position, okey, max_reported_at, max_recorded_at, signature, complete "
+            "FROM snapshot_checkpoint WHERE scope = 'all'"
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return Checkpoint(int(row[0]), row[1], row[2], row[3], row[4], bool(row[5]))
+
+    def _expect(self, expected: Checkpoint | None) -> None:
+        if self.checkpoint() != expected:
+            raise CheckpointMoved(f"{self._store.label}: the snapshot checkpoint moved")
+
+    def begin(
+        self, expected: Checkpoint | None, checkpoint: Checkpoint, *, delete_from: str | None
+    ) -> None:
+        """Check ``expected``, drop versions from ``delete_from`` on, write ``checkpoint``."""
+        with self._store.write(wait=self.wait):
+            conn = self._store.conn
+            self._expect(expected)
+            if delete_from == "":
+                conn.execute("DELETE FROM fact_versions")
+                conn.execute("DELETE FROM fact_keys")
+            elif delete_from is not None:
+                conn.execute(
+                    'DELETE FROM fact_versions WHERE okey COLLATE "C" >= %s', (delete_from,)
+                )
+            self._put(checkpoint)
+
+    def write_versions(
+        self,
+        expected: Checkpoint,
+        rows: Sequence[FactRow],
+        dumps: Callable[[Any], str | None],
+        checkpoint: Checkpoint,
+    ) -> None:
+        """Check ``expected``, store the versions, move to ``checkpoint``: one transaction."""
+        with self._store.write(wait=self.wait):
+            self._expect(expected)
+            with self._store.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO fact_versions (key, okey, fact) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (key, okey) DO UPDATE SET fact = excluded.fact",
+                    [(k, o, dumps(f)) for k, o, f in rows],
+                )
+                cur.executemany(
+                    "INSERT INTO fact_keys (key) VALUES (%s) ON CONFLICT DO NOTHING",
+                    [(k,) for k in {k for k, _, _ in rows}],
+                )
+            self._put(checkpoint)
+
+    def _put(self, cp: Checkpoint) -> None:
+        self._store.conn.execute(
+            "INSERT INTO snapshot_checkpoint (scope, position, okey, max_reported_at, "
+            "max_recorded_at, signature, complete) VALUES ('all', %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (scope) DO UPDATE SET position = excluded.position, "
+            "okey = excluded.okey, max_reported_at = excluded.max_reported_at, "
+            "max_recorded_at = excluded.max_recorded_at, signature = excluded.signature, "
+            "complete = excluded.complete",
+            (cp.position, cp.okey, cp.max_reported, cp.max_recorded, cp.signature, cp.complete),
+        )
+
+    def facts_at(self, okey: str, *, inclusive: bool) -> Iterator[tuple[str, str]]:
+        """Each fact's latest version at (or before) ``okey``; removed facts left out."""
+        op = "<=" if inclusive else "<"
+        rows = self._store._query(
+            "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key = k.key "
+            f'AND v.okey COLLATE "C" {op} %s ORDER BY v.okey COLLATE "C" DESC LIMIT 1) '
+            "FROM fact_keys k",
+            (okey,),
+        )
+        return ((key, fact) for key, fact in rows if fact is not None)
+
+    def fact_at(self, key: str, okey: str) -> str | None:
+        """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
+        rows = self._store._query(
+            'SELECT fact FROM fact_versions WHERE key = %s AND okey COLLATE "C" <= %s '
+            'ORDER BY okey COLLATE "C" DESC LIMIT 1',
+            (key, okey),
+        )
+        return None if not rows else rows[0][0]
+
+    def source_ref(self, text: str) -> int:
+        """The number of an interned source, interning it now if new."""
+        rows = self._store._query(
+            "WITH ins AS (INSERT INTO fact_sources (source) VALUES (%s) "
+            "ON CONFLICT (digest) DO NOTHING RETURNING id) "
+            "SELECT id FROM ins UNION ALL SELECT id FROM fact_sources WHERE digest = md5(%s)",
+            (text, text),
+        )
+        return int(rows[0][0])
+
+    def sources(self, after: int = 0) -> list[tuple[int, str]]:
+        """Interned sources numbered above ``after``, in order."""
+        rows = self._store._query(
+            "SELECT id, source FROM fact_sources WHERE id > %s ORDER BY id", (after,)
+        )
+        return [(int(ref), text) for ref, text in rows]
