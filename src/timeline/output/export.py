@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC
 from html import escape
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from timeline import events as ev
 from timeline.bitemporal import Bounds, effective_events, known_meta, resolve_meta
@@ -49,11 +49,9 @@ from timeline.output.labels import (
     story_title,
     type_label,
 )
+from timeline.output.reader import TimelineReader
 from timeline.store.base import EventLog
 from timeline.store.recorded import RecordedEvent
-
-if TYPE_CHECKING:
-    from timeline.facade import Timeline
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "archive_records", "date_parts", "export", "read_jsonl"]
 
@@ -81,7 +79,7 @@ CSV_COLUMNS = (
 )
 
 
-def export(timeline: Timeline, fmt: str, out: TextIO, bounds: Bounds | None = None) -> int:
+def export(timeline: TimelineReader, fmt: str, out: TextIO, bounds: Bounds | None = None) -> int:
     """Write ``timeline`` to the text stream ``out`` in format ``fmt``.
 
     Args:
@@ -129,7 +127,7 @@ def archive_records(store: EventLog, bounds: Bounds) -> Iterator[RecordedEvent]:
             yield record
 
 
-def _write_jsonl(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+def _write_jsonl(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     codec = timeline.store.codec
     count = 0
     for record in archive_records(timeline.store, bounds):
@@ -193,7 +191,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _write_csv(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
@@ -229,7 +227,7 @@ def _write_csv(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
 # --- Markdown -------------------------------------------------------------------------
 
 
-def _write_markdown(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     names = actor_names(timeline)
     placed = list(effective_events(timeline.store, bounds))
     out.write(f"# {story_title(timeline, bounds.story)}\n\n")
@@ -261,7 +259,7 @@ def _write_markdown(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
 
 
 def _write_markdown_facts(
-    timeline: Timeline, out: TextIO, bounds: Bounds, names: dict[str, str]
+    timeline: TimelineReader, out: TextIO, bounds: Bounds, names: dict[str, str]
 ) -> None:
     """Where things stand under ``bounds``: each fact, who says so, who disputes it."""
     state = timeline.state(
@@ -304,7 +302,7 @@ def date_parts(event: ev.Event) -> dict[str, int]:
     return parts
 
 
-def _write_timelinejs(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     names = actor_names(timeline)
     slides = []
     for p in effective_events(timeline.store, bounds):
@@ -348,7 +346,7 @@ def _write_timelinejs(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
     return len(slides)
 
 
-_WRITERS: dict[str, Callable[[Timeline, TextIO, Bounds], int]] = {
+_WRITERS: dict[str, Callable[[TimelineReader, TextIO, Bounds], int]] = {
     "jsonl": _write_jsonl,
     "csv": _write_csv,
     "markdown": _write_markdown,

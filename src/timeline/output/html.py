@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from html import escape
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 from urllib.parse import quote
 
 from timeline.bitemporal import Bounds
@@ -41,12 +41,10 @@ from timeline.output.labels import (
     visible,
     when,
 )
+from timeline.output.reader import TimelineReader
 from timeline.projections.orders import OrderIntent, Restriction
 from timeline.projections.stance import Stance
 from timeline.replay import ReplayStep
-
-if TYPE_CHECKING:
-    from timeline.facade import Timeline
 
 __all__ = ["write_html"]
 
@@ -109,7 +107,7 @@ def _href(event_id: str) -> str:
     return "#" + quote(_anchor(event_id), safe="")
 
 
-def write_html(timeline: Timeline, out: TextIO, bounds: Bounds) -> int:
+def write_html(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     """Write the page; return the number of events on it."""
     replay = timeline.replay(
         "occurred",
@@ -150,7 +148,7 @@ def _legend() -> str:
     return f'<p class="legend">Position:{items}</p>\n'
 
 
-def _chart(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -> str:
+def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]) -> str:
     slots: list[str] = []
     slot_of: dict[int, int] = {}
     for step in steps:
@@ -206,7 +204,7 @@ def _chart(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -
 
 
 def _events_row(
-    timeline: Timeline, steps: list[ReplayStep], slot_of: dict[int, int], n_slots: int
+    timeline: TimelineReader, steps: list[ReplayStep], slot_of: dict[int, int], n_slots: int
 ) -> str:
     by_slot: dict[int, list[ReplayStep]] = defaultdict(list)
     for step in steps:
@@ -389,7 +387,7 @@ def _restrictions(
     return out + _table(headers, rows)
 
 
-def _event_list(timeline: Timeline, steps: list[ReplayStep], names: dict[str, str]) -> str:
+def _event_list(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]) -> str:
     parts = ["<h2>Events</h2>\n"]
     for label, group in date_groups(steps):
         parts.append(f"<h3>{escape(label)}</h3>\n")
@@ -398,7 +396,7 @@ def _event_list(timeline: Timeline, steps: list[ReplayStep], names: dict[str, st
     return "".join(parts)
 
 
-def _event(timeline: Timeline, step: ReplayStep, names: dict[str, str]) -> str:
+def _event(timeline: TimelineReader, step: ReplayStep, names: dict[str, str]) -> str:
     event, record = step.event, step.record
     type_name = timeline.type_name(event)
     actors = ", ".join(names.get(a, a) for a in actor_ids(event))

@@ -11,21 +11,17 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from timeline import events as ev
 from timeline.bitemporal import Bounds
 from timeline.codec import Codec, default_codec
+from timeline.output.reader import TimelineReader
 from timeline.projections.base import Change, is_internal
-from timeline.projections.orders import OrderIntent, Restriction
-from timeline.projections.stance import Stance
 from timeline.store.recorded import RecordedEvent, SearchHit
 from timeline.times import Precision
-
-if TYPE_CHECKING:
-    from timeline.facade import Timeline
 
 __all__ = [
     "actor_ids",
@@ -144,7 +140,7 @@ def plain(value: Any, codec: Codec = default_codec) -> Any:
         }
     if attrs.has(type(value)):
         data = {f.name: plain(getattr(value, f.name), codec) for f in attrs.fields(type(value))}
-        if isinstance(value, Stance | OrderIntent | Restriction):
+        if hasattr(value, "independent_sources"):
             data["independent_sources"] = value.independent_sources
         return data
     if isinstance(value, Mapping):
@@ -163,14 +159,8 @@ def fact_label(fact: Any, claims: Mapping[str, str] | None = None) -> str:
     """
     if fact is None:
         return "—"
-    if isinstance(fact, Stance):
-        text = fact.position.value
-    elif isinstance(fact, OrderIntent):
-        status = fact.status.value
-        text = f"{status} (blocked by {', '.join(fact.blocked_by)})" if fact.blocked_by else status
-    elif isinstance(fact, Restriction):
-        text = f"{fact.measure.value} {fact.product} for {', '.join(fact.applies_to)}"
-    else:
+    text = getattr(fact, "label", None)  # a fact class says how it reads
+    if not isinstance(text, str):
         return str(fact)
     note = claims_note(fact, claims)
     return f"{text} — {note}" if note else text
@@ -198,7 +188,7 @@ def provenance(fact: Any) -> str:
     return f"{count} independent source{'s' if count != 1 else ''}: {', '.join(origins)}"
 
 
-def claim_labels(timeline: Timeline, facts: Iterable[Any]) -> dict[str, str]:
+def claim_labels(timeline: TimelineReader, facts: Iterable[Any]) -> dict[str, str]:
     """Denial / confirmation id -> ``Lumen, 4 Mar`` for the claims on ``facts``."""
     names = actor_names(timeline)
     out: dict[str, str] = {}
@@ -234,13 +224,9 @@ def change_text(change: Change, claims: Mapping[str, str] | None = None) -> str:
 
 def change_label(change: Change) -> str:
     """Which fact changed: ``stance beijing / h200-imports``."""
-    fact = change.fact
-    if isinstance(fact, Stance):
-        return f"stance {fact.actor} / {fact.topic}"
-    if isinstance(fact, OrderIntent):
-        return f"intent {fact.buyer} / {fact.supplier} / {fact.product}"
-    if isinstance(fact, Restriction):
-        return f"restriction {fact.id}"
+    subject = getattr(change.fact, "subject", None)  # a fact class says which it is
+    if isinstance(subject, str):
+        return subject
     return f"{change.projection} {' / '.join(str(k) for k in change.key)}"
 
 
@@ -275,12 +261,12 @@ def actor_ids(event: ev.Event) -> list[str]:
     return list(dict.fromkeys(actor for _, actor in event.actor_refs()))
 
 
-def actor_names(timeline: Timeline) -> dict[str, str]:
+def actor_names(timeline: TimelineReader) -> dict[str, str]:
     """Actor id -> display name."""
     return {actor.id: actor.name for actor in timeline.actors()}
 
 
-def story_title(timeline: Timeline, story: str | None) -> str:
+def story_title(timeline: TimelineReader, story: str | None) -> str:
     """The title of ``story``, of the store's only story, or of the store file."""
     stories = timeline.stories()
     if story is not None:

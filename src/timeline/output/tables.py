@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -24,15 +26,17 @@ from timeline.output.labels import (
     visible,
     when,
 )
-from timeline.projections.base import Change
+from timeline.projections.base import Change, Column
 from timeline.projections.orders import OrderIntent, Restriction
 from timeline.projections.stance import Stance
 from timeline.replay import ReplayStep
 from timeline.store.recorded import Actor, SearchHit
+from timeline.times import Precision
 
 __all__ = [
     "actors_table",
     "changes_table",
+    "facts_table",
     "hits_table",
     "intents_table",
     "restrictions_table",
@@ -58,7 +62,7 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str], **kwargs: Any)
     return str(tabulate(rows, headers=list(headers), disable_numparse=True, **kwargs))
 
 
-def _sources(fact: Stance | OrderIntent | Restriction) -> str:
+def _sources(fact: Any) -> str:
     """``2 independent sources: Reuters, The Information`` and, when a blocking
     restriction adds others, ``(+ Bloomberg)``."""
     text = provenance(fact)
@@ -76,69 +80,48 @@ def _claimed(text: str, fact: object, claims: Mapping[str, str] | None) -> str:
 # --- state --------------------------------------------------------------------------
 
 
+def _cell(fact: Any, column: Column, claims: Mapping[str, str] | None) -> str:
+    """One table cell, formatted by the value's type."""
+    if column.attribute == "sources":
+        return _sources(fact)
+    value = getattr(fact, column.attribute)
+    if isinstance(value, datetime):
+        precision = getattr(fact, f"{column.attribute}_precision", Precision.EXACT)
+        text = iso(value)[:10] if column.date_only else when(value, precision)
+    elif isinstance(value, enum.Enum):
+        text = str(value.value)
+    elif isinstance(value, tuple | list):
+        text = ", ".join(map(str, value))
+    else:
+        text = "" if value is None else str(value)
+    return _claimed(text, fact, claims) if column.with_claims else text
+
+
+def facts_table(
+    fact_type: type, facts: Sequence[Any], claims: Mapping[str, str] | None = None
+) -> str:
+    """Facts of one class as a table of the columns the class declares (``columns``)."""
+    columns: Sequence[Column] = fact_type.columns  # type: ignore[attr-defined]
+    rows = [[_cell(fact, c, claims) for c in columns] for fact in facts]
+    return _table(rows, [c.header for c in columns], maxcolwidths=[c.width for c in columns])
+
+
 def stances_table(stances: Sequence[Stance], claims: Mapping[str, str] | None = None) -> str:
     """Actor, topic, position (with disputes and confirmations), conditions, since,
     evidence, sources (independent origins)."""
-    rows = [
-        [
-            s.actor,
-            s.topic,
-            _claimed(s.position.value, s, claims),
-            ", ".join(s.conditions),
-            when(s.since, s.since_precision),
-            ", ".join(s.evidence),
-            _sources(s),
-        ]
-        for s in stances
-    ]
-    headers = ["actor", "topic", "position", "conditions", "since", "evidence", "sources"]
-    return _table(rows, headers, maxcolwidths=[None, None, 30, 20, None, 30, 30])
+    return facts_table(Stance, stances, claims)
 
 
 def intents_table(intents: Sequence[OrderIntent], claims: Mapping[str, str] | None = None) -> str:
     """Buyer, supplier, product, status, quantity, conditions, concerns, blocked_by, ..."""
-    rows = [
-        [
-            i.buyer,
-            i.supplier,
-            i.product,
-            _claimed(i.status.value, i, claims),
-            i.quantity or "",
-            ", ".join(i.conditions),
-            ", ".join(i.concerns),
-            ", ".join(i.blocked_by),
-            when(i.since, i.since_precision),
-            ", ".join(i.evidence),
-            _sources(i),
-        ]
-        for i in intents
-    ]
-    headers = ["buyer", "supplier", "product", "status", "quantity", "conditions", "concerns"]
-    headers += ["blocked_by", "since", "evidence", "sources"]
-    return _table(rows, headers, maxcolwidths=[None] * 3 + [30, None, 20, 20, 20, None, 24, 30])
+    return facts_table(OrderIntent, intents, claims)
 
 
 def restrictions_table(
     restrictions: Sequence[Restriction], claims: Mapping[str, str] | None = None
 ) -> str:
     """Bans and restrictions in force, with their sources and who disputes them."""
-    rows = [
-        [
-            r.id,
-            r.authority,
-            _claimed(r.measure.value, r, claims),
-            r.product,
-            ", ".join(r.applies_to),
-            iso(r.since)[:10],
-            _sources(r),
-        ]
-        for r in restrictions
-    ]
-    return _table(
-        rows,
-        ["id", "authority", "measure", "product", "applies_to", "since", "sources"],
-        maxcolwidths=[None, None, 30, None, 40, None, 30],
-    )
+    return facts_table(Restriction, restrictions, claims)
 
 
 # --- changes and steps ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from timeline import events as ev
 __all__ = [
     "EVIDENCE_LIMIT",
     "Change",
+    "Column",
     "Context",
     "FoldProjection",
     "Projection",
@@ -34,6 +35,29 @@ __all__ = [
 ]
 
 Updates = Mapping[Hashable, Any]
+
+
+@attrs.frozen
+class Column:
+    """One column of a fact's table (the CLI's ``state``): a header and what it shows.
+
+    A fact class lists its columns in ``columns``; the tables format each value
+    by its type (a tuple joined, an enum's value, a time with the fact's
+    ``<field>_precision``), and ``sources`` as its independent origins.
+
+    Attributes:
+        header: the column's title.
+        attribute: the fact attribute shown.
+        width: wrap the column at this many characters (``None``: never).
+        with_claims: the denials and confirmations of the fact follow this value.
+        date_only: a time shown as its date.
+    """
+
+    header: str
+    attribute: str
+    width: int | None = None
+    with_claims: bool = False
+    date_only: bool = False
 
 
 @attrs.frozen(kw_only=True)

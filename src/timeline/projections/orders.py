@@ -22,12 +22,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from timeline import events as ev
 from timeline.projections.base import (
+    Column,
     Context,
     FoldProjection,
     Updates,
@@ -82,6 +83,31 @@ class OrderIntent:
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
 
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("buyer", "buyer"),
+        Column("supplier", "supplier"),
+        Column("product", "product"),
+        Column("status", "status", 30, with_claims=True),
+        Column("quantity", "quantity"),
+        Column("conditions", "conditions", 20),
+        Column("concerns", "concerns", 20),
+        Column("blocked_by", "blocked_by", 20),
+        Column("since", "since"),
+        Column("evidence", "evidence", 24),
+        Column("sources", "sources", 30),
+    )
+
+    @property
+    def label(self) -> str:
+        """The intent in a few words: ``exploring (blocked by ban-1)``."""
+        status = self.status.value
+        return f"{status} (blocked by {', '.join(self.blocked_by)})" if self.blocked_by else status
+
+    @property
+    def subject(self) -> str:
+        """Which fact this is: ``intent bytedance / nvidia / H200``."""
+        return f"intent {self.buyer} / {self.supplier} / {self.product}"
+
     @property
     def is_blocked(self) -> bool:
         """Whether a ban or restriction in force applies."""
@@ -114,9 +140,29 @@ class Restriction:
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
 
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("id", "id"),
+        Column("authority", "authority"),
+        Column("measure", "measure", 30, with_claims=True),
+        Column("product", "product"),
+        Column("applies_to", "applies_to", 40),
+        Column("since", "since", date_only=True),
+        Column("sources", "sources", 30),
+    )
+
     def __attrs_post_init__(self) -> None:
         if not self.evidence:
             object.__setattr__(self, "evidence", (self.id,))  # a restriction rests on itself
+
+    @property
+    def label(self) -> str:
+        """The restriction in a few words: ``ban H200 for bytedance, alibaba``."""
+        return f"{self.measure.value} {self.product} for {', '.join(self.applies_to)}"
+
+    @property
+    def subject(self) -> str:
+        """Which fact this is: ``restriction cac-guidance``."""
+        return f"restriction {self.id}"
 
     @property
     def independent_sources(self) -> int:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from timeline import events as ev
 from timeline.projections.base import (
+    Column,
     Context,
     FoldProjection,
     Updates,
@@ -57,6 +58,26 @@ class Stance:
     origins: tuple[str, ...] = ()
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
+
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("actor", "actor"),
+        Column("topic", "topic"),
+        Column("position", "position", 30, with_claims=True),
+        Column("conditions", "conditions", 20),
+        Column("since", "since"),
+        Column("evidence", "evidence", 30),
+        Column("sources", "sources", 30),
+    )
+
+    @property
+    def label(self) -> str:
+        """The stance in a word: ``supports``."""
+        return self.position.value
+
+    @property
+    def subject(self) -> str:
+        """Which fact this is: ``stance beijing / h200-imports``."""
+        return f"stance {self.actor} / {self.topic}"
 
     @property
     def independent_sources(self) -> int:
