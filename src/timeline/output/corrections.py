@@ -9,16 +9,13 @@ knowledge bounds (``known_at``, ``recorded_by``) include, whatever its ``at``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds
+from timeline.bitemporal import Bounds, meta_type_names
 from timeline.output.labels import actor_ids, actor_names, headline
-
-if TYPE_CHECKING:
-    from timeline.facade import Timeline
+from timeline.output.reader import TimelineReader
 
 __all__ = ["CorrectionNote", "corrections_log", "day_text"]
 
@@ -40,7 +37,7 @@ class CorrectionNote:
     text: str
 
 
-def _what(timeline: Timeline, target: ev.Event | None, target_id: str) -> str:
+def _what(timeline: TimelineReader, target: ev.Event | None, target_id: str) -> str:
     if target is None:
         return f"event {target_id}"
     names = actor_names(timeline)
@@ -56,18 +53,11 @@ def _article(noun: str) -> str:
     return ("an " if label[:1] in "aeiou" else "a ") + label
 
 
-def corrections_log(timeline: Timeline, bounds: Bounds) -> list[CorrectionNote]:
+def corrections_log(timeline: TimelineReader, bounds: Bounds) -> list[CorrectionNote]:
     """Every correction and retraction within ``bounds``' knowledge, by report time."""
     notes: list[CorrectionNote] = []
-    records = timeline.events(
-        story=bounds.story,
-        type=["correction", "retraction"],
-        reported_until=bounds.known_at,
-        order="reported",
-    )
-    for record in records:
-        if bounds.recorded_by is not None and record.recorded_at > bounds.recorded_by:
-            continue
+    store = timeline.store
+    for record in store.read(bounds.knowledge(types=meta_type_names(store), order="reported")):
         event = record.event
         reported = record.reported_at
         if isinstance(event, ev.Retraction):
