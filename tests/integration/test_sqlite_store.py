@@ -9,7 +9,6 @@ import inspect
 import itertools
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,9 @@ import pytest
 
 import timeline as tl
 from tests.conftest import H200
-from tests.contract._samples import add_news, ids_of
+from tests.contract._samples import STORY, US, T, _statement, _statements, add_news, ids_of
 from tests.strategies import registry_with_builtins
 from tests.unit.test_registry import MERGER_VOTE_V1_PAYLOAD, MergerVoteV2, upcast_merger_vote_v1_v2
-
-STORY = "trade"
-T = datetime(2025, 12, 8, tzinfo=UTC)
-US = timedelta(microseconds=1)
-
-
-def _statement(event_id: str, **overrides: Any) -> tl.Statement:
-    fields: dict[str, Any] = {"id": event_id, "occurred_at": T, "actor": "nvidia", "topic": "h200"}
-    return tl.Statement(**{**fields, **overrides})
-
-
-def _statements(prefix: str, count: int) -> list[tl.Event]:
-    return [_statement(f"{prefix}-{i}") for i in range(count)]
 
 
 def _raw(path: Path) -> sqlite3.Connection:

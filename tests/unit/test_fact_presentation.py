@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import attrs
 
 import timeline as tl
-from timeline.output.labels import change_label, fact_label
+from timeline.output.labels import change_label, fact_label, plain
 from timeline.output.tables import facts_table, stances_table
 from timeline.projections.base import Column
 
@@ -69,3 +70,18 @@ def test_the_built_in_stance_table_comes_from_its_columns() -> None:
     assert row.split()[:4] == ["beijing", "h200-imports", "opposes", "quota"]
     assert "e1, e2" in row
     assert fact_label(stance) == "opposes"
+
+
+def test_plain_turns_values_into_json_ready_data() -> None:
+    report = tl.Report(id="r", occurred_at=WHEN, summary="s")
+    recorded = tl.RecordedEvent(position=1, story="s", version=1, recorded_at=WHEN, event=report)
+    assert plain(WHEN.date()) == "2025-12-08"
+    assert plain(Path("a") / "b") == "a/b"
+    assert plain(report)["id"] == "r"
+    assert plain(recorded)["position"] == 1
+    assert plain(Vote(board="acme", approve=True)) == {
+        "board": "acme",
+        "approve": True,
+        "disputed_by": [],
+        "confirmed_by": [],
+    }
