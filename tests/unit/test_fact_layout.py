@@ -102,7 +102,8 @@ def test_sources_are_stored_as_interned_numbers() -> None:
 
 
 def test_a_field_added_to_a_fact_changes_the_signature() -> None:
-    noted = attrs.make_class("Everything", {"note": attrs.field(default="")}, bases=(Everything,))
+    note = {"note": attrs.field(default="", type=str)}
+    noted = attrs.make_class("Everything", note, bases=(Everything,))
     before = FactLayout(Everything, default_codec)
     after = FactLayout(noted, default_codec)
     assert after.describe() == before.describe()[:-1] + ",note:plain:str)"

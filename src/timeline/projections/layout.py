@@ -60,7 +60,7 @@ class FactLayout:
         dumped = [repr(self.tag)]
         loaded = []
         for i, field in enumerate(attrs.fields(cls)):
-            hint = hints.get(field.name)
+            hint = hints.get(field.name, field.type)
             found = field_kind(hint)
             kind, extra = found if found is not None else ("any", None)
             if kind == "records" and extra is ev.Source:
