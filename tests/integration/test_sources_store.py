@@ -249,3 +249,14 @@ def test_a_declared_source_may_rely_on_a_source_cited_in_the_store(
     echoed = store.get("echoed")
     assert echoed is not None
     assert echoed.event.sources[0].origin == "Financial Times"
+
+
+def test_a_via_may_name_a_source_cited_later_in_the_same_batch(store: tl.Timeline) -> None:
+    relayed = tl.Source(publisher="Reuters", id="reuters", via="ft")
+    first = tl.Statement(id="a", occurred_at=DAY, actor="micron", topic="t", source=relayed)
+    origin = tl.Source(publisher="Financial Times", id="ft")
+    second = tl.Statement(id="b", occurred_at=DAY, actor="micron", topic="t", source=origin)
+    store.append([first, second], story="s")
+    stance = store.state().stance("micron", "t")
+    assert stance is not None
+    assert stance.origins == ("Financial Times",)

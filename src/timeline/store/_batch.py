@@ -370,6 +370,13 @@ class Batch:
             )
         )
 
+    def know_sources(self, events: list[ev.Event]) -> None:
+        """Sources the batch cites, by id, so a ``via`` may name one cited later in it."""
+        for event in events:
+            for source in event.sources:
+                if source.id is not None and source.via is None:
+                    self.sources.setdefault(source.id, source)
+
     def _source(self, source_id: str) -> ev.Source | None:
         return self.sources.get(source_id) or stored_source(self.conn, source_id)
 
