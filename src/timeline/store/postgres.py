@@ -452,6 +452,7 @@ class PostgresEventStore:
             register_actors=register_actors,
             ids=[e.id for e in batch],
         )
+        staged.know_sources(batch)
         index = -1
         try:
             for index, event in enumerate(batch):
