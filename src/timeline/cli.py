@@ -8,6 +8,7 @@ exit codes and one-line messages (``Error: ...`` on stderr, exit status 1).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -310,6 +311,72 @@ def history(db: str, actor: str, story: str | None, as_json: bool) -> None:
             _echo_json([render.step_dict(s, "occurred", codec) for s in steps])
         else:
             click.echo(render.steps_table(steps, "occurred", store.type_name))
+
+
+@cli.command()
+@_db
+@click.option("--after", type=int, default=0, show_default=True, help="Last position seen.")
+@_story
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Stop after this many seconds without a new event (default: follow until Ctrl-C).",
+)
+@_json
+def follow(db: str, after: int, story: str | None, timeout: float | None, as_json: bool) -> None:
+    """Print DB's events as they are appended (one line each), from --after on."""
+    with _read(db) as store:
+        try:
+            for record in store.follow(after, story=story, timeout=timeout):
+                if as_json:
+                    line = {
+                        "position": record.position,
+                        "story": record.story,
+                        "version": record.version,
+                        "recorded_at": record.recorded_at.isoformat(),
+                        "id": record.id,
+                        "type": store.type_name(record.event),
+                        "summary": record.event.summary,
+                    }
+                    click.echo(json.dumps(line, ensure_ascii=False))
+                else:
+                    click.echo(
+                        f"{record.position}\t{record.story}\t{record.id}\t"
+                        f"{store.type_name(record.event)}\t{_one_line(record.event.summary)}"
+                    )
+        except KeyboardInterrupt:
+            return
+
+
+@cli.command()
+@click.argument("source", metavar="DB", type=click.Path(dir_okay=False))
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--chunk", type=int, default=2000, show_default=True, help="Events per transaction.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
+)
+def copy(source: str, target: str, chunk: int, progress: bool | None) -> None:
+    """Copy the store DB into TARGET (an SQLite file or a postgresql:// URL).
+
+    Positions, versions, recorded times and hashes stay intact and both ends are
+    verified; run it again after an interruption and it resumes.
+    """
+    with _read(source) as src, Timeline.open(target) as dst:
+        total = src.store.head() - dst.store.head()
+        with _progress(_show_progress(progress, total), max(total, 0), "Copying") as tick:
+            done = [0]
+
+            def step(copied: int, _total: int) -> None:
+                tick(copied - done[0])
+                done[0] = copied
+
+            report = src.copy_to(dst, chunk=chunk, progress=step)
+    click.echo(
+        f"{target}: {report.copied} events copied"
+        + (f" after the {report.resumed_from} already there" if report.resumed_from else "")
+        + f"; both ends verified ({report.verified} events, head hash {report.head_hash})"
+    )
 
 
 @cli.command()

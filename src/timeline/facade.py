@@ -16,6 +16,7 @@ from timeline.bitemporal import Bounds, fold_events, ignored_type_names
 from timeline.catchup import LiveFold
 from timeline.clock import Clock
 from timeline.codec import Codec
+from timeline.copying import CopyReport, copy_store
 from timeline.errors import (
     DuplicateEventError,
     FixtureError,
@@ -754,6 +755,44 @@ class Timeline:
         """The stored type name of a record (``"regulator_meeting"``)."""
         return self._store.codec.registry.of(event).name
 
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        story: str | None = None,
+        timeout: float | None = None,
+        poll: float = 1.0,
+    ) -> Iterator[RecordedEvent]:
+        """Events as they are appended, from position ``after`` on, in log order.
+
+        Catches up first, then waits: on PostgreSQL for a notification (one per
+        append, a wake-up only), on SQLite by looking at the log. It reads by
+        position, so it misses nothing, also across a reconnect.
+
+        Args:
+            after: the last position already seen (0: from the start).
+            story: only this story's events.
+            timeout: stop after this many seconds without a new event (``None``:
+                follow until the caller stops iterating).
+            poll: the longest single wait, in seconds.
+        """
+        last = after
+        idle = 0.0
+        while True:
+            head = last
+            for record in self._store.read(EventFilter(after_position=last)):
+                head = record.position
+                if story is None or record.story == story:
+                    yield record
+            if head > last:
+                last, idle = head, 0.0
+                continue
+            step = poll if timeout is None else min(poll, timeout - idle)
+            if step <= 0:
+                return
+            if not self._store.wait(last, step):
+                idle += step
+
     def verify(self) -> int:
         """Check the hash chain; return how many events were verified.
 
@@ -895,6 +934,23 @@ class Timeline:
         if not isinstance(self._store, EventStore):
             raise ValidationError("Datasette reads SQLite store files only")
         return datasette_metadata(self._store.conn, self.path.stem)
+
+    def copy_to(
+        self,
+        target: Timeline,
+        *,
+        chunk: int = 2000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CopyReport:
+        """Copy this store's events into ``target`` (either backend), row for row.
+
+        Positions, versions, recorded times and hashes stay intact; both ends are
+        verified; an interrupted copy resumes where it stopped.
+
+        Raises:
+            IntegrityError: ``target`` is not a prefix of this store, or a chain is broken.
+        """
+        return copy_store(self._store, target._store, chunk=chunk, progress=progress)
 
     def info(self) -> dict[str, Any]:
         """A summary: file, schema, events, stories, actors, head position."""

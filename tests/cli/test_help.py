@@ -22,8 +22,8 @@ def _readme_section() -> str:
 
 def test_the_command_set() -> None:
     assert COMMANDS == [
-        "actors", "backup", "datasette-metadata", "diff", "export", "history", "info", "load",
-        "replay", "search", "state", "stories", "topics", "verify",
+        "actors", "backup", "copy", "datasette-metadata", "diff", "export", "follow", "history",
+        "info", "load", "replay", "search", "state", "stories", "topics", "verify",
     ]  # fmt: skip
 
 

@@ -298,3 +298,54 @@ def test_a_writer_killed_mid_batch_leaves_no_partial_batch_and_no_held_lock(
                 assert store.verify() == store.store.head()
     finally:
         server.close()
+
+
+# --- search: one syntax, the same hits ------------------------------------------------
+
+SHARED_QUERIES = [
+    "chip",
+    "chips",
+    "nvidia h200",
+    '"grey market"',
+    "bytedance OR alibaba",
+    "h200 -bytedance",
+    "procur*",
+    "beijing approval",
+    "Tencent",
+    "ministry OR regulator -commerce",
+    "approv*",
+    "customs",
+    "declined comment",
+]
+
+
+def test_both_backends_find_the_same_events_for_the_shared_syntax(
+    postgres_url: str, db_path: Path
+) -> None:
+    found: dict[str, list[set[str]]] = {q: [] for q in SHARED_QUERIES}
+    for location in (str(db_path), postgres_url):
+        with tl.Timeline.open(location) as store:
+            store.load(H200)
+            for query in SHARED_QUERIES:
+                found[query].append({h.record.id for h in store.search(query, limit=None)})
+    differ = {q: hits for q, hits in found.items() if hits[0] != hits[1]}
+    assert differ == {}
+    assert found["Tencent"][0] == {"h200-0005"}
+    assert found['"grey market"'][0] == found["procur*"][0] == {"h200-0002"}
+    assert len(found["ministry OR regulator -commerce"][0]) == 9
+    assert len(found["chip"][0]) == 21
+
+
+def test_sqlite_only_search_syntax_is_refused_on_postgresql_saying_so(pg: tl.Timeline) -> None:
+    pg.load(H200)
+    for query in ("nvidia NEAR(h200 chips)", "summary: tender", "grey AND market", "(a OR b)"):
+        with pytest.raises(tl.ValidationError, match="SQLite-only search syntax"):
+            pg.search(query)
+
+
+def test_search_hits_come_best_first_with_marked_snippets(pg: tl.Timeline) -> None:
+    pg.load(H200)
+    hits = pg.search("grey market")
+    assert [h.record.id for h in hits] == ["h200-0002"]
+    assert "[grey]" in hits[0].snippet
+    assert hits[0].rank < 0

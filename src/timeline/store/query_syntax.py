@@ -17,10 +17,14 @@ import attrs
 
 from timeline.errors import ValidationError
 
-__all__ = ["Query", "Term", "is_sqlite_only", "parse"]
+__all__ = ["FIELDS", "Query", "Term", "is_sqlite_only", "parse", "to_fts5"]
 
+# the fields a search covers, as FTS5 column filters name them (``summary:``)
+FIELDS = ("summary", "quote", "attribution", "headline", "publisher", "actors")
 # what only FTS5 reads: parentheses, ^, NEAR, upper-case AND / NOT, column filters
-_SQLITE_ONLY = re.compile(r"[(){}^]|(?:^|\s)(?:AND|NOT|NEAR)(?:\s|$|\()|(?:^|\s)-?\w+\s*:")
+_SQLITE_ONLY = re.compile(
+    r"[(){}^]|(?:^|\s)(?:AND|NOT|NEAR)(?:\s|$|\()" rf"|(?:^|\s)-?(?:{'|'.join(FIELDS)})\s*:"
+)
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+")
 
@@ -61,7 +65,10 @@ def parse(text: str) -> Query:
     if not text.strip():
         raise ValidationError("query: the search query is empty", field="query")
     if text.count('"') % 2:
-        raise ValidationError(f"query: {text!r} has an unclosed double quote", field="query")
+        raise ValidationError(
+            f"query: {text!r} is not valid search syntax (a double quote is not closed)",
+            field="query",
+        )
     groups: list[list[Term]] = []
     excluded: list[Term] = []
     join_next = False

@@ -11,7 +11,6 @@ query visibly uses it. A malformed query is a
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import Any
 
@@ -19,14 +18,10 @@ from timeline.errors import ValidationError
 from timeline.store._schema import SEARCH_COLUMNS, SEARCH_TABLE
 from timeline.store._where import where as where_sql
 from timeline.store.base import EventFilter
+from timeline.store.query_syntax import is_sqlite_only, parse, to_fts5
 
 __all__ = ["fts_query", "matching_rows"]
 
-# characters, operator words and column filters that only mean something in FTS5 syntax
-_SYNTAX = re.compile(
-    r'["*()^{}]|(?:^|\s)(?:AND|OR|NOT|NEAR)(?:\s|$|\()'
-    rf"|(?:^|\s)-?(?:{'|'.join(SEARCH_COLUMNS)})\s*:"
-)
 _SNIPPET_TOKENS = 16
 
 
@@ -48,7 +43,10 @@ def fts_query(text: str, *, raw: bool | None = None) -> str:
     if not text.strip():
         raise ValidationError("query: the search query is empty", field="query")
     if raw is None:
-        raw = bool(_SYNTAX.search(text))
+        if not is_sqlite_only(text):
+            # the syntax every backend shares: words, "phrases", OR, -word, prefix*
+            return to_fts5(parse(text))
+        raw = True
     if raw:
         return text
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
