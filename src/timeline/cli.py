@@ -22,9 +22,11 @@ from timeline.bitemporal import Bounds
 from timeline.errors import FixtureError, TimelineError
 from timeline.facade import LoadReport, Timeline
 from timeline.output import tables as render
+from timeline.output.corrections import amendments
 from timeline.output.export import FORMATS
-from timeline.output.labels import bounds_dict, claim_labels, plain
+from timeline.output.labels import bounds_dict, change_dict, claim_labels, plain
 from timeline.replay import ORDERS
+from timeline.times import parse_bound
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -229,11 +231,19 @@ def replay(
             known_at=known_at,
             recorded_by=recorded_by,
         )
+        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        # in occurred order the facts are as corrected; in reported or recorded order
+        # a step is labelled only when it is itself the correction or retraction
+        amended = (
+            amendments(store, known_until=bounds.known_at, story=story)
+            if order == "occurred"
+            else {}
+        )
         if as_json:
             codec = store.store.codec
-            _echo_json([render.step_dict(s, order, codec) for s in steps])
+            _echo_json([render.step_dict(s, order, codec, amended) for s in steps])
         else:
-            click.echo(render.steps_table(steps, order, store.type_name))
+            click.echo(render.steps_table(steps, order, store.type_name, amended))
 
 
 @cli.command()
@@ -291,10 +301,21 @@ def diff(db: str, a: str, b: str, known: bool, story: str | None, as_json: bool)
     with _read(db) as store:
         changes = store.diff(a, b, known=known, story=story)
         claims = claim_labels(store, [f for c in changes for f in (c.before, c.after)])
+        if known:  # what was corrected or retracted in between
+            amended = amendments(
+                store,
+                known_since=parse_bound(a, field="a"),
+                known_until=parse_bound(b, field="b"),
+                story=story,
+            )
+        else:
+            amended = amendments(store, story=story)
+        codec = store.store.codec
     if as_json:
-        _echo_json({"a": a, "b": b, "known": known, "story": story, "changes": plain(changes)})
+        data = [change_dict(c, codec, amended) for c in changes]
+        _echo_json({"a": a, "b": b, "known": known, "story": story, "changes": data})
     else:
-        click.echo(render.changes_table(changes, claims))
+        click.echo(render.changes_table(changes, claims, amended))
 
 
 @cli.command()
@@ -308,9 +329,11 @@ def history(db: str, actor: str, story: str | None, as_json: bool) -> None:
         steps = store.history(actor, story=story)
         if as_json:
             codec = store.store.codec
-            _echo_json([render.step_dict(s, "occurred", codec) for s in steps])
+            amended = amendments(store, story=story)
+            _echo_json([render.step_dict(s, "occurred", codec, amended) for s in steps])
         else:
-            click.echo(render.steps_table(steps, "occurred", store.type_name))
+            amended = amendments(store, story=story)
+            click.echo(render.steps_table(steps, "occurred", store.type_name, amended))
 
 
 @cli.command()
@@ -401,6 +424,9 @@ def verify(db: str, as_json: bool) -> None:
 @click.option("--since", help="Only events that occurred at or after this time.")
 @click.option("--until", help="Only events that occurred by this time.")
 @click.option("--limit", type=int, default=20, show_default=True, help="At most this many.")
+@click.option("--at", help="Only events that occurred by then.")
+@click.option("--known-at", help="Only events reported by then (and corrections known by then).")
+@click.option("--current", is_flag=True, help="Leave out retracted and corrected events.")
 @click.option(
     "--raw/--plain",
     default=None,
@@ -417,13 +443,17 @@ def search(
     since: str | None,
     until: str | None,
     limit: int,
+    at: str | None,
+    known_at: str | None,
+    current: bool,
     raw: bool | None,
     as_json: bool,
 ) -> None:
     """Full-text search of summaries, quotes, attributions, sources and actor names.
 
     Plain words must all appear (grey market); "quoted phrases", AND / OR / NOT,
-    prefix* and column filters (summary: tender) are FTS5 syntax.
+    prefix* and column filters (summary: tender) are FTS5 syntax. Retracted and
+    corrected events are marked in the status column (--current leaves them out).
     """
     with _read(db) as store:
         hits = store.search(
@@ -435,6 +465,9 @@ def search(
             until=until,
             limit=limit,
             raw=raw,
+            at=at,
+            known_at=known_at,
+            current=current,
         )
         if as_json:
             _echo_json(plain(hits))

@@ -814,8 +814,14 @@ class Timeline:
         until: TimeInput | None = None,
         limit: int | None = 50,
         raw: bool | None = None,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        current: bool = False,
     ) -> list[SearchHit]:
         """Full-text search over summaries, quotes, attributions, sources and actor names.
+
+        Every hit says whether it was retracted or corrected (``status``,
+        ``amended_by``) by what was reported by ``known_at`` (default: now).
 
         Args:
             query: words (each must appear; ``grey-market`` is a phrase), or
@@ -825,6 +831,10 @@ class Timeline:
             limit: at most this many results (``None``: all).
             raw: ``True`` to read ``query`` as FTS5 syntax, ``False`` as plain
                 words; by default FTS5 syntax when the query visibly uses it.
+            at: only events that occurred by then (as ``until``).
+            known_at: only events reported by then; retractions and corrections
+                reported later do not count.
+            current: leave out retracted and corrected (superseded) events.
 
         Returns:
             Hits, best match first, each with the event, a snippet with the
@@ -839,7 +849,30 @@ class Timeline:
         for name in types or ():
             self._store.codec.registry.get(name)
         where = self._filter(story=story, actor=actor, types=types, since=since, until=until)
-        return self._store.search(query, raw=raw, where=where, limit=limit)
+        known = parse_bound(known_at, field="known_at") if known_at is not None else None
+        if at is not None:
+            bound = parse_bound(at, field="at")
+            if where.occurred_until is None or bound < where.occurred_until:
+                where = where.but(occurred_until=bound)
+        if known is not None:
+            where = where.but(reported_until=known)
+        hits = self._store.search(query, raw=raw, where=where, limit=None if current else limit)
+        amended: dict[str, tuple[str, str]] = {}
+        metas = self.events(type=["correction", "retraction"], reported_until=known, story=story)
+        for record in metas:
+            target = ev.target_of(record.event)
+            if target is not None:
+                kind = "retracted" if isinstance(record.event, ev.Retraction) else "corrected"
+                amended[target] = (kind, record.event.id)
+        marked = [
+            attrs.evolve(h, status=amended[h.record.id][0], amended_by=amended[h.record.id][1])
+            if h.record.id in amended
+            else h
+            for h in hits
+        ]
+        if current:
+            marked = [h for h in marked if h.amended_by is None][:limit]
+        return marked
 
     def export(
         self,

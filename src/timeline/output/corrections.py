@@ -17,7 +17,7 @@ from timeline.bitemporal import Bounds, meta_type_names
 from timeline.output.labels import actor_ids, actor_names, headline
 from timeline.output.reader import TimelineReader
 
-__all__ = ["CorrectionNote", "corrections_log", "day_text"]
+__all__ = ["CorrectionNote", "amendments", "corrections_log", "day_text", "step_amendments"]
 
 
 def day_text(value: datetime) -> str:
@@ -87,3 +87,40 @@ def corrections_log(timeline: TimelineReader, bounds: Bounds) -> list[Correction
                 )
             )
     return notes
+
+
+def amendments(
+    timeline: TimelineReader,
+    *,
+    known_since: datetime | None = None,
+    known_until: datetime | None = None,
+    story: str | None = None,
+) -> dict[str, tuple[str, str]]:
+    """Amended event id -> ``(kind, amending id)`` for the corrections and retractions
+    reported in ``(known_since, known_until]`` (each bound optional)."""
+    out: dict[str, tuple[str, str]] = {}
+    store = timeline.store
+    bounds = Bounds(known_at=known_until, story=story)
+    for record in store.read(bounds.knowledge(types=meta_type_names(store), order="reported")):
+        if known_since is not None and record.reported_at <= known_since:
+            continue
+        event = record.event
+        target = ev.target_of(event)
+        if target is not None:
+            kind = "retracted" if isinstance(event, ev.Retraction) else "corrected"
+            out[target] = (kind, event.id)
+    return out
+
+
+def step_amendments(
+    event: ev.Event, otherwise: dict[str, tuple[str, str]] | None
+) -> dict[str, tuple[str, str]] | None:
+    """What a replay step's changes come of: its own correction or retraction, if it is
+    one (a replay in reported or recorded order), or the amendment of the event
+    itself (in occurred order a corrected event is folded as corrected)."""
+    target = ev.target_of(event)
+    if target is None:
+        if otherwise and event.id in otherwise:
+            return {event.id: otherwise[event.id]}
+        return None
+    return {target: ("retracted" if isinstance(event, ev.Retraction) else "corrected", event.id)}

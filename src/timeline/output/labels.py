@@ -24,7 +24,9 @@ from timeline.store.recorded import RecordedEvent, SearchHit
 from timeline.times import Precision
 
 __all__ = [
+    "Amendments",
     "actor_ids",
+    "amendment_of",
     "actor_names",
     "bounds_dict",
     "change_dict",
@@ -97,14 +99,21 @@ def visible(changes: Iterable[Change]) -> list[Change]:
     return [c for c in changes if not is_internal(c.key)]
 
 
-def change_dict(change: Change, codec: Codec = default_codec) -> dict[str, Any]:
-    """A changed fact as plain data: ``projection``, ``key``, ``before``, ``after``."""
-    return {
+def change_dict(
+    change: Change, codec: Codec = default_codec, amendments: Amendments | None = None
+) -> dict[str, Any]:
+    """A changed fact as plain data: ``projection``, ``key``, ``before``, ``after``, and
+    ``amended`` (``{"kind": "retracted", "by": "mag-08"}``) when it comes of one."""
+    out = {
         "projection": change.projection,
         "key": [plain(k, codec) for k in change.key],
         "before": plain(change.before, codec),
         "after": plain(change.after, codec),
     }
+    amended = amendment_of(change, amendments)
+    if amended is not None:
+        out["amended"] = {"kind": amended[0], "by": amended[1]}
+    return out
 
 
 def plain(value: Any, codec: Codec = default_codec) -> Any:
@@ -136,6 +145,8 @@ def plain(value: Any, codec: Codec = default_codec) -> Any:
         return {
             "rank": value.rank,
             "snippet": value.snippet,
+            "status": value.status,
+            "amended_by": value.amended_by,
             "event": record_dict(value.record, codec),
         }
     if attrs.has(type(value)):
@@ -215,10 +226,44 @@ def _short_date(event: ev.Event) -> str:
     return f"{utc.day} {utc:%b %Y}"
 
 
-def change_text(change: Change, claims: Mapping[str, str] | None = None) -> str:
-    """``stance beijing / h200-imports: — -> undecided``; a restated fact says so."""
+# amended event id -> ("corrected" | "retracted", id of the correction or retraction)
+Amendments = Mapping[str, tuple[str, str]]
+
+
+def amendment_of(change: Change, amendments: Amendments | None) -> tuple[str, str] | None:
+    """Whether a change comes of a correction or retraction: ``("retracted", "mag-08")``.
+
+    It does when the evidence of the fact before or after it (or the restriction
+    itself) includes an amended event.
+    """
+    if not amendments:
+        return None
+    for fact in (change.before, change.after):
+        if fact is None:
+            continue
+        ids = list(getattr(fact, "evidence", ()))
+        own_id = getattr(fact, "id", None)  # a restriction is its own event
+        if isinstance(own_id, str):
+            ids.append(own_id)
+        for event_id in ids:
+            if event_id in amendments:
+                return amendments[event_id]
+    return None
+
+
+def change_text(
+    change: Change,
+    claims: Mapping[str, str] | None = None,
+    amendments: Amendments | None = None,
+) -> str:
+    """``stance beijing / h200-imports: — -> undecided``; a restated fact says so, and a
+    change that comes of a correction or retraction says which (``corrected by mag-10``)."""
     before, after = fact_label(change.before, claims), fact_label(change.after, claims)
-    note = " (restated)" if before == after else ""
+    amended = amendment_of(change, amendments)
+    if amended is not None:
+        note = f" ({amended[0]} by {amended[1]})"
+    else:
+        note = " (restated)" if before == after else ""
     return f"{change_label(change)}: {before} -> {after}{note}"
 
 

@@ -13,7 +13,9 @@ from tabulate import tabulate
 
 from timeline import events as ev
 from timeline.codec import Codec
+from timeline.output.corrections import step_amendments
 from timeline.output.labels import (
+    Amendments,
     actor_ids,
     change_dict,
     change_label,
@@ -127,14 +129,23 @@ def restrictions_table(
 # --- changes and steps ------------------------------------------------------------------
 
 
-def _change_lines(changes: Iterable[Change]) -> str:
-    return "\n".join(change_text(c) for c in visible(changes))
+def _change_lines(changes: Iterable[Change], amendments: Amendments | None = None) -> str:
+    return "\n".join(change_text(c, amendments=amendments) for c in visible(changes))
 
 
-def changes_table(changes: Sequence[Change], claims: Mapping[str, str] | None = None) -> str:
-    """One row per changed fact: which, before, after (with who disputes or confirms it)."""
+def changes_table(
+    changes: Sequence[Change],
+    claims: Mapping[str, str] | None = None,
+    amendments: Amendments | None = None,
+) -> str:
+    """One row per changed fact: which, before, after (with who disputes or confirms it,
+    and the correction or retraction it comes of)."""
     rows = [
-        [change_label(c), fact_label(c.before, claims), change_text(c, claims).rsplit(" -> ", 1)[1]]
+        [
+            change_label(c),
+            fact_label(c.before, claims),
+            change_text(c, claims, amendments).rsplit(" -> ", 1)[1],
+        ]
         for c in changes
     ]
     return _table(rows, ["fact", "before", "after"], maxcolwidths=[50, 40, 40])
@@ -150,7 +161,10 @@ def step_time(step: ReplayStep, order: str) -> Any:
 
 
 def steps_table(
-    steps: Iterable[ReplayStep], order: str, type_name: Callable[[ev.Event], str]
+    steps: Iterable[ReplayStep],
+    order: str,
+    type_name: Callable[[ev.Event], str],
+    amendments: dict[str, tuple[str, str]] | None = None,
 ) -> str:
     """A readable timeline: time, type, actors, summary, facts changed (before -> after)."""
     rows = []
@@ -163,7 +177,14 @@ def steps_table(
         )
         actors = ", ".join(actor_ids(event))
         rows.append(
-            [time, event.id, type_name(event), actors, event.summary, _change_lines(step.changes)]
+            [
+                time,
+                event.id,
+                type_name(event),
+                actors,
+                event.summary,
+                _change_lines(step.changes, step_amendments(event, amendments)),
+            ]
         )
     return _table(
         rows,
@@ -172,7 +193,12 @@ def steps_table(
     )
 
 
-def step_dict(step: ReplayStep, order: str, codec: Codec) -> dict[str, Any]:
+def step_dict(
+    step: ReplayStep,
+    order: str,
+    codec: Codec,
+    amendments: dict[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """A replay step as plain data: index, time, the event as folded, its changes."""
     record = step.record
     return {
@@ -180,7 +206,10 @@ def step_dict(step: ReplayStep, order: str, codec: Codec) -> dict[str, Any]:
         "time": iso(step_time(step, order)),
         # the event as folded (a correction's replacement) under the stored envelope
         "event": record_dict(attrs.evolve(record, event=step.event), codec),
-        "changes": [change_dict(c, codec) for c in visible(step.changes)],
+        "changes": [
+            change_dict(c, codec, step_amendments(step.event, amendments))
+            for c in visible(step.changes)
+        ],
     }
 
 
@@ -188,19 +217,23 @@ def step_dict(step: ReplayStep, order: str, codec: Codec) -> dict[str, Any]:
 
 
 def hits_table(hits: Sequence[SearchHit], type_name: Callable[[ev.Event], str]) -> str:
-    """Search results: id, occurred, type, story, snippet."""
+    """Search results: id, occurred, type, story, status (retracted or corrected by what),
+    snippet."""
     rows = [
         [
             h.record.id,
             when(h.record.occurred_at, h.record.event.precision),
             type_name(h.record.event),
             h.record.story,
+            "" if h.amended_by is None else f"{h.status} by {h.amended_by}",
             h.snippet,
         ]
         for h in hits
     ]
     return _table(
-        rows, ["id", "occurred", "type", "story", "snippet"], maxcolwidths=[None] * 4 + [70]
+        rows,
+        ["id", "occurred", "type", "story", "status", "snippet"],
+        maxcolwidths=[None] * 5 + [70],
     )
 
 

@@ -85,8 +85,13 @@ class SearchHit:
     Attributes:
         rank: the backend's rank (FTS5's bm25 for SQLite); lower is a better match
             (results come best first).
+        status: ``"current"``, ``"retracted"`` or ``"corrected"`` (superseded by a
+            correction), as known at the search's ``known_at``.
+        amended_by: the id of the retraction or correction, if any.
     """
 
     record: RecordedEvent
     snippet: str
     rank: float
+    status: str = "current"
+    amended_by: str | None = None

@@ -1,0 +1,81 @@
+"""Corrections and retractions are labelled in diff, replay, history and search."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import run
+from tests.conftest import FIXTURES
+
+MAGNETS = FIXTURES / "sample-magnet-export-ban.json"
+
+
+@pytest.fixture
+def magnets(tmp_path: Path) -> Path:
+    db = tmp_path / "magnets.db"
+    assert run("load", db, MAGNETS).exit_code == 0
+    return db
+
+
+def test_diff_known_labels_the_retraction_and_the_correction(magnets: Path) -> None:
+    result = run("diff", magnets, "2024-08-15", "2024-09-06", "--known")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "(retracted by mag-08)" in text
+    assert "(corrected by mag-10)" in text
+    data = json.loads(run("diff", magnets, "2024-08-15", "2024-09-06", "--known", "--json").stdout)
+    amended = {c["key"][1]: c["amended"] for c in data["changes"]}
+    assert amended == {
+        "carmaker-a": {"kind": "retracted", "by": "mag-08"},
+        "carmaker-b": {"kind": "corrected", "by": "mag-10"},
+    }
+
+
+def test_diff_of_a_window_without_amendments_labels_nothing(magnets: Path) -> None:
+    data = json.loads(run("diff", magnets, "2024-04-01", "2024-05-11", "--known", "--json").stdout)
+    assert data["changes"]
+    assert all("amended" not in c for c in data["changes"])
+
+
+def test_replay_in_reported_order_labels_only_the_amending_steps(magnets: Path) -> None:
+    steps = json.loads(run("replay", magnets, "--order", "reported", "--json").stdout)
+    labels = {
+        s["event"]["id"]: [c.get("amended") for c in s["changes"]] for s in steps if s["changes"]
+    }
+    assert labels["mag-07"] == [None]  # the delivery report, when it was news
+    assert labels["mag-08"] == [{"kind": "retracted", "by": "mag-08"}]
+    assert labels["mag-10"] == [{"kind": "corrected", "by": "mag-10"}]
+
+
+def test_history_shows_the_corrected_event_as_corrected(magnets: Path) -> None:
+    result = run("history", magnets, "carmaker-b")
+    assert result.exit_code == 0
+    rows = result.stdout.split("\n2024-")
+    cancelled = next(r for r in rows if "mag-09" in r)
+    assert "(corrected by mag-10)" in " ".join(cancelled.split())
+    assert "corrected by" not in " ".join(next(r for r in rows if "mag-03" in r).split())
+
+
+def test_search_marks_retracted_and_corrected_hits(magnets: Path) -> None:
+    hits = json.loads(run("search", magnets, "carmaker", "--json", "--limit", "50").stdout)
+    status = {h["event"]["id"]: (h["status"], h["amended_by"]) for h in hits}
+    assert status["mag-07"] == ("retracted", "mag-08")
+    assert status["mag-09"] == ("corrected", "mag-10")
+    assert status["mag-03"] == ("current", None)
+    current = json.loads(run("search", magnets, "carmaker", "--json", "--current").stdout)
+    ids = {h["event"]["id"] for h in current}
+    assert ids == set(status) - {"mag-07", "mag-09"}
+
+
+def test_search_takes_knowledge_and_valid_time_bounds(magnets: Path) -> None:
+    then = json.loads(
+        run("search", magnets, "delivered", "--known-at", "2024-08-15", "--json").stdout
+    )
+    assert [(h["event"]["id"], h["status"]) for h in then] == [("mag-07", "current")]
+    early = json.loads(run("search", magnets, "carmaker", "--at", "2024-05-31", "--json").stdout)
+    assert {h["event"]["id"] for h in early} == {"mag-01", "mag-02", "mag-03", "mag-11"}
+    table = run("search", magnets, "delivered")
+    assert "retracted by mag-08" in table.stdout
