@@ -15,6 +15,7 @@ from timeline.clock import Clock
 from timeline.codec import Codec, loads_trusted
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
 from timeline.registry import target_of, target_problem
+from timeline.store._where import id_chunks
 from timeline.store.integrity import GENESIS_HASH, row_hash
 from timeline.store.recorded import Actor, RecordedEvent
 from timeline.times import from_text, to_text
@@ -64,7 +65,6 @@ def refuse_nul_in_actors(actors: Iterable[Actor]) -> None:
 
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_ID_CHUNK = 500
 
 
 def with_fields(event: ev.Event, **changes: Any) -> ev.Event:
@@ -100,9 +100,7 @@ def _copier(cls: type) -> Callable[[Any], Any]:
 def stored_payloads(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
     """Payloads of the events with these ids that are already stored."""
     out: dict[str, str] = {}
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _ID_CHUNK):
-        chunk = unique[start : start + _ID_CHUNK]
+    for chunk in id_chunks(ids):
         marks = ", ".join("?" * len(chunk))
         for row in conn.execute(f"SELECT id, payload FROM events WHERE id IN ({marks})", chunk):
             out[row[0]] = row[1]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from timeline.errors import ValidationError
 from timeline.store.base import EventFilter
 from timeline.times import to_text
 
-__all__ = ["Where", "order_by", "where"]
+__all__ = ["ID_CHUNK", "Where", "id_chunks", "order_by", "where"]
 
 _ORDER_BY = {
     "position": "e.position",
@@ -17,8 +18,17 @@ _ORDER_BY = {
     "reported": "e.reported_at, e.position",
 }
 
+ID_CHUNK = 500  # ids per "IN (...)": well under SQLite's limit on bound parameters
+
 Where = tuple[str, list[Any], str, list[Any]]
 """``(join, join params, condition, condition params)`` over ``events e``."""
+
+
+def id_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct ``ids``, in their order, in chunks one ``IN (...)`` may bind."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), ID_CHUNK):
+        yield unique[start : start + ID_CHUNK]
 
 
 def where(f: EventFilter) -> Where:

@@ -37,7 +37,7 @@ from timeline.errors import (
 from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import Batch, refuse_nul, refuse_nul_in_actors, stored_source
 from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
-from timeline.store._where import order_by
+from timeline.store._where import id_chunks, order_by
 from timeline.store._where import where as where_sql
 from timeline.store.base import EVERYTHING, EventFilter
 from timeline.store.integrity import (
@@ -67,7 +67,6 @@ __all__ = [
 # attempts at taking the write lock; each waits up to busy_timeout inside SQLite,
 # so a writer gives up after about _LOCK_RETRIES * busy_timeout (never a clock loop)
 _LOCK_RETRIES = 5
-_ID_CHUNK = 500  # ids per "IN (...)": well under SQLite's limit on bound parameters
 _WAIT_STEP = 0.05  # seconds between looks at the log while a follower waits
 PAGE_SIZE = 8192
 
@@ -749,9 +748,8 @@ class EventStore:
         self, ids: Iterable[str], where: EventFilter = EVERYTHING
     ) -> Iterator[RecordedEvent]:
         """The stored events with these ids that also match ``where``, in chunks of ids."""
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _ID_CHUNK):
-            yield from self.read(where.but(ids=unique[start : start + _ID_CHUNK]))
+        for chunk in id_chunks(ids):
+            yield from self.read(where.but(ids=chunk))
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         with self.guard():
