@@ -5,6 +5,7 @@ Usage (from the project root, in the project's virtualenv)::
     python bench/run.py --quick            # a few-second smoke run (CI runs this)
     python bench/run.py --n 100000         # the 100k run
     python bench/run.py --n 1000000        # the 1M run (tens of minutes on 2 cores)
+    python bench/run.py --backend postgres # the PostgreSQL store against raw psycopg
 
 Every measurement runs in the same invocation as its raw baseline, the two
 interleaved round by round, and reports medians over ``--rounds`` (>= 5 by
@@ -584,6 +585,13 @@ def prepare(n: int, seed: int, work: Path, quick: bool) -> dict[str, Any]:
 
 
 def main() -> None:
+    backend = _backend_argument()
+    if backend == "postgres":
+        # the PostgreSQL store against raw psycopg: its own script, same conventions
+        import runpy
+
+        runpy.run_path(str(HERE / "postgres.py"), run_name="__main__")
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="events in the story")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement (>= 5)")
@@ -592,6 +600,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(MEASURES), help="run these only")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="where to build stores (default: temp)")
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgres"], default="sqlite", help="see bench/postgres.py"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--lib", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
@@ -607,6 +618,22 @@ def main() -> None:
         ctx = prepare(n, args.seed, Path(tmp), args.quick)
         results = measure(ctx, rounds, isolate, args.only)
     report(ctx, results, rounds, args)
+
+
+def _backend_argument() -> str:
+    """``--backend NAME`` (or ``--backend=NAME``), removed from ``sys.argv`` if postgres."""
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            name, drop = argv[i + 1], 2
+        elif arg.startswith("--backend="):
+            name, drop = arg.split("=", 1)[1], 1
+        else:
+            continue
+        if name == "postgres":
+            sys.argv = [sys.argv[0], *argv[:i], *argv[i + drop :]]
+        return name
+    return "sqlite"
 
 
 def measure(

@@ -12,6 +12,8 @@ import itertools
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -349,3 +351,96 @@ def test_search_hits_come_best_first_with_marked_snippets(pg: tl.Timeline) -> No
     assert [h.record.id for h in hits] == ["h200-0002"]
     assert "[grey]" in hits[0].snippet
     assert hits[0].rank < 0
+
+
+# --- reliability: writers, readers and a server restart -----------------------------------
+
+RELIABILITY = Path(__file__).resolve().parents[2] / "bench" / "reliability_postgres.py"
+
+
+def test_eight_writers_two_readers_and_a_server_restart_lose_and_duplicate_nothing(
+    postgres_url: str,
+) -> None:
+    command = [sys.executable, str(RELIABILITY), "--url", postgres_url, "--seconds", "10"]
+    if os.environ.get("TIMELINE_PG_DIR"):
+        command.append("--restart")  # the cluster .ci/postgres started: ours to restart
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    report = json.loads(done.stdout)
+    assert report["checks"] == dict.fromkeys(report["checks"], True), report
+    assert report["events"] > 100
+    assert report["conflicts"] > 0
+    assert done.returncode == 0
+
+
+# --- a streaming replica ----------------------------------------------------------------
+
+
+def _as_postgres(*command: str) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+
+
+@pytest.fixture
+def replica(postgres_url: str, tmp_path: Path) -> Iterator[str]:
+    """A streaming replica of the test cluster (pg_basebackup -R), on its own socket.
+
+    Needs the cluster ``.ci/postgres`` started (TIMELINE_PG_DIR): under CI it
+    always is; elsewhere, without it, this skips.
+    """
+    pg_dir = os.environ.get("TIMELINE_PG_DIR")
+    if not pg_dir:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI must test replicas: start the server with .ci/postgres")
+        pytest.skip("no cluster of ours to replicate (start one with .ci/postgres)")
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    primary = psycopg.conninfo.conninfo_to_dict(postgres_url)
+    home = Path(pg_dir) / f"replica-{os.getpid()}"
+    data, sock = home / "data", home / "sock"
+    subprocess.run(["mkdir", "-p", str(sock)], check=True)
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "postgres:postgres", str(home)], check=True)
+    subprocess.run(
+        _as_postgres(
+            str(binaries / "pg_basebackup"), "-D", str(data), "-R", "-X", "stream",
+            "-h", str(primary["host"]), "-p", str(primary["port"]), "-U", "postgres",
+        ),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = int(str(primary["port"])) + 1
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(f"port = {port}\nunix_socket_directories = '{sock}'\nhot_standby = on\n")
+    subprocess.run(
+        _as_postgres(
+            str(binaries / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w", "start"
+        ),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield postgres_url.replace(f"host={primary['host']}", f"host={sock}").replace(
+            f"port={primary['port']}", f"port={port}"
+        )
+    finally:
+        subprocess.run(
+            _as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
+            check=False, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_a_replica_answers_reads_follows_the_primary_and_refuses_writes(
+    postgres_url: str, replica: str
+) -> None:
+    with tl.Timeline.open(postgres_url) as primary:
+        primary.load(H200)
+        with tl.Timeline.open(replica) as standby:
+            assert standby.store.readonly
+            # the replica may lag: follow() waits for it, 21 events and no more
+            followed = [r.id for r in itertools.islice(standby.follow(0, timeout=20), 21)]
+            assert followed == [f"h200-{i:04d}" for i in range(1, 22)]
+            assert standby.state() == primary.state()
+            assert [s.event.id for s in standby.replay()] == [s.event.id for s in primary.replay()]
+            assert standby.verify() == 21
+            with pytest.raises(tl.StoreError, match="read-only replica"):
+                standby.append([event("x")], story=STORY)
+            primary.append([event("after-the-copy")], story=STORY)
+            late = next(standby.follow(21, timeout=20))
+            assert (late.position, late.id) == (22, "after-the-copy")

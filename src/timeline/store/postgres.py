@@ -140,6 +140,7 @@ class PostgresEventStore:
         self.clock: Clock = clock or _ServerClock(self)
         self._writes = 0
         self._lookup: tuple[int, dict[str, str]] | None = None
+        self.is_replica = False  # a standby server: read-only, learns by reading
         self._pg = _psycopg()
         self.conn: psycopg.Connection[Any] = self._connect()
         try:
@@ -257,7 +258,10 @@ class PostgresEventStore:
     def _migrate(self) -> None:
         """Create or upgrade the schema, one transaction per migration, under the lock."""
         with self.conn.transaction():
-            self._lock()
+            # the migrations take the append lock alone (store_changes may not exist yet)
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('timeline:' || current_schema()))"
+            )
             # another process may have created or migrated it while we waited
             self._check_format(self._tables())
             self.conn.execute(
@@ -285,18 +289,25 @@ class PostgresEventStore:
         one database do not wait for each other. With ``wait=False``: one try,
         then ``StoreError``.
         """
-        self.conn.execute(f"SET LOCAL lock_timeout = '{int(self.busy_timeout * 1000)}ms'")
-        self.conn.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+        # one round trip: the timeouts, the lock, and the change counter readers watch
+        settings = (
+            f"SET LOCAL lock_timeout = '{int(self.busy_timeout * 1000)}ms'; "
+            "SET LOCAL idle_in_transaction_session_timeout = '60s'; "
+        )
+        key = "hashtext('timeline:' || current_schema())"
         if wait:
             self.conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('timeline:' || current_schema()))"
+                f"{settings}SELECT pg_advisory_xact_lock({key}); "
+                "UPDATE store_changes SET changes = changes + 1"
             )
             return
-        row = self.conn.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtext('timeline:' || current_schema()))"
-        ).fetchone()
+        cursor = self.conn.execute(f"{settings}SELECT pg_try_advisory_xact_lock({key})")
+        cursor.nextset()
+        cursor.nextset()
+        row = cursor.fetchone()
         if row is None or not row[0]:
             raise StoreError(f"{self.label}: another writer holds the store's lock")
+        self.conn.execute("UPDATE store_changes SET changes = changes + 1")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
@@ -323,19 +334,18 @@ class PostgresEventStore:
         With ``wait=False`` it does not wait for another writer: ``StoreError``.
         """
         if self.readonly:
-            what = "a read-only replica" if getattr(self, "is_replica", False) else "read-only"
-            raise ReadOnlyReplicaError(
-                f"{self.label}: store is open {what}; writes are refused"
-                if what == "read-only"
-                else f"{self.label}: the server is {what}; write to the primary"
-            )
+            if self.is_replica:
+                raise ReadOnlyReplicaError(
+                    f"{self.label}: the server is a read-only replica (a standby); "
+                    "writes go to the primary"
+                )
+            raise ReadOnlyReplicaError(f"{self.label}: store is open read-only; writes are refused")
         pg = self._pg
         self._ensure_connected()
         self._writes += 1
         try:
             with self.conn.transaction():
                 self._lock(wait)
-                self.conn.execute("UPDATE store_changes SET changes = changes + 1")
                 yield _Qmark(self.conn)
         except pg.Error as exc:
             self._lookup = None
@@ -859,19 +869,19 @@ class PostgresEventStore:
         """
         deadline = time.monotonic() + timeout
         while True:
-            listener: psycopg.Connection[Any] | None
-            try:
-                listener = self._listener()
-                listener.execute("SELECT 1")  # takes in (and drops) notifications so far
-            except (self._pg.Error, TimelineError):
-                self._listen = None  # the server went away: try again next turn
-                listener = None
+            listener: psycopg.Connection[Any] | None = None
+            if not self.is_replica:  # a standby takes no LISTEN: it looks instead
+                try:
+                    listener = self._listener()
+                    listener.execute("SELECT 1")  # takes in (and drops) notifications so far
+                except (self._pg.Error, TimelineError):
+                    self._listen = None  # the server went away: try again next turn
             if self.head() > after_position:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            step = min(left, 1.0)
+            step = min(left, 0.2 if self.is_replica else 1.0)
             if listener is None:
                 time.sleep(step)
             else:
