@@ -29,7 +29,9 @@ def test_several_sources_make_the_event_public_from_the_earliest(recall: tl.Time
     assert event.effective_reported_until == earliest
     # public at 06:00 through NewsWire although The Tribune published at noon
     assert recall.state(known_at="2026-03-02T07:00:00Z").stance("carepoint", "valsorin-supply")
-    assert recall.state(known_at="2026-03-02T05:59:00Z").stance("carepoint", "valsorin-supply") is None
+    assert (
+        recall.state(known_at="2026-03-02T05:59:00Z").stance("carepoint", "valsorin-supply") is None
+    )
 
 
 def test_via_followed_to_its_end_gives_the_origin(recall: tl.Timeline) -> None:
@@ -166,17 +168,20 @@ def test_denials_never_change_a_value_nor_join_evidence_or_sources(recall: tl.Ti
     assert intent(after, "medichain").evidence == intent(before, "medichain").evidence
     assert intent(after, "medichain").sources == intent(before, "medichain").sources
     ids = {s.id for s in intent(after, "medichain").sources}
-    assert "tribune-0310" not in ids and "blog-0305" not in ids
+    assert "tribune-0310" not in ids
+    assert "blog-0305" not in ids
 
 
 def test_denials_are_filtered_by_at_and_known_at(recall: tl.Timeline) -> None:
     """'a statement in the world, filtered by at and known_at like any event'."""
     # occurred 3 Mar, public 10 Mar
     assert intent(recall.state(at="2026-03-02"), "carepoint").disputed_by == ()
-    assert intent(recall.state(at="2026-03-03", known_at="2026-03-09"), "carepoint").disputed_by == ()
-    assert intent(recall.state(at="2026-03-03", known_at="2026-03-10"), "carepoint").disputed_by == (
-        "val-06",
+    assert (
+        intent(recall.state(at="2026-03-03", known_at="2026-03-09"), "carepoint").disputed_by == ()
     )
+    assert intent(
+        recall.state(at="2026-03-03", known_at="2026-03-10"), "carepoint"
+    ).disputed_by == ("val-06",)
 
 
 def test_about_is_included_by_history_events_replay_and_search(recall: tl.Timeline) -> None:
