@@ -40,6 +40,7 @@ class Bounds:
     known_at: datetime | None = None
     recorded_by: datetime | None = None
     story: str | None = None
+    certain: bool = False
 
     @classmethod
     def parse(
@@ -49,6 +50,7 @@ class Bounds:
         known_at: TimeInput | None = None,
         recorded_by: TimeInput | None = None,
         story: str | None = None,
+        certain: bool = False,
     ) -> Bounds:
         """Bounds from what people type; a date-only bound means the end of that UTC day.
 
@@ -62,6 +64,7 @@ class Bounds:
                 parse_bound(recorded_by, field="recorded_by") if recorded_by is not None else None
             ),
             story=story,
+            certain=bool(certain),
         )
 
     def knowledge(self, **more: Any) -> EventFilter:
@@ -73,6 +76,7 @@ class Bounds:
             story=self.story,
             reported_until=self.known_at,
             recorded_until=self.recorded_by,
+            certain=self.certain,
             **more,
         )
 
@@ -83,9 +87,30 @@ class Bounds:
 
     def knows(self, record: RecordedEvent) -> bool:
         """Whether ``record`` is within the knowledge bounds (``known_at``, ``recorded_by``)."""
-        if self.known_at is not None and record.reported_at > self.known_at:
-            return False
+        if self.known_at is not None:
+            reported = record.reported_until if self.certain else record.reported_at
+            if reported > self.known_at:
+                return False
         return self.recorded_by is None or record.recorded_at <= self.recorded_by
+
+    def occurred_by(self, event: ev.Event) -> bool:
+        """Whether ``event`` (possibly, or with ``certain`` certainly) happened by ``at``."""
+        if self.at is None:
+            return True
+        return (event.occurred_until if self.certain else event.occurred_at) <= self.at
+
+    def is_certain(self, event: ev.Event, reported_until: datetime | None = None) -> bool:
+        """Whether ``event`` certainly happened by ``at`` and was certainly public by ``known_at``.
+
+        ``reported_until``: the last instant it may have become public, if the
+        record does not say (a correction's replacement: the correction's).
+        """
+        if self.at is not None and event.occurred_until > self.at:
+            return False
+        if self.known_at is None:
+            return True
+        reported = event.effective_reported_until or reported_until
+        return reported is None or reported <= self.known_at
 
 
 @attrs.frozen(kw_only=True)
@@ -177,6 +202,7 @@ def replacement_of(original: RecordedEvent, correction: RecordedEvent) -> ev.Eve
     changes: dict[str, Any] = {"story": original.story}
     if replacement.effective_reported_at is None:
         changes["reported_at"] = correction.event.reported_at
+        changes["reported_until"] = correction.event.reported_until
     return attrs.evolve(replacement, **changes)
 
 
@@ -257,7 +283,7 @@ def _corrections(
         for original in store.read_ids(replaced, bounds.knowledge()):
             if original.id in retracted or (upto is not None and original.position > upto):
                 continue
-            placed = _placed(original, replaced[original.id], bounds.at)
+            placed = _placed(original, replaced[original.id], bounds)
             if placed is not None and (
                 occurred_from is None or placed.occurred_at >= occurred_from
             ):
@@ -272,7 +298,7 @@ def known_meta(store: EventLog, bounds: Bounds, upto: int | None = None) -> Iter
 
 
 def effective_in_memory(
-    records: Iterable[RecordedEvent], at: datetime | None = None
+    records: Iterable[RecordedEvent], bounds: Bounds | None = None
 ) -> list[Placed]:
     """Fold order over records already in memory (replays by knowledge time)."""
     plain: list[RecordedEvent] = []
@@ -283,7 +309,7 @@ def effective_in_memory(
     out: list[Placed] = []
     for r in plain:
         if r.id not in retracted:
-            placed = _placed(r, replaced.get(r.id), at)
+            placed = _placed(r, replaced.get(r.id), bounds or Bounds())
             if placed is not None:
                 out.append(placed)
     out.sort()
@@ -291,18 +317,47 @@ def effective_in_memory(
 
 
 def _placed(
-    original: RecordedEvent, correction: RecordedEvent | None, at: datetime | None
+    original: RecordedEvent, correction: RecordedEvent | None, bounds: Bounds
 ) -> Placed | None:
-    """``original`` (or its correction's replacement) in fold order, if it occurred by ``at``."""
+    """``original`` (or its correction's replacement) in fold order, if it occurred by
+    ``bounds.at`` (certainly, with ``bounds.certain``)."""
     event = original.event if correction is None else replacement_of(original, correction)
-    if at is not None and event.occurred_at > at:
+    if not bounds.occurred_by(event):
         return None
     return Placed(
         occurred_at=event.occurred_at, position=original.position, record=original, event=event
     )
 
 
+def uncertain_ids(store: EventLog, bounds: Bounds) -> frozenset[str]:
+    """Ids of the events a fold under ``bounds`` sees that only *possibly* happened by
+    ``at`` or were only possibly public by ``known_at`` (empty with ``certain``).
+
+    Vague events are few and indexed apart: two indexed reads, whatever the log.
+    """
+    if bounds.certain or (bounds.at is None and bounds.known_at is None):
+        return frozenset()
+    found: set[str] = set()
+    if bounds.at is not None:
+        found.update(r.id for r in store.read(bounds.knowledge(vague_at=bounds.at)))
+    if bounds.known_at is not None:
+        found.update(r.id for r in store.read(bounds.knowledge(vague_known=bounds.known_at)))
+    # a correction's replacement stands in for its original: judge it by its own times
+    _, replaced = resolve_meta(known_meta(store, bounds))
+    if replaced:
+        found.difference_update(replaced)
+        for original in store.read_ids(replaced, bounds.knowledge()):
+            correction = replaced[original.id]
+            event = replacement_of(original, correction)
+            # the correction itself must be certainly known too
+            known = bounds.known_at is None or correction.reported_until <= bounds.known_at
+            if not (known and bounds.is_certain(event)):
+                found.add(original.id)
+    return frozenset(found)
+
+
 __all__ += [
+    "uncertain_ids",
     "effective_in_memory",
     "ignored_type_names",
     "known_meta",

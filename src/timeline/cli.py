@@ -74,6 +74,11 @@ def _one_line(text: str) -> str:
 _db = click.argument("db", type=click.Path(dir_okay=False))
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 _story = click.option("--story", help="Only this story (slug).")
+_certain = click.option(
+    "--certain",
+    is_flag=True,
+    help="Only what certainly happened (and was public) by then, not what possibly did.",
+)
 
 
 def _bounds(fn: F) -> F:
@@ -82,6 +87,7 @@ def _bounds(fn: F) -> F:
             click.option("--at", help="Valid time: only what had happened by then."),
             click.option("--known-at", help="Knowledge time: only what had been reported by then."),
             click.option("--recorded-by", help="Audit: only what this store had recorded by then."),
+            _certain,
         ]
     ):
         fn = option(fn)
@@ -217,6 +223,7 @@ def replay(
     at: str | None,
     known_at: str | None,
     recorded_by: str | None,
+    certain: bool,
     as_json: bool,
 ) -> None:
     """Replay DB step by step: each event and the facts it changed (before -> after)."""
@@ -230,6 +237,7 @@ def replay(
             at=at,
             known_at=known_at,
             recorded_by=recorded_by,
+            certain=certain,
         )
         bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
         # in occurred order the facts are as corrected; in reported or recorded order
@@ -258,20 +266,29 @@ def state(
     at: str | None,
     known_at: str | None,
     recorded_by: str | None,
+    certain: bool,
     actor: str | None,
     topic: str | None,
     story: str | None,
     as_json: bool,
 ) -> None:
-    """Stances and order intents at a point in time, as known at a point in time."""
+    """Stances and order intents at a point in time, as known at a point in time.
+
+    A fact only possibly true by then (its events' periods reach past the bounds)
+    is marked "possibly"; --certain leaves out what only possibly happened.
+    """
     with _read(db) as store:
-        facts = store.state(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        facts = store.state(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
         who = store.resolve_actor(actor) if actor is not None else None
         stances = facts.stances(actor=who, topic=topic)
         intents = [i for i in facts.order_intents() if who is None or who in (i.buyer, i.supplier)]
         restrictions = facts.restrictions()
         claims = claim_labels(store, [*stances, *intents, *restrictions])
-        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        bounds = Bounds.parse(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
     if as_json:
         _echo_json(
             {
@@ -295,11 +312,14 @@ def state(
     "--known", is_flag=True, help="A and B are knowledge times: what we learned in between."
 )
 @_story
+@_certain
 @_json
-def diff(db: str, a: str, b: str, known: bool, story: str | None, as_json: bool) -> None:
+def diff(
+    db: str, a: str, b: str, known: bool, story: str | None, certain: bool, as_json: bool
+) -> None:
     """Facts that changed between valid times A and B (or knowledge times, with --known)."""
     with _read(db) as store:
-        changes = store.diff(a, b, known=known, story=story)
+        changes = store.diff(a, b, known=known, story=story, certain=certain)
         claims = claim_labels(store, [f for c in changes for f in (c.before, c.after)])
         if known:  # what was corrected or retracted in between
             amended = amendments(
@@ -313,7 +333,9 @@ def diff(db: str, a: str, b: str, known: bool, story: str | None, as_json: bool)
         codec = store.store.codec
     if as_json:
         data = [change_dict(c, codec, amended) for c in changes]
-        _echo_json({"a": a, "b": b, "known": known, "story": story, "changes": data})
+        _echo_json(
+            {"a": a, "b": b, "known": known, "certain": certain, "story": story, "changes": data}
+        )
     else:
         click.echo(render.changes_table(changes, claims, amended))
 
@@ -322,11 +344,29 @@ def diff(db: str, a: str, b: str, known: bool, story: str | None, as_json: bool)
 @_db
 @click.argument("actor")
 @_story
+@_bounds
 @_json
-def history(db: str, actor: str, story: str | None, as_json: bool) -> None:
+def history(
+    db: str,
+    actor: str,
+    story: str | None,
+    at: str | None,
+    known_at: str | None,
+    recorded_by: str | None,
+    certain: bool,
+    as_json: bool,
+) -> None:
     """Every step, in occurred order, that names ACTOR or changes one of its facts."""
     with _read(db) as store:
-        steps = store.history(actor, story=story)
+        steps = store.replay(
+            "occurred",
+            actor=actor,
+            story=story,
+            at=at,
+            known_at=known_at,
+            recorded_by=recorded_by,
+            certain=certain,
+        )
         if as_json:
             codec = store.store.codec
             amended = amendments(store, story=story)
@@ -496,6 +536,7 @@ def export(
     at: str | None,
     known_at: str | None,
     recorded_by: str | None,
+    certain: bool,
     story: str | None,
 ) -> None:
     """Export the events a state with these bounds sees.
@@ -507,9 +548,9 @@ def export(
     bounds = {"at": at, "known_at": known_at, "recorded_by": recorded_by, "story": story}
     with _read(db) as store:
         if output == "-":
-            store.export(fmt, sys.stdout, **bounds)
+            store.export(fmt, sys.stdout, **bounds, certain=certain)
             return
-        count = store.export(fmt, output, **bounds)
+        count = store.export(fmt, output, **bounds, certain=certain)
     click.echo(f"{output}: {count} events ({fmt})")
 
 

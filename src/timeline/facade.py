@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -12,7 +13,7 @@ from typing import Any, TextIO
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, fold_events, ignored_type_names
+from timeline.bitemporal import Bounds, fold_events, ignored_type_names, uncertain_ids
 from timeline.catchup import LiveFold
 from timeline.clock import Clock
 from timeline.codec import Codec
@@ -560,6 +561,8 @@ class Timeline:
         known_at: TimeInput | None = None,
         recorded_by: TimeInput | None = None,
         story: str | None = None,
+        *,
+        certain: bool = False,
     ) -> State:
         """The facts at valid time ``at``, as known at ``known_at``, as recorded by ``recorded_by``.
 
@@ -572,21 +575,36 @@ class Timeline:
             known_at: only events reported (made public) by then.
             recorded_by: only events this store had recorded by then (audit).
             story: only this story.
+            certain: only events that *certainly* happened by ``at`` and were
+                certainly public by ``known_at`` (their periods end by then); by
+                default an event counts when it possibly did. Either way each fact
+                says whether it is ``certain``.
 
         Raises:
             ValidationError: a bound that is naive or unparseable, naming it.
         """
-        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
-        snapshots = self._snapshots_for(bounds)
+        bounds = Bounds.parse(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
+        if bounds.certain and bounds.at is None and bounds.known_at is None:
+            bounds = attrs.evolve(bounds, certain=False)  # nothing is cut by a period's end
+        # the snapshots hold what possibly happened; certain answers fold the log
+        snapshots = None if bounds.certain else self._snapshots_for(bounds)
         # a reader never writes (beyond the best-effort refresh above, which never
         # raises) and reads one committed log, whatever writers do meanwhile
         with self._store.reading():
+            uncertain = uncertain_ids(self._store, bounds)
             tables = snapshots.tables_for(bounds) if snapshots is not None else None
             if tables is not None:
-                return State(tables, resolve=self._resolver(), check_topic=self._topic_check())
-            return self._folded_state(bounds)
+                return State(
+                    tables,
+                    resolve=self._resolver(),
+                    check_topic=self._topic_check(),
+                    uncertain=uncertain,
+                )
+            return self._folded_state(bounds, uncertain)
 
-    def _folded_state(self, bounds: Bounds) -> State:
+    def _folded_state(self, bounds: Bounds, uncertain: frozenset[str] = frozenset()) -> State:
         story = bounds.story
         ctx = self._context()
         if bounds.is_unbounded:
@@ -598,7 +616,7 @@ class Timeline:
         fold = Fold(self._projections, ctx)
         ignore = ignored_type_names(self._store, self._projections)
         fold.run(event for _, _, event in fold_events(self._store, bounds, ignore=ignore))
-        return fold.state(self._resolver(), self._topic_check())
+        return fold.state(self._resolver(), self._topic_check(), uncertain)
 
     def _snapshots_for(self, bounds: Bounds) -> Snapshots | None:
         """The persisted snapshots, refreshed if that can be done now without waiting
@@ -615,14 +633,24 @@ class Timeline:
         self._snapshots.refresh()
         return self._snapshots
 
-    def stance(self, actor: str, topic: str, *, at: TimeInput | None = None) -> Stance | None:
-        """One actor's stance on one topic at valid time ``at``, as known now.
+    def stance(
+        self,
+        actor: str,
+        topic: str,
+        *,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        certain: bool = False,
+    ) -> Stance | None:
+        """One actor's stance on one topic at valid time ``at``, as known at ``known_at``.
 
         The fast path for a single fact: one indexed lookup in the snapshots,
-        whatever the length of the log. Equal to ``state(at=at).stance(actor, topic)``.
+        whatever the length of the log. Equal to ``state(at=at, known_at=known_at,
+        certain=certain).stance(actor, topic)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE)
+        simple = not certain and known_at is None and not self._vague_at(when)
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE) if simple else None
         if snapshots is not None:
             with self._store.reading():
                 marker = self._store.change_marker()
@@ -633,17 +661,26 @@ class Timeline:
                     if found is None:
                         self.check_topic(topic)
                     return found
-        return self.state(at=at).stance(actor, topic)
+        return self.state(at=at, known_at=known_at, certain=certain).stance(actor, topic)
 
     def order_intent(
-        self, buyer: str, supplier: str, product: str, *, at: TimeInput | None = None
+        self,
+        buyer: str,
+        supplier: str,
+        product: str,
+        *,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        certain: bool = False,
     ) -> OrderIntent | None:
-        """One buyer's order intent at valid time ``at``, as known now (one indexed lookup).
+        """One buyer's order intent at valid time ``at``, as known at ``known_at`` (one
+        indexed lookup when it can).
 
-        Equal to ``state(at=at).order_intent(buyer, supplier, product)``.
+        Equal to ``state(at=at, known_at=known_at, certain=certain).order_intent(...)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE)
+        simple = not certain and known_at is None and not self._vague_at(when)
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE) if simple else None
         if snapshots is not None:
             with self._store.reading():
                 marker = self._store.change_marker()
@@ -656,7 +693,12 @@ class Timeline:
                     )
                     found: OrderIntent | None = snapshots.fact_at("orders", key, when)
                     return found
-        return self.state(at=at).order_intent(buyer, supplier, product)
+        state = self.state(at=at, known_at=known_at, certain=certain)
+        return state.order_intent(buyer, supplier, product)
+
+    def _vague_at(self, at: datetime | None) -> bool:
+        """Whether some event only possibly happened by ``at`` (facts may be uncertain)."""
+        return at is not None and bool(uncertain_ids(self._store, Bounds(at=at)))
 
     def replay(
         self,
@@ -669,6 +711,7 @@ class Timeline:
         at: TimeInput | None = None,
         known_at: TimeInput | None = None,
         recorded_by: TimeInput | None = None,
+        certain: bool = False,
     ) -> Replay:
         """Step through the log; each step carries the event and the facts it changed.
 
@@ -683,8 +726,12 @@ class Timeline:
             story: only this story.
             actor: only steps whose event names the actor or whose changes touch it.
             at / known_at / recorded_by: further bounds, as in :meth:`state`.
+            certain: as in :meth:`state`; in occurred order ``until`` is the ``at``
+                bound under the same rule.
         """
-        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        bounds = Bounds.parse(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
         return Replay(
             self._store,
             lambda: self._projections,
@@ -704,26 +751,44 @@ class Timeline:
         *,
         known: bool = False,
         story: str | None = None,
+        certain: bool = False,
     ) -> list[Change]:
         """Facts that changed between two valid times, or two knowledge times.
 
         ``diff(a, b)`` compares ``state(at=a)`` with ``state(at=b)``: what
         happened in between, as we know it now. ``diff(a, b, known=True)``
         compares ``state(known_at=a)`` with ``state(known_at=b)``: what we learned.
+        ``certain``: compare certain states (see :meth:`state`).
         """
         if known:
-            before, after = self.state(known_at=a, story=story), self.state(known_at=b, story=story)
+            before = self.state(known_at=a, story=story, certain=certain)
+            after = self.state(known_at=b, story=story, certain=certain)
         else:
-            before, after = self.state(at=a, story=story), self.state(at=b, story=story)
+            before = self.state(at=a, story=story, certain=certain)
+            after = self.state(at=b, story=story, certain=certain)
         return diff_states(before, after)
 
-    def history(self, actor: str, *, story: str | None = None) -> list[ReplayStep]:
+    def history(
+        self,
+        actor: str,
+        *,
+        story: str | None = None,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        certain: bool = False,
+    ) -> list[ReplayStep]:
         """Every step, in occurred order, that names ``actor`` or changes one of its facts.
+
+        ``at`` / ``known_at`` / ``certain``: bounds as in :meth:`state`.
 
         Raises:
             UnknownActorError: no such actor.
         """
-        return list(self.replay("occurred", actor=actor, story=story))
+        return list(
+            self.replay(
+                "occurred", actor=actor, story=story, at=at, known_at=known_at, certain=certain
+            )
+        )
 
     def get(self, event_id: str) -> RecordedEvent | None:
         """The stored event with this id, or ``None``."""
@@ -883,6 +948,7 @@ class Timeline:
         known_at: TimeInput | None = None,
         recorded_by: TimeInput | None = None,
         story: str | None = None,
+        certain: bool = False,
     ) -> int:
         """Export the events a ``state()`` with these bounds sees.
 
@@ -891,7 +957,7 @@ class Timeline:
                 ``timelinejs`` (Knight Lab's JSON) or ``html`` (a self-contained page).
             target: a file path (replaced once the export is complete; never
                 the store or one of its files) or an open text stream.
-            at / known_at / recorded_by / story: as in :meth:`state`.
+            at / known_at / recorded_by / story / certain: as in :meth:`state`.
 
         Returns:
             The number of events written.
@@ -901,7 +967,9 @@ class Timeline:
             StoreError: the target is the store or one of its files, by any path.
             OSError: the target cannot be written.
         """
-        bounds = Bounds.parse(at=at, known_at=known_at, recorded_by=recorded_by, story=story)
+        bounds = Bounds.parse(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
         if format not in FORMATS:
             raise ValidationError(
                 f"format: {format!r} is not one of {', '.join(FORMATS)}", field="format"

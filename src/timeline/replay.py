@@ -16,7 +16,7 @@ from datetime import datetime
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, effective_events, effective_in_memory
+from timeline.bitemporal import Bounds, effective_events, effective_in_memory, uncertain_ids
 from timeline.errors import TimelineError, ValidationError
 from timeline.projections.base import Change, Context, Projection
 from timeline.projections.fold import Fold, State, diff_states
@@ -84,6 +84,18 @@ class Replay:
         self._actor = actor
         self._resolve = resolve
         self._fold = Fold(projections(), ctx)
+        # the bounds the state after the last step answers (until narrows them)
+        self._last = bounds
+        if until is not None:
+            if order == "occurred":
+                at = until if bounds.at is None else min(until, bounds.at)
+                self._last = attrs.evolve(bounds, at=at)
+            elif order == "reported":
+                known = until if bounds.known_at is None else min(until, bounds.known_at)
+                self._last = attrs.evolve(bounds, known_at=known)
+            else:
+                by = until if bounds.recorded_by is None else min(until, bounds.recorded_by)
+                self._last = attrs.evolve(bounds, recorded_by=by)
         self._index = -1
         self._steps = self._generate()
 
@@ -95,8 +107,8 @@ class Replay:
 
     @property
     def state(self) -> State:
-        """The state after the latest step."""
-        return self._fold.state(self._resolve)
+        """The state after the latest step (facts say whether they are ``certain``)."""
+        return self._fold.state(self._resolve, uncertain=uncertain_ids(self._store, self._last))
 
     def _state_at(self, index: int) -> State:
         if index != self._index:
@@ -121,11 +133,7 @@ class Replay:
             )
 
     def _occurred(self) -> Iterator[tuple[datetime, RecordedEvent, ev.Event, list[Change]]]:
-        bounds = self._bounds
-        if self._until is not None:
-            at = self._until if bounds.at is None else min(self._until, bounds.at)
-            bounds = attrs.evolve(bounds, at=at)
-        for placed in effective_events(self._store, bounds):
+        for placed in effective_events(self._store, self._last):
             yield placed.occurred_at, placed.record, placed.event, self._fold.apply(placed.event)
 
     def _learned(self) -> Iterator[tuple[datetime, RecordedEvent, ev.Event, list[Change]]]:
@@ -137,6 +145,7 @@ class Replay:
                 order="reported" if by_reported else "position",
                 reported_until=_earliest(bounds.known_at, self._until if by_reported else None),
                 recorded_until=_earliest(bounds.recorded_by, None if by_reported else self._until),
+                certain=bounds.certain,
             )
         )
         known: list[RecordedEvent] = []
@@ -152,14 +161,14 @@ class Replay:
             if target is not None:
                 targets.add(target)
             in_order = not is_meta and event.id not in targets and (last is None or key > last)
-            if in_order and (bounds.at is None or event.occurred_at <= bounds.at):
+            if in_order and bounds.occurred_by(event):
                 changes = self._fold.apply(event)
                 last = key
             elif in_order:
                 changes = []  # outside the valid-time bound: known, but not yet happened
             else:
                 before = self._fold.state()
-                placed = effective_in_memory(known, bounds.at)
+                placed = effective_in_memory(known, bounds)
                 self._fold = Fold(self._projections(), self._ctx).run(p.event for p in placed)
                 last = (placed[-1].occurred_at, placed[-1].position) if placed else None
                 changes = diff_states(before, self._fold.state())

@@ -271,16 +271,39 @@ def _clock(value: datetime) -> str:
     return value.strftime(spec) + zone
 
 
+def _start_grain(value: datetime) -> str:
+    if value.time() != time():
+        return "instant"
+    if value.day != 1:
+        return "day"
+    return "year" if value.month == 1 else "month"
+
+
+def end_grain(value: datetime) -> str:
+    """The coarsest calendar unit ``value`` ends: year, month, day, or instant."""
+    if value.time() != _LAST:
+        return "instant"
+    if value.day != calendar.monthrange(value.year, value.month)[1]:
+        return "day"
+    return "year" if value.month == 12 else "month"
+
+
+_ORDER = ("instant", "day", "month", "year")
+
+
 def _grain(start: datetime, end: datetime) -> str:
     """The coarsest calendar unit both ends fall on: year, month, day or instant."""
-    if start.time() != time() or end.time() != _LAST:
-        return "instant"
-    last_of_month = calendar.monthrange(end.year, end.month)[1]
-    if start.day == 1 and end.day == last_of_month:
-        if start.month == 1 and end.month == 12:
-            return "year"
-        return "month"
-    return "day"
+    return min(_start_grain(start), end_grain(end), key=_ORDER.index)
+
+
+def _alone(value: datetime, grain: str) -> str:
+    if grain == "year":
+        return str(value.year)
+    if grain == "month":
+        return f"{_MONTHS[value.month - 1]} {value.year}"
+    if grain == "day":
+        return _day(value)
+    return f"{_day(value)} {_clock(value)}"
 
 
 def _day(value: datetime, *, year: bool = True, month: bool = True) -> str:
@@ -312,6 +335,9 @@ def human_period(start: datetime, end: datetime | None = None) -> str:
         if start.year == end.year:
             return f"{first}{DASH}{last} {end.year}"
         return f"{first} {start.year}{DASH}{last} {end.year}"
+    if grain != "instant" and start.year != end.year and _start_grain(start) != end_grain(end):
+        # ends of different grains across years ("2022/2025-12-07"): each as known
+        return f"{_alone(start, _start_grain(start))}{DASH}{_alone(end, end_grain(end))}"
     if grain == "day":
         if start.date() == end.date():
             return _day(start)

@@ -56,7 +56,8 @@ def test_replay_prints_a_readable_timeline_with_changes(h200_db: Path) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["occurred", "id", "type", "actors", "summary", "changes"]
-    assert lines[2].split()[:4] == ["2023", "h200-0001", "policy_change", "us-government"]
+    # the restriction's period as written: imposed at some time before Dec 8
+    assert lines[2].split()[:5] == ["2022\u20137", "Dec", "2025", "h200-0001", "policy_change"]
     assert "stance us-government / h200-exports-to-china:" in result.stdout
     assert "opposes -> supports" in result.stdout
     assert "intent bytedance / nvidia / H200: — -> exploring" in result.stdout
@@ -65,7 +66,11 @@ def test_replay_prints_a_readable_timeline_with_changes(h200_db: Path) -> None:
 def test_replay_json_has_each_step_with_its_event_and_changes(h200_db: Path) -> None:
     steps = _json("replay", h200_db, "--until", "2025-12-08")
     assert [s["event"]["id"] for s in steps][:3] == ["h200-0001", "h200-0002", "h200-0003"]
-    assert steps[-1]["event"]["id"] == "h200-0009"
+    # the inquiry of 8-10 Dec possibly happened by the end of Dec 8; certainly only by Dec 10
+    assert steps[-1]["event"]["id"] == "h200-0012"
+    certain = _json("replay", h200_db, "--until", "2025-12-08", "--certain")
+    assert certain[-1]["event"]["id"] == "h200-0009"
+    assert "h200-0005" not in {s["event"]["id"] for s in certain}
     announcement = next(s for s in steps if s["event"]["id"] == "h200-0007")
     assert announcement["time"] == "2025-12-08T00:00:00+00:00"
     assert announcement["event"]["type"] == "announcement"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import attrs
 import pytest
 
 import timeline as tl
@@ -19,7 +20,7 @@ from timeline.output.export import CSV_COLUMNS
 BACKENDS = BOTH_BACKENDS  # every test here runs on SQLite and on PostgreSQL
 
 
-def _text(store: tl.Timeline, fmt: str, **bounds: str) -> str:
+def _text(store: tl.Timeline, fmt: str, **bounds: str | bool) -> str:
     out = io.StringIO()
     store.export(fmt, out, **bounds)
     return out.getvalue()
@@ -81,7 +82,8 @@ def test_jsonl_lines_are_codec_records_with_their_story(h200: tl.Timeline) -> No
         "policy_change",
         "h200-china",
     )
-    assert first["reported_at"] == "2023-01-01T00:00:00+00:00"
+    assert first["reported_at"] == "2022-01-01T00:00:00+00:00"
+    assert first["reported_until"] == "2025-12-07T23:59:59.999999+00:00"
     assert h200.store.codec.from_dict(first) == next(h200.events()).event
 
 
@@ -94,7 +96,12 @@ def test_a_bounded_jsonl_export_loads_into_that_state(
     assert 0 < count < 21
     with tl.Timeline.open(tmp_path / "part.db") as part:
         part.import_jsonl(target)
-        assert part.state() == h200.state(**bounds)
+        # the same facts; there, without bounds, each is certain
+        expected = {
+            (name, key): attrs.evolve(fact, certain=True)
+            for name, key, fact in h200.state(**bounds)
+        }
+        assert {(name, key): fact for name, key, fact in part.state()} == expected
 
 
 def test_a_bad_jsonl_line_names_the_file_event_field_and_line(
@@ -124,8 +131,11 @@ def test_csv_has_one_flat_row_per_event(h200: tl.Timeline) -> None:
     assert len(rows) == 21
     inquiry = next(r for r in rows if r["id"] == "h200-0010")
     assert inquiry["type"] == "inquiry"
-    assert inquiry["occurred_at"] == "2025-12-09T00:00:00+00:00"
+    assert inquiry["occurred_at"] == "2025-12-08T00:00:00+00:00"
+    assert inquiry["occurred_until"] == "2025-12-10T23:59:59.999999+00:00"
     assert inquiry["precision"] == "day"
+    assert inquiry["when"] == "8\u201310 Dec 2025"
+    assert inquiry["reported_until"] == "2025-12-10T00:00:00+00:00"
     assert inquiry["actors"] == "bytedance; alibaba; nvidia"
     assert (inquiry["product"], inquiry["source_publisher"]) == ("H200", "Reuters")
     assert inquiry["attribution"] == "four people briefed on the matter"
@@ -135,9 +145,13 @@ def test_csv_has_one_flat_row_per_event(h200: tl.Timeline) -> None:
 
 def test_exports_include_only_what_the_bounds_see(h200: tl.Timeline) -> None:
     _add_rumour_and_retraction(h200)
-    ids = {r["id"] for r in csv.DictReader(io.StringIO(_text(h200, "csv", at="2025-12-08")))}
-    assert "h200-0007" in ids
+    ids = {r["id"] for r in csv.DictReader(io.StringIO(_text(h200, "csv", at="2025-12-07")))}
+    assert "h200-0007" not in ids
     assert "h200-0010" not in ids
+    dec8 = _text(h200, "csv", at="2025-12-08", certain=True)
+    certain = {r["id"] for r in csv.DictReader(io.StringIO(dec8))}
+    assert "h200-0007" in certain
+    assert "h200-0010" not in certain  # 8-10 Dec: only possibly by the end of Dec 8
     # retracted: gone now, there when we ask what was believed on Dec 11
     now = {r["id"] for r in csv.DictReader(io.StringIO(_text(h200, "csv")))}
     then = _text(h200, "csv", known_at="2025-12-11T23:00:00+00:00")
@@ -149,13 +163,14 @@ def test_markdown_is_a_timeline_grouped_by_date_with_sources(h200: tl.Timeline) 
     text = _text(h200, "markdown")
     headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
     assert headings == [
-        "2023",
-        "2025",
-        "2025-09",
-        "2025-12",
-        "2025-12-08",
-        "2025-12-09",
-        "2025-12-10",
+        "2022\u20137 Dec 2025",
+        "1 Jan\u201310 Dec 2025",
+        "Sep\u2013Nov 2025",
+        "1 Nov\u201310 Dec 2025",
+        "Dec 2025",
+        "8 Dec 2025",
+        "8\u201310 Dec 2025",
+        "10 Dec 2025",
         "Where things stand",
     ]
     assert text.startswith("# ByteDance and Alibaba ask Nvidia")
@@ -181,8 +196,14 @@ def test_timelinejs_dates_follow_each_events_precision(h200: tl.Timeline) -> Non
     assert document["title"]["text"]["headline"].startswith("ByteDance and Alibaba ask Nvidia")
     slides = {s["unique_id"]: s for s in document["events"]}
     assert len(slides) == 22
-    assert slides["h200-0001"]["start_date"] == {"year": 2023}
+    assert slides["h200-0001"]["start_date"] == {"year": 2022}
+    assert slides["h200-0001"]["end_date"] == {"year": 2025, "month": 12, "day": 7}
     assert slides["h200-0003"]["start_date"] == {"year": 2025, "month": 9}
+    assert slides["h200-0003"]["end_date"] == {"year": 2025, "month": 11}
+    assert slides["h200-0003"]["display_date"] == "Sep\u2013Nov 2025"
+    assert slides["h200-0006"]["display_date"] == "Dec 2025"
+    assert "end_date" not in slides["h200-0006"]
+    assert slides["h200-0010"]["display_date"] == "8\u201310 Dec 2025"
     assert slides["h200-0007"]["start_date"] == {"year": 2025, "month": 12, "day": 8}
     assert slides["exact-1"]["start_date"] == {
         "year": 2025,

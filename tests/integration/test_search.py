@@ -63,8 +63,8 @@ def test_filters_by_story_actor_type_and_occurred_time(h200: tl.Timeline) -> Non
     assert all(h200.get(i) for i in by_actor)
     assert "h200-0010" not in by_actor
     assert "h200-0005" in by_actor
-    dated = h200.search("H200", since="2025-12-09", until="2025-12-09", limit=None)
-    assert {h.record.occurred_at.date().isoformat() for h in dated} == {"2025-12-09"}
+    dated = h200.search("H200", since="2025-12-08", until="2025-12-08", limit=None)
+    assert {h.record.occurred_at.date().isoformat() for h in dated} == {"2025-12-08"}
     assert h200.search("H200", story="another-story") == []
 
 

@@ -20,7 +20,7 @@ import csv
 import json
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from html import escape
 from typing import Any, TextIO
 
@@ -41,6 +41,7 @@ from timeline.output.labels import (
     claim_labels,
     date_groups,
     describe_bounds,
+    event_when,
     fact_label,
     headline,
     iso,
@@ -52,6 +53,7 @@ from timeline.output.labels import (
 from timeline.output.reader import TimelineReader
 from timeline.store.base import EventLog
 from timeline.store.recorded import RecordedEvent
+from timeline.times import end_grain, period_end
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "archive_records", "date_parts", "export", "read_jsonl"]
 
@@ -63,8 +65,11 @@ CSV_COLUMNS = (
     "id",
     "type",
     "occurred_at",
+    "occurred_until",
     "precision",
+    "when",
     "reported_at",
+    "reported_until",
     "recorded_at",
     "actors",
     "topic",
@@ -205,8 +210,11 @@ def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
                 event.id,
                 timeline.type_name(event),
                 iso(event.occurred_at),
+                iso(event.occurred_until),
                 event.precision.value,
+                event_when(event),
                 iso(event.reported_at or record.reported_at),
+                iso(event.effective_reported_until or record.reported_until),
                 iso(record.recorded_at),
                 "; ".join(actor_ids(event)),
                 _text(getattr(event, "topic", None)),
@@ -263,7 +271,11 @@ def _write_markdown_facts(
 ) -> None:
     """Where things stand under ``bounds``: each fact, who says so, who disputes it."""
     state = timeline.state(
-        at=bounds.at, known_at=bounds.known_at, recorded_by=bounds.recorded_by, story=bounds.story
+        at=bounds.at,
+        known_at=bounds.known_at,
+        recorded_by=bounds.recorded_by,
+        story=bounds.story,
+        certain=bounds.certain,
     )
     stances, intents, restrictions = state.stances(), state.order_intents(), state.restrictions()
     if not (stances or intents or restrictions):
@@ -288,15 +300,36 @@ def _write_markdown_facts(
 
 def date_parts(event: ev.Event) -> dict[str, int]:
     """TimelineJS ``start_date`` parts that follow the event's precision (UTC)."""
-    utc = event.occurred_at.astimezone(UTC)
+    return _parts(event.occurred_at, event.precision)
+
+
+def end_date_parts(event: ev.Event) -> dict[str, int] | None:
+    """TimelineJS ``end_date`` parts of a period wider than its precision (an EDTF
+    interval), as precise as its end is; ``None`` for a plain instant, day, month or year."""
+    end = event.occurred_until
+    if end == period_end(event.occurred_at, event.precision):
+        return None
+    return _parts(end, _END_PRECISION[end_grain(end.astimezone(UTC))])
+
+
+_END_PRECISION = {
+    "instant": ev.Precision.EXACT,
+    "day": ev.Precision.DAY,
+    "month": ev.Precision.MONTH,
+    "year": ev.Precision.YEAR,
+}
+
+
+def _parts(value: datetime, precision: ev.Precision) -> dict[str, int]:
+    utc = value.astimezone(UTC)
     parts = {"year": utc.year}
-    if event.precision is ev.Precision.YEAR:
+    if precision is ev.Precision.YEAR:
         return parts
     parts["month"] = utc.month
-    if event.precision is ev.Precision.MONTH:
+    if precision is ev.Precision.MONTH:
         return parts
     parts["day"] = utc.day
-    if event.precision is ev.Precision.DAY:
+    if precision is ev.Precision.DAY:
         return parts
     parts.update(hour=utc.hour, minute=utc.minute)
     return parts
@@ -317,6 +350,8 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
             body += f"<p><small>{escape(source)}</small></p>"
         slide: dict[str, Any] = {
             "start_date": date_parts(event),
+            # as people write it ("8\u201310 Dec 2025"): TimelineJS shows it instead
+            "display_date": event_when(event),
             "text": {
                 "headline": escape(headline(event.summary) or type_label(type_name)),
                 "text": body,
@@ -324,6 +359,9 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
             "group": actors[0] if actors else type_label(type_name),
             "unique_id": event.id,
         }
+        end = end_date_parts(event)
+        if end is not None:
+            slide["end_date"] = end
         # TimelineJS requires media.url (it stops with a script error without one);
         # a source without a URL is already credited in the slide's text
         if event.source is not None and event.source.url:

@@ -31,6 +31,7 @@ from timeline.output.labels import (
     claims_note,
     date_groups,
     describe_bounds,
+    event_when,
     fact_label,
     headline,
     iso,
@@ -152,7 +153,7 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
     slots: list[str] = []
     slot_of: dict[int, int] = {}
     for step in steps:
-        label = when(step.event.occurred_at, step.event.precision)
+        label = event_when(step.event)
         if not slots or slots[-1] != label:
             slots.append(label)
         slot_of[step.index] = len(slots) - 1
@@ -401,7 +402,7 @@ def _event(timeline: TimelineReader, step: ReplayStep, names: dict[str, str]) ->
     type_name = timeline.type_name(event)
     actors = ", ".join(names.get(a, a) for a in actor_ids(event))
     summary_line = (
-        f'<span class="when">{escape(when(event.occurred_at, event.precision))}</span> '
+        f'<span class="when">{escape(event_when(event))}</span> '
         f"<b>{escape(type_label(type_name))}</b>"
         + (f" · {escape(actors)}" if actors else "")
         + f" — {escape(headline(event.summary) or event.id)}"

@@ -21,7 +21,7 @@ from timeline.codec import Codec, default_codec
 from timeline.output.reader import TimelineReader
 from timeline.projections.base import Change, is_internal
 from timeline.store.recorded import RecordedEvent, SearchHit
-from timeline.times import Precision
+from timeline.times import Precision, human_period, period_end
 
 __all__ = [
     "Amendments",
@@ -47,6 +47,7 @@ __all__ = [
     "type_label",
     "visible",
     "when",
+    "event_when",
 ]
 
 
@@ -56,16 +57,14 @@ def iso(value: datetime) -> str:
 
 
 def when(value: datetime, precision: Precision | str = Precision.EXACT) -> str:
-    """A time as precisely as known: ``2023``, ``2025-09``, ``2025-12-08``, or to the minute."""
-    utc = value.astimezone(UTC)
-    precision = Precision(precision)
-    if precision is Precision.YEAR:
-        return f"{utc:%Y}"
-    if precision is Precision.MONTH:
-        return f"{utc:%Y-%m}"
-    if precision is Precision.DAY:
-        return f"{utc:%Y-%m-%d}"
-    return f"{utc:%Y-%m-%d %H:%M}Z" if not utc.second else f"{utc:%Y-%m-%d %H:%M:%S}Z"
+    """A time as precisely as known, as people write it: ``2025``, ``Sep 2025``,
+    ``8 Dec 2025``, or ``10 Dec 2025 08:00Z``; never a false midnight."""
+    return human_period(value, period_end(value, Precision(precision)))
+
+
+def event_when(event: ev.Event) -> str:
+    """When an event happened, as people write the period: ``8\u201310 Dec 2025``."""
+    return human_period(event.occurred_at, event.occurred_until)
 
 
 def type_label(type_name: str) -> str:
@@ -173,6 +172,8 @@ def fact_label(fact: Any, claims: Mapping[str, str] | None = None) -> str:
     text = getattr(fact, "label", None)  # a fact class says how it reads
     if not isinstance(text, str):
         return str(fact)
+    if getattr(fact, "certain", True) is False:
+        text = f"possibly {text}"
     note = claims_note(fact, claims)
     return f"{text} — {note}" if note else text
 
@@ -218,12 +219,7 @@ def claim_labels(timeline: TimelineReader, facts: Iterable[Any]) -> dict[str, st
 
 
 def _short_date(event: ev.Event) -> str:
-    utc = event.occurred_at.astimezone(UTC)
-    if event.precision is Precision.YEAR:
-        return f"{utc:%Y}"
-    if event.precision is Precision.MONTH:
-        return f"{utc:%b %Y}"
-    return f"{utc.day} {utc:%b %Y}"
+    return human_period(event.occurred_at, max(event.occurred_until, event.occurred_at))
 
 
 # amended event id -> ("corrected" | "retracted", id of the correction or retraction)
@@ -370,7 +366,7 @@ def date_groups(items: Iterable[T]) -> Iterator[tuple[str, list[T]]]:
     label: str | None = None
     group: list[T] = []
     for item in items:
-        current = when(item.event.occurred_at, item.event.precision)
+        current = event_when(item.event)
         if group and current != label:
             yield label or "", group
             group = []

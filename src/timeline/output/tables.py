@@ -21,6 +21,7 @@ from timeline.output.labels import (
     change_label,
     change_text,
     claims_note,
+    event_when,
     fact_label,
     iso,
     provenance,
@@ -170,11 +171,7 @@ def steps_table(
     rows = []
     for step in steps:
         event = step.event
-        time = (
-            when(event.occurred_at, event.precision)
-            if order == "occurred"
-            else when(step_time(step, order))
-        )
+        time = event_when(event) if order == "occurred" else when(step_time(step, order))
         actors = ", ".join(actor_ids(event))
         rows.append(
             [
@@ -222,7 +219,7 @@ def hits_table(hits: Sequence[SearchHit], type_name: Callable[[ev.Event], str]) 
     rows = [
         [
             h.record.id,
-            when(h.record.occurred_at, h.record.event.precision),
+            event_when(h.record.event),
             type_name(h.record.event),
             h.record.story,
             "" if h.amended_by is None else f"{h.status} by {h.amended_by}",

@@ -7,7 +7,7 @@ an immutable view of those facts with the accessors users call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence, Set
 from types import MappingProxyType
 from typing import Any
 
@@ -179,10 +179,11 @@ class Fold:
         self,
         resolve: Callable[[str], str] | None = None,
         check_topic: Callable[[str], None] | None = None,
+        uncertain: Set[str] = frozenset(),
     ) -> State:
-        """An immutable copy of the facts as they stand."""
+        """An immutable copy of the facts as they stand (see :class:`State` for ``uncertain``)."""
         # State copies what it keeps
-        return State(self.facts, resolve=resolve, check_topic=check_topic)
+        return State(self.facts, resolve=resolve, check_topic=check_topic, uncertain=uncertain)
 
 
 def _claimable(fact: object) -> bool:
@@ -193,6 +194,19 @@ def _claimable(fact: object) -> bool:
 
 def _key(key: Hashable) -> tuple[Any, ...]:
     return key if isinstance(key, tuple) else (key,)
+
+
+def mark_certainty(fact: Any, uncertain: Set[str]) -> Any:
+    """``fact`` with ``certain=False`` when every event of its own evidence is in
+    ``uncertain`` (only possibly by the query's bounds); restrictions blocking an
+    intent do not count."""
+    evidence = getattr(fact, "evidence", None)
+    if not evidence or not getattr(fact, "certain", False):
+        return fact
+    blocking = getattr(fact, "blocked_by", ())
+    if all(e in uncertain or e in blocking for e in evidence):
+        return attrs.evolve(fact, certain=False)
+    return fact
 
 
 class State:
@@ -210,6 +224,7 @@ class State:
         *,
         resolve: Callable[[str], str] | None = None,
         check_topic: Callable[[str], None] | None = None,
+        uncertain: Set[str] = frozenset(),
     ) -> None:
         # a state holds facts only, never a projection's own index entries
         self._facts = {
@@ -217,6 +232,10 @@ class State:
             for name, table in facts.items()
             if not name.startswith("_")  # the fold's own tables (claims)
         }
+        if uncertain:
+            for table in self._facts.values():
+                for key, fact in table.items():
+                    table[key] = mark_certainty(fact, uncertain)
         self._resolve = resolve or (lambda name: name)
         self._check_topic = check_topic or (lambda topic: None)
 

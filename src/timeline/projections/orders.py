@@ -82,6 +82,9 @@ class OrderIntent:
     origins: tuple[str, ...] = ()
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
+    certain: bool = True
+    """Whether an event of its own evidence (not the restrictions blocking it) certainly
+    happened by the query's ``at`` and was certainly public by its ``known_at``."""
 
     columns: ClassVar[tuple[Column, ...]] = (
         Column("buyer", "buyer"),
@@ -139,6 +142,9 @@ class Restriction:
     origins: tuple[str, ...] = ()
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
+    certain: bool = True
+    """Whether it certainly was in force by the query's ``at``, as certainly public by
+    its ``known_at``."""
 
     columns: ClassVar[tuple[Column, ...]] = (
         Column("id", "id"),

@@ -58,6 +58,9 @@ class Stance:
     origins: tuple[str, ...] = ()
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
+    certain: bool = True
+    """Whether an event of its evidence certainly happened by the query's ``at`` and was
+    certainly public by its ``known_at`` (otherwise this value is only *possible*)."""
 
     columns: ClassVar[tuple[Column, ...]] = (
         Column("actor", "actor"),

@@ -72,6 +72,23 @@ def where(f: EventFilter) -> Where:
         if value is not None:
             conditions.append(f"e.{column} {cmp} ?")
             params.append(to_text(value))
+    if f.certain:
+        # the period must end by the bound; the *_at terms above keep the index range
+        for column, value in (
+            ("occurred_until", f.occurred_until),
+            ("reported_until", f.reported_until),
+        ):
+            if value is not None:
+                conditions.append(f"e.{column} <= ?")
+                params.append(to_text(value))
+    for start, end, value in (
+        ("occurred_at", "occurred_until", f.vague_at),
+        ("reported_at", "reported_until", f.vague_known),
+    ):
+        if value is not None:
+            # "end > start" first: the partial index of vague periods answers it
+            conditions.append(f"e.{end} > e.{start} AND e.{start} <= ? AND e.{end} > ?")
+            params.extend([to_text(value), to_text(value)])
     return join, join_params, " AND ".join(conditions) or "1", params
 
 

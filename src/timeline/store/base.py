@@ -44,7 +44,10 @@ class EventFilter:
 
     Times are inclusive bounds on the stored (UTC) times; ``after_position`` /
     ``upto_position`` cut the log to ``(after, upto]``; ``order`` is one of
-    :data:`ORDERS`.
+    :data:`ORDERS`. With ``certain``, ``occurred_until`` / ``reported_until`` bound
+    the *last* instant of each period (``occurred_until`` / ``reported_until``
+    columns) instead of the first. ``vague_at`` / ``vague_known``: only events
+    that possibly but not certainly happened by then / were public by then.
     """
 
     story: str | None = None
@@ -60,6 +63,9 @@ class EventFilter:
     after_position: int = 0
     upto_position: int | None = None
     order: str = "position"
+    certain: bool = False
+    vague_at: datetime | None = None
+    vague_known: datetime | None = None
 
     def but(self, **changes: Any) -> EventFilter:
         """A copy with some fields changed."""
