@@ -82,7 +82,7 @@ def test_the_html_page_shows_every_actor_the_whole_range_and_opens_events(
         last = page.locator("svg text.axis").last.bounding_box()
         assert last is not None
         assert last["x"] + last["width"] <= width
-        assert page.locator("svg text.axis").last.text_content() == "2025-12-10"
+        assert page.locator("svg text.axis").last.text_content() == "10 Dec 2025"
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(logs / "h200-page-800.png"), full_page=True)
 
