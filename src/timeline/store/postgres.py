@@ -688,6 +688,25 @@ class PostgresEventStore:
                 # the times are fixed-width UTC text: byte order is time order
                 where.append(f'e.{column} COLLATE "C" {op} %s')
                 params.append(to_text(value))
+        if f.certain:
+            # the period must end by the bound (see EventFilter.certain)
+            for column, value in (
+                ("occurred_until", f.occurred_until),
+                ("reported_until", f.reported_until),
+            ):
+                if value is not None:
+                    where.append(f'e.{column} COLLATE "C" <= %s')
+                    params.append(to_text(value))
+        for start, end, value in (
+            ("occurred_at", "occurred_until", f.vague_at),
+            ("reported_at", "reported_until", f.vague_known),
+        ):
+            if value is not None:
+                where.append(
+                    f'e.{end} COLLATE "C" > e.{start} COLLATE "C" AND '
+                    f'e.{start} COLLATE "C" <= %s AND e.{end} COLLATE "C" > %s'
+                )
+                params.extend([to_text(value), to_text(value)])
         return join, " AND ".join(where) or "TRUE", params
 
     def _select(self, columns: str, f: EventFilter) -> tuple[str, list[Any]]:
