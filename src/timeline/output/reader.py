@@ -39,8 +39,10 @@ class TimelineReader(Protocol):
         known_at: TimeInput | None = None,
         recorded_by: TimeInput | None = None,
         story: str | None = None,
+        *,
+        certain: bool = False,
     ) -> State:
-        """The facts under these bounds."""
+        """The facts under these bounds (only what certainly happened, with ``certain``)."""
         ...
 
     def replay(
