@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,8 @@ def test_replay_in_reported_order_labels_only_the_amending_steps(magnets: Path) 
 def test_history_shows_the_corrected_event_as_corrected(magnets: Path) -> None:
     result = run("history", magnets, "carmaker-b")
     assert result.exit_code == 0
-    rows = result.stdout.split("\n2024-")
+    # a row starts with its date as people write it ("12 Aug 2024", "Aug 2024")
+    rows = re.split(r"\n(?=(?:\d{1,2} )?[A-Z][a-z]{2} 2024)", result.stdout)
     cancelled = next(r for r in rows if "mag-09" in r)
     assert "(corrected by mag-10)" in " ".join(cancelled.split())
     assert "corrected by" not in " ".join(next(r for r in rows if "mag-03" in r).split())
