@@ -1033,7 +1033,9 @@ class Timeline:
             ValidationError: the store is not an SQLite file.
         """
         if not isinstance(self._store, EventStore):
-            raise ValidationError("Datasette reads SQLite store files only")
+            raise ValidationError(
+                "Datasette reads SQLite store files only: `timeline copy` this store into one first"
+            )
         return datasette_metadata(self._store.conn, self.path.stem)
 
     def copy_to(

@@ -444,3 +444,10 @@ def test_a_replica_answers_reads_follows_the_primary_and_refuses_writes(
             primary.append([event("after-the-copy")], story=STORY)
             late = next(standby.follow(21, timeout=20))
             assert (late.position, late.id) == (22, "after-the-copy")
+
+
+def test_datasette_metadata_on_postgresql_says_to_copy_into_an_sqlite_file(
+    pg: tl.Timeline,
+) -> None:
+    with pytest.raises(tl.ValidationError, match="timeline copy"):
+        pg.datasette_metadata()
