@@ -97,6 +97,8 @@ def _cell(fact: Any, column: Column, claims: Mapping[str, str] | None) -> str:
         text = ", ".join(map(str, value))
     else:
         text = "" if value is None else str(value)
+    if column.with_claims and getattr(fact, "certain", True) is False:
+        text = f"possibly {text}"  # only possibly so under the query's bounds
     return _claimed(text, fact, claims) if column.with_claims else text
 
 
