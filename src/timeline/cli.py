@@ -21,6 +21,7 @@ from tabulate import tabulate
 from timeline.bitemporal import Bounds
 from timeline.errors import FixtureError, TimelineError
 from timeline.facade import LoadReport, Timeline
+from timeline.fixtures import check_regular_file
 from timeline.output import tables as render
 from timeline.output.corrections import amendments
 from timeline.output.export import FORMATS
@@ -36,6 +37,19 @@ _PROGRESS_THRESHOLD = 1000
 
 class _Group(click.Group):
     """Turns library and file errors into one line on stderr and exit status 1."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # bytes that are not UTF-8 reach Python as lone surrogates, which no store,
+        # search or path can take: say which argument, in one line
+        for position, arg in enumerate(args, start=1):
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise click.ClickException(
+                    f"argument {position} ({shown!r}) is not valid UTF-8 text"
+                ) from None
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -169,6 +183,7 @@ def _load(db: str, files: tuple[str, ...], progress: bool | None, appended: list
     with Timeline.open(db) as store:
         for file in files:
             if file.endswith(".jsonl"):
+                check_regular_file(file)  # a FIFO would block the count below
                 with Path(file).open(encoding="utf-8", errors="replace") as handle:
                     count = sum(1 for line in handle if line.strip())
                 with _progress(_show_progress(progress, count), count, file) as tick:

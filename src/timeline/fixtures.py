@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ from timeline.store.recorded import Actor
 
 __all__ = [
     "FORMAT",
+    "DuplicateKeyError",
+    "check_regular_file",
+    "number_problem",
+    "unique_keys",
     "Fixture",
     "FixtureStream",
     "WholeFileNeeded",
@@ -85,11 +90,13 @@ def read_fixture(
         FixtureError: unreadable file or any bad value, naming file, event, field.
     """
     name = str(path)
+    check_regular_file(path)
     try:
-        size = os.path.getsize(path)
-        if size > _MAX_BYTES:
-            raise FixtureError(f"file is {size} bytes; the limit is {_MAX_BYTES}", path=name)
-        raw = Path(path).read_bytes()
+        # the cap applies to what is read (a device or a growing file reports no size)
+        with open(path, "rb") as handle:
+            raw = handle.read(_MAX_BYTES + 1)
+        if len(raw) > _MAX_BYTES:
+            raise FixtureError(f"file is over the limit of {_MAX_BYTES} bytes", path=name)
     except OSError as exc:
         raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=name) from exc
     if not raw.strip():
@@ -111,6 +118,8 @@ def read_fixture(
         raise FixtureError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=name
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits, say
+        raise FixtureError(f"invalid JSON: {_number_problem(exc)}", path=name) from None
     return parse_fixture(
         data,
         path=name,
@@ -218,6 +227,41 @@ def all_problems(problems: list[FixtureError], path: str, *, complete: bool) -> 
         first.args = (f"{path}: {len(problems)} problems{more}:\n- " + "\n- ".join(lines),)
     first.problems = tuple(problems)
     return first
+
+
+def number_problem(exc: ValueError) -> str:
+    """What ``json`` refused that is not a syntax error: a number too long to convert."""
+    text = str(exc)
+    if "digits" in text:
+        return "a number with more than 4300 digits"
+    return text[:200]
+
+
+_number_problem = number_problem
+
+
+def check_regular_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, before reading, what is not a regular file: a FIFO would block, a
+    device (``/dev/zero``) never ends.
+
+    Raises:
+        FixtureError: naming the file and what it is.
+    """
+    name = str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=name) from exc
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a directory" if stat.S_ISDIR(mode)
+        else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )  # fmt: skip
+    raise FixtureError(f"cannot read file: it is {kind}, not a regular file", path=name)
 
 
 class _DuplicateKeyError(Exception):
@@ -586,6 +630,10 @@ class _Text:
                 if len(self.buf) - self.pos < _MAX_VALUE and self._more():
                     continue  # the value runs past what has been read
                 raise self._syntax(exc) from exc
+            except ValueError as exc:  # an integer of thousands of digits, say
+                raise FixtureError(
+                    f"invalid JSON: {_number_problem(exc)}", path=self.path
+                ) from None
             if end == len(self.buf) and self._more():
                 continue  # a number may go on in the next chunk
             self.pos = end
@@ -621,6 +669,7 @@ class FixtureStream:
         self.codec = codec or default_codec
         self.stored_type = stored_type
         self.chunk = chunk or STREAM_CHUNK
+        check_regular_file(self.path)
         try:
             self.text = _Text(self.path)
         except OSError as exc:
@@ -730,3 +779,8 @@ class FixtureStream:
             _check_target(event, ids, path, index, codec)
         in_file[event.id] = codec.registry.of(event).name
         return attrs.evolve(event, story=self.story)
+
+
+# public names for the other readers of JSON (JSON Lines)
+DuplicateKeyError = _DuplicateKeyError
+unique_keys = _unique_keys

@@ -298,9 +298,9 @@ def _grain(start: datetime, end: datetime) -> str:
 
 def _alone(value: datetime, grain: str) -> str:
     if grain == "year":
-        return str(value.year)
+        return f"{value.year:04d}"
     if grain == "month":
-        return f"{_MONTHS[value.month - 1]} {value.year}"
+        return f"{_MONTHS[value.month - 1]} {value.year:04d}"
     if grain == "day":
         return _day(value)
     return f"{_day(value)} {_clock(value)}"
@@ -311,7 +311,7 @@ def _day(value: datetime, *, year: bool = True, month: bool = True) -> str:
     if month:
         text += f" {_MONTHS[value.month - 1]}"
     if year:
-        text += f" {value.year}"
+        text += f" {value.year:04d}"
     return text
 
 
@@ -327,14 +327,18 @@ def human_period(start: datetime, end: datetime | None = None) -> str:
         end = end.astimezone(start.tzinfo)
     grain = _grain(start, end)
     if grain == "year":
-        return str(start.year) if start.year == end.year else f"{start.year}{DASH}{end.year}"
+        return (
+            f"{start.year:04d}"
+            if start.year == end.year
+            else f"{start.year:04d}{DASH}{end.year:04d}"
+        )
     if grain == "month":
         first, last = _MONTHS[start.month - 1], _MONTHS[end.month - 1]
         if (start.year, start.month) == (end.year, end.month):
-            return f"{first} {start.year}"
+            return f"{first} {start.year:04d}"
         if start.year == end.year:
-            return f"{first}{DASH}{last} {end.year}"
-        return f"{first} {start.year}{DASH}{last} {end.year}"
+            return f"{first}{DASH}{last} {end.year:04d}"
+        return f"{first} {start.year:04d}{DASH}{last} {end.year:04d}"
     if grain != "instant" and start.year != end.year and _start_grain(start) != end_grain(end):
         # ends of different grains across years ("2022/2025-12-07"): each as known
         return f"{_alone(start, _start_grain(start))}{DASH}{_alone(end, end_grain(end))}"

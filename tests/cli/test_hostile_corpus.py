@@ -11,7 +11,7 @@ import pytest
 from tests.cli.conftest import run
 from tests.conftest import INVALID
 
-CASES = sorted(p for p in INVALID.iterdir() if p.suffix == ".json")
+CASES = sorted(p for p in INVALID.iterdir() if p.suffix in (".json", ".jsonl"))
 
 
 def test_the_corpus_is_there() -> None:

@@ -47,6 +47,7 @@ CASES: dict[str, Case] = {
     "top-level-string": Case(None, "the top level must be an object, not a string"),
     "unknown-top-level-key": Case("evnets", "a misspelt top-level key is refused, not ignored"),
     "duplicate-key": Case("id", "a key twice in one object is refused, not the last one kept"),
+    "huge-integer": Case(None, "a 5,000-digit number is refused, not a raw ValueError"),
     "future-format": Case("format", 'an unsupported future "timeline-fixture/2" is refused'),
     "missing-format": Case("format", 'a file without "format" is refused'),
     "missing-story": Case("story", "a file without a story slug is refused"),

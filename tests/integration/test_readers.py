@@ -228,3 +228,20 @@ def test_a_reader_folds_appended_events_in_memory_from_the_snapshots_it_cannot_r
         holder.execute("ROLLBACK")
         holder.close()
     assert hashlib.sha256(loaded.read_bytes()).hexdigest() == before
+
+
+def test_the_readers_beside_writers_benchmark_runs_without_a_reader_error() -> None:
+    # the short version of bench/readers_writers.py (8 writers, 4 readers, 60 s)
+    script = Path(__file__).resolve().parents[2] / "bench" / "readers_writers.py"
+    args = ["--duration", "2", "--writers", "2", "--readers", "2", "--no-raw"]
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("timeline "))
+    events, writer_errors, _, calls, reader_errors = map(int, row.split()[1:6])
+    assert (writer_errors, reader_errors) == (0, 0)
+    assert events > 0
+    assert calls > 0
+    assert "lost 0, duplicated 0" in result.stdout

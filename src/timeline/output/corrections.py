@@ -23,7 +23,7 @@ __all__ = ["CorrectionNote", "amendments", "corrections_log", "day_text", "step_
 def day_text(value: datetime) -> str:
     """A day as people write it: ``11 Dec 2025`` (UTC)."""
     utc = value.astimezone(UTC)
-    return f"{utc.day} {utc:%b %Y}"
+    return f"{utc.day} {utc:%b} {utc.year:04d}"
 
 
 @attrs.frozen(kw_only=True)

@@ -33,7 +33,9 @@ from timeline.errors import (
     UnknownEventTypeError,
     ValidationError,
 )
+from timeline.fixtures import DuplicateKeyError, check_regular_file, number_problem, unique_keys
 from timeline.output.corrections import corrections_log
+from timeline.output.escape import csv_cell, jsonl_line, md_code, md_link, md_text, safe_url
 from timeline.output.html import write_html
 from timeline.output.labels import (
     actor_ids,
@@ -136,7 +138,7 @@ def _write_jsonl(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     codec = timeline.store.codec
     count = 0
     for record in archive_records(timeline.store, bounds):
-        out.write(canonical_json(codec.to_dict(record.event)) + "\n")
+        out.write(jsonl_line(canonical_json(codec.to_dict(record.event))) + "\n")
         count += 1
     return count
 
@@ -149,24 +151,29 @@ def read_jsonl(path: str | os.PathLike[str], codec: Codec) -> list[ev.Event]:
             event (its index among the file's events and its id), the field and the line.
     """
     name = str(path)
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            lines = handle.read().splitlines()
-    except OSError as exc:
-        raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=name) from exc
-    except UnicodeDecodeError as exc:
-        raise FixtureError(f"not UTF-8 text (byte {exc.start})", path=name) from exc
     events: list[ev.Event] = []
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in _jsonl_lines(path):
         if not line.strip():
             continue
         where: dict[str, Any] = {"path": name, "index": len(events)}
         try:
-            data = json.loads(line)
+            data = json.loads(line, object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
             raise FixtureError(
                 f"invalid JSON at column {exc.colno}: {exc.msg} (line {lineno})", **where
             ) from exc
+        except DuplicateKeyError as exc:
+            raise FixtureError(
+                f"key {exc.key!r} appears twice in one JSON object (line {lineno})",
+                field=exc.key,
+                **where,
+            ) from None
+        except RecursionError:
+            raise FixtureError(f"JSON nested too deeply (line {lineno})", **where) from None
+        except ValueError as exc:  # an integer of thousands of digits, say
+            raise FixtureError(
+                f"invalid JSON: {number_problem(exc)} (line {lineno})", **where
+            ) from None
         if not isinstance(data, dict):
             raise FixtureError(f"expected an event object (line {lineno})", **where)
         raw_id = data.get("id")
@@ -185,6 +192,36 @@ def read_jsonl(path: str | os.PathLike[str], codec: Codec) -> list[ev.Event]:
     return events
 
 
+_MAX_LINE = 64 << 20  # one record larger than this is refused
+
+
+def _jsonl_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` split on ``\\n`` only (never on U+2028 and the like).
+
+    Raises:
+        FixtureError: not a regular file, unreadable, not UTF-8, or a line too long.
+    """
+    name = str(path)
+    check_regular_file(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="\n") as handle:
+            lineno = 0
+            while True:
+                line = handle.readline(_MAX_LINE + 1)
+                if not line:
+                    return
+                lineno += 1
+                if len(line) > _MAX_LINE:
+                    raise FixtureError(
+                        f"line {lineno} is longer than {_MAX_LINE} characters", path=name
+                    )
+                yield lineno, line.rstrip("\r\n")
+    except OSError as exc:
+        raise FixtureError(f"cannot read file: {exc.strerror or exc}", path=name) from exc
+    except UnicodeDecodeError as exc:
+        raise FixtureError(f"not UTF-8 text (byte {exc.start})", path=name) from exc
+
+
 # --- CSV ------------------------------------------------------------------------------
 
 
@@ -199,6 +236,7 @@ def _text(value: object) -> str:
 def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    cell = csv_cell  # a leading = + - @ tab or CR gets a ' (OWASP): text, not a formula
     count = 0
     for placed in effective_events(timeline.store, bounds):
         event, record = placed.event, placed.record
@@ -206,26 +244,31 @@ def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
         writer.writerow(
             [
                 placed.position,
-                record.story,
-                event.id,
-                timeline.type_name(event),
-                iso(event.occurred_at),
-                iso(event.occurred_until),
-                event.precision.value,
-                event_when(event),
-                iso(event.reported_at or record.reported_at),
-                iso(event.effective_reported_until or record.reported_until),
-                iso(record.recorded_at),
-                "; ".join(actor_ids(event)),
-                _text(getattr(event, "topic", None)),
-                _text(getattr(event, "product", None)),
-                _text(getattr(event, "position", None)),
-                source.publisher if source else "",
-                _text(source.headline) if source else "",
-                _text(source.url) if source else "",
-                event.attribution,
-                event.summary,
-                _text(event.quote),
+                *map(
+                    cell,
+                    [
+                        record.story,
+                        event.id,
+                        timeline.type_name(event),
+                        iso(event.occurred_at),
+                        iso(event.occurred_until),
+                        event.precision.value,
+                        event_when(event),
+                        iso(event.reported_at or record.reported_at),
+                        iso(event.effective_reported_until or record.reported_until),
+                        iso(record.recorded_at),
+                        "; ".join(actor_ids(event)),
+                        _text(getattr(event, "topic", None)),
+                        _text(getattr(event, "product", None)),
+                        _text(getattr(event, "position", None)),
+                        source.publisher if source else "",
+                        _text(source.headline) if source else "",
+                        _text(source.url) if source else "",
+                        event.attribution,
+                        event.summary,
+                        _text(event.quote),
+                    ],
+                ),
             ]
         )
         count += 1
@@ -238,31 +281,33 @@ def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
 def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
     names = actor_names(timeline)
     placed = list(effective_events(timeline.store, bounds))
-    out.write(f"# {story_title(timeline, bounds.story)}\n\n")
-    out.write(f"{len(placed)} events: {describe_bounds(bounds)}.\n")
+    # every stored text through md_text (escaped, one line) and every URL through
+    # md_link (only http/https become links): text cannot run or forge structure
+    out.write(f"# {md_text(story_title(timeline, bounds.story))}\n\n")
+    out.write(f"{len(placed)} events: {md_text(describe_bounds(bounds))}.\n")
     for label, group in date_groups(placed):
-        out.write(f"\n## {label}\n\n")
+        out.write(f"\n## {md_text(label)}\n\n")
         for p in group:
             event = p.event
-            actors = ", ".join(names.get(a, a) for a in actor_ids(event))
-            head = f"**{type_label(timeline.type_name(event))}**"
+            actors = ", ".join(md_text(names.get(a, a)) for a in actor_ids(event))
+            head = f"**{md_text(type_label(timeline.type_name(event)))}**"
             if actors:
                 head += f" ({actors})"
-            out.write(f"- {head}: {event.summary} `{event.id}`\n")
+            out.write(f"- {head}: {md_text(event.summary)} {md_code(event.id)}\n")
             if event.quote:
-                out.write(f"  > {event.quote}\n")
-            source = source_line(event)
+                out.write(f"  > {md_text(event.quote)}\n")
+            source = source_line(event, text=md_text, link=md_link)
             if source:
                 out.write(f"  - Source: {source}\n")
             if event.about:
-                about = ", ".join(names.get(a, a) for a in event.about)
+                about = ", ".join(md_text(names.get(a, a)) for a in event.about)
                 out.write(f"  - About: {about}\n")
     _write_markdown_facts(timeline, out, bounds, names)
     notes = corrections_log(timeline, bounds)
     if notes:
         out.write("\n## Corrections and retractions\n\n")
         for note in notes:
-            out.write(f"- {note.text} `{note.id}`\n")
+            out.write(f"- {md_text(note.text)} {md_code(note.id)}\n")
     return len(placed)
 
 
@@ -282,17 +327,19 @@ def _write_markdown_facts(
         return
     claims = claim_labels(timeline, [*stances, *intents, *restrictions])
     out.write("\n## Where things stand\n\n")
+    t = md_text
     for s in stances:
-        what = f"**{names.get(s.actor, s.actor)}** on `{s.topic}`: {fact_label(s, claims)}"
+        what = f"**{t(names.get(s.actor, s.actor))}** on {md_code(s.topic)}: "
+        what += t(fact_label(s, claims))
         if s.conditions:
-            what += f" (conditions: {', '.join(s.conditions)})"
-        out.write(f"- {what}; {provenance(s)}\n")
+            what += f" (conditions: {t(', '.join(s.conditions))})"
+        out.write(f"- {what}; {t(provenance(s))}\n")
     for i in intents:
         who = f"{names.get(i.buyer, i.buyer)} / {names.get(i.supplier, i.supplier)} / {i.product}"
-        out.write(f"- **{who}**: {fact_label(i, claims)}; {provenance(i)}\n")
+        out.write(f"- **{t(who)}**: {t(fact_label(i, claims))}; {t(provenance(i))}\n")
     for r in restrictions:
-        out.write(f"- **{r.id}** ({names.get(r.authority, r.authority)}): ")
-        out.write(f"{fact_label(r, claims)}; {provenance(r)}\n")
+        out.write(f"- **{t(r.id)}** ({t(names.get(r.authority, r.authority))}): ")
+        out.write(f"{t(fact_label(r, claims))}; {t(provenance(r))}\n")
 
 
 # --- TimelineJS ----------------------------------------------------------------------
@@ -356,7 +403,8 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
                 "headline": escape(headline(event.summary) or type_label(type_name)),
                 "text": body,
             },
-            "group": actors[0] if actors else type_label(type_name),
+            # TimelineJS puts these into the page as HTML: every text field is escaped
+            "group": escape(actors[0] if actors else type_label(type_name)),
             "unique_id": event.id,
         }
         end = end_date_parts(event)
@@ -364,10 +412,12 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
             slide["end_date"] = end
         # TimelineJS requires media.url (it stops with a script error without one);
         # a source without a URL is already credited in the slide's text
-        if event.source is not None and event.source.url:
-            media: dict[str, str] = {"credit": event.source.publisher, "url": event.source.url}
+        # (only an http/https one: TimelineJS would embed or link any other)
+        url = safe_url(event.source.url) if event.source and event.source.url else None
+        if event.source is not None and url is not None:
+            media: dict[str, str] = {"credit": escape(event.source.publisher), "url": url}
             if event.source.headline:
-                media["caption"] = event.source.headline
+                media["caption"] = escape(event.source.headline)
             slide["media"] = media
         slides.append(slide)
     document = {
@@ -379,8 +429,7 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
         },
         "events": slides,
     }
-    json.dump(document, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+    out.write(jsonl_line(json.dumps(document, ensure_ascii=False, indent=2)) + "\n")
     return len(slides)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -330,24 +330,37 @@ def headline(summary: str, limit: int = 100) -> str:
     return first
 
 
-def source_line(event: ev.Event, *, url_as_link: bool = True) -> str:
+def source_line(
+    event: ev.Event,
+    *,
+    url_as_link: bool = True,
+    text: Callable[[str], str] | None = None,
+    link: Callable[[str], str] | None = None,
+) -> str:
     """Each source (publisher, via, headline, publication date, URL), then the
-    attribution and the basis, in one line."""
+    attribution and the basis, in one line.
+
+    ``text`` escapes stored text and ``link`` writes a URL, for a markup (Markdown).
+    """
+    t = text or (lambda s: s)
     cited = []
     for source in event.sources:
-        parts = [source.publisher]
+        parts = [t(source.publisher)]
         if source.via is not None:
-            parts[0] += f" (via {source.origin or source.via})"
+            parts[0] += f" (via {t(source.origin or source.via)})"
         if source.headline:
-            parts.append(f"“{source.headline}”")
+            parts.append(f"“{t(source.headline)}”")
         if source.published_at is not None:
             parts.append(f"published {when(source.published_at, Precision.DAY)}")
         if source.url:
-            parts.append(f"<{source.url}>" if url_as_link else source.url)
+            if link is not None:
+                parts.append(link(source.url))
+            else:
+                parts.append(f"<{source.url}>" if url_as_link else source.url)
         cited.append(", ".join(parts))
     parts = ["; ".join(cited)] if cited else []
     if event.attribution:
-        parts.append(f"attribution: {event.attribution}")
+        parts.append(f"attribution: {t(event.attribution)}")
     if event.basis is not ev.Basis.UNKNOWN:
         parts.append(f"basis: {event.basis.value}")
     return ", ".join(parts)

@@ -78,6 +78,11 @@ def matching_rows(
     """
     if limit is not None and limit < 1:
         raise ValidationError(f"limit: must be at least 1, got {limit}", field="limit")
+    if limit is not None and limit > 2**63 - 1:
+        raise ValidationError(
+            f"limit: must be at most {2**63 - 1} (SQLite's largest integer), got {limit}",
+            field="limit",
+        )
     match = fts_query(query, raw=raw)
     join, join_params, condition, params = where_sql(where)
     sql = (
