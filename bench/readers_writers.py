@@ -213,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as work:
         db = Path(work) / "busy.db"
-        tl.Timeline.open(db).close()
+        with tl.Timeline.open(db) as store:
+            # every actor and topic the readers ask about exists from the start
+            store.append([_event(99, n) for n in range(len(ACTORS) * 3)], story="seed")
         found = [run("timeline", db, args.writers, args.readers, args.duration)]
         if not args.no_raw:
             raw = Path(work) / "raw.db"

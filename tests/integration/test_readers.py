@@ -233,7 +233,7 @@ def test_a_reader_folds_appended_events_in_memory_from_the_snapshots_it_cannot_r
 def test_the_readers_beside_writers_benchmark_runs_without_a_reader_error() -> None:
     # the short version of bench/readers_writers.py (8 writers, 4 readers, 60 s)
     script = Path(__file__).resolve().parents[2] / "bench" / "readers_writers.py"
-    args = ["--duration", "2", "--writers", "2", "--readers", "2", "--no-raw"]
+    args = ["--duration", "4", "--writers", "2", "--readers", "2", "--no-raw"]
     result = subprocess.run(
         [sys.executable, str(script), *args],
         capture_output=True, text=True, timeout=300, check=False,
