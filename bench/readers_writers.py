@@ -51,13 +51,21 @@ def _event(writer: int, n: int) -> tl.Announcement:
     )
 
 
-def _writer(db: str, index: int, shared: bool, stop: float, out: Any) -> None:
+def _ready(go: Any, duration: float, out: Any) -> float:
+    """Say this process is ready, wait until every process is, and return when to stop."""
+    out.put(("ready",))
+    go.wait()
+    return time.time() + duration
+
+
+def _writer(db: str, index: int, shared: bool, go: Any, duration: float, out: Any) -> None:
     latencies: list[float] = []
     appended: list[str] = []
     conflicts = errors = 0
     story = "shared" if shared else f"own-{index}"
     first_error = ""
     with tl.Timeline.open(db) as store:
+        stop = _ready(go, duration, out)
         n = 0
         while time.time() < stop:
             event = _event(index, n)
@@ -81,7 +89,7 @@ def _writer(db: str, index: int, shared: bool, stop: float, out: Any) -> None:
     out.put(("writer", latencies, errors, conflicts, appended, first_error))
 
 
-def _reader(db: str, index: int, stop: float, out: Any) -> None:
+def _reader(db: str, index: int, go: Any, duration: float, out: Any) -> None:
     latencies: list[float] = []
     errors = 0
     first_error = ""
@@ -93,6 +101,7 @@ def _reader(db: str, index: int, stop: float, out: Any) -> None:
         lambda s: s.verify(),
     ]
     with tl.Timeline.open(db) as store:
+        stop = _ready(go, duration, out)
         n = 0
         while time.time() < stop:
             started = time.perf_counter()
@@ -106,8 +115,9 @@ def _reader(db: str, index: int, stop: float, out: Any) -> None:
     out.put(("reader", latencies, errors, 0, [], first_error))
 
 
-def _raw_writer(db: str, index: int, shared: bool, stop: float, out: Any) -> None:
+def _raw_writer(db: str, index: int, shared: bool, go: Any, duration: float, out: Any) -> None:
     conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    stop = _ready(go, duration, out)
     latencies: list[float] = []
     errors = n = 0
     while time.time() < stop:
@@ -129,8 +139,9 @@ def _raw_writer(db: str, index: int, shared: bool, stop: float, out: Any) -> Non
     out.put(("writer", latencies, errors, 0, [f"{index}-{i}" for i in range(n)], ""))
 
 
-def _raw_reader(db: str, index: int, stop: float, out: Any) -> None:
+def _raw_reader(db: str, index: int, go: Any, duration: float, out: Any) -> None:
     conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    stop = _ready(go, duration, out)
     latencies: list[float] = []
     errors = 0
     while time.time() < stop:
@@ -154,14 +165,17 @@ def run(kind: str, db: Path, writers: int, readers: int, duration: float) -> dic
     """One run; returns the figures."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    stop = time.time() + duration + 2.0  # processes start within the first 2 s
+    go = ctx.Event()  # the clock starts once every process has started and opened the store
     write_fn, read_fn = (_writer, _reader) if kind == "timeline" else (_raw_writer, _raw_reader)
     procs = [
-        ctx.Process(target=write_fn, args=(str(db), i, i < writers // 2, stop, out))
+        ctx.Process(target=write_fn, args=(str(db), i, i < writers // 2, go, duration, out))
         for i in range(writers)
-    ] + [ctx.Process(target=read_fn, args=(str(db), i, stop, out)) for i in range(readers)]
+    ] + [ctx.Process(target=read_fn, args=(str(db), i, go, duration, out)) for i in range(readers)]
     for p in procs:
         p.start()
+    for _ in procs:
+        assert out.get(timeout=600) == ("ready",)
+    go.set()
     results = [out.get(timeout=duration + 600) for _ in procs]
     for p in procs:
         p.join()
