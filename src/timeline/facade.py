@@ -21,6 +21,7 @@ from timeline.copying import CopyReport, copy_store
 from timeline.errors import (
     DuplicateEventError,
     FixtureError,
+    IntegrityError,
     StoreError,
     UnknownActorError,
     UnknownTopicError,
@@ -858,13 +859,105 @@ class Timeline:
             if not self._store.wait(last, step):
                 idle += step
 
-    def verify(self) -> int:
+    def verify(self, *, deep: bool = False) -> int:
         """Check the hash chain; return how many events were verified.
 
+        Args:
+            deep: also check the data derived from the log, which answers depend
+                on: the snapshots against a fresh fold, the search index (FTS5's
+                own check against the logged text) and the event-actor index
+                against the actors each event names (see :meth:`derived_differences`).
+
         Raises:
-            IntegrityError: naming the first bad position.
+            IntegrityError: naming the first bad position, or (``deep``) every
+                derived table that differs from the log and how.
         """
-        return self._store.verify()
+        count = self._store.verify()
+        if deep:
+            problems = self.derived_differences()
+            if problems:
+                raise IntegrityError(
+                    0,
+                    "data derived from the log differs from it: "
+                    + "; ".join(problems)
+                    + " (timeline repair / Timeline.repair() rebuilds it from the log)",
+                )
+        return count
+
+    def derived_differences(self) -> list[str]:
+        """How the derived tables differ from what the log gives (empty: they agree)."""
+        store: Any = self._store
+        problems: list[str] = []
+        rows = getattr(store, "event_actor_rows", None)
+        if rows is not None:
+            with self._store.reading():
+                stored = rows()
+                least, most = self._expected_actor_rows()
+            for position, actor, role in sorted(stored - most)[:10]:
+                problems.append(
+                    f"event-actor index: position {position} lists actor {actor!r} ({role}), "
+                    "which that event does not name"
+                )
+            for position, actor, role in sorted(least - stored)[:10]:
+                problems.append(
+                    f"event-actor index: position {position} lacks actor {actor!r} ({role})"
+                )
+        check = getattr(store, "search_index_problem", None)
+        if check is not None:
+            problem = check()
+            if problem is not None:
+                problems.append(f"search index: {problem}")
+        if self._materializable and self._snapshot_store is not None:
+            snapshots = Snapshots(
+                self._store, self._snapshot_store, self._projections, self._context()
+            )
+            with self._store.reading():
+                problems += snapshots.differences()
+        return problems
+
+    def _expected_actor_rows(
+        self,
+    ) -> tuple[set[tuple[int, str, str]], set[tuple[int, str, str]]]:
+        """The event-actor rows the log gives: those every event's actor fields name, and
+        those plus its description entries that are actor ids (indexed when they were
+        known actors at the event's append)."""
+        known = set(self._store.actor_lookup().values())
+        least: set[tuple[int, str, str]] = set()
+        most: set[tuple[int, str, str]] = set()
+        for record in self._store.read():
+            event, position = record.event, record.position
+            for role, actor in event.actor_refs():
+                least.add((position, actor, role))
+            for name in event.description_fields:
+                for item in getattr(event, name):
+                    if item in known:
+                        most.add((position, item, name))
+        return least, most | least
+
+    def repair(self) -> list[str]:
+        """Rebuild every table derived from the log: the event-actor index, the search
+        index and the snapshots. Returns what differed before (see :meth:`verify`).
+
+        Raises:
+            StoreError: the store cannot be written, or its backend cannot rebuild.
+        """
+        before = self.derived_differences()
+        store: Any = self._store
+        rebuild = getattr(store, "rebuild_derived", None)
+        if rebuild is None:
+            raise StoreError(f"{self.path}: this store's backend cannot rebuild derived tables")
+        _, rows = self._expected_actor_rows()
+        rebuild(rows)
+        clear = getattr(self._snapshot_store, "clear", None)
+        if clear is not None and self._materializable and self._snapshot_store is not None:
+            clear()
+            self._snapshots = None
+            self._live.clear()
+            snapshots = Snapshots(
+                self._store, self._snapshot_store, self._projections, self._context()
+            )
+            snapshots.catch_up()
+        return before
 
     # --- search, export, import ---------------------------------------------------
 

@@ -336,6 +336,40 @@ class Snapshots:
             marker = None
         return self.covers(bounds, marker)
 
+    def differences(self, limit: int = 10) -> list[str]:
+        """How the stored versions differ from a fresh fold of the log (at most
+        ``limit`` differences, each naming the fact and the fold key); empty when
+        they agree or are not built. Compares what each fact is at every fold key,
+        so versions that restate a value are no difference."""
+        versions = getattr(self.store, "versions", None)
+        cp = self.store.checkpoint()
+        if versions is None or cp is None or not cp.complete or cp.signature != self.signature:
+            return []
+        expected: dict[str, list[tuple[str, Any]]] = {}
+        fold = Fold(self.projections, self.ctx)
+        stream = fold_events(
+            self.log, Bounds(), upto=cp.position,
+            ignore=ignored_type_names(self.log, self.projections),
+        )  # fmt: skip
+        for occurred_at, position, event in stream:
+            key = okey(occurred_at, position)
+            for projection, fkey, _, fact in fold.updates(event):
+                expected.setdefault(_key_text(projection, fkey), []).append((key, fact))
+        stored: dict[str, list[tuple[str, Any]]] = {}
+        self.codec.preload()
+        for key_text, at, text in versions():
+            stored.setdefault(key_text, []).append(
+                (at, None if text is None else self.codec.loads(text))
+            )
+        problems: list[str] = []
+        for key_text in sorted(set(expected) | set(stored)):
+            found = _first_difference(expected.get(key_text, []), stored.get(key_text, []))
+            if found is not None:
+                problems.append(f"snapshot fact {key_text} at {found}")
+                if len(problems) >= limit:
+                    break
+        return problems
+
     def refresh(self) -> bool:
         """Best effort: bring the versions up to the head if that can be done now.
 
@@ -624,6 +658,32 @@ class Snapshots:
             if record is not None and ev.target_of(record.event) is not None:
                 pending.append(record.event)
         return ids
+
+
+def _first_difference(a: list[tuple[str, Any]], b: list[tuple[str, Any]]) -> str | None:
+    """The first fold key at which two version lists (sorted by key) give different
+    values ("what the fact is from here on"), or ``None`` if they always agree."""
+    points = sorted({at for at, _ in a} | {at for at, _ in b})
+    ia = ib = 0
+    va: Any = None
+    vb: Any = None
+    for at in points:
+        while ia < len(a) and a[ia][0] <= at:
+            va = a[ia][1]
+            ia += 1
+        while ib < len(b) and b[ib][0] <= at:
+            vb = b[ib][1]
+            ib += 1
+        if va != vb:
+            return f"{at.split('#')[0]} (log position {int(at.split('#')[1])}): " + (
+                f"stored {_short(vb)}, the log gives {_short(va)}"
+            )
+    return None
+
+
+def _short(value: Any) -> str:
+    text = "nothing" if value is None else repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _knows_everything(bounds: Bounds, max_reported: str | None, max_recorded: str | None) -> bool:

@@ -147,6 +147,21 @@ class SQLiteSnapshotStore:
             ).fetchone()
         return None if row is None else row[0]
 
+    def versions(self) -> list[tuple[str, str, str | None]]:
+        """Every stored fact version ``(key text, okey, fact text)``, by key then okey."""
+        with self._store.guard():
+            rows = self._store.conn.execute(
+                "SELECT key, okey, fact FROM fact_versions ORDER BY key, okey"
+            ).fetchall()
+        return [(k, o, f) for k, o, f in rows]
+
+    def clear(self) -> None:
+        """Drop every version and the checkpoint: the next catch-up rebuilds them."""
+        with self._store.write() as conn:
+            conn.execute("DELETE FROM fact_versions")
+            conn.execute("DELETE FROM fact_keys")
+            conn.execute("DELETE FROM snapshot_checkpoint")
+
     def source_ref(self, text: str) -> int:
         """The number of an interned source, interning it now if new."""
         conn = self._store.conn

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,7 +37,14 @@ from timeline.errors import (
 )
 from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import Batch, refuse_nul, refuse_nul_in_actors, stored_source
-from timeline.store._schema import MIGRATION_SET, index_for_search, migrations
+from timeline.store._schema import (
+    MIGRATION_SET,
+    SEARCH_COLUMNS,
+    SEARCH_TABLE,
+    SEARCH_VIEW,
+    index_for_search,
+    migrations,
+)
 from timeline.store._where import id_chunks, order_by
 from timeline.store._where import where as where_sql
 from timeline.store.base import EVERYTHING, EventFilter
@@ -919,6 +927,83 @@ class EventStore:
         """
         with self.guard():
             return verify(self.conn)
+
+    # --- derived tables: checking and rebuilding them from the log -----------------
+
+    def event_actor_rows(self) -> set[tuple[int, str, str]]:
+        """Every ``(position, actor, role)`` row of the event-actor index."""
+        with self.guard():
+            rows = self.conn.execute("SELECT position, actor, role FROM event_actors")
+            return {(int(p), a, r) for p, a, r in rows}
+
+    def search_index_problem(self) -> str | None:
+        """What is wrong with the search index, if anything: its terms compared with
+        those of an index built afresh from the log's text (in a temporary table;
+        FTS5's own 'integrity-check' cannot read the content view on SQLite 3.40)."""
+        conn = self.conn
+        with self.guard():
+            sql = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (SEARCH_TABLE,)
+            ).fetchone()[0]
+            tokenize = re.search(r"tokenize\s*=\s*('[^']*')", sql)
+            columns = ", ".join(SEARCH_COLUMNS)
+            options = f", tokenize = {tokenize.group(1)}" if tokenize else ""
+            conn.execute("DROP TABLE IF EXISTS temp.timeline_fts_check")
+            conn.execute("DROP TABLE IF EXISTS temp.timeline_vocab_stored")
+            conn.execute("DROP TABLE IF EXISTS temp.timeline_vocab_fresh")
+            try:
+                conn.execute(
+                    f"CREATE VIRTUAL TABLE temp.timeline_fts_check USING fts5({columns}{options})"
+                )
+                conn.execute(
+                    f"INSERT INTO temp.timeline_fts_check (rowid, {columns}) "
+                    f"SELECT position, {columns} FROM {SEARCH_VIEW}"
+                )
+                conn.execute(
+                    "CREATE VIRTUAL TABLE temp.timeline_vocab_stored "
+                    f"USING fts5vocab(main, {SEARCH_TABLE}, instance)"
+                )
+                conn.execute(
+                    "CREATE VIRTUAL TABLE temp.timeline_vocab_fresh "
+                    "USING fts5vocab(temp, timeline_fts_check, instance)"
+                )
+                cols = "term, doc, col"
+                extra = conn.execute(
+                    f"SELECT {cols} FROM temp.timeline_vocab_stored EXCEPT "
+                    f"SELECT {cols} FROM temp.timeline_vocab_fresh ORDER BY doc LIMIT 3"
+                ).fetchall()
+                missing = conn.execute(
+                    f"SELECT {cols} FROM temp.timeline_vocab_fresh EXCEPT "
+                    f"SELECT {cols} FROM temp.timeline_vocab_stored ORDER BY doc LIMIT 3"
+                ).fetchall()
+            finally:
+                conn.execute("DROP TABLE IF EXISTS temp.timeline_vocab_stored")
+                conn.execute("DROP TABLE IF EXISTS temp.timeline_vocab_fresh")
+                conn.execute("DROP TABLE IF EXISTS temp.timeline_fts_check")
+        found = [f"position {d} is indexed under {t!r} ({c}), not in its text" for t, d, c in extra]
+        found += [f"position {d} is not indexed under {t!r} ({c})" for t, d, c in missing]
+        return "; ".join(found) or None
+
+    def rebuild_derived(self, actor_rows: Iterable[tuple[int, str, str]]) -> None:
+        """Recreate the event-actor index (from ``actor_rows``) and the search index
+        (from the log) in one transaction."""
+        with self.write() as conn:
+            # the index refuses deletes: lift that inside this one transaction only
+            guards = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'event_actors'"
+            ).fetchall()
+            for name, _ in guards:
+                conn.execute(f'DROP TRIGGER "{name}"')
+            conn.execute("DELETE FROM event_actors")
+            for _, sql in guards:
+                conn.execute(sql)
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_actors (position, actor, role) VALUES (?, ?, ?)",
+                sorted(actor_rows),
+            )
+            conn.execute(f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('delete-all')")
+            index_for_search(conn, 0)
 
     def schema_names(self) -> list[str]:
         """Names of the applied schema migrations."""
