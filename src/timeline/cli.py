@@ -471,7 +471,7 @@ def verify(db: str, deep: bool, as_json: bool) -> None:
     with _read(db) as store:
         count = store.verify(deep=deep)
     if as_json:
-        _echo_json({"ok": True, "events": count, "deep": deep})
+        _echo_json({"ok": True, "events": count, **({"deep": True} if deep else {})})
     else:
         extra = "; snapshots, search and actor indexes match the log" if deep else ""
         click.echo(f"{db}: ok, {count} events, hash chain intact{extra}")

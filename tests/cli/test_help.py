@@ -23,7 +23,7 @@ def _readme_section() -> str:
 def test_the_command_set() -> None:
     assert COMMANDS == [
         "actors", "backup", "copy", "datasette-metadata", "diff", "export", "follow", "history",
-        "info", "load", "replay", "search", "state", "stories", "topics", "verify",
+        "info", "load", "repair", "replay", "search", "state", "stories", "topics", "verify",
     ]  # fmt: skip
 
 

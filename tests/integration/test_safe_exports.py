@@ -224,9 +224,12 @@ def test_random_text_of_any_code_point_round_trips_through_jsonl(
         id="x",
         occurred_at=DAY,
         summary=summary,
-        quote=quote or None,
+        quote=quote if quote.strip() else None,
         attribution=attribution,
-        source=tl.Source(publisher=publisher or "p", headline=headline or None),
+        source=tl.Source(
+            publisher=publisher if publisher.strip() else "p",
+            headline=headline if headline.strip() else None,
+        ),
     )
     source, target = tmp_path / "rt-a.db", tmp_path / "rt-b.db"
     for path in (source, target, tmp_path / "rt.jsonl"):
