@@ -214,3 +214,19 @@ def test_outputs_show_periods_as_people_write_them(tmp_path: Path) -> None:
     month = next(line for line in result.output.splitlines() if "val-13" in line)
     assert "Mar 2026" in month
     assert "00:00" not in result.output
+
+
+def test_fact_certain_ignores_blocking_restrictions_and_a_restriction_has_its_own(
+    recall: tl.Timeline,
+) -> None:
+    """'fact.certain ... (not counting the restrictions that block an intent)': on 15 March
+    the March bulletin's restriction is only possibly public, MediChain's inquiry certainly."""
+    state = recall.state(at="2026-03-12", known_at="2026-03-15")
+    blocked = intent(state, "medichain")
+    assert blocked.blocked_by == ("val-04",)
+    assert blocked.certain is True
+    (restriction,) = state.restrictions()
+    assert (restriction.id, restriction.certain) == ("val-04", False)
+    # one certain event of the current evidence is enough (val-02 beside March's val-13)
+    cancelled = intent(recall.state(at="2026-03-10"), "carepoint")
+    assert (cancelled.status, cancelled.certain) == ("cancelled", True)
