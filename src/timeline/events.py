@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import attrs
 
 from timeline.errors import ValidationError
+from timeline.identity import fold
 from timeline.times import Precision, is_utc_representable, period_end
 
 __all__ = [
@@ -658,7 +659,7 @@ def map_actors(
     if event.about:
         changes["about"] = tuple(actor(v, f"{prefix}about[{i}]") for i, v in enumerate(event.about))
     for name in event.description_fields:
-        changes[name] = tuple(known.get(v.casefold(), v) for v in getattr(event, name))
+        changes[name] = tuple(known.get(fold(v), v) for v in getattr(event, name))
     if isinstance(event, Correction):
         changes["replacement"] = map_actors(event.replacement, actor, known, "replacement.")
     changed = {k: v for k, v in changes.items() if v != getattr(event, k)}

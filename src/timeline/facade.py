@@ -35,6 +35,7 @@ from timeline.fixtures import (
     fixture_error_at,
     read_fixture,
 )
+from timeline.identity import fold
 from timeline.output.export import FORMATS, read_jsonl
 from timeline.output.export import export as export_to
 from timeline.output_files import atomic_text
@@ -533,7 +534,7 @@ class Timeline:
         lookup = self._store.actor_lookup()
 
         def resolve(name: str) -> str:
-            found = lookup.get(name.casefold()) if isinstance(name, str) else None
+            found = lookup.get(fold(name)) if isinstance(name, str) else None
             return found if found is not None else self.resolve_actor(name)
 
         return resolve
@@ -657,7 +658,7 @@ class Timeline:
                 marker = self._store.change_marker()
                 if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
                     lookup = self._store.actor_lookup(marker)
-                    actor_id = lookup.get(actor.casefold()) or self.resolve_actor(actor)
+                    actor_id = lookup.get(fold(actor)) or self.resolve_actor(actor)
                     found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
                     if found is None:
                         self.check_topic(topic)
@@ -688,8 +689,8 @@ class Timeline:
                 if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
                     lookup = self._store.actor_lookup(marker)
                     key = intent_key(
-                        lookup.get(buyer.casefold()) or self.resolve_actor(buyer),
-                        lookup.get(supplier.casefold()) or self.resolve_actor(supplier),
+                        lookup.get(fold(buyer)) or self.resolve_actor(buyer),
+                        lookup.get(fold(supplier)) or self.resolve_actor(supplier),
                         product,
                     )
                     found: OrderIntent | None = snapshots.fact_at("orders", key, when)
@@ -803,7 +804,7 @@ class Timeline:
         """
         if not isinstance(name, str):
             raise ValidationError(f"actor: expected an actor id or alias, got {name!r}")
-        found = self._store.actor_lookup().get(name.casefold())
+        found = self._store.actor_lookup().get(fold(name))
         if found is None:
             known = [n for a in self._store.actors() for n in (a.id, a.name, *a.aliases)]
             raise UnknownActorError(name, suggestions=suggest(name, known))

@@ -31,6 +31,7 @@ from timeline.errors import (
     UnknownEventTypeError,
     ValidationError,
 )
+from timeline.identity import fold, identity_problem
 from timeline.registry import target_of, target_problem
 from timeline.store.recorded import Actor
 
@@ -164,14 +165,16 @@ def parse_fixture(
 
     actors = _parse_actors(data.get("actors", {}), path)
     lookup: dict[str, str] = dict(known_actors or {})
+    problem = identity_problem(actors, lookup)
+    if problem is not None:
+        owner, where, message = problem
+        # a take-over names the actor (as it always has); a bad character names the key
+        takeover = where == "id" or "already names" in message
+        field = f"actors.{owner}" if takeover else f"actors.{owner}.{where}"
+        raise FixtureError(message, path=path, field=field)
     for actor in actors:
         for key in (actor.id, *actor.aliases):
-            owner = lookup.get(key.casefold())
-            if owner is not None and owner != actor.id:
-                raise FixtureError(
-                    f"{key!r} already names actor {owner!r}", path=path, field=f"actors.{actor.id}"
-                )
-            lookup[key.casefold()] = actor.id
+            lookup[fold(key)] = actor.id
     sources = _parse_sources(data.get("sources", {}), path, codec, known_source)
 
     raw_events = data.get("events")
@@ -476,7 +479,7 @@ def _resolve(event: ev.Event, lookup: Mapping[str, str], where: dict[str, Any]) 
     """Actor ids or aliases -> ids; unknown actors are an error."""
 
     def one(value: str, field: str) -> str:
-        found = lookup.get(value.casefold())
+        found = lookup.get(fold(value))
         if found is None:
             raise FixtureUnknownActorError(
                 f'unknown actor {value!r}; declare it under "actors"',
@@ -724,7 +727,7 @@ class FixtureStream:
         self.lookup: dict[str, str] = dict(known_actors)
         for actor in header.actors:
             for name in (actor.id, *actor.aliases):
-                self.lookup[name.casefold()] = actor.id
+                self.lookup[fold(name)] = actor.id
         self.sources = _parse_sources(
             data.get("sources", {}), self.path, self.codec, self.known_source
         )

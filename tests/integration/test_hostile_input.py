@@ -63,6 +63,24 @@ CASES: dict[str, Case] = {
     "blank-declared-actor-id": Case("actors.  ", "a blank actor id in the actors table"),
     "alias-clash": Case("actors.chipco", "two actors claiming the same alias (case-insensitive)"),
     "alias-names-another-actor": Case("actors.chipco", "an alias equal to another actor's id"),
+    # actor identity
+    "actor-alias-zero-width": Case("actors.chipco.aliases[0]", "a zero-width space in an alias"),
+    "actor-alias-bidi-override": Case(
+        "actors.chipco.aliases[0]", "a right-to-left override in an alias"
+    ),
+    "actor-alias-soft-hyphen": Case("actors.chipco.aliases[0]", "a soft hyphen in an alias"),
+    "actor-id-confusable": Case(
+        "actors.\u0430cme", "an id with a Cyrillic letter imitating another actor's id"
+    ),
+    "actor-alias-confusable": Case(
+        "actors.chipco.aliases[0]", "an alias with a Cyrillic letter imitating another's alias"
+    ),
+    "actor-alias-fullwidth": Case(
+        "actors.chipco", "a full-width spelling of another actor's alias (NFKC)"
+    ),
+    "actor-alias-decomposed": Case(
+        "actors.chipco", "a decomposed (NFD) spelling of another actor's alias"
+    ),
     "naive-source-published-at": Case(
         "sources.wire.published_at", "a source published_at without a UTC offset"
     ),

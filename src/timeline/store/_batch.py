@@ -14,6 +14,7 @@ from timeline._codegen import compile_function
 from timeline.clock import Clock
 from timeline.codec import Codec, loads_trusted
 from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
+from timeline.identity import fold, identity_problem
 from timeline.registry import target_of, target_problem
 from timeline.store._where import id_chunks
 from timeline.store.integrity import GENESIS_HASH, row_hash
@@ -62,6 +63,27 @@ def refuse_nul_in_actors(actors: Iterable[Actor]) -> None:
             "actors",
             f"actor {actor.id!r}",
         )
+
+
+def refuse_actor_identity(
+    actors: Iterable[Actor], stored: Iterable[tuple[str, str, Iterable[str]]]
+) -> None:
+    """Refuse declared actors that would take over or imitate a stored one.
+
+    ``stored`` is every stored actor as ``(id, name, aliases)``. See
+    :mod:`timeline.identity` for the rules.
+    """
+    existing: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for actor_id, name, aliases in stored:
+        existing[actor_id] = actor_id
+        names[name] = actor_id
+        for alias in aliases:
+            existing[alias] = actor_id
+    problem = identity_problem(actors, existing, names)
+    if problem is not None:
+        owner, where, message = problem
+        raise ValidationError(message, field=f"actors.{owner}.{where}")
 
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -232,7 +254,7 @@ def resolve_actors(
     """``event`` with actor ids for aliases; unknown ids are registered or refused."""
 
     def resolve(value: str, field: str) -> str:
-        found = lookup.get(value.casefold())
+        found = lookup.get(fold(value))
         if found is not None:
             return found
         if value in new_actors:

@@ -35,7 +35,8 @@ from timeline.errors import (
     TimelineError,
     ValidationError,
 )
-from timeline.store._batch import Batch, refuse_nul
+from timeline.identity import fold
+from timeline.store._batch import Batch, refuse_actor_identity, refuse_nul
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
 from timeline.store.base import EVERYTHING, Checkpoint, CheckpointMoved, EventFilter, FactRow
 from timeline.store.integrity import STORED, check_continues, verify_rows
@@ -541,9 +542,9 @@ class PostgresEventStore:
             return self._lookup[1]
         out: dict[str, str] = {}
         for alias, actor in self._query("SELECT alias, actor FROM actor_aliases"):
-            out[alias.casefold()] = actor
+            out[fold(alias)] = actor
         for (actor,) in self._query("SELECT id FROM actors"):
-            out[actor.casefold()] = actor
+            out[fold(actor)] = actor
         self._lookup = (key, out)
         return out
 
@@ -562,6 +563,10 @@ class PostgresEventStore:
 
     def _upsert_actors(self, actors: Iterable[Actor]) -> None:
         conn = self.conn
+        actors = list(actors)
+        if actors:
+            rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
+            refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
         for actor in actors:
             row = conn.execute(
                 "SELECT name, kind, aliases FROM actors WHERE id = %s", (actor.id,)

@@ -35,8 +35,15 @@ from timeline.errors import (
     TimelineError,
     ValidationError,
 )
+from timeline.identity import fold
 from timeline.output_files import atomic_path, check_target
-from timeline.store._batch import Batch, refuse_nul, refuse_nul_in_actors, stored_source
+from timeline.store._batch import (
+    Batch,
+    refuse_actor_identity,
+    refuse_nul,
+    refuse_nul_in_actors,
+    stored_source,
+)
 from timeline.store._schema import (
     MIGRATION_SET,
     SEARCH_COLUMNS,
@@ -457,11 +464,11 @@ class EventStore:
             for name, actor in self.conn.execute(
                 "SELECT name, MIN(id) FROM actors GROUP BY name COLLATE NOCASE HAVING COUNT(*) = 1"
             ):
-                out[name.casefold()] = actor
+                out[fold(name)] = actor
             for alias, actor in self.conn.execute("SELECT alias, actor FROM actor_aliases"):
-                out[alias.casefold()] = actor
+                out[fold(alias)] = actor
             for (actor,) in self.conn.execute("SELECT id FROM actors"):
-                out[actor.casefold()] = actor
+                out[fold(actor)] = actor
         self._lookup = (key, out)
         return out
 
@@ -486,6 +493,10 @@ class EventStore:
 
     def _upsert_actors(self, conn: sqlite3.Connection, actors: Iterable[Actor]) -> None:
         self._actor_writes += 1
+        actors = list(actors)
+        if actors:
+            rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
+            refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
         for actor in actors:
             row = conn.execute(
                 "SELECT name, kind, aliases FROM actors WHERE id = ?", (actor.id,)

@@ -1,0 +1,157 @@
+"""Actor identity: how ids, aliases and names are compared, and which are refused.
+
+Two spellings name the same actor when they are equal after Unicode NFKC
+normalisation and case folding (:func:`fold`): ``Café`` (NFC or NFD), ``CAFÉ`` and
+full-width ``Ｃａｆé`` are one key. An id or alias is refused when it contains an
+invisible or bidirectional formatting character (Unicode category ``Cf``: zero-width
+spaces and joiners, ``U+200E``/``U+200F`` marks, ``U+202A``..``U+202E`` and
+``U+2066``..``U+2069`` embeddings and isolates, ``U+FEFF``, the soft hyphen), or when
+its confusable skeleton (:func:`skeleton`, after the idea of Unicode UTS #39) equals
+that of another actor's id, alias or display name while the two are different keys:
+``nv\u0456dia`` with a Cyrillic ``\u0456`` cannot sit beside ``nvidia``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from timeline.events import Actor
+
+__all__ = ["fold", "identity_problem", "invisible_character", "skeleton"]
+
+# A subset of Unicode's confusables.txt (UTS #39): Cyrillic and Greek lower-case
+# letters (after case folding) that look like Latin letters, mapped to those letters.
+# It covers the look-alikes of Latin letters; it is not the whole table.
+_CONFUSABLES = str.maketrans(
+    {
+        # Cyrillic
+        "\u0430": "a",  # cyrillic small letter a
+        "\u0432": "b",  # cyrillic small letter ve
+        "\u0435": "e",  # cyrillic small letter ie
+        "\u0451": "e",  # cyrillic small letter io
+        "\u04bb": "h",  # cyrillic small letter shha
+        "\u0456": "i",  # cyrillic small letter byelorussian-ukrainian i
+        "\u0457": "i",  # cyrillic small letter yi
+        "\u0458": "j",  # cyrillic small letter je
+        "\u043a": "k",  # cyrillic small letter ka
+        "\u043c": "m",  # cyrillic small letter em
+        "\u043d": "h",  # cyrillic small letter en
+        "\u043e": "o",  # cyrillic small letter o
+        "\u0440": "p",  # cyrillic small letter er
+        "\u0441": "c",  # cyrillic small letter es
+        "\u0455": "s",  # cyrillic small letter dze
+        "\u0442": "t",  # cyrillic small letter te
+        "\u0443": "y",  # cyrillic small letter u
+        "\u0445": "x",  # cyrillic small letter ha
+        "\u0501": "d",  # cyrillic small letter komi de
+        "\u051b": "q",  # cyrillic small letter qa
+        "\u051d": "w",  # cyrillic small letter we
+        "\u04cf": "l",  # cyrillic small letter palochka
+        "\u0261": "g",  # latin small letter script g
+        # Greek
+        "\u03b1": "a",  # greek small letter alpha
+        "\u03b2": "b",  # greek small letter beta
+        "\u03b5": "e",  # greek small letter epsilon
+        "\u03b7": "n",  # greek small letter eta
+        "\u03b9": "i",  # greek small letter iota
+        "\u03ba": "k",  # greek small letter kappa
+        "\u03bd": "v",  # greek small letter nu
+        "\u03bf": "o",  # greek small letter omicron
+        "\u03c1": "p",  # greek small letter rho
+        "\u03c4": "t",  # greek small letter tau
+        "\u03c5": "u",  # greek small letter upsilon
+        "\u03c7": "x",  # greek small letter chi
+        "\u03b3": "y",  # greek small letter gamma
+        "\u03f2": "c",  # greek lunate sigma symbol
+        "\u03f3": "j",  # greek letter yot
+        # Latin look-alikes of Latin letters and digits
+        "\u0131": "i",  # latin small letter dotless i
+        "\u2113": "l",  # script small l
+        "0": "o",
+        "1": "l",
+    }
+)
+
+
+def fold(text: str) -> str:
+    """The comparison key of an actor id, alias or name: NFKC, then case folding."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def skeleton(text: str) -> str:
+    """``fold(text)`` with look-alike letters mapped to the Latin letter they imitate."""
+    return fold(text).translate(_CONFUSABLES)
+
+
+def invisible_character(text: str) -> str | None:
+    """The first invisible or bidirectional formatting character (category Cf), if any."""
+    for char in text:
+        if unicodedata.category(char) == "Cf":
+            return char
+    return None
+
+
+def _describe(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def identity_problem(
+    actors: Iterable[Actor],
+    existing: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> tuple[str, str, str] | None:
+    """Why these actors may not be registered beside ``existing``, or ``None``.
+
+    Args:
+        actors: the actors being declared, in order.
+        existing: every id and alias already known -> its actor id (any spelling).
+        names: display names already known -> their actor id (only their look
+            counts: an id may equal another actor's display name).
+
+    Returns:
+        ``(actor id, field, message)`` for the first refused id or alias.
+    """
+    owners: dict[str, str] = {}  # fold -> owner (ids and aliases)
+    shapes: dict[str, tuple[str, str]] = {}  # skeleton -> (owner, spelling)
+    actors = list(actors)
+    for key, owner in (existing or {}).items():
+        owners.setdefault(fold(key), owner)
+        shapes.setdefault(skeleton(key), (owner, key))
+    for key, owner in (names or {}).items():
+        shapes.setdefault(skeleton(key), (owner, key))
+    for actor in actors:
+        shapes.setdefault(skeleton(actor.name), (actor.id, actor.name))
+    for actor in actors:
+        keys = [("id", actor.id)] + [(f"aliases[{i}]", a) for i, a in enumerate(actor.aliases)]
+        for field, key in keys:
+            what = f"{'id' if field == 'id' else 'alias'} {key!r} of actor {actor.id!r}"
+            char = invisible_character(key)
+            if char is not None:
+                return (
+                    actor.id,
+                    field,
+                    f"{what} contains the invisible or bidirectional control character "
+                    f"{_describe(char)} ({field})",
+                )
+            owner = owners.get(fold(key))
+            if owner is not None and owner != actor.id:
+                return (
+                    actor.id,
+                    field,
+                    f"{what} already names actor {owner!r}",
+                )
+            other = shapes.get(skeleton(key))
+            if other is not None and other[0] != actor.id and fold(other[1]) != fold(key):
+                return (
+                    actor.id,
+                    field,
+                    f"{what} looks like {other[1]!r} of actor {other[0]!r} "
+                    f"(confusable characters, {field})",
+                )
+            owners[fold(key)] = actor.id
+            shapes.setdefault(skeleton(key), (actor.id, key))
+    return None
