@@ -171,6 +171,10 @@ def parse_fixture(
         # a take-over names the actor (as it always has); a bad character names the key
         takeover = where == "id" or "already names" in message
         field = f"actors.{owner}" if takeover else f"actors.{owner}.{where}"
+        if "already names" in message:
+            (declared,) = [a for a in actors if a.id == owner]
+            key = declared.id if where == "id" else declared.aliases[int(where[8:-1])]
+            message = f"{key!r} already names " + message.split(" already names ", 1)[1]
         raise FixtureError(message, path=path, field=field)
     for actor in actors:
         for key in (actor.id, *actor.aliases):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from timeline.events import Actor
+    from timeline.store.recorded import Actor
 
 __all__ = ["fold", "identity_problem", "invisible_character", "skeleton"]
 
@@ -137,12 +137,12 @@ def identity_problem(
                     f"{what} contains the invisible or bidirectional control character "
                     f"{_describe(char)} ({field})",
                 )
-            owner = owners.get(fold(key))
-            if owner is not None and owner != actor.id:
+            taken = owners.get(fold(key))
+            if taken is not None and taken != actor.id:
                 return (
                     actor.id,
                     field,
-                    f"{what} already names actor {owner!r}",
+                    f"{what} already names actor {taken!r}",
                 )
             other = shapes.get(skeleton(key))
             if other is not None and other[0] != actor.id and fold(other[1]) != fold(key):
