@@ -273,6 +273,14 @@ class EventStore:
         except sqlite3.OperationalError as exc:
             if _is_locked(exc):
                 raise  # busy, not foreign: _retry tries again, then says it stayed locked
+            if "disk i/o error" in str(exc).lower():
+                # typically a -wal file deleted while another process holds the store open:
+                # the -shm index still counts frames that are no longer there
+                raise StoreError(
+                    f"{self.path}: cannot read the store ({exc}); its -wal file is missing "
+                    "or damaged while another process may hold the store open. Do not delete "
+                    "a store's -wal file: close every process using the store, then reopen it"
+                ) from exc
             raise StoreFormatError(f"{self.path}: not a timeline store ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreFormatError(f"{self.path}: not a timeline store ({exc})") from exc
