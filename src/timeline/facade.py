@@ -114,6 +114,7 @@ class Timeline:
         self._snapshots: Snapshots | None = None
         self._materializable = materializable(self._projections)
         self._topics: tuple[tuple[int, int], frozenset[str]] | None = None
+        self._named_topics: set[str] = set()  # topics known to be named by some event
 
     @classmethod
     def open(
@@ -517,9 +518,9 @@ class Timeline:
         self._snapshots = None
         self._materializable = materializable(self._projections)
 
-    def _context(self) -> Context:
+    def _context(self, marker: tuple[int, int] | None = None) -> Context:
         # from the cached actor lookup: no query unless the actors changed
-        lookup = self._store.actor_lookup()
+        lookup = self._store.actor_lookup(marker)
         cached = getattr(self, "_ctx_cache", None)
         if cached is not None and cached[0] is lookup:
             ctx: Context = cached[1]
@@ -544,12 +545,19 @@ class Timeline:
 
     def check_topic(self, topic: str) -> None:
         """Raise ``UnknownTopicError`` (with suggestions) unless an event names ``topic``."""
+        if topic in self._named_topics:
+            return  # the log is append-only: a topic once named stays named
+        has_topic: Callable[[str], bool] | None = getattr(self._store, "has_topic", None)
+        if has_topic is not None and isinstance(topic, str) and has_topic(topic):
+            self._named_topics.add(topic)  # one early-stopping scan, not every topic counted
+            return
         marker = self._store.change_marker()
         if self._topics is None or self._topics[0] != marker:
             self._topics = (marker, frozenset(t for t, _, _ in self._store.topics()))
         known = self._topics[1]
         if topic not in known:
             raise UnknownTopicError(str(topic), suggestions=suggest(str(topic), known))
+        self._named_topics.add(topic)
 
     def topics(self) -> list[TopicSummary]:
         """Every topic the stored events name, with the actors involved and event counts."""
@@ -629,7 +637,7 @@ class Timeline:
             stories = [s[0] for s in self._store.stories()]
             if stories != [bounds.story]:
                 return None
-        ctx = self._context()
+        ctx = self._context(marker)
         if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
             self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
         self._snapshots.refresh()

@@ -912,6 +912,19 @@ class EventStore:
             ).fetchall()
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
 
+    def has_topic(self, topic: str) -> bool:
+        """Whether any stored event (or a correction's replacement) names ``topic``.
+
+        Stops at the first such event: cheap for a topic in use, unlike :meth:`topics`.
+        """
+        with self.guard():
+            row = self.conn.execute(
+                "SELECT 1 FROM events WHERE json_extract(payload, '$.topic') = ?1 "
+                "OR json_extract(payload, '$.replacement.topic') = ?1 LIMIT 1",
+                (topic,),
+            ).fetchone()
+        return row is not None
+
     def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
         """``(topic, events, actors)`` for every topic an event names, sorted by topic.
 
