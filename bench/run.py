@@ -704,7 +704,8 @@ def main() -> None:
     isolate = not args.quick
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         ctx = prepare(n, args.seed, Path(tmp), args.quick)
-        results = measure(ctx, rounds, isolate, args.only)
+        partial = args.json.with_suffix(".partial.json") if args.json else None
+        results = measure(ctx, rounds, isolate, args.only, partial)
     report(ctx, results, rounds, args)
 
 
@@ -725,8 +726,14 @@ def _backend_argument() -> str:
 
 
 def measure(
-    ctx: dict[str, Any], rounds: int, isolate: bool, only: list[str] | None
+    ctx: dict[str, Any],
+    rounds: int,
+    isolate: bool,
+    only: list[str] | None,
+    partial: Path | None = None,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Run every measurement ``rounds`` times; after each round the runs so far go to
+    ``partial`` (long runs leave figures even if stopped)."""
     plan: list[tuple[str, dict[str, Any], bool]] = []
     for name in only or list(MEASURES):
         if name in ("lookup", "lookup_cold"):
@@ -746,6 +753,8 @@ def measure(
             if has_raw:
                 slot["raw"].append(run_one(name, sub, False, isolate))
         print(f"round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+        if partial is not None:
+            partial.write_text(json.dumps({"ctx": ctx, "runs": results}, indent=1, default=str))
     return results
 
 
