@@ -241,15 +241,21 @@ def fold_events(
     upto: int | None = None,
     occurred_from: datetime | None = None,
     ignore: Sequence[str] = (),
+    meta_after: int = 0,
 ) -> Iterator[tuple[datetime, int, ev.Event]]:
     """As :func:`effective_events`, lean: ``(occurred_at, position, event)`` only.
 
     The hot path of every full fold and snapshot build. ``ignore``: stored type
-    names the fold does not follow, left out in SQL (never decoded).
+    names the fold does not follow, left out in SQL (never decoded). ``meta_after``:
+    only events and corrections and retractions after this log position (the
+    snapshots' forward fold, when the log up to there is folded already and the new
+    part holds no correction or retraction).
     """
-    skip, replacements = _corrections(store, bounds, upto, occurred_from)
+    skip, replacements = _corrections(store, bounds, upto, occurred_from, meta_after)
     lean = [(p.occurred_at, p.position, p.event) for p in replacements]
     where = _plain_filter(store, bounds, upto, occurred_from)
+    if meta_after:
+        where = where.but(after_position=meta_after)
     if ignore:
         where = where.but(exclude_types=[*(where.exclude_types or ()), *ignore])
     rows = store.read_events(where)
@@ -273,10 +279,14 @@ def _plain_filter(
 
 
 def _corrections(
-    store: EventLog, bounds: Bounds, upto: int | None, occurred_from: datetime | None
+    store: EventLog,
+    bounds: Bounds,
+    upto: int | None,
+    occurred_from: datetime | None,
+    meta_after: int = 0,
 ) -> tuple[set[str], list[Placed]]:
     """Ids the main stream skips, and the replacements merged into it, in fold order."""
-    meta = list(known_meta(store, bounds, upto))
+    meta = list(known_meta(store, bounds, upto, meta_after))
     retracted, replaced = resolve_meta(meta)
     replacements: list[Placed] = []
     if replaced:
@@ -292,9 +302,12 @@ def _corrections(
     return retracted | set(replaced), replacements
 
 
-def known_meta(store: EventLog, bounds: Bounds, upto: int | None = None) -> Iterator[RecordedEvent]:
+def known_meta(
+    store: EventLog, bounds: Bounds, upto: int | None = None, after: int = 0
+) -> Iterator[RecordedEvent]:
     """The corrections and retractions known under ``bounds`` (never cut by ``at``)."""
-    return store.read(bounds.knowledge(types=meta_type_names(store), upto_position=upto))
+    where = bounds.knowledge(types=meta_type_names(store), upto_position=upto)
+    return store.read(where.but(after_position=after) if after else where)
 
 
 def effective_in_memory(

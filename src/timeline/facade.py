@@ -57,6 +57,7 @@ from timeline.times import TimeInput, parse_bound, parse_instant
 
 __all__ = ["LoadReport", "Timeline", "TopicSummary"]
 
+UPKEEP_LIMIT = 20_000
 _CURRENT_KNOWLEDGE = Bounds()  # no knowledge bound: what the store knows now
 
 
@@ -114,7 +115,10 @@ class Timeline:
         self._snapshots: Snapshots | None = None
         self._materializable = materializable(self._projections)
         self._topics: tuple[tuple[int, int], frozenset[str]] | None = None
-        self._named_topics: set[str] = set()  # topics known to be named by some event
+        self._named_topics: set[str] = set()
+        # events a writer refolds after its append at most (more is left to the next
+        # query): new events, a per-fact refold and short backdatings stay current
+        self._upkeep_limit = UPKEEP_LIMIT  # topics known to be named by some event
 
     @classmethod
     def open(
@@ -240,12 +244,19 @@ class Timeline:
 
     def _keep_snapshots(self) -> None:
         """After a write: bring the persisted snapshots up to the log, so that readers
-        find them current. A new event is folded on top; a backdated one refolds the
-        facts it touches (see ``Snapshots``). Derived data: the events are already
-        committed, so a failure here (another writer holding the lock) is left for
-        the next writer or reader to catch up."""
+        find them current. New events are folded on top; a backdated announcement,
+        statement or meeting refolds the one stance it sets; any other change refolds
+        from its time if that is at most ``UPKEEP_LIMIT`` events, and is otherwise left
+        to the next query (bounded work per append). Derived data: the events are
+        already committed, so a failure here (another writer holding the lock) is
+        also left for the next writer or reader."""
+        if self._store.readonly or not self._materializable or self._snapshot_store is None:
+            return
+        ctx = self._context()
+        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
+            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
         try:
-            self._snapshots_for(_CURRENT_KNOWLEDGE)
+            self._snapshots.catch_up(limit=self._upkeep_limit)
         except StoreError:
             self._snapshots = None
 
@@ -637,7 +648,7 @@ class Timeline:
             stories = [s[0] for s in self._store.stories()]
             if stories != [bounds.story]:
                 return None
-        ctx = self._context(marker)
+        ctx = self._context()
         if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
             self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
         self._snapshots.refresh()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Generator, Hashable, Sequence
+from collections.abc import Callable, Generator, Hashable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -391,14 +391,17 @@ class Snapshots:
         finally:
             self.store.wait = True
 
-    def catch_up(self) -> bool:
+    def catch_up(self, limit: int | None = None) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
-        kept moving them (the caller then folds the log itself)."""
+        kept moving them (the caller then folds the log itself), or if it would refold
+        more than ``limit`` events (a writer's bounded upkeep: left for later)."""
         if self._fresh is not None and self._fresh[0] == self.log.change_marker():
             return True  # nothing was written anywhere since we were last up to date
         for _ in range(3):
             try:
-                self._catch_up_once()
+                self._catch_up_once(limit)
+            except _TooMuch:
+                return False
             except CheckpointMoved:
                 self._fold = None
                 continue
@@ -406,11 +409,12 @@ class Snapshots:
             return True
         return False
 
-    def _catch_up_once(self) -> None:
+    def _catch_up_once(self, limit: int | None = None) -> None:
         self.folded = 0
         self._fresh = None
         head = self.log.head()
         cp = self.store.checkpoint()
+        meta_after = 0
         if cp is not None and cp.signature == self.signature and cp.complete:
             if cp.position == head:
                 return
@@ -419,11 +423,33 @@ class Snapshots:
             start = self._earliest_change(cp.position, head)
             if start > cp.okey:
                 self._begin(cp, head, delete_from=None, resume_after=cp.okey)
+                new_meta = EventFilter(
+                    types=meta_type_names(self.log), after_position=cp.position, upto_position=head
+                )
+                if next(iter(self.log.read(new_meta)), None) is None:
+                    # only new plain events: the log up to cp.position is folded (or
+                    # skipped as retracted); fold the new events alone
+                    meta_after = cp.position
             else:
+                self._within(limit, start)
                 self._begin(cp, head, delete_from=start, resume_after=_predecessor(start))
         elif cp is None or cp.signature != self.signature:
+            self._within(limit, "")
             self._begin(cp, head, delete_from="", resume_after="")
-        self._resume()
+        else:
+            self._within(limit, cp.okey)
+        self._resume(meta_after)
+
+    def _within(self, limit: int | None, start: str) -> None:
+        """Raise ``_TooMuch`` if refolding from fold key ``start`` exceeds ``limit`` events."""
+        if limit is None:
+            return
+        count: Callable[[datetime | None], int] | None = getattr(
+            self.log, "count_occurred_from", None
+        )
+        since = from_text(start.split("#")[0]) if start else None
+        if count is None or count(since) > limit:
+            raise _TooMuch
 
     def _begin(
         self, expected: Checkpoint | None, head: int, *, delete_from: str | None, resume_after: str
@@ -446,7 +472,7 @@ class Snapshots:
         if delete_from is not None:
             self._fold = None
 
-    def _resume(self) -> None:
+    def _resume(self, meta_after: int = 0) -> None:
         """Fold from the checkpoint's fold key up to its log position, in chunks."""
         cp = self.store.checkpoint()
         assert cp is not None
@@ -465,6 +491,7 @@ class Snapshots:
             upto=cp.position,
             occurred_from=occurred_from,
             ignore=ignored_type_names(self.log, self.projections),
+            meta_after=meta_after,
         )
         last = cp.okey
         batch: list[tuple[str, str, Any]] = []
@@ -515,8 +542,10 @@ class Snapshots:
         versions_after = getattr(store, "versions_after", None)
         if replace is None or versions_after is None:
             return False  # a snapshot store without per-fact versions
+        if head - cp.position > _TARGETED_MAX:
+            return False
         new = list(self.log.read(EventFilter(after_position=cp.position, upto_position=head)))
-        if not new or len(new) > _TARGETED_MAX:
+        if not new:
             return False
         ignored = set(ignored_type_names(self.log, self.projections))
         registry = self.log.codec.registry
@@ -699,6 +728,10 @@ def _knows_everything(bounds: Bounds, max_reported: str | None, max_recorded: st
         and max_recorded is not None
         and from_text(max_recorded) > bounds.recorded_by
     )
+
+
+class _TooMuch(Exception):
+    """A bounded catch-up would refold more than it may: left for a later one."""
 
 
 def _predecessor(key: str) -> str:

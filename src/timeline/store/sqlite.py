@@ -65,7 +65,7 @@ from timeline.store.integrity import (
 )
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.search import matching_rows
-from timeline.times import from_text
+from timeline.times import from_text, to_text
 
 __all__ = [
     "GENESIS_HASH",
@@ -911,6 +911,17 @@ class EventStore:
                 "FROM stories s ORDER BY s.story"
             ).fetchall()
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+
+    def count_occurred_from(self, since: datetime | None) -> int:
+        """How many events occurred at or after ``since`` (all of them for ``None``)."""
+        with self.guard():
+            if since is None:
+                row = self.conn.execute("SELECT COUNT(*) FROM events").fetchone()
+            else:
+                row = self.conn.execute(
+                    "SELECT COUNT(*) FROM events WHERE occurred_at >= ?", (to_text(since),)
+                ).fetchone()
+        return int(row[0])
 
     def has_topic(self, topic: str) -> bool:
         """Whether any stored event (or a correction's replacement) names ``topic``.
