@@ -216,6 +216,8 @@ class Snapshots:
         self._fold: Fold | None = None
         self._fold_key = ""
         self.folded = 0  # events folded by the last catch-up (how much work it did)
+        # (checkpoint, head, start) when a bounded upkeep found too much to refold
+        self._behind: tuple[Checkpoint, int, str] | None = None
         # (change marker, checkpoint, head) when last known to be up to date
         self._fresh: tuple[tuple[int, int], Checkpoint | None, int] | None = None
 
@@ -418,9 +420,11 @@ class Snapshots:
         if cp is not None and cp.signature == self.signature and cp.complete:
             if cp.position == head:
                 return
+            if limit is not None and self._behind is not None and self._behind[0] == cp:
+                raise _TooMuch  # already too far behind for this checkpoint: only more now
             if self._refold_facts(cp, head):
                 return
-            start = self._earliest_change(cp.position, head)
+            start = self._start(cp, head)
             if start > cp.okey:
                 self._begin(cp, head, delete_from=None, resume_after=cp.okey)
                 new_meta = EventFilter(
@@ -431,7 +435,11 @@ class Snapshots:
                     # skipped as retracted); fold the new events alone
                     meta_after = cp.position
             else:
-                self._within(limit, start)
+                try:
+                    self._within(limit, start)
+                except _TooMuch:
+                    self._behind = (cp, head, start)
+                    raise
                 self._begin(cp, head, delete_from=start, resume_after=_predecessor(start))
         elif cp is None or cp.signature != self.signature:
             self._within(limit, "")
@@ -439,6 +447,17 @@ class Snapshots:
         else:
             self._within(limit, cp.okey)
         self._resume(meta_after)
+
+    def _start(self, cp: Checkpoint, head: int) -> str:
+        """The fold key from which the events after ``cp`` change the versions; what an
+        upkeep that stopped short already worked out is not read again."""
+        if self._behind is not None and self._behind[0] == cp and self._behind[1] <= head:
+            _, seen, start = self._behind
+            if seen < head:
+                start = min(start, self._earliest_change(seen, head))
+            self._behind = (cp, head, start)
+            return start
+        return self._earliest_change(cp.position, head)
 
     def _within(self, limit: int | None, start: str) -> None:
         """Raise ``_TooMuch`` if refolding from fold key ``start`` exceeds ``limit`` events."""
