@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,17 +228,46 @@ def test_opening_a_missing_store_read_only_creates_nothing(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(
-    os.geteuid() == 0,
-    reason="running as root, which writes through file permissions; "
-    "the readonly=True tests above cover refused writes",
-)
+_WITHOUT_WRITE_PERMISSION = """
+import sys
+from datetime import UTC, datetime
+
+import timeline as tl
+
+with tl.Timeline.open(sys.argv[1]) as store:
+    print(store.verify())
+    try:
+        store.append(
+            [tl.Report(id="refused", occurred_at=datetime(2025, 12, 11, tzinfo=UTC))],
+            story="h200-china",
+        )
+    except tl.StoreError as error:
+        print(type(error).__name__, error)
+"""
+
+
 def test_a_store_file_without_write_permission_reads_and_refuses_writes(h200_file: Path) -> None:
+    # file permissions bind even as root once the capabilities that bypass them are dropped
     h200_file.chmod(0o444)
-    with tl.Timeline.open(h200_file) as store:
-        assert store.verify() == 21
-        with pytest.raises(tl.StoreError, match="read-only"):
-            store.append(
-                [tl.Report(id="refused", occurred_at=datetime(2025, 12, 11, tzinfo=UTC))],
-                story="h200-china",
-            )
+    before = h200_file.read_bytes()
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search",
+            sys.executable,
+            "-c",
+            _WITHOUT_WRITE_PERMISSION,
+            str(h200_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    count, refusal = result.stdout.splitlines()
+    assert count == "21"
+    assert refusal.startswith("StoreError ")
+    assert "read-only" in refusal
+    assert h200_file.read_bytes() == before
