@@ -4,7 +4,9 @@ Random histories with backdated events, corrections and retractions, appended
 in random batches to a real store file. After every append the state caught up
 incrementally (the writer's snapshots, and a read-only reader's in-memory fold)
 must equal a fresh ``Timeline``'s state from the persisted snapshots, a state at
-a far bound, and the last step of every replay (full folds of the log).
+a far bound, and the last step of every replay (full folds of the log). With
+periods (days, months, years, ``A/B``) the same holds in both modes, ``certain``
+or not, at random ``at`` / ``known_at`` bounds.
 """
 
 from __future__ import annotations
@@ -31,6 +33,33 @@ MEASURES = ["permit", "restrict", "ban", "lift"]
 days = st.integers(min_value=0, max_value=20)
 
 
+@st.composite
+def when(draw: st.DrawFn, vague: bool = False) -> dict[str, Any]:
+    """``occurred_at`` (and with ``vague`` a period: a day, a month, a year or ``A/B``)."""
+    start = BASE + timedelta(days=draw(days))
+    size = draw(st.sampled_from(["instant", "day", "month", "year", "interval"])) if vague else ""
+    if size == "day":
+        return {"occurred_at": start, "precision": "day"}
+    if size == "month":
+        month = draw(st.sampled_from([BASE, BASE.replace(month=2)]))
+        return {"occurred_at": month, "precision": "month"}
+    if size == "year":
+        return {"occurred_at": BASE, "precision": "year"}
+    if size == "interval":
+        end = start + timedelta(days=draw(st.integers(0, 6)), hours=draw(st.integers(0, 23)))
+        return {"occurred_at": start, "precision": "day", "occurred_until": end}
+    return {"occurred_at": start + timedelta(hours=draw(st.integers(0, 23)) if vague else 0)}
+
+
+@st.composite
+def reported(draw: st.DrawFn, occurred: datetime, vague: bool = False) -> dict[str, Any]:
+    """``reported_at`` on or after ``occurred`` (with ``vague`` sometimes a period)."""
+    start = occurred + timedelta(days=draw(st.integers(0, 5)))
+    if vague and draw(st.booleans()):
+        return {"reported_at": start, "reported_until": start + timedelta(days=draw(days))}
+    return {"reported_at": start}
+
+
 # Sources relaying one another: W relies on T, which relies on O; X stands alone.
 ORIGIN = tl.Source(publisher="Origin", id="o")
 RELAYS = (
@@ -45,10 +74,9 @@ SEED = tl.Report(
 
 
 @st.composite
-def plain_event(draw: st.DrawFn, n: int, cite: bool = False) -> tl.Event:
-    occurred = BASE + timedelta(days=draw(days))
-    reported = occurred + timedelta(days=draw(st.integers(0, 5)))
-    env: dict[str, Any] = {"id": f"e{n}", "occurred_at": occurred, "reported_at": reported}
+def plain_event(draw: st.DrawFn, n: int, cite: bool = False, vague: bool = False) -> tl.Event:
+    env: dict[str, Any] = {"id": f"e{n}", **draw(when(vague))}
+    env.update(draw(reported(env["occurred_at"], vague)))
     if cite:
         picked = draw(st.lists(st.sampled_from(RELAYS), max_size=3, unique=True))
         env["sources"] = tuple(picked)
@@ -98,7 +126,7 @@ def plain_event(draw: st.DrawFn, n: int, cite: bool = False) -> tl.Event:
 
 
 @st.composite
-def history(draw: st.DrawFn, claims: bool = False) -> list[list[tl.Event]]:
+def history(draw: st.DrawFn, claims: bool = False, vague: bool = False) -> list[list[tl.Event]]:
     events: list[tl.Event] = [SEED] if claims else []
     plain: list[tl.Event] = []
     size = draw(st.integers(min_value=1, max_value=14))
@@ -121,14 +149,16 @@ def history(draw: st.DrawFn, claims: bool = False) -> list[list[tl.Event]]:
                 events.append(tl.Confirmation(**env, confirms=targets))
         elif plain and draw(st.integers(0, 5)) == 0:
             target = draw(st.sampled_from(events))
-            occurred = BASE + timedelta(days=draw(days))
-            env: dict[str, Any] = {
-                "id": f"m{n}",
-                "occurred_at": occurred,
-                "reported_at": occurred + timedelta(days=draw(st.integers(0, 3))),
-            }
+            env: dict[str, Any] = {"id": f"m{n}", **draw(when(vague))}
+            env.update(draw(reported(env["occurred_at"], vague)))
             if isinstance(target, tl.Correction | tl.Retraction) or draw(st.booleans()):
                 events.append(tl.Retraction(**env, retracts=target.id))
+            elif vague:
+                moved = draw(when(vague))
+                moved.setdefault("precision", "exact")
+                moved.setdefault("occurred_until", None)
+                replacement = attrs.evolve(target, **moved)
+                events.append(tl.Correction(**env, corrects=target.id, replacement=replacement))
             else:
                 moved = BASE + timedelta(days=draw(days))
                 events.append(
@@ -139,7 +169,7 @@ def history(draw: st.DrawFn, claims: bool = False) -> list[list[tl.Event]]:
                     )
                 )
         else:
-            event = draw(plain_event(n, cite=claims))
+            event = draw(plain_event(n, cite=claims, vague=vague))
             plain.append(event)
             events.append(event)
     # cut into batches
@@ -233,3 +263,63 @@ def test_states_agree_with_denials_confirmations_and_via_chains(
                         assert fact.independent_sources == len(set(fact.origins))
                         claimed = {*fact.disputed_by, *fact.confirmed_by}
                         assert not claimed & set(fact.evidence)
+
+
+bounds = st.none() | st.integers(0, 60).map(lambda h: BASE + timedelta(days=h / 2))
+
+
+def _all_certain(state: tl.State) -> bool:
+    return all(fact.certain for _, _, fact in state)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    batches=history(vague=True), cuts=st.lists(st.tuples(bounds, bounds), min_size=1, max_size=3)
+)
+def test_both_modes_agree_on_periods_whichever_way_the_state_is_computed(
+    batches: list[list[tl.Event]], cuts: list[tuple[datetime | None, datetime | None]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as live:
+            live.state()
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for batch in batches:
+                    live.append(batch, story="s")
+                    clock.advance(hours=1)
+                    states_agree(path, live, reader)
+                    with tl.Timeline.open(path) as fresh:
+                        for at, known_at in cuts:
+                            for certain in (False, True):
+                                # the writer's snapshots, the reader's in-memory fold and
+                                # a fresh store's persisted snapshots (or full fold)
+                                current = live.state(at=at, known_at=known_at, certain=certain)
+                                assert reader.state(at=at, known_at=known_at, certain=certain) == (
+                                    current
+                                )
+                                assert fresh.state(at=at, known_at=known_at, certain=certain) == (
+                                    current
+                                )
+                                # full folds of the log, cut at the same times
+                                if known_at is not None:
+                                    by_report = fresh.replay(
+                                        order="reported", until=known_at, at=at, certain=certain
+                                    )
+                                    list(by_report)
+                                    assert by_report.state == current
+                                if at is not None:
+                                    by_occurrence = fresh.replay(
+                                        order="occurred",
+                                        until=at,
+                                        known_at=known_at,
+                                        certain=certain,
+                                    )
+                                    list(by_occurrence)
+                                    assert by_occurrence.state == current
+                                if certain:
+                                    assert _all_certain(current)
