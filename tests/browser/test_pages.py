@@ -82,9 +82,28 @@ def test_the_html_page_shows_every_actor_the_whole_range_and_opens_events(
         last = page.locator("svg text.axis").last.bounding_box()
         assert last is not None
         assert last["x"] + last["width"] <= width
-        assert page.locator("svg text.axis").last.text_content() == "10 Dec 2025"
+        assert page.locator("svg text.axis").last.text_content() == "2025"
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(logs / "h200-page-800.png"), full_page=True)
+
+    # the axis is proportional to time: two days are far shorter than two years
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+    def x(selector: str) -> float:
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None, selector
+        return float(box["x"])
+
+    days = x('svg a[data-when="10 Dec 2025"] circle') - x('svg a[data-when="8 Dec 2025"] circle')
+    years = x('svg text.axis[data-time^="2025-01-01"]') - x(
+        'svg text.axis[data-time^="2023-01-01"]'
+    )
+    assert 0 < days * 50 < years
+    # a period is drawn as a range: 8-10 Dec spans three days, not a year
+    inquiry = page.locator('svg g.events rect.range:has(title:text-is("8\u201310 Dec 2025"))')
+    box = inquiry.bounding_box()
+    assert box is not None
+    assert 0 < box["width"] <= days * 2  # to the end of the 10th
 
     assert w.errors == []
     assert w.requests == [h200_page.as_uri()]  # the file itself, nothing else

@@ -9,14 +9,16 @@ to the page's width; every marker is a link reachable with the keyboard.
 Inline CSS, SVG and a few lines of JavaScript; no network requests: source URLs
 are shown as text, never as ``src`` or ``href``.
 
-The time axis is ordinal: one column per distinct date, as precisely as each
-event's date is known, so a story spanning years with a busy last week stays
-readable.
+The time axis is proportional to time: a day is a day wide wherever it falls,
+so nineteen months look longer than two days. An event known only to a period
+(``occurred_at``..``occurred_until``) is drawn as a range; a stance that is only
+*possibly* the case at the page's bounds is drawn hatched and labelled "possibly".
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import TextIO
 from urllib.parse import quote
@@ -50,7 +52,8 @@ from timeline.replay import ReplayStep
 __all__ = ["write_html"]
 
 _LABEL_W = 240
-_SLOT_W = 96
+_PLOT_W = 1100
+_RIGHT_PAD = 24
 _AXIS_H = 34
 _EVENTS_H = 30
 _TRACK_H = 22
@@ -73,7 +76,10 @@ svg .grid{stroke:#e4e4e4}svg .laneband{fill:#f3f3f3}
 .undecided{fill:#f9a825;background:#f9a825}.neutral{fill:#9e9e9e;background:#9e9e9e}
 svg .marker{fill:#fff;stroke:#222;stroke-width:1.5}svg a:hover .marker{fill:#222}
 svg .count{fill:#fff;font-size:10px;text-anchor:middle;pointer-events:none}
-svg .dot{fill:#455a64}svg .evmark{fill:#455a64;stroke:#fff;stroke-width:1}
+svg .dot{fill:#455a64}svg .range{fill:#455a64;opacity:.35}
+svg .possibly{fill:url(#possibly)}.legend .swatch.possibly{background:
+  repeating-linear-gradient(45deg,#777 0 3px,#fff 3px 6px)}
+svg .evmark{fill:#455a64;stroke:#fff;stroke-width:1}
 svg a:focus{outline:none}svg a:focus .marker,svg a:focus .dot,svg a:focus .evmark{stroke:#f9a825;
   stroke-width:4}
 .corrections li{margin:2px 0}.corrections .kind{font-weight:bold}
@@ -146,19 +152,65 @@ def _legend() -> str:
         f'<span class="swatch {p}"></span>{p}'
         for p in ("supports", "opposes", "undecided", "neutral")
     )
-    return f'<p class="legend">Position:{items}</p>\n'
+    return (
+        f'<p class="legend">Position:{items}'
+        '<span class="swatch possibly"></span>possibly (not certain at these bounds)</p>\n'
+    )
+
+
+class _Axis:
+    """Maps times to x positions in proportion to time."""
+
+    def __init__(self, steps: list[ReplayStep]) -> None:
+        starts = [s.event.occurred_at for s in steps]
+        ends = [min(s.event.occurred_until, _LAST) for s in steps]
+        self.start = min(starts, default=datetime(2000, 1, 1, tzinfo=UTC))
+        self.end = max(ends, default=self.start)
+        self.span = max((self.end - self.start).total_seconds(), 86400.0)
+        self.left = _LABEL_W + 12
+        self.right = self.left + _PLOT_W
+
+    def x(self, t: datetime) -> float:
+        """The x position of ``t`` (clamped to the plot)."""
+        offset = (min(t, _LAST) - self.start).total_seconds() / self.span
+        return round(self.left + max(0.0, min(1.0, offset)) * _PLOT_W, 1)
+
+    def ticks(self) -> list[tuple[datetime, str]]:
+        """Year, month or day ticks, as many as fit."""
+        days = self.span / 86400
+        first = self.start.astimezone(UTC)
+        out: list[tuple[datetime, str]] = []
+        if days > 3 * 365:
+            for year in range(first.year + 1, self.end.astimezone(UTC).year + 1):
+                out.append((datetime(year, 1, 1, tzinfo=UTC), str(year)))
+        elif days > 60:
+            y, m = first.year, first.month
+            step = 1 if days < 400 else 3
+            while True:
+                m += step
+                y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+                t = datetime(y, m, 1, tzinfo=UTC)
+                if t > self.end:
+                    break
+                out.append((t, when(t, "month")))
+        else:
+            step = max(1, round(days / 10))
+            t = datetime(first.year, first.month, first.day, tzinfo=UTC)
+            while t <= self.end:
+                if t >= self.start:
+                    out.append((t, when(t, "day")))
+                t = t + timedelta(days=step)
+        return out
+
+
+_LAST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]) -> str:
-    slots: list[str] = []
-    slot_of: dict[int, int] = {}
-    for step in steps:
-        label = event_when(step.event)
-        if not slots or slots[-1] != label:
-            slots.append(label)
-        slot_of[step.index] = len(slots) - 1
-    # (actor, topic) -> [(slot, stance after, step)] in fold order
-    tracks: dict[str, dict[str, list[tuple[int, Stance | None, ReplayStep]]]] = defaultdict(
+    axis = _Axis(steps)
+    slot_of: dict[int, float] = {s.index: axis.x(s.event.occurred_at) for s in steps}
+    # (actor, topic) -> [(x, stance after, step)] in fold order
+    tracks: dict[str, dict[str, list[tuple[float, Stance | None, ReplayStep]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for step in steps:
@@ -171,29 +223,36 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
             # whom an event concerns without acting: a marker in the actor's lane
             tracks[actor][ABOUT_TRACK].append((slot_of[step.index], None, step))
     # actors with no stance get a lane of event markers: every actor the story names
-    only_events: dict[str, list[tuple[int, ReplayStep]]] = defaultdict(list)
+    only_events: dict[str, list[tuple[float, ReplayStep]]] = defaultdict(list)
     for step in steps:
         for actor in actor_ids(step.event):
             if actor not in tracks:
                 only_events[actor].append((slot_of[step.index], step))
     actors = sorted([*tracks, *only_events], key=lambda a: ((names.get(a) or a).casefold(), a))
-    width = _LABEL_W + max(len(slots), 1) * _SLOT_W + 12
+    width = int(axis.right) + _RIGHT_PAD
+    groups = _event_groups(steps, axis)
+    events_h = _EVENTS_H + _ROW_STEP * max((level for level, _, _ in groups), default=0)
     lane_heights = [max(len(tracks.get(a, ())), 1) * _TRACK_H + 2 * _LANE_PAD + 14 for a in actors]
-    height = _AXIS_H + _EVENTS_H + sum(lane_heights) + 8
+    height = _AXIS_H + events_h + sum(lane_heights) + 8
     parts = [
         # scales to the page's width (viewBox): the whole range is always in view
         f'<svg role="group" aria-label="stance lanes, one per actor" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" style="max-width:{width}px">'
+        '<defs><pattern id="possibly" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="3" height="6" fill="#777"/></pattern></defs>'
     ]
-    for i, label in enumerate(slots):
-        x = _LABEL_W + i * _SLOT_W
+    for tick, label in axis.ticks():
+        x = axis.x(tick)
+        anchor = "end" if x > axis.right - 60 else "start"
+        tx = x - 4 if anchor == "end" else x + 4
         parts.append(
             f'<line class="grid" x1="{x}" y1="{_AXIS_H - 6}" x2="{x}" y2="{height}"/>'
-            f'<text class="axis" x="{x + 4}" y="{_AXIS_H - 12}">{escape(label)}</text>'
+            f'<text class="axis" x="{tx}" y="{_AXIS_H - 12}" text-anchor="{anchor}" '
+            f'data-time="{escape(iso(tick))}">{escape(label)}</text>'
         )
-    parts.append(_events_row(timeline, steps, slot_of, len(slots)))
-    y = _AXIS_H + _EVENTS_H
-    end = len(slots)
+    parts.append(_events_row(timeline, groups, axis))
+    y = _AXIS_H + events_h
+    end = axis.right
     for actor, lane_h in zip(actors, lane_heights, strict=True):
         if actor in tracks:
             parts.append(_lane(actor, names.get(actor, actor), tracks[actor], y, lane_h, end))
@@ -204,26 +263,51 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
     return "".join(parts)
 
 
-def _events_row(
-    timeline: TimelineReader, steps: list[ReplayStep], slot_of: dict[int, int], n_slots: int
-) -> str:
-    by_slot: dict[int, list[ReplayStep]] = defaultdict(list)
+_ROW_STEP = 22
+_DOT_GAP = 20
+
+
+def _event_groups(steps: list[ReplayStep], axis: _Axis) -> list[tuple[int, str, list[ReplayStep]]]:
+    """The events grouped by when they happened, each on the first row where its dot
+    does not cover another's (close dates stack instead of hiding one another)."""
+    by_when: dict[str, list[ReplayStep]] = defaultdict(list)
     for step in steps:
-        by_slot[slot_of[step.index]].append(step)
-    cy = _AXIS_H + _EVENTS_H // 2 - 2
-    parts = [f'<g class="events"><text x="8" y="{cy + 4}">All events</text>']
-    for slot in range(n_slots):
-        group = by_slot.get(slot, [])
-        if not group:
-            continue
-        cx = _LABEL_W + slot * _SLOT_W + _SLOT_W // 2
+        by_when[event_when(step.event)].append(step)
+    ends: list[float] = []  # per row: the x of its last dot
+    out: list[tuple[int, str, list[ReplayStep]]] = []
+    for label, group in by_when.items():
+        cx = axis.x(group[0].event.occurred_at)
+        level = next((i for i, end in enumerate(ends) if cx - end >= _DOT_GAP), len(ends))
+        if level == len(ends):
+            ends.append(cx)
+        ends[level] = cx
+        out.append((level, label, group))
+    return out
+
+
+def _events_row(
+    timeline: TimelineReader, groups: list[tuple[int, str, list[ReplayStep]]], axis: _Axis
+) -> str:
+    top = _AXIS_H + _EVENTS_H // 2 - 2
+    parts = [f'<g class="events"><text x="8" y="{top + 4}">All events</text>']
+    for level, label, group in groups:
+        cy = top + level * _ROW_STEP
+        first = group[0].event
+        cx = axis.x(first.occurred_at)
+        stop = axis.x(first.occurred_until)
+        if stop - cx >= 1:
+            # a period: a range from its earliest to its latest time
+            parts.append(
+                f'<rect class="range" x="{cx}" y="{cy - 5}" width="{round(stop - cx, 1)}" '
+                f'height="10" rx="3"><title>{escape(label)}</title></rect>'
+            )
         tip = "\n".join(
             f"{s.event.id} ({timeline.type_name(s.event)}): {headline(s.event.summary, 80)}"
             for s in group
         )
         parts.append(
-            f'<a href="{_href(group[0].event.id)}" aria-label="{escape(tip)}">'
-            f'<circle class="dot" cx="{cx}" cy="{cy}" '
+            f'<a href="{_href(first.id)}" aria-label="{escape(tip)}" '
+            f'data-when="{escape(label)}"><circle class="dot" cx="{cx}" cy="{cy}" '
             f'r="9"><title>{escape(tip)}</title></circle>'
             f'<text class="count" x="{cx}" y="{cy + 3}">{len(group)}</text></a>'
         )
@@ -234,10 +318,10 @@ def _events_row(
 def _lane(
     actor: str,
     name: str,
-    topics: dict[str, list[tuple[int, Stance | None, ReplayStep]]],
+    topics: dict[str, list[tuple[float, Stance | None, ReplayStep]]],
     top: int,
     height: int,
-    end: int,
+    end: float,
 ) -> str:
     parts = [
         f'<g class="lane" data-actor="{escape(actor)}">'
@@ -257,19 +341,27 @@ def _lane(
             stop = changes[i + 1][0] if i + 1 < len(changes) else end
             if stance is None or stop == slot:
                 continue  # removed, or changed again in the same column: the last one shows
-            x = _LABEL_W + slot * _SLOT_W
+            x = slot
+            possibly = "" if stance.certain else "possibly "
             tip = (
-                f"{name} on {topic}: {fact_label(stance)} since "
+                f"{name} on {topic}: {possibly}{fact_label(stance)} since "
                 f"{when(stance.since, stance.since_precision)}; evidence "
                 f"{', '.join(stance.evidence)}; {provenance(stance)}"
             )
             parts.append(
                 f'<rect class="seg {stance.position.value}" x="{x}" y="{y + 3}" '
-                f'width="{(stop - slot) * _SLOT_W}" height="{_TRACK_H - 6}" rx="3">'
+                f'width="{round(stop - slot, 1)}" height="{_TRACK_H - 6}" rx="3">'
                 f"<title>{escape(tip)}</title></rect>"
             )
+            if possibly:
+                parts.append(
+                    f'<rect class="seg possibly" x="{x}" y="{y + 3}" '
+                    f'width="{round(stop - slot, 1)}" height="{_TRACK_H - 6}" rx="3">'
+                    f"<title>{escape(tip)}</title></rect>"
+                    f'<text class="topic" x="{x + 2}" y="{y + 1}">possibly</text>'
+                )
         for slot, stance, step in changes:
-            cx = _LABEL_W + slot * _SLOT_W + 8
+            cx = slot
             tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
             if stance is not None:
                 tip += f" ({stance.position.value})"
@@ -285,7 +377,7 @@ def _lane(
 
 
 def _event_lane(
-    actor: str, name: str, events: list[tuple[int, ReplayStep]], top: int, height: int
+    actor: str, name: str, events: list[tuple[float, ReplayStep]], top: int, height: int
 ) -> str:
     """A lane for an actor with no stance: a marker at each event naming it."""
     y = top + _LANE_PAD + 14
@@ -298,7 +390,7 @@ def _event_lane(
         f'<text class="topic" x="16" y="{y + 15}">events (no stance)</text>'
     ]
     for slot, step in events:
-        cx = _LABEL_W + slot * _SLOT_W + _SLOT_W // 2
+        cx = slot
         tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
         parts.append(
             f'<a href="{_href(step.event.id)}" aria-label="{escape(tip)}">'
