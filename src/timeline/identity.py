@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from timeline.store.recorded import Actor
+from typing import Protocol
 
 __all__ = ["fold", "identity_problem", "invisible_character", "skeleton"]
+
+
+class NamedActor(Protocol):
+    """What identity checks read of an actor (``store.recorded.Actor`` has it; naming
+    that class here would make a cycle: records -> identity -> store -> records)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
 
 # A subset of Unicode's confusables.txt (UTS #39): Cyrillic and Greek lower-case
 # letters (after case folding) that look like Latin letters, mapped to those letters.
@@ -100,7 +112,7 @@ def _describe(char: str) -> str:
 
 
 def identity_problem(
-    actors: Iterable[Actor],
+    actors: Iterable[NamedActor],
     existing: Mapping[str, str] | None = None,
     names: Mapping[str, str] | None = None,
 ) -> tuple[str, str, str] | None:

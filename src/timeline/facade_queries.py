@@ -1,0 +1,360 @@
+"""The ``Timeline`` facade's queries: states at a time, single facts, replay, diff,
+history, search and following the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import attrs
+
+from timeline import events as ev
+from timeline.bitemporal import Bounds, fold_events, ignored_type_names, uncertain_ids
+from timeline.catchup import LiveFold
+from timeline.facade_core import TimelineCore
+from timeline.identity import fold
+from timeline.projections.base import Change
+from timeline.projections.fold import Fold, State, diff_states
+from timeline.projections.orders import OrderIntent, intent_key
+from timeline.projections.stance import Stance
+from timeline.replay import Replay, ReplayStep
+from timeline.store.base import EventFilter
+from timeline.store.recorded import RecordedEvent, SearchHit
+from timeline.times import TimeInput, parse_bound, parse_instant
+
+__all__ = ["TimelineQueries"]
+
+_CURRENT_KNOWLEDGE = Bounds()  # no knowledge bound: what the store knows now
+
+
+class TimelineQueries(TimelineCore):
+    """Point-in-time queries over the log and the snapshots."""
+
+    def state(
+        self,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        recorded_by: TimeInput | None = None,
+        story: str | None = None,
+        *,
+        certain: bool = False,
+    ) -> State:
+        """The facts at valid time ``at``, as known at ``known_at``, as recorded by ``recorded_by``.
+
+        Every bound is optional and accepts a ``datetime`` (timezone-aware), a
+        ``date`` or an ISO string; a date-only bound means the end of that UTC day.
+
+        Args:
+            at: only events that occurred by then (corrections and retractions
+                are never filtered by ``at``).
+            known_at: only events reported (made public) by then.
+            recorded_by: only events this store had recorded by then (audit).
+            story: only this story.
+            certain: only events that *certainly* happened by ``at`` and were
+                certainly public by ``known_at`` (their periods end by then); by
+                default an event counts when it possibly did. Either way each fact
+                says whether it is ``certain``.
+
+        Raises:
+            ValidationError: a bound that is naive or unparseable, naming it.
+        """
+        bounds = Bounds.parse(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
+        if bounds.certain and bounds.at is None and bounds.known_at is None:
+            bounds = attrs.evolve(bounds, certain=False)  # nothing is cut by a period's end
+        # the snapshots hold what possibly happened; certain answers fold the log
+        snapshots = None if bounds.certain else self._snapshots_for(bounds)
+        # a reader never writes (beyond the best-effort refresh above, which never
+        # raises) and reads one committed log, whatever writers do meanwhile
+        with self._store.reading():
+            uncertain = uncertain_ids(self._store, bounds)
+            tables = snapshots.tables_for(bounds) if snapshots is not None else None
+            if tables is not None:
+                return State(
+                    tables,
+                    resolve=self._resolver(),
+                    check_topic=self._topic_check(),
+                    uncertain=uncertain,
+                )
+            return self._folded_state(bounds, uncertain)
+
+    def _folded_state(self, bounds: Bounds, uncertain: frozenset[str] = frozenset()) -> State:
+        story = bounds.story
+        ctx = self._context()
+        if bounds.is_unbounded:
+            live = self._live.get(story)
+            if live is None or live.ctx != ctx:
+                live = self._live[story] = LiveFold(self._projections, ctx, story)
+            live.catch_up(self._store)
+            return live.fold.state(self._resolver(), self._topic_check())
+        fold = Fold(self._projections, ctx)
+        ignore = ignored_type_names(self._store, self._projections)
+        fold.run(event for _, _, event in fold_events(self._store, bounds, ignore=ignore))
+        return fold.state(self._resolver(), self._topic_check(), uncertain)
+
+    def stance(
+        self,
+        actor: str,
+        topic: str,
+        *,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        certain: bool = False,
+    ) -> Stance | None:
+        """One actor's stance on one topic at valid time ``at``, as known at ``known_at``.
+
+        The fast path for a single fact: one indexed lookup in the snapshots,
+        whatever the length of the log. Equal to ``state(at=at, known_at=known_at,
+        certain=certain).stance(actor, topic)``.
+        """
+        when = parse_bound(at, field="at") if at is not None else None
+        simple = not certain and known_at is None and not self._vague_at(when)
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE) if simple else None
+        if snapshots is not None:
+            with self._store.reading():
+                marker = self._store.change_marker()
+                if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
+                    lookup = self._store.actor_lookup(marker)
+                    actor_id = lookup.get(fold(actor)) or self.resolve_actor(actor)
+                    found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
+                    if found is None:
+                        self.check_topic(topic)
+                    return found
+        return self.state(at=at, known_at=known_at, certain=certain).stance(actor, topic)
+
+    def order_intent(
+        self,
+        buyer: str,
+        supplier: str,
+        product: str,
+        *,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        certain: bool = False,
+    ) -> OrderIntent | None:
+        """One buyer's order intent at valid time ``at``, as known at ``known_at`` (one
+        indexed lookup when it can).
+
+        Equal to ``state(at=at, known_at=known_at, certain=certain).order_intent(...)``.
+        """
+        when = parse_bound(at, field="at") if at is not None else None
+        simple = not certain and known_at is None and not self._vague_at(when)
+        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE) if simple else None
+        if snapshots is not None:
+            with self._store.reading():
+                marker = self._store.change_marker()
+                if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
+                    lookup = self._store.actor_lookup(marker)
+                    key = intent_key(
+                        lookup.get(fold(buyer)) or self.resolve_actor(buyer),
+                        lookup.get(fold(supplier)) or self.resolve_actor(supplier),
+                        product,
+                    )
+                    found: OrderIntent | None = snapshots.fact_at("orders", key, when)
+                    return found
+        state = self.state(at=at, known_at=known_at, certain=certain)
+        return state.order_intent(buyer, supplier, product)
+
+    def _vague_at(self, at: datetime | None) -> bool:
+        """Whether some event only possibly happened by ``at`` (facts may be uncertain)."""
+        return at is not None and bool(uncertain_ids(self._store, Bounds(at=at)))
+
+    def replay(
+        self,
+        order: str = "occurred",
+        *,
+        start: TimeInput | None = None,
+        until: TimeInput | None = None,
+        story: str | None = None,
+        actor: str | None = None,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        recorded_by: TimeInput | None = None,
+        certain: bool = False,
+    ) -> Replay:
+        """Step through the log; each step carries the event and the facts it changed.
+
+        Args:
+            order: ``"occurred"`` (as it happened), ``"reported"`` (as it became
+                public) or ``"recorded"`` (as this store learned it).
+            start: skip steps before this time (in ``order``'s time); the fold
+                still starts at the beginning.
+            until: stop after this time (in ``order``'s time). The last step's
+                state equals ``state()`` with the matching bound (``at`` for
+                occurred, ``known_at`` for reported, ``recorded_by`` for recorded).
+            story: only this story.
+            actor: only steps whose event names the actor or whose changes touch it.
+            at / known_at / recorded_by: further bounds, as in :meth:`state`.
+            certain: as in :meth:`state`; in occurred order ``until`` is the ``at``
+                bound under the same rule.
+        """
+        bounds = Bounds.parse(
+            at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
+        )
+        return Replay(
+            self._store,
+            lambda: self._projections,
+            self._context(),
+            order=order,
+            bounds=bounds,
+            start=parse_instant(start, field="start")[0] if start is not None else None,
+            until=parse_bound(until, field="until") if until is not None else None,
+            actor=self.resolve_actor(actor) if actor is not None else None,
+            resolve=self._resolver(),
+        )
+
+    def diff(
+        self,
+        a: TimeInput,
+        b: TimeInput,
+        *,
+        known: bool = False,
+        story: str | None = None,
+        certain: bool = False,
+    ) -> list[Change]:
+        """Facts that changed between two valid times, or two knowledge times.
+
+        ``diff(a, b)`` compares ``state(at=a)`` with ``state(at=b)``: what
+        happened in between, as we know it now. ``diff(a, b, known=True)``
+        compares ``state(known_at=a)`` with ``state(known_at=b)``: what we learned.
+        ``certain``: compare certain states (see :meth:`state`).
+        """
+        if known:
+            before = self.state(known_at=a, story=story, certain=certain)
+            after = self.state(known_at=b, story=story, certain=certain)
+        else:
+            before = self.state(at=a, story=story, certain=certain)
+            after = self.state(at=b, story=story, certain=certain)
+        return diff_states(before, after)
+
+    def history(
+        self,
+        actor: str,
+        *,
+        story: str | None = None,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        certain: bool = False,
+    ) -> list[ReplayStep]:
+        """Every step, in occurred order, that names ``actor`` or changes one of its facts.
+
+        ``at`` / ``known_at`` / ``certain``: bounds as in :meth:`state`.
+
+        Raises:
+            UnknownActorError: no such actor.
+        """
+        return list(
+            self.replay(
+                "occurred", actor=actor, story=story, at=at, known_at=known_at, certain=certain
+            )
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        story: str | None = None,
+        actor: str | None = None,
+        type: str | Sequence[str] | None = None,
+        since: TimeInput | None = None,
+        until: TimeInput | None = None,
+        limit: int | None = 50,
+        raw: bool | None = None,
+        at: TimeInput | None = None,
+        known_at: TimeInput | None = None,
+        current: bool = False,
+    ) -> list[SearchHit]:
+        """Full-text search over summaries, quotes, attributions, sources and actor names.
+
+        Every hit says whether it was retracted or corrected (``status``,
+        ``amended_by``) by what was reported by ``known_at`` (default: now).
+
+        Args:
+            query: words (each must appear; ``grey-market`` is a phrase), or
+                FTS5 syntax: ``"grey market"``, ``nvidia AND (h200 OR h20)``,
+                ``chip*``, ``summary: tender``.
+            story / actor / type / since / until: filters as in :meth:`events`.
+            limit: at most this many results (``None``: all).
+            raw: ``True`` to read ``query`` as FTS5 syntax, ``False`` as plain
+                words; by default FTS5 syntax when the query visibly uses it.
+            at: only events that occurred by then (as ``until``).
+            known_at: only events reported by then; retractions and corrections
+                reported later do not count.
+            current: leave out retracted and corrected (superseded) events.
+
+        Returns:
+            Hits, best match first, each with the event, a snippet with the
+            matches in ``[`` ``]``, and FTS5's rank (lower is better).
+
+        Raises:
+            ValidationError: an empty or malformed query, a bad bound or limit.
+            UnknownActorError: no such actor.
+            UnknownEventTypeError: no such type.
+        """
+        types = [type] if isinstance(type, str) else list(type) if type else None
+        for name in types or ():
+            self._store.codec.registry.get(name)
+        where = self._filter(story=story, actor=actor, types=types, since=since, until=until)
+        known = parse_bound(known_at, field="known_at") if known_at is not None else None
+        if at is not None:
+            bound = parse_bound(at, field="at")
+            if where.occurred_until is None or bound < where.occurred_until:
+                where = where.but(occurred_until=bound)
+        if known is not None:
+            where = where.but(reported_until=known)
+        hits = self._store.search(query, raw=raw, where=where, limit=None if current else limit)
+        amended: dict[str, tuple[str, str]] = {}
+        metas = self.events(type=["correction", "retraction"], reported_until=known, story=story)
+        for record in metas:
+            target = ev.target_of(record.event)
+            if target is not None:
+                kind = "retracted" if isinstance(record.event, ev.Retraction) else "corrected"
+                amended[target] = (kind, record.event.id)
+        marked = [
+            attrs.evolve(h, status=amended[h.record.id][0], amended_by=amended[h.record.id][1])
+            if h.record.id in amended
+            else h
+            for h in hits
+        ]
+        if current:
+            marked = [h for h in marked if h.amended_by is None][:limit]
+        return marked
+
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        story: str | None = None,
+        timeout: float | None = None,
+        poll: float = 1.0,
+    ) -> Iterator[RecordedEvent]:
+        """Events as they are appended, from position ``after`` on, in log order.
+
+        Catches up first, then waits: on PostgreSQL for a notification (one per
+        append, a wake-up only), on SQLite by looking at the log. It reads by
+        position, so it misses nothing, also across a reconnect.
+
+        Args:
+            after: the last position already seen (0: from the start).
+            story: only this story's events.
+            timeout: stop after this many seconds without a new event (``None``:
+                follow until the caller stops iterating).
+            poll: the longest single wait, in seconds.
+        """
+        last = after
+        idle = 0.0
+        while True:
+            head = last
+            for record in self._store.read(EventFilter(after_position=last)):
+                head = record.position
+                if story is None or record.story == story:
+                    yield record
+            if head > last:
+                last, idle = head, 0.0
+                continue
+            step = poll if timeout is None else min(poll, timeout - idle)
+            if step <= 0:
+                return
+            if not self._store.wait(last, step):
+                idle += step

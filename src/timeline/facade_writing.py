@@ -1,0 +1,300 @@
+"""The ``Timeline`` facade's writing side: appends, fixture loading, JSON Lines import."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import attrs
+
+from timeline import events as ev
+from timeline.errors import (
+    DuplicateEventError,
+    FixtureError,
+    UnknownActorError,
+    ValidationError,
+)
+from timeline.facade_core import TimelineCore
+from timeline.fixtures import (
+    Fixture,
+    FixtureStream,
+    WholeFileNeeded,
+    fixture_error,
+    fixture_error_at,
+    read_fixture,
+)
+from timeline.output.export import read_jsonl
+from timeline.store.recorded import Actor, AppendResult
+from timeline.suggest import suggest
+
+__all__ = ["LoadReport", "TimelineWriting"]
+
+
+@attrs.frozen(kw_only=True)
+class LoadReport:
+    """What loading one fixture file did."""
+
+    path: str
+    story: str
+    appended: int
+    skipped: int
+    # restrictions that, as loaded, can block no one (a product or an applies_to
+    # entry that matches nothing known): almost always a misspelling
+    warnings: tuple[str, ...] = ()
+
+
+class TimelineWriting(TimelineCore):
+    """Appending events and loading files (fixtures, JSON Lines exports)."""
+
+    def append(
+        self,
+        events: Iterable[ev.Event],
+        *,
+        story: str | None = None,
+        expected_version: int | None = None,
+    ) -> AppendResult:
+        """Append a batch of events to one story, atomically.
+
+        Unknown actor ids are registered as they are met (use fixtures to
+        declare names and aliases); known aliases resolve to actor ids.
+
+        Args:
+            events: records; their ``story`` may be unset (``story`` is used).
+            story: the story slug, if the records don't carry it.
+            expected_version: the story version the caller last saw; a mismatch
+                raises ``ConcurrencyError`` and writes nothing.
+
+        Returns:
+            The recorded events and the ids skipped as already stored.
+
+        Raises:
+            ConcurrencyError: ``expected_version`` is stale.
+            DuplicateEventError: an id is stored with different content.
+            ValidationError: a correction or retraction points nowhere, etc.
+        """
+        result = self._store.append(events, story=story, expected_version=expected_version)
+        if result.appended:
+            self._keep_snapshots()
+        return result
+
+    def register_actor(
+        self, actor_id: str, *, name: str | None = None, kind: str = "", aliases: Sequence[str] = ()
+    ) -> Actor:
+        """Declare (or update) an actor with a display name, kind and aliases."""
+        actor = Actor(id=actor_id, name=name or actor_id, kind=kind, aliases=tuple(aliases))
+        self._store.register_actors([actor])
+        return actor
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        expected_version: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> LoadReport:
+        """Load one fixture file: all of it, or nothing; reloading appends nothing.
+
+        Raises:
+            FixtureError: any problem, naming the file, the event and the field.
+        """
+        try:
+            return self._load_streaming(path, expected_version, progress)
+        except WholeFileNeeded:
+            pass  # nothing was written; the whole-file reader handles (or words) it
+        fixture = self.read_fixture(path)
+        return self.load_fixture(fixture, expected_version=expected_version, progress=progress)
+
+    def _load_streaming(
+        self,
+        path: str | os.PathLike[str],
+        expected_version: int | None,
+        progress: Callable[[int], None] | None,
+    ) -> LoadReport:
+        """Read and append a fixture chunk by chunk in one transaction (bounded memory)."""
+        store = self._store
+        # an optional capability of a backend (SQLite has it): without it, read whole
+        append_chunks: Callable[..., tuple[int, int]] | None = getattr(store, "append_chunks", None)
+        if append_chunks is None:
+            raise WholeFileNeeded
+
+        def stored_type(event_id: str) -> str | None:
+            found = store.get(event_id)
+            return None if found is None else store.codec.registry.of(found.event).name
+
+        with FixtureStream(
+            path,
+            codec=store.codec,
+            known_actors=store.actor_lookup(),
+            stored_type=stored_type,
+            known_source=getattr(store, "stored_source", None),
+        ) as stream:
+            where: dict[int, str] = {}  # index -> id, for the chunk being appended
+            restrictions: list[ev.PolicyChange] = []
+
+            def chunks() -> Iterator[list[ev.Event]]:
+                offset = 0
+                for chunk in stream.chunks():
+                    restrictions.extend(_restrictions_in(chunk))
+                    where.clear()
+                    where.update((offset + i, e.id) for i, e in enumerate(chunk))
+                    yield chunk
+                    offset += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+
+            try:
+                appended, skipped = append_chunks(
+                    chunks(),
+                    story=stream.story,
+                    expected_version=expected_version,
+                    actors=stream.actors,
+                    register_actors=False,
+                    title=stream.title,
+                )
+            except FixtureError:
+                raise  # the reader's own, already naming file, event and field
+            except (DuplicateEventError, UnknownActorError, ValidationError) as exc:
+                index = getattr(exc, "batch_index", None)
+                event_id = where.get(index) if index is not None else None
+                raise fixture_error_at(stream.path, index, event_id, exc) from exc
+        if appended:
+            self._keep_snapshots()
+        return LoadReport(
+            path=stream.path,
+            story=stream.story,
+            appended=appended,
+            skipped=skipped,
+            warnings=self._restriction_warnings(restrictions),
+        )
+
+    def read_fixture(self, path: str | os.PathLike[str]) -> Fixture:
+        """Parse and validate a fixture file against this store, without writing."""
+        return read_fixture(
+            path,
+            codec=self._store.codec,
+            known_actors=self._store.actor_lookup(),
+            known_ids=self._store.known_ids(),
+            known_source=getattr(self._store, "stored_source", None),
+        )
+
+    def load_fixture(
+        self,
+        fixture: Fixture,
+        *,
+        expected_version: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> LoadReport:
+        """Append a parsed fixture in one transaction."""
+        try:
+            result = self._store.append(
+                fixture.events,
+                story=fixture.story,
+                expected_version=expected_version,
+                actors=fixture.actors,
+                register_actors=False,
+                title=fixture.title,
+            )
+        except (DuplicateEventError, UnknownActorError, ValidationError) as exc:
+            raise fixture_error(fixture, exc) from exc
+        if progress is not None:
+            progress(len(fixture.events))
+        if result.appended:
+            self._keep_snapshots()
+        return LoadReport(
+            path=fixture.path,
+            story=fixture.story,
+            appended=len(result.appended),
+            skipped=len(result.skipped),
+            warnings=self._restriction_warnings(_restrictions_in(fixture.events)),
+        )
+
+    def _restriction_warnings(self, restrictions: Sequence[ev.PolicyChange]) -> tuple[str, ...]:
+        """Bans and restrictions that match nothing known, so block no one."""
+        if not restrictions:
+            return ()
+        actors = self._store.actors()
+        ids = {a.id for a in actors}
+        kinds = {a.kind.strip().casefold() for a in actors if a.kind.strip()}
+        traded: set[str] = set()
+        trading = ["inquiry", "order_placed", "order_cancelled", "order_delivered"]
+        for record in self.events(type=trading):
+            for name in ("product", "supplier"):
+                value = getattr(record.event, name, None)
+                if isinstance(value, str):
+                    traded.add(value.casefold())
+        out: list[str] = []
+        names = [n for a in actors for n in (a.id, a.name, *a.aliases)]
+        for event in restrictions:
+            reasons = []
+            if event.product and event.product.casefold() not in traded:
+                reasons.append(
+                    f"product {event.product!r} is no product or supplier of any inquiry or order"
+                )
+            targets = [
+                entry
+                for entry in event.applies_to
+                if entry in ids
+                or (entry[:5].casefold() == "kind:" and entry[5:].strip().casefold() in kinds)
+            ]
+            if event.applies_to and not targets:
+                described = []
+                for entry in event.applies_to:
+                    close = suggest(entry, names, limit=1, cutoff=0.85)
+                    described.append(
+                        f"{entry!r} (did you mean {close[0]!r}?)" if close else repr(entry)
+                    )
+                reasons.append(
+                    f"applies_to names no known actor or kind, only descriptions: "
+                    f"{', '.join(described)}"
+                )
+            if reasons:
+                out.append(
+                    f"{event.id}: the {event.measure.value} blocks no one: {'; '.join(reasons)}"
+                )
+        return tuple(out)
+
+    def import_jsonl(
+        self, path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
+    ) -> list[LoadReport]:
+        """Load a JSON Lines export (see :meth:`export`); reloading appends nothing.
+
+        The file is validated whole before anything is written; each run of
+        consecutive events of one story is then appended atomically, in file
+        order, so positions keep their order and ``state()`` comes out the same.
+
+        Returns:
+            One report per story, in order of first appearance.
+
+        Raises:
+            FixtureError: a bad line or event, naming the file, the event and the field.
+        """
+        name = str(path)
+        events = read_jsonl(path, self._store.codec)
+        reports: dict[str, LoadReport] = {}
+        for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
+            batch = tuple(run)
+            if not story:
+                raise FixtureError("story: every line needs a story", path=name, field="story")
+            actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
+            fixture = Fixture(
+                path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
+            )
+            report = self.load_fixture(fixture, progress=progress)
+            seen = reports.get(story)
+            if seen is not None:
+                report = attrs.evolve(
+                    seen,
+                    appended=seen.appended + report.appended,
+                    skipped=seen.skipped + report.skipped,
+                )
+            reports[story] = report
+        return list(reports.values())
+
+
+def _restrictions_in(events: Iterable[ev.Event]) -> list[ev.PolicyChange]:
+    return [
+        e
+        for e in events
+        if isinstance(e, ev.PolicyChange) and e.measure.value in ("ban", "restrict")
+    ]
