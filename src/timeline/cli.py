@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 from tabulate import tabulate
@@ -87,6 +87,12 @@ def _one_line(text: str) -> str:
 
 _db = click.argument("db", type=click.Path(dir_okay=False))
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+_progress_option = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help=f"Show a progress bar on stderr (default: on a terminal, for more than "
+    f"{_PROGRESS_THRESHOLD} events).",
+)
 _story = click.option("--story", help="Only this story (slug).")
 _certain = click.option(
     "--certain",
@@ -130,12 +136,21 @@ def cli() -> None:
 
 
 @contextlib.contextmanager
-def _progress(show: bool, length: int, label: str) -> Iterator[Callable[[int], None]]:
+def _progress(
+    show: bool, length: int, label: str, *, fill: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (never stdout) fed with increments, or nothing.
+
+    ``fill``: ``length`` is an upper bound (an export counts the log's events,
+    and writes those its bounds select): the bar is filled once the work is done.
+    """
     if not show:
         yield lambda _n: None
         return
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
         yield bar.update
+        if fill and bar.pos < length:
+            bar.update(length - bar.pos)
 
 
 def _show_progress(option: bool | None, count: int) -> bool:
@@ -431,9 +446,7 @@ def follow(db: str, after: int, story: str | None, timeout: float | None, as_jso
 @click.argument("source", metavar="DB", type=click.Path(dir_okay=False))
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option("--chunk", type=int, default=2000, show_default=True, help="Events per transaction.")
-@click.option(
-    "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
-)
+@_progress_option
 def copy(source: str, target: str, chunk: int, progress: bool | None) -> None:
     """Copy the store DB into TARGET (an SQLite file or a postgresql:// URL).
 
@@ -465,11 +478,14 @@ def copy(source: str, target: str, chunk: int, progress: bool | None) -> None:
     help="Also check what is derived from the log (snapshots, search index, event-actor "
     "index) against it, naming what differs.",
 )
+@_progress_option
 @_json
-def verify(db: str, deep: bool, as_json: bool) -> None:
+def verify(db: str, deep: bool, progress: bool | None, as_json: bool) -> None:
     """Check the sha256 hash chain of DB; exit 1 naming the first bad position."""
     with _read(db) as store:
-        count = store.verify(deep=deep)
+        total = store.store.head()
+        with _progress(_show_progress(progress, total), total, "Verifying") as tick:
+            count = store.verify(deep=deep, progress=tick)
     if as_json:
         _echo_json({"ok": True, "events": count, **({"deep": True} if deep else {})})
     else:
@@ -564,6 +580,7 @@ def search(
 )
 @_bounds
 @_story
+@_progress_option
 def export(
     db: str,
     fmt: str,
@@ -573,6 +590,7 @@ def export(
     recorded_by: str | None,
     certain: bool,
     story: str | None,
+    progress: bool | None,
 ) -> None:
     """Export the events a state with these bounds sees.
 
@@ -580,13 +598,24 @@ def export(
     event; markdown: a dated timeline with sources; timelinejs: Knight Lab's
     TimelineJS JSON; html: a self-contained page with a stance lane per actor.
     """
-    bounds = {"at": at, "known_at": known_at, "recorded_by": recorded_by, "story": story}
     with _read(db) as store:
-        if output == "-":
-            store.export(fmt, sys.stdout, **bounds, certain=certain)
-            return
-        count = store.export(fmt, output, **bounds, certain=certain)
-    click.echo(f"{output}: {count} events ({fmt})")
+        # the bar counts against the log's events: an export writes those its bounds select
+        total = store.store.count_events()
+        label = f"Exporting {fmt}"
+        with _progress(_show_progress(progress, total), total, label, fill=True) as tick:
+            target: str | TextIO = sys.stdout if output == "-" else output
+            count = store.export(
+                fmt,
+                target,
+                at=at,
+                known_at=known_at,
+                recorded_by=recorded_by,
+                story=story,
+                certain=certain,
+                progress=tick,
+            )
+    if output != "-":
+        click.echo(f"{output}: {count} events ({fmt})")
 
 
 @cli.command()

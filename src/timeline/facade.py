@@ -100,7 +100,7 @@ class Timeline(TimelineWriting, TimelineQueries):
         )
         return cls(store, projections, snapshot_store=SQLiteSnapshotStore(store))
 
-    def verify(self, *, deep: bool = False) -> int:
+    def verify(self, *, deep: bool = False, progress: Callable[[int], None] | None = None) -> int:
         """Check the hash chain; return how many events were verified.
 
         Args:
@@ -108,12 +108,14 @@ class Timeline(TimelineWriting, TimelineQueries):
                 on: the snapshots against a fresh fold, the search index (FTS5's
                 own check against the logged text) and the event-actor index
                 against the actors each event names (see :meth:`derived_differences`).
+            progress: called with the number of events checked since its last
+                call, as the chain is walked (they add up to the count returned).
 
         Raises:
             IntegrityError: naming the first bad position, or (``deep``) every
                 derived table that differs from the log and how.
         """
-        count = self._store.verify()
+        count = self._store.verify(progress=progress)
         if deep:
             problems = self.derived_differences()
             if problems:
@@ -210,6 +212,7 @@ class Timeline(TimelineWriting, TimelineQueries):
         recorded_by: TimeInput | None = None,
         story: str | None = None,
         certain: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
         """Export the events a ``state()`` with these bounds sees.
 
@@ -219,6 +222,8 @@ class Timeline(TimelineWriting, TimelineQueries):
             target: a file path (replaced once the export is complete; never
                 the store or one of its files) or an open text stream.
             at / known_at / recorded_by / story / certain: as in :meth:`state`.
+            progress: called with the number of events written since its last
+                call (they add up to the number returned).
 
         Returns:
             The number of events written.
@@ -238,8 +243,8 @@ class Timeline(TimelineWriting, TimelineQueries):
         if isinstance(target, str | os.PathLike):
             # never the store or its -wal/-shm/-journal; whole or not at all
             with atomic_text(target, self._store.path) as out:
-                return export_to(self, format, out, bounds)
-        return export_to(self, format, target, bounds)
+                return export_to(self, format, out, bounds, progress)
+        return export_to(self, format, target, bounds, progress)
 
     def backup(self, target: str | os.PathLike[str]) -> Path:
         """Write a consistent copy of the store to ``target`` (``VACUUM INTO``)."""

@@ -119,7 +119,7 @@ def test_cli_export_onto_the_store_fails_in_one_line_and_verify_still_counts_eve
     assert verified.stdout.strip() == f"{loaded}: ok, 21 events, hash chain intact"
 
 
-def _failing_writer(timeline: tl.Timeline, out: TextIO, bounds: Bounds) -> int:
+def _failing_writer(timeline: tl.Timeline, out: TextIO, bounds: Bounds, *_tick: object) -> int:
     out.write("half an export\n")
     raise tl.ValidationError("the exporter broke half way")
 

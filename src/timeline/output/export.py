@@ -86,7 +86,21 @@ CSV_COLUMNS = (
 )
 
 
-def export(timeline: TimelineReader, fmt: str, out: TextIO, bounds: Bounds | None = None) -> int:
+Tick = Callable[[int], None]
+"""Told the number of events written since its last call (progress)."""
+
+
+def _no_tick(_written: int) -> None:
+    pass
+
+
+def export(
+    timeline: TimelineReader,
+    fmt: str,
+    out: TextIO,
+    bounds: Bounds | None = None,
+    progress: Tick | None = None,
+) -> int:
     """Write ``timeline`` to the text stream ``out`` in format ``fmt``.
 
     Args:
@@ -94,6 +108,7 @@ def export(timeline: TimelineReader, fmt: str, out: TextIO, bounds: Bounds | Non
         fmt: one of :data:`FORMATS`.
         out: an open text stream (open CSV targets with ``newline=""``).
         bounds: which events, as for ``state()`` (default: everything).
+        progress: called with the number of events written since its last call.
 
     Returns:
         The number of events written.
@@ -104,7 +119,7 @@ def export(timeline: TimelineReader, fmt: str, out: TextIO, bounds: Bounds | Non
     writer = _WRITERS.get(fmt)
     if writer is None:
         raise ValidationError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", field="format")
-    return writer(timeline, out, bounds or Bounds())
+    return writer(timeline, out, bounds or Bounds(), progress or _no_tick)
 
 
 # --- JSON Lines -----------------------------------------------------------------
@@ -134,12 +149,13 @@ def archive_records(store: EventLog, bounds: Bounds) -> Iterator[RecordedEvent]:
             yield record
 
 
-def _write_jsonl(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
+def _write_jsonl(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick) -> int:
     codec = timeline.store.codec
     count = 0
     for record in archive_records(timeline.store, bounds):
         out.write(jsonl_line(canonical_json(codec.to_dict(record.event))) + "\n")
         count += 1
+        tick(1)
     return count
 
 
@@ -233,7 +249,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
+def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick) -> int:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     cell = csv_cell  # a leading = + - @ tab or CR gets a ' (OWASP): text, not a formula
@@ -272,13 +288,14 @@ def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
             ]
         )
         count += 1
+        tick(1)
     return count
 
 
 # --- Markdown -------------------------------------------------------------------------
 
 
-def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
+def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick) -> int:
     names = actor_names(timeline)
     placed = list(effective_events(timeline.store, bounds))
     # every stored text through md_text (escaped, one line) and every URL through
@@ -302,6 +319,7 @@ def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> in
             if event.about:
                 about = ", ".join(md_text(names.get(a, a)) for a in event.about)
                 out.write(f"  - About: {about}\n")
+            tick(1)
     _write_markdown_facts(timeline, out, bounds, names)
     notes = corrections_log(timeline, bounds)
     if notes:
@@ -382,7 +400,7 @@ def _parts(value: datetime, precision: ev.Precision) -> dict[str, int]:
     return parts
 
 
-def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
+def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick) -> int:
     names = actor_names(timeline)
     slides = []
     for p in effective_events(timeline.store, bounds):
@@ -420,6 +438,7 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
                 media["caption"] = escape(event.source.headline)
             slide["media"] = media
         slides.append(slide)
+        tick(1)
     document = {
         "title": {
             "text": {
@@ -433,7 +452,7 @@ def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> 
     return len(slides)
 
 
-_WRITERS: dict[str, Callable[[TimelineReader, TextIO, Bounds], int]] = {
+_WRITERS: dict[str, Callable[[TimelineReader, TextIO, Bounds, Tick], int]] = {
     "jsonl": _write_jsonl,
     "csv": _write_csv,
     "markdown": _write_markdown,

@@ -18,6 +18,7 @@ so nineteen months look longer than two days. An event known only to a period
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import TextIO
@@ -114,8 +115,16 @@ def _href(event_id: str) -> str:
     return "#" + quote(_anchor(event_id), safe="")
 
 
-def write_html(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
-    """Write the page; return the number of events on it."""
+def write_html(
+    timeline: TimelineReader,
+    out: TextIO,
+    bounds: Bounds,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the page; return the number of events on it.
+
+    ``progress`` is called with the number of events replayed since its last call.
+    """
     replay = timeline.replay(
         "occurred",
         at=bounds.at,
@@ -123,7 +132,11 @@ def write_html(timeline: TimelineReader, out: TextIO, bounds: Bounds) -> int:
         recorded_by=bounds.recorded_by,
         story=bounds.story,
     )
-    steps = list(replay)
+    steps: list[ReplayStep] = []
+    for step in replay:
+        steps.append(step)
+        if progress is not None:
+            progress(1)
     state = replay.state
     names = actor_names(timeline)
     title = story_title(timeline, bounds.story)

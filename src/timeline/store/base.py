@@ -223,8 +223,11 @@ class EventLog(Protocol):
 
     # --- integrity and files ---
 
-    def verify(self) -> int:
-        """Re-walk the hash chain; the number of events checked (``IntegrityError`` if broken)."""
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> int:
+        """Re-walk the hash chain; the number of events checked (``IntegrityError`` if broken).
+
+        ``progress`` is called with the number of events checked since its last call.
+        """
         ...
 
     def schema_names(self) -> list[str]:

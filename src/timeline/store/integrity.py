@@ -62,8 +62,12 @@ def _period_ends(
     return occurred_until, reported_until
 
 
-def verify(conn: sqlite3.Connection) -> int:
+def verify(conn: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> int:
     """Re-walk the hash chain; return the number of events checked.
+
+    Args:
+        conn: the store's connection.
+        progress: called with the number of events checked since its last call.
 
     Raises:
         IntegrityError: naming the first position whose row does not match.
@@ -75,15 +79,15 @@ def verify(conn: sqlite3.Connection) -> int:
     if own:
         conn.execute("BEGIN")
     try:
-        return _walk(conn)
+        return _walk(conn, progress)
     finally:
         if own and conn.in_transaction:
             conn.execute("COMMIT")
 
 
-def _walk(conn: sqlite3.Connection) -> int:
+def _walk(conn: sqlite3.Connection, progress: Callable[[int], None] | None) -> int:
     rows = conn.execute(f"SELECT {STORED} FROM events ORDER BY position")
-    count = verify_rows(rows, reached=lambda: _sequence(conn))
+    count = verify_rows(rows, reached=lambda: _sequence(conn), progress=progress)
     return count
 
 
@@ -92,8 +96,14 @@ def _sequence(conn: sqlite3.Connection) -> int | None:
     return None if seq is None else int(seq[0])
 
 
+_PROGRESS_EVERY = 500  # rows checked between two progress calls
+
+
 def verify_rows(
-    rows: Iterable[Sequence[Any]], *, reached: Callable[[], int | None] | None = None
+    rows: Iterable[Sequence[Any]],
+    *,
+    reached: Callable[[], int | None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Re-walk the chain over ``rows`` (every column of :data:`STORED`, by position).
 
@@ -101,6 +111,8 @@ def verify_rows(
         rows: every stored row, in position order.
         reached: the highest position the log has handed out, if the backend
             remembers one (asked after the walk); rows cut off the end are then named.
+        progress: called with the number of rows checked since its last call
+            (every few hundred rows, and once at the end).
 
     Raises:
         IntegrityError: naming the first position whose row does not match.
@@ -136,6 +148,10 @@ def verify_rows(
         prev_hash = row[12]
         expected_position += 1
         count += 1
+        if progress is not None and count % _PROGRESS_EVERY == 0:
+            progress(_PROGRESS_EVERY)
+    if progress is not None and count % _PROGRESS_EVERY:
+        progress(count % _PROGRESS_EVERY)
     seq = reached() if reached is not None else None
     if seq is not None and seq >= expected_position:
         raise IntegrityError(

@@ -851,8 +851,11 @@ class PostgresEventStore:
 
     # --- integrity ------------------------------------------------------------
 
-    def verify(self) -> int:
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> int:
         """Re-walk the hash chain; return the number of events checked.
+
+        Args:
+            progress: called with the number of events checked since its last call.
 
         Raises:
             IntegrityError: naming the first position whose row does not match.
@@ -870,7 +873,7 @@ class PostgresEventStore:
         def reached() -> int:
             return int(self._query("SELECT reached FROM store_changes")[0][0])
 
-        return verify_rows(rows(), reached=reached)
+        return verify_rows(rows(), reached=reached, progress=progress)
 
     def backup(self, target: str | os.PathLike[str]) -> None:
         """Not for PostgreSQL: ``timeline copy`` writes a store into an SQLite file."""

@@ -962,14 +962,17 @@ class EventStore:
 
     # --- integrity ----------------------------------------------------------
 
-    def verify(self) -> int:
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> int:
         """Re-walk the hash chain; return the number of events checked.
+
+        Args:
+            progress: called with the number of events checked since its last call.
 
         Raises:
             IntegrityError: naming the first position whose row does not match.
         """
         with self.guard():
-            return verify(self.conn)
+            return verify(self.conn, progress)
 
     # --- derived tables: checking and rebuilding them from the log -----------------
 
