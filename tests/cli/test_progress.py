@@ -148,7 +148,8 @@ def test_a_small_store_gets_no_bar_on_a_terminal_unless_asked(h200_db: Path) -> 
     assert err == ""
     status, out, err = _on_a_terminal("verify", h200_db, "--progress")
     assert status == 0
-    assert "Verifying" in err and "100%" in err
+    assert "Verifying" in err
+    assert "100%" in err
     assert out == f"{h200_db}: ok, 21 events, hash chain intact\n"
 
 
