@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -426,11 +427,26 @@ def replica(postgres_url: str, tmp_path: Path) -> Iterator[str]:
         subprocess.run(["rm", "-rf", str(home)], check=False)
 
 
+def _replayed(primary: str, replica: str, timeout: float = 30.0) -> None:
+    """Wait until the replica has replayed everything the primary has written so far."""
+    with psycopg.connect(primary, autocommit=True) as conn:
+        lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(replica, autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()
+            if row is not None and row[0]:
+                return
+            assert time.monotonic() < deadline, "the replica did not catch up"
+            time.sleep(0.05)
+
+
 def test_a_replica_answers_reads_follows_the_primary_and_refuses_writes(
     postgres_url: str, replica: str
 ) -> None:
     with tl.Timeline.open(postgres_url) as primary:
         primary.load(H200)
+        _replayed(postgres_url, replica)  # the schema must have reached it to be opened
         with tl.Timeline.open(replica) as standby:
             assert standby.store.readonly
             # the replica may lag: follow() waits for it, 21 events and no more

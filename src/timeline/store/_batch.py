@@ -13,7 +13,12 @@ from timeline import events as ev
 from timeline._codegen import compile_function
 from timeline.clock import Clock
 from timeline.codec import Codec, loads_trusted
-from timeline.errors import DuplicateEventError, UnknownActorError, ValidationError
+from timeline.errors import (
+    DuplicateEventError,
+    TimelineError,
+    UnknownActorError,
+    ValidationError,
+)
 from timeline.identity import fold, identity_problem
 from timeline.registry import target_of, target_problem
 from timeline.store._where import id_chunks
@@ -21,7 +26,15 @@ from timeline.store.integrity import GENESIS_HASH, row_hash
 from timeline.store.recorded import Actor, RecordedEvent
 from timeline.times import from_text, to_text
 
-__all__ = ["Batch", "find_nul", "refuse_nul", "refuse_nul_in_actors", "with_fields"]
+__all__ = [
+    "Batch",
+    "check_append",
+    "find_nul",
+    "not_unicode",
+    "refuse_nul",
+    "refuse_nul_in_actors",
+    "with_fields",
+]
 
 
 def find_nul(value: Any, path: str) -> str | None:
@@ -63,6 +76,66 @@ def refuse_nul_in_actors(actors: Iterable[Actor]) -> None:
             "actors",
             f"actor {actor.id!r}",
         )
+
+
+def not_unicode(exc: UnicodeEncodeError, where: str) -> ValidationError:
+    """A lone surrogate ("\\ud800") in some text: the stores and the hash need UTF-8."""
+    return ValidationError(
+        f"{where}: text holds a lone surrogate ({exc.object[exc.start]!a}); it is not valid Unicode"
+    )
+
+
+def check_append(
+    events: Iterable[ev.Event],
+    story: str | None,
+    title: str | None,
+    actors: Iterable[Actor],
+) -> tuple[list[ev.Event], str | None, list[Actor]]:
+    """The checks every store makes on ``append``'s arguments before taking its lock.
+
+    Returns:
+        ``(batch, story, declared actors)``; ``story`` is ``None`` only for an
+        empty batch with no story (nothing to do).
+
+    Raises:
+        ValidationError: not a list of records, no single story, NUL characters.
+    """
+    if isinstance(events, ev.Event):
+        raise ValidationError("events: pass a list of events, not a single event")
+    batch = list(events)
+    for index, item in enumerate(batch):
+        if not isinstance(item, ev.Event):
+            raise ValidationError(
+                f"batch item #{index} is not an event record: {type(item).__name__}",
+                field=f"events[{index}]",
+            )
+        # ids are looked up before anything is encoded
+        refuse_nul(item.id, "id", f"event #{index} ({item.id!r})")
+    if story is not None and (not isinstance(story, str) or not story.strip()):
+        raise ValidationError(f"story: must be a non-empty slug, got {story!r}", field="story")
+    stories = {e.story for e in batch if e.story is not None}
+    if story is None:
+        if len(stories) > 1:
+            raise ValidationError(
+                f"a batch belongs to one story; got {', '.join(sorted(stories))}",
+                field="story",
+            )
+        story = next(iter(stories), None)
+    if story is None:
+        if not batch:
+            return batch, None, []
+        raise ValidationError("story: no story given for the batch", field="story")
+    for e in batch:
+        if e.story is not None and e.story != story:
+            raise ValidationError(
+                f"event {e.id!r} belongs to story {e.story!r}, not {story!r}",
+                field="story",
+            )
+    refuse_nul(story, "story", f"story {story!r}")
+    refuse_nul(title, "title", f"the title of story {story!r}")
+    declared = list(actors)
+    refuse_nul_in_actors(declared)
+    return batch, story, declared
 
 
 def refuse_actor_identity(
@@ -389,6 +462,22 @@ class Batch:
                 event=event,
             )
         )
+
+    def add_all(self, batch: list[ev.Event]) -> None:
+        """Stage every item; a refused one's error carries ``batch_index`` (its index),
+        which lets callers (the fixture loader) say which batch item failed."""
+        self.know_sources(batch)
+        index = -1
+        try:
+            for index, event in enumerate(batch):
+                self.add(index, event)
+        except TimelineError as exc:
+            exc.batch_index = index  # type: ignore[attr-defined]
+            raise
+        except UnicodeEncodeError as exc:
+            error = not_unicode(exc, f"event #{index} ({batch[index].id!r})")
+            error.batch_index = index  # type: ignore[attr-defined]
+            raise error from exc
 
     def know_sources(self, events: list[ev.Event]) -> None:
         """Sources the batch cites, by id, so a ``via`` may name one cited later in it."""

@@ -36,13 +36,21 @@ from timeline.errors import (
     ValidationError,
 )
 from timeline.identity import fold
-from timeline.store._batch import Batch, refuse_actor_identity, refuse_nul
+from timeline.store._batch import (
+    Batch,
+    check_append,
+    not_unicode,
+    refuse_actor_identity,
+    refuse_nul_in_actors,
+)
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
+from timeline.store._where import POSTGRES, order_by
+from timeline.store._where import where as where_sql
 from timeline.store.base import EVERYTHING, Checkpoint, CheckpointMoved, EventFilter, FactRow
 from timeline.store.integrity import STORED, check_continues, verify_rows
 from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
-from timeline.times import from_text, to_text
+from timeline.times import from_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -383,52 +391,16 @@ class PostgresEventStore:
         title: str | None = None,
     ) -> AppendResult:
         """Append a batch atomically. See :meth:`timeline.Timeline.append`."""
-        if isinstance(events, ev.Event):
-            raise ValidationError("events: pass a list of events, not a single event")
-        batch = list(events)
-        for index, item in enumerate(batch):
-            if not isinstance(item, ev.Event):
-                raise ValidationError(
-                    f"batch item #{index} is not an event record: {type(item).__name__}",
-                    field=f"events[{index}]",
-                )
-            # ids are looked up before anything is encoded
-            refuse_nul(item.id, "id", f"event #{index} ({item.id!r})")
-        if story is not None and (not isinstance(story, str) or not story.strip()):
-            raise ValidationError(f"story: must be a non-empty slug, got {story!r}", field="story")
-        stories = {e.story for e in batch if e.story is not None}
+        batch, story, declared = check_append(events, story, title, actors)
         if story is None:
-            if len(stories) > 1:
-                raise ValidationError(
-                    f"a batch belongs to one story; got {', '.join(sorted(stories))}",
-                    field="story",
-                )
-            story = next(iter(stories), None)
-        if story is None:
-            if not batch:
-                return AppendResult()
-            raise ValidationError("story: no story given for the batch", field="story")
-        for e in batch:
-            if e.story is not None and e.story != story:
-                raise ValidationError(
-                    f"event {e.id!r} belongs to story {e.story!r}, not {story!r}",
-                    field="story",
-                )
-        refuse_nul(story, "story", f"story {story!r}")
-        refuse_nul(title, "title", f"the title of story {story!r}")
-        declared = list(actors)
-        for actor in declared:
-            refuse_nul([actor.id, actor.name, actor.kind, *actor.aliases], "actors", repr(actor.id))
+            return AppendResult()
         try:
             with self.write() as conn:
                 return self._append_locked(
                     conn, batch, story, expected_version, declared, register_actors, title
                 )
         except UnicodeEncodeError as exc:
-            raise ValidationError(
-                f"story {story!r}: text holds a lone surrogate "
-                f"({exc.object[exc.start]!a}); it is not valid Unicode"
-            ) from exc
+            raise not_unicode(exc, f"story {story!r}") from exc
 
     def _append_locked(
         self,
@@ -463,21 +435,7 @@ class PostgresEventStore:
             register_actors=register_actors,
             ids=[e.id for e in batch],
         )
-        staged.know_sources(batch)
-        index = -1
-        try:
-            for index, event in enumerate(batch):
-                staged.add(index, event)
-        except TimelineError as exc:
-            exc.batch_index = index  # type: ignore[attr-defined]
-            raise
-        except UnicodeEncodeError as exc:
-            error = ValidationError(
-                f"event #{index} ({batch[index].id!r}): text holds a lone surrogate "
-                f"({exc.object[exc.start]!a}); it is not valid Unicode"
-            )
-            error.batch_index = index  # type: ignore[attr-defined]
-            raise error from exc
+        staged.add_all(batch)
         if staged.new_actors:
             self._upsert_actors(staged.new_actors.values())
         if staged.rows:
@@ -556,8 +514,7 @@ class PostgresEventStore:
     def register_actors(self, actors: Iterable[Actor]) -> None:
         """Declare or update actors (names, kinds, aliases) in one transaction."""
         declared = list(actors)
-        for actor in declared:
-            refuse_nul([actor.id, actor.name, actor.kind, *actor.aliases], "actors", repr(actor.id))
+        refuse_nul_in_actors(declared)
         with self.write():
             self._upsert_actors(declared)
 
@@ -655,79 +612,13 @@ class PostgresEventStore:
 
     def _where(self, f: EventFilter) -> tuple[str, str, list[Any]]:
         """``(join, condition, params)`` selecting the events ``f`` matches (alias ``e``)."""
-        where: list[str] = []
-        params: list[Any] = []
-        join = ""
-        if f.actor is not None:
-            join = (
-                "JOIN (SELECT DISTINCT position FROM event_actors WHERE actor = %s) a "
-                "ON a.position = e.position"
-            )
-            params.append(f.actor)
-        if f.after_position > 0:
-            where.append("e.position > %s")
-            params.append(f.after_position)
-        if f.upto_position is not None:
-            where.append("e.position <= %s")
-            params.append(f.upto_position)
-        if f.story is not None:
-            where.append("e.story = %s")
-            params.append(f.story)
-        if f.types:
-            where.append("e.type = ANY(%s)")
-            params.append(list(f.types))
-        if f.exclude_types:
-            where.append("NOT (e.type = ANY(%s))")
-            params.append(list(f.exclude_types))
-        if f.ids is not None:
-            where.append("e.id = ANY(%s)")
-            params.append(list(f.ids))
-        for column, op, value in (
-            ("occurred_at", ">=", f.occurred_from),
-            ("occurred_at", "<=", f.occurred_until),
-            ("reported_at", ">=", f.reported_from),
-            ("reported_at", "<=", f.reported_until),
-            ("recorded_at", "<=", f.recorded_until),
-        ):
-            if value is not None:
-                # the times are fixed-width UTC text: byte order is time order
-                where.append(f'e.{column} COLLATE "C" {op} %s')
-                params.append(to_text(value))
-        if f.certain:
-            # the period must end by the bound (see EventFilter.certain)
-            for column, value in (
-                ("occurred_until", f.occurred_until),
-                ("reported_until", f.reported_until),
-            ):
-                if value is not None:
-                    where.append(f'e.{column} COLLATE "C" <= %s')
-                    params.append(to_text(value))
-        for start, end, value in (
-            ("occurred_at", "occurred_until", f.vague_at),
-            ("reported_at", "reported_until", f.vague_known),
-        ):
-            if value is not None:
-                where.append(
-                    f'e.{end} COLLATE "C" > e.{start} COLLATE "C" AND '
-                    f'e.{start} COLLATE "C" <= %s AND e.{end} COLLATE "C" > %s'
-                )
-                params.extend([to_text(value), to_text(value)])
-        return join, " AND ".join(where) or "TRUE", params
+        join, join_params, condition, params = where_sql(f, POSTGRES)
+        return join, condition, [*join_params, *params]
 
     def _select(self, columns: str, f: EventFilter) -> tuple[str, list[Any]]:
-        order_by = {
-            "position": "e.position",
-            "recorded": "e.position",
-            "occurred": 'e.occurred_at COLLATE "C", e.position',
-            "reported": 'e.reported_at COLLATE "C", e.position',
-        }.get(f.order)
-        if order_by is None:
-            raise ValidationError(
-                f"order: {f.order!r} is not one of occurred, reported, recorded",
-                field="order",
-            )
         join, condition, params = self._where(f)
-        sql = f"SELECT {columns} FROM events e {join} WHERE {condition} ORDER BY {order_by}"
+        order = order_by(f.order, POSTGRES)
+        sql = f"SELECT {columns} FROM events e {join} WHERE {condition} ORDER BY {order}"
         return sql, params
 
     def search(

@@ -39,6 +39,8 @@ from timeline.identity import fold
 from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import (
     Batch,
+    check_append,
+    not_unicode,
     refuse_actor_identity,
     refuse_nul,
     refuse_nul_in_actors,
@@ -117,13 +119,6 @@ def _is_empty_file(path: Path) -> bool:
         return Path(f"{path}-wal").stat().st_size == 0
     except OSError:
         return True
-
-
-def _not_unicode(exc: UnicodeEncodeError, where: str) -> ValidationError:
-    """A lone surrogate ("\\ud800") in some text: SQLite and the hash need UTF-8."""
-    return ValidationError(
-        f"{where}: text holds a lone surrogate ({exc.object[exc.start]!a}); it is not valid Unicode"
-    )
 
 
 class _ClosedConnection:
@@ -569,41 +564,9 @@ class EventStore:
         title: str | None = None,
     ) -> AppendResult:
         """Append a batch atomically. See :meth:`timeline.Timeline.append`."""
-        if isinstance(events, ev.Event):
-            raise ValidationError("events: pass a list of events, not a single event")
-        batch = list(events)
-        for index, item in enumerate(batch):
-            if not isinstance(item, ev.Event):
-                raise ValidationError(
-                    f"batch item #{index} is not an event record: {type(item).__name__}",
-                    field=f"events[{index}]",
-                )
-            # ids are looked up before anything is encoded
-            refuse_nul(item.id, "id", f"event #{index} ({item.id!r})")
-        if story is not None and (not isinstance(story, str) or not story.strip()):
-            raise ValidationError(f"story: must be a non-empty slug, got {story!r}", field="story")
-        stories = {e.story for e in batch if e.story is not None}
+        batch, story, declared = check_append(events, story, title, actors)
         if story is None:
-            if len(stories) > 1:
-                raise ValidationError(
-                    f"a batch belongs to one story; got {', '.join(sorted(stories))}",
-                    field="story",
-                )
-            story = next(iter(stories), None)
-        if story is None:
-            if not batch:
-                return AppendResult()
-            raise ValidationError("story: no story given for the batch", field="story")
-        for e in batch:
-            if e.story is not None and e.story != story:
-                raise ValidationError(
-                    f"event {e.id!r} belongs to story {e.story!r}, not {story!r}",
-                    field="story",
-                )
-        refuse_nul(story, "story", f"story {story!r}")
-        refuse_nul(title, "title", f"the title of story {story!r}")
-        declared = list(actors)
-        refuse_nul_in_actors(declared)
+            return AppendResult()
         try:
             with self.write() as conn:
                 return self._append_locked(
@@ -616,7 +579,7 @@ class EventStore:
                     title,
                 )
         except UnicodeEncodeError as exc:
-            raise _not_unicode(exc, f"story {story!r}") from exc
+            raise not_unicode(exc, f"story {story!r}") from exc
 
     def append_chunks(
         self,
@@ -671,7 +634,7 @@ class EventStore:
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except UnicodeEncodeError as exc:
-            raise _not_unicode(exc, f"story {story!r}") from exc
+            raise not_unicode(exc, f"story {story!r}") from exc
         return appended, skipped
 
     def _append_locked(
@@ -707,19 +670,7 @@ class EventStore:
             register_actors=register_actors,
             ids=[e.id for e in batch],
         )
-        staged.know_sources(batch)
-        index = -1
-        try:
-            for index, event in enumerate(batch):
-                staged.add(index, event)
-        except TimelineError as exc:
-            # lets callers (the fixture loader) say which batch item failed
-            exc.batch_index = index  # type: ignore[attr-defined]
-            raise
-        except UnicodeEncodeError as exc:
-            error = _not_unicode(exc, f"event #{index} ({batch[index].id!r})")
-            error.batch_index = index  # type: ignore[attr-defined]
-            raise error from exc
+        staged.add_all(batch)
         if staged.new_actors:
             self._upsert_actors(conn, staged.new_actors.values())
         conn.executemany(
