@@ -36,12 +36,15 @@ class Backend:
         edit_payload: replaces text in the stored record at a position, behind the
             store's back.
         delete_row: deletes the stored record at a position, behind the store's back.
+        raw: runs one SQL statement on a connection of its own, the store's
+            triggers in force; the driver's error propagates.
     """
 
     name: str
     open_store: Callable[[Clock | None, Registry | None], Opened]
     edit_payload: Callable[[int, str, str], None]
     delete_row: Callable[[int], None]
+    raw: Callable[[str], None]
     opened: list[EventLog] = attrs.field(factory=list)
     cleanup: Callable[[], None] | None = None
 
@@ -73,6 +76,13 @@ def _sqlite(tmp_path: Path) -> Backend:
         finally:
             conn.close()
 
+    def raw(statement: str) -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute(statement)
+        finally:
+            conn.close()
+
     return Backend(
         name="sqlite",
         open_store=open_store,
@@ -83,6 +93,7 @@ def _sqlite(tmp_path: Path) -> Backend:
         delete_row=lambda position: behind_the_back(
             "DELETE FROM events WHERE position = ?", (position,)
         ),
+        raw=raw,
     )
 
 
@@ -103,6 +114,10 @@ def _postgres(tmp_path: Path) -> Backend:
             conn.execute("SET session_replication_role = replica")  # no triggers, no FKs
             conn.execute(statement, params)  # type: ignore[arg-type]
 
+    def raw(statement: str) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(statement)  # type: ignore[arg-type]
+
     return Backend(
         name="postgresql",
         open_store=open_store,
@@ -113,6 +128,7 @@ def _postgres(tmp_path: Path) -> Backend:
         delete_row=lambda position: behind_the_back(
             "DELETE FROM events WHERE position = %s", (position,)
         ),
+        raw=raw,
         cleanup=lambda: drop_postgres_schema(schema),
     )
 

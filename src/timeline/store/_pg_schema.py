@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
+from timeline.store.registrations import backfill
+
 __all__ = ["MIGRATIONS", "MIGRATIONS_TABLE", "SEARCH_DOCUMENT"]
 
 MIGRATIONS_TABLE = "timeline_migrations"
@@ -172,6 +175,66 @@ _SNAPSHOTS = [
 ]
 
 
+_REGISTRATIONS = [
+    # actors, aliases and titles in a chain of their own: see store/registrations.py
+    """
+    CREATE TABLE registrations (
+        seq BIGINT PRIMARY KEY CHECK (seq > 0),
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )
+    """,
+    "CREATE TRIGGER registrations_refuse_change BEFORE UPDATE OR DELETE ON registrations "
+    "FOR EACH ROW EXECUTE FUNCTION timeline_refuse_change()",
+    "CREATE TRIGGER registrations_refuse_truncate BEFORE TRUNCATE ON registrations "
+    "FOR EACH STATEMENT EXECUTE FUNCTION timeline_refuse_change()",
+]
+
+
+def _backfill_registrations(execute: Callable[..., Any]) -> None:
+    # the actors and titles a store holds when it migrates are registered as they stand
+    rows = backfill(
+        execute("SELECT id, name, kind, aliases FROM actors").fetchall(),
+        execute("SELECT story, title FROM stories").fetchall(),
+    )
+    for row in rows:
+        execute(f"INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES ({_SIX})", row)
+
+
+_SIX = ", ".join(["%s"] * 6)
+
+# an INSERT into the event-actor index passes only when the event at that position
+# names the actor in that field (the role is the field's path in the payload), as
+# the store's own appends always do; UPDATE, DELETE and TRUNCATE were refused already
+_EVENT_ACTOR_GUARD = [
+    """
+    CREATE FUNCTION timeline_check_event_actor() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        named JSONB;
+    BEGIN
+        SELECT e.payload::jsonb #> string_to_array(NEW.role, '.') INTO named
+          FROM events e WHERE e.position = NEW.position;
+        IF named IS NULL
+           OR NOT (named = to_jsonb(NEW.actor)
+                   OR (jsonb_typeof(named) = 'array' AND named @> jsonb_build_array(NEW.actor)))
+           OR NOT EXISTS (SELECT 1 FROM actors a WHERE a.id = NEW.actor) THEN
+            RAISE EXCEPTION USING MESSAGE = format(
+                'timeline: event_actors is derived from events: a row must name an actor '
+                || '(in table actors) that its event names in that role '
+                || '(position %s, actor %L, role %L)', NEW.position, NEW.actor, NEW.role);
+        END IF;
+        RETURN NEW;
+    END
+    $$
+    """,
+    "CREATE TRIGGER event_actors_refuse_foreign_insert BEFORE INSERT ON event_actors "
+    "FOR EACH ROW EXECUTE FUNCTION timeline_check_event_actor()",
+]
+
+
 def _backfill_search(execute: Callable[[str, tuple[Any, ...]], Any]) -> None:
     execute(SEARCH_DOCUMENT, (0,))
 
@@ -181,4 +244,6 @@ MIGRATIONS: list[tuple[str, list[str], Callable[[Callable[..., Any]], None] | No
     ("0001_event_log", _EVENT_LOG, None),
     ("0002_search", _SEARCH, _backfill_search),
     ("0003_snapshots", _SNAPSHOTS, None),
+    ("0007_chained_registrations", _REGISTRATIONS, _backfill_registrations),
+    ("0008_event_actor_insert_guard", _EVENT_ACTOR_GUARD, None),
 ]

@@ -10,9 +10,13 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
+from timeline.store.registrations import backfill
 from timeline.times import Precision, from_text, period_end, to_text
 
 __all__ = [
+    "EVENT_ACTOR_GUARD",
+    "REGISTRATIONS_TABLE",
     "MIGRATION_SET",
     "SEARCH_COLUMNS",
     "SEARCH_TABLE",
@@ -365,5 +369,67 @@ def _periods(db: Database) -> None:
               WHERE ea.position = e.position) AS actors,
             e.payload
         FROM events e
+        """
+    )
+
+
+# --- 0007: actors, aliases and titles in a hash chain (see store/registrations.py) ---
+
+REGISTRATIONS_TABLE = """
+CREATE TABLE registrations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)
+"""
+
+
+@migrations(name="0007_chained_registrations")
+def _chained_registrations(db: Database) -> None:
+    # The actors, aliases and titles a store holds when it migrates are
+    # registered as they stand (actors by id, then titles by story): from then
+    # on verify() checks the tables against the chain.
+    db.execute(REGISTRATIONS_TABLE)
+    for action in ("UPDATE", "DELETE"):
+        db.execute(
+            f"""
+            CREATE TRIGGER registrations_refuse_{action.lower()} BEFORE {action}
+            ON registrations
+            BEGIN SELECT RAISE(ABORT, 'timeline: registrations are append-only'); END
+            """
+        )
+    rows = backfill(
+        db.execute("SELECT id, name, kind, aliases FROM actors").fetchall(),
+        db.execute("SELECT story, title FROM stories").fetchall(),
+    )
+    db.conn.executemany(
+        f"INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+
+
+# --- 0008: the event-actor index takes only rows that follow from the log -----------
+
+EVENT_ACTOR_GUARD = (
+    "timeline: event_actors is derived from events: a row must name an actor "
+    "(in table actors) that its event names in that role"
+)
+
+
+@migrations(name="0008_event_actor_insert_guard")
+def _event_actor_insert_guard(db: Database) -> None:
+    # UPDATE and DELETE were refused from the start; an INSERT passes only when
+    # the event at that position names the actor in that field (the role is the
+    # field's path in the payload), as the store's own appends always do.
+    db.execute(
+        f"""
+        CREATE TRIGGER event_actors_refuse_foreign_insert BEFORE INSERT ON event_actors
+        WHEN NOT EXISTS (
+            SELECT 1 FROM events e, json_each(e.payload, '$.' || NEW.role) j
+            WHERE e.position = NEW.position AND j.type = 'text' AND j.value = NEW.actor
+        ) OR NOT EXISTS (SELECT 1 FROM actors a WHERE a.id = NEW.actor)
+        BEGIN SELECT RAISE(ABORT, '{EVENT_ACTOR_GUARD}'); END
         """
     )

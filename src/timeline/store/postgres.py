@@ -50,6 +50,9 @@ from timeline.store.base import EVERYTHING, Checkpoint, CheckpointMoved, EventFi
 from timeline.store.integrity import STORED, check_continues, verify_rows
 from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
+from timeline.store.registrations import ACTOR, TITLE, actor_value, append_records, title_value
+from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
+from timeline.store.registrations import check as check_registrations
 from timeline.times import from_text
 
 if TYPE_CHECKING:
@@ -418,11 +421,7 @@ class PostgresEventStore:
         if declared:
             self._upsert_actors(declared)
         if title is not None:
-            self.conn.execute(
-                "INSERT INTO stories (story, title) VALUES (%s, %s) "
-                "ON CONFLICT (story) DO UPDATE SET title = excluded.title",
-                (story, title),
-            )
+            self._set_titles([(story, title)])
         if not batch:
             return AppendResult()
         staged = _PgBatch(
@@ -482,12 +481,7 @@ class PostgresEventStore:
             ).fetchone()
             check_continues(last, rows)
             self._upsert_actors(actors)
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO stories (story, title) VALUES (%s, %s) ON CONFLICT (story) "
-                    "DO UPDATE SET title = coalesce(excluded.title, stories.title)",
-                    list(stories),
-                )
+            self._set_titles(stories)
             if rows:
                 self.insert_rows(rows, actor_rows)
 
@@ -524,6 +518,7 @@ class PostgresEventStore:
         if actors:
             rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
             refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
+        records: dict[str, str] = {}  # id -> the registered value, once per actor
         for actor in actors:
             row = conn.execute(
                 "SELECT name, kind, aliases FROM actors WHERE id = %s", (actor.id,)
@@ -533,16 +528,20 @@ class PostgresEventStore:
                 merged = list(json.loads(row[2]))
                 merged += [a for a in aliases if a not in merged]
                 name = actor.name if actor.name and actor.name != actor.id else row[0]
-                conn.execute(
-                    "UPDATE actors SET name = %s, kind = %s, aliases = %s WHERE id = %s",
-                    (name, actor.kind or row[1], json.dumps(merged, ensure_ascii=False), actor.id),
-                )
+                kind = actor.kind or row[1]
+                if (name, kind, merged) != (row[0], row[1], json.loads(row[2])):
+                    conn.execute(
+                        "UPDATE actors SET name = %s, kind = %s, aliases = %s WHERE id = %s",
+                        (name, kind, json.dumps(merged, ensure_ascii=False), actor.id),
+                    )
+                    records[actor.id] = actor_value(name, kind, merged)
                 aliases = merged
             else:
                 conn.execute(
                     "INSERT INTO actors (id, name, kind, aliases) VALUES (%s, %s, %s, %s)",
                     (actor.id, actor.name, actor.kind, json.dumps(aliases, ensure_ascii=False)),
                 )
+                records[actor.id] = actor_value(actor.name, actor.kind, aliases)
             for alias in aliases:
                 owner = conn.execute(
                     "SELECT actor FROM actor_aliases WHERE lower(alias) = lower(%s)", (alias,)
@@ -557,7 +556,25 @@ class PostgresEventStore:
                         "INSERT INTO actor_aliases (alias, actor) VALUES (%s, %s)",
                         (alias, actor.id),
                     )
+        append_records(_Qmark(conn), [(ACTOR, key, value) for key, value in records.items()])
         self._lookup = None
+
+    def _set_titles(self, titles: Iterable[tuple[str, str | None]]) -> None:
+        """Give stories these titles (``None`` keeps a story's title), registering each
+        change."""
+        conn = self.conn
+        records = []
+        for story, title in titles:
+            row = conn.execute("SELECT title FROM stories WHERE story = %s", (story,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO stories (story, title) VALUES (%s, %s)", (story, title))
+            elif title is not None and row[0] != title:
+                conn.execute("UPDATE stories SET title = %s WHERE story = %s", (title, story))
+            else:
+                continue
+            if title is not None:
+                records.append((TITLE, story, title_value(title)))
+        append_records(_Qmark(conn), records)
 
     # --- reading --------------------------------------------------------------
 
@@ -764,7 +781,17 @@ class PostgresEventStore:
         def reached() -> int:
             return int(self._query("SELECT reached FROM store_changes")[0][0])
 
-        return verify_rows(rows(), reached=reached, progress=progress)
+        with self.reading():
+            count = verify_rows(rows(), reached=reached, progress=progress)
+            q = self._query
+            check_registrations(
+                q(f"SELECT {REGISTRATION_COLUMNS} FROM registrations ORDER BY seq"),
+                actors=q("SELECT id, name, kind, aliases FROM actors"),
+                aliases=q("SELECT alias, actor FROM actor_aliases"),
+                stories=q("SELECT story, title FROM stories"),
+                event_stories=(r[0] for r in q("SELECT DISTINCT story FROM events")),
+            )
+        return count
 
     def backup(self, target: str | os.PathLike[str]) -> None:
         """Not for PostgreSQL: ``timeline copy`` writes a store into an SQLite file."""

@@ -66,6 +66,9 @@ from timeline.store.integrity import (
     verify,
 )
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
+from timeline.store.registrations import ACTOR, TITLE, actor_value, append_records, title_value
+from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
+from timeline.store.registrations import check as check_registrations
 from timeline.store.search import matching_rows
 from timeline.times import from_text, to_text
 
@@ -500,6 +503,7 @@ class EventStore:
         if actors:
             rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
             refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
+        records: dict[str, str] = {}  # id -> the registered value, once per actor
         for actor in actors:
             row = conn.execute(
                 "SELECT name, kind, aliases FROM actors WHERE id = ?", (actor.id,)
@@ -509,15 +513,13 @@ class EventStore:
                 merged = list(json.loads(row[2]))
                 merged += [a for a in aliases if a not in merged]
                 name = actor.name if actor.name and actor.name != actor.id else row[0]
-                conn.execute(
-                    "INSERT OR REPLACE INTO actors (id, name, kind, aliases) VALUES (?, ?, ?, ?)",
-                    (
-                        actor.id,
-                        name,
-                        actor.kind or row[1],
-                        json.dumps(merged, ensure_ascii=False),
-                    ),
-                )
+                kind = actor.kind or row[1]
+                if (name, kind, merged) != (row[0], row[1], json.loads(row[2])):
+                    conn.execute(
+                        "UPDATE actors SET name = ?, kind = ?, aliases = ? WHERE id = ?",
+                        (name, kind, json.dumps(merged, ensure_ascii=False), actor.id),
+                    )
+                    records[actor.id] = actor_value(name, kind, merged)
                 aliases = merged
             else:
                 conn.execute(
@@ -529,6 +531,7 @@ class EventStore:
                         json.dumps(aliases, ensure_ascii=False),
                     ),
                 )
+                records[actor.id] = actor_value(actor.name, actor.kind, aliases)
             for alias in aliases:
                 owner = conn.execute(
                     "SELECT actor FROM actor_aliases WHERE alias = ?", (alias,)
@@ -542,6 +545,25 @@ class EventStore:
                     "INSERT OR IGNORE INTO actor_aliases (alias, actor) VALUES (?, ?)",
                     (alias, actor.id),
                 )
+        append_records(conn, [(ACTOR, key, value) for key, value in records.items()])
+
+    def _set_titles(
+        self, conn: sqlite3.Connection, titles: Iterable[tuple[str, str | None]]
+    ) -> None:
+        """Give stories these titles (``None`` keeps a story's title), registering each
+        change."""
+        records = []
+        for story, title in titles:
+            row = conn.execute("SELECT title FROM stories WHERE story = ?", (story,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO stories (story, title) VALUES (?, ?)", (story, title))
+            elif title is not None and row[0] != title:
+                conn.execute("UPDATE stories SET title = ? WHERE story = ?", (title, story))
+            else:
+                continue
+            if title is not None:
+                records.append((TITLE, story, title_value(title)))
+        append_records(conn, records)
 
     # --- appending ----------------------------------------------------------
 
@@ -653,11 +675,7 @@ class EventStore:
         if declared:
             self._upsert_actors(conn, declared)
         if title is not None:
-            conn.execute(
-                "INSERT INTO stories (story, title) VALUES (?, ?) "
-                "ON CONFLICT (story) DO UPDATE SET title = excluded.title",
-                (story, title),
-            )
+            self._set_titles(conn, [(story, title)])
         if not batch:
             return AppendResult()
         staged = Batch(
@@ -815,11 +833,7 @@ class EventStore:
             ).fetchone()
             check_continues(last, rows)
             self._upsert_actors(conn, actors)
-            conn.executemany(
-                "INSERT INTO stories (story, title) VALUES (?, ?) ON CONFLICT (story) "
-                "DO UPDATE SET title = coalesce(excluded.title, stories.title)",
-                list(stories),
-            )
+            self._set_titles(conn, stories)
             conn.executemany(f"INSERT INTO events ({STORED}) VALUES ({', '.join('?' * 15)})", rows)
             conn.executemany(
                 "INSERT OR IGNORE INTO event_actors (position, actor, role) VALUES (?, ?, ?)",
@@ -922,8 +936,24 @@ class EventStore:
         Raises:
             IntegrityError: naming the first position whose row does not match.
         """
-        with self.guard():
-            return verify(self.conn, progress)
+        with self.reading(), self.guard():
+            count = verify(self.conn, progress)
+            q = self.conn.execute
+            check_registrations(
+                q(f"SELECT {REGISTRATION_COLUMNS} FROM registrations ORDER BY seq"),
+                actors=q("SELECT id, name, kind, aliases FROM actors"),
+                aliases=q("SELECT alias, actor FROM actor_aliases"),
+                stories=q("SELECT story, title FROM stories"),
+                event_stories=(r[0] for r in q("SELECT DISTINCT story FROM events")),
+                reached=self._registrations_reached(),
+            )
+        return count
+
+    def _registrations_reached(self) -> int | None:
+        row = self.conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'registrations'"
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     # --- derived tables: checking and rebuilding them from the log -----------------
 
