@@ -28,7 +28,7 @@ def test_an_old_store_registers_its_actors_and_titles_when_it_migrates(tmp_path:
             "SELECT kind, COUNT(*) FROM registrations GROUP BY kind ORDER BY kind"
         ).fetchall()
     assert kinds == [("actor", actors), ("title", titles)]
-    assert actors == 10 and titles == 1
+    assert (actors, titles) == (10, 1)
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("UPDATE actors SET name = 'Forged' WHERE id = 'beijing'")
     conn.close()

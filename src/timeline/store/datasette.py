@@ -113,6 +113,7 @@ def _is_internal(name: str) -> bool:
     return name.startswith((SEARCH_TABLE, "fact_", "_sqlite", "sqlite_")) or name in (
         "snapshot_checkpoint",
         "actor_aliases",
+        "registrations",
     )
 
 
