@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -12,6 +13,7 @@ from timeline import events as ev
 from timeline.errors import (
     DuplicateEventError,
     FixtureError,
+    TimelineError,
     UnknownActorError,
     ValidationError,
 )
@@ -95,15 +97,37 @@ class TimelineWriting(TimelineCore):
     ) -> LoadReport:
         """Load one fixture file: all of it, or nothing; reloading appends nothing.
 
+        A failed load into a store file this ``Timeline`` created when it was
+        opened, and which still holds nothing, removes that file (with its
+        ``-wal`` and ``-shm``) and closes the ``Timeline``: no empty store is left
+        behind. A file that existed before is never removed.
+
         Raises:
             FixtureError: any problem, naming the file, the event and the field.
         """
+        with self._removing_new_store_on_failure():
+            try:
+                return self._load_streaming(path, expected_version, progress)
+            except WholeFileNeeded:
+                pass  # nothing was written; the whole-file reader handles (or words) it
+            fixture = self.read_fixture(path)
+            return self.load_fixture(fixture, expected_version=expected_version, progress=progress)
+
+    @contextlib.contextmanager
+    def _removing_new_store_on_failure(self) -> Iterator[None]:
+        """On any failure inside, remove the store file if this object created it and
+        it holds nothing yet (see :meth:`load`); then let the failure propagate."""
         try:
-            return self._load_streaming(path, expected_version, progress)
-        except WholeFileNeeded:
-            pass  # nothing was written; the whole-file reader handles (or words) it
-        fixture = self.read_fixture(path)
-        return self.load_fixture(fixture, expected_version=expected_version, progress=progress)
+            yield
+        except BaseException:
+            # an optional capability of a backend (an SQLite file has it)
+            discard: Callable[[], bool] | None = getattr(self._store, "discard_if_new", None)
+            if discard is not None:
+                # the load's own error is what the caller needs to see: a file that
+                # cannot be removed stays, as it would have without this
+                with contextlib.suppress(TimelineError, OSError):
+                    discard()
+            raise
 
     def _load_streaming(
         self,
@@ -185,16 +209,18 @@ class TimelineWriting(TimelineCore):
         expected_version: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> LoadReport:
-        """Append a parsed fixture in one transaction."""
+        """Append a parsed fixture in one transaction (a failure removes a store
+        this ``Timeline`` created and that holds nothing, as :meth:`load` does)."""
         try:
-            result = self._store.append(
-                fixture.events,
-                story=fixture.story,
-                expected_version=expected_version,
-                actors=fixture.actors,
-                register_actors=False,
-                title=fixture.title,
-            )
+            with self._removing_new_store_on_failure():
+                result = self._store.append(
+                    fixture.events,
+                    story=fixture.story,
+                    expected_version=expected_version,
+                    actors=fixture.actors,
+                    register_actors=False,
+                    title=fixture.title,
+                )
         except (DuplicateEventError, UnknownActorError, ValidationError) as exc:
             raise fixture_error(fixture, exc) from exc
         if progress is not None:
@@ -267,29 +293,32 @@ class TimelineWriting(TimelineCore):
             One report per story, in order of first appearance.
 
         Raises:
-            FixtureError: a bad line or event, naming the file, the event and the field.
+            FixtureError: a bad line or event, naming the file, the event and the field
+                (a store this ``Timeline`` created and that holds nothing is removed,
+                as :meth:`load` does).
         """
-        name = str(path)
-        events = read_jsonl(path, self._store.codec)
-        reports: dict[str, LoadReport] = {}
-        for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
-            batch = tuple(run)
-            if not story:
-                raise FixtureError("story: every line needs a story", path=name, field="story")
-            actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
-            fixture = Fixture(
-                path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
-            )
-            report = self.load_fixture(fixture, progress=progress)
-            seen = reports.get(story)
-            if seen is not None:
-                report = attrs.evolve(
-                    seen,
-                    appended=seen.appended + report.appended,
-                    skipped=seen.skipped + report.skipped,
+        with self._removing_new_store_on_failure():
+            name = str(path)
+            events = read_jsonl(path, self._store.codec)
+            reports: dict[str, LoadReport] = {}
+            for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
+                batch = tuple(run)
+                if not story:
+                    raise FixtureError("story: every line needs a story", path=name, field="story")
+                actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
+                fixture = Fixture(
+                    path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
                 )
-            reports[story] = report
-        return list(reports.values())
+                report = self.load_fixture(fixture, progress=progress)
+                seen = reports.get(story)
+                if seen is not None:
+                    report = attrs.evolve(
+                        seen,
+                        appended=seen.appended + report.appended,
+                        skipped=seen.skipped + report.skipped,
+                    )
+                reports[story] = report
+            return list(reports.values())
 
 
 def _restrictions_in(events: Iterable[ev.Event]) -> list[ev.PolicyChange]:

@@ -129,14 +129,15 @@ class _ClosedConnection:
 
     in_transaction = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, why: str = "the store is closed") -> None:
         self._path = path
+        self._why = why
 
     def close(self) -> None:
         """Already closed."""
 
     def __getattr__(self, name: str) -> Any:
-        raise StoreError(f"{self._path}: the store is closed")
+        raise StoreError(f"{self._path}: {self._why}")
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -167,6 +168,8 @@ class EventStore:
         self._actor_writes = 0  # bumped by every write that may change actors
         self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
         memory = str(path) == ":memory:"
+        # whether this object makes the file (see discard_if_new)
+        self.created = not memory and not self.path.exists() and not self.path.is_symlink()
         if not memory and not self.path.exists() and (readonly or not create):
             raise StoreFormatError(f"{self.path}: no such timeline store")
         if not memory:
@@ -349,6 +352,34 @@ class EventStore:
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
             return StoreFormatError(f"{self.path}: not a timeline store ({text})")
         return StoreError(f"{self.path}: {text}")
+
+    def discard_if_new(self) -> bool:
+        """Close the store and delete its file (with its ``-wal``, ``-shm`` and
+        ``-journal``) if this object created the file and it still holds nothing:
+        no event, actor or story. A file that existed before is never deleted.
+
+        Returns:
+            Whether the file was deleted (the store is then closed).
+        """
+        if not self.created or isinstance(self.conn, _ClosedConnection):
+            return False
+        with self.guard():
+            if self.conn.in_transaction:
+                return False  # a caller's transaction is still open: leave it alone
+            holds = self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM actors) "
+                "OR EXISTS (SELECT 1 FROM stories)"
+            ).fetchone()[0]
+        if holds:
+            return False
+        self.close()
+        why = "the store was removed: the load that created it failed; open it again"
+        closed = cast(sqlite3.Connection, _ClosedConnection(self.path, why))
+        self.conn = closed
+        self.db.conn = closed
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        return True
 
     def close(self) -> None:
         """Close the connection; any later use raises ``StoreError`` (closing again is a no-op)."""
