@@ -99,8 +99,9 @@ class TimelineWriting(TimelineCore):
 
         A failed load into a store file this ``Timeline`` created when it was
         opened, and which still holds nothing, removes that file (with its
-        ``-wal`` and ``-shm``) and closes the ``Timeline``: no empty store is left
-        behind. A file that existed before is never removed.
+        ``-wal`` and ``-shm``): no empty store is left behind. A file that existed
+        before is never removed. The ``Timeline`` stays usable; using it again
+        creates the file again.
 
         Raises:
             FixtureError: any problem, naming the file, the event and the field.

@@ -23,10 +23,23 @@ def test_a_failed_load_removes_the_store_file_it_created(db_path: Path) -> None:
     with pytest.raises(tl.FixtureError, match="position"):
         store.load(BAD)
     assert _store_files(db_path) == []  # no file, no -wal, no -shm
-    with pytest.raises(tl.StoreError, match="removed: the load that created it failed"):
-        store.state()
-    store.close()  # closing again is harmless
+    store.close()  # closing creates nothing
     assert _store_files(db_path) == []
+
+
+def test_the_timeline_stays_usable_after_its_new_file_was_removed(db_path: Path) -> None:
+    with tl.Timeline.open(db_path) as store:
+        with pytest.raises(tl.FixtureError):
+            store.load(BAD)
+        assert not db_path.exists()
+        assert list(store.events()) == []  # an empty store again, on a new file
+        assert db_path.exists()
+        with pytest.raises(tl.FixtureError):
+            store.load(BAD)  # created by this object again, still empty: removed again
+        assert not db_path.exists()
+        assert store.load(H200).appended == 21
+    with tl.Timeline.open(db_path, create=False) as store:
+        assert store.verify() == 21
 
 
 def test_a_failed_load_inside_a_with_block_leaves_nothing(db_path: Path) -> None:
@@ -46,7 +59,7 @@ def test_a_failed_jsonl_import_removes_the_store_file_it_created(
 ) -> None:
     lines = tmp_path / "bad.jsonl"
     lines.write_text('{"type": "statement", "id": "x"}\n', encoding="utf-8")
-    with tl.Timeline.open(db_path) as store, pytest.raises(tl.FixtureError, match="bad.jsonl"):
+    with tl.Timeline.open(db_path) as store, pytest.raises(tl.FixtureError, match=r"bad\.jsonl"):
         store.import_jsonl(lines)
     assert _store_files(db_path) == []
 

@@ -344,9 +344,20 @@ def test_a_file_that_fails_validation_writes_nothing(
 ) -> None:
     data = _fixture()
     data["events"][2]["position"] = "ambivalent"
+    store.register_actor("someone")  # so the store is not new and empty (kept on failure)
     with pytest.raises(tl.FixtureError, match="'ambivalent'"):
         store.load(_write(tmp_path, data))
-    assert _counts(db_path) == {"events": 0, "actors": 0, "actor_aliases": 0, "stories": 0}
+    assert _counts(db_path) == {"events": 0, "actors": 1, "actor_aliases": 0, "stories": 0}
+
+
+def test_a_file_that_fails_validation_leaves_no_new_store_behind(
+    store: tl.Timeline, tmp_path: Path, db_path: Path
+) -> None:
+    data = _fixture()
+    data["events"][2]["position"] = "ambivalent"
+    with pytest.raises(tl.FixtureError, match="'ambivalent'"):
+        store.load(_write(tmp_path, data))
+    assert not db_path.exists()  # the store opened it new: the failed load removed it
 
 
 # --- errors name the file, the event and the field ------------------------------------

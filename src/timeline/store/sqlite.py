@@ -129,15 +129,31 @@ class _ClosedConnection:
 
     in_transaction = False
 
-    def __init__(self, path: Path, why: str = "the store is closed") -> None:
+    def __init__(self, path: Path) -> None:
         self._path = path
-        self._why = why
 
     def close(self) -> None:
         """Already closed."""
 
     def __getattr__(self, name: str) -> Any:
-        raise StoreError(f"{self._path}: {self._why}")
+        raise StoreError(f"{self._path}: the store is closed")
+
+
+class _RemovedConnection:
+    """Stands in for the connection of a store whose new file was removed after a
+    failed load (see ``EventStore.discard_if_new``): the next use creates the file
+    again, empty, so the object stays usable; closing it creates nothing."""
+
+    in_transaction = False
+
+    def __init__(self, recreate: Callable[[], sqlite3.Connection]) -> None:
+        self._recreate = recreate
+
+    def close(self) -> None:
+        """Nothing is open."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._recreate(), name)
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -354,14 +370,15 @@ class EventStore:
         return StoreError(f"{self.path}: {text}")
 
     def discard_if_new(self) -> bool:
-        """Close the store and delete its file (with its ``-wal``, ``-shm`` and
-        ``-journal``) if this object created the file and it still holds nothing:
-        no event, actor or story. A file that existed before is never deleted.
+        """Delete the store file (with its ``-wal``, ``-shm`` and ``-journal``) if
+        this object created it and it still holds nothing: no event, actor or
+        story. A file that existed before is never deleted. The object stays
+        usable: its next use creates the file again, empty.
 
         Returns:
-            Whether the file was deleted (the store is then closed).
+            Whether the file was deleted.
         """
-        if not self.created or isinstance(self.conn, _ClosedConnection):
+        if not self.created or isinstance(self.conn, _ClosedConnection | _RemovedConnection):
             return False
         with self.guard():
             if self.conn.in_transaction:
@@ -372,14 +389,21 @@ class EventStore:
             ).fetchone()[0]
         if holds:
             return False
-        self.close()
-        why = "the store was removed: the load that created it failed; open it again"
-        closed = cast(sqlite3.Connection, _ClosedConnection(self.path, why))
-        self.conn = closed
-        self.db.conn = closed
+        with self.guard():
+            self.conn.close()
+        removed = cast(sqlite3.Connection, _RemovedConnection(self._recreate))
+        self.conn = removed
+        self.db.conn = removed
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         return True
+
+    def _recreate(self) -> sqlite3.Connection:
+        """Create the removed file again (see :meth:`discard_if_new`); its connection."""
+        EventStore.__init__(
+            self, self.path, clock=self.clock, codec=self.codec, busy_timeout=self._busy_ms / 1000
+        )
+        return self.conn
 
     def close(self) -> None:
         """Close the connection; any later use raises ``StoreError`` (closing again is a no-op)."""
