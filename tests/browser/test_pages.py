@@ -49,6 +49,26 @@ def h200_page(h200: tl.Timeline, tmp_path: Path) -> Path:
     return page
 
 
+# stance markers, markers of actors with no stance, and the dots of the "All events" row
+_MARKERS = "svg circle.marker, svg rect.evmark, svg g.events circle.dot"
+
+_OVERLAPS = """selector => {
+  const boxes = [...document.querySelectorAll(selector)].map(e => {
+    const b = e.getBoundingClientRect();
+    return {l: b.left, t: b.top, r: b.right, b: b.bottom,
+            what: e.closest('a').getAttribute('href') + ' ' + e.getAttribute('class')};
+  });
+  const found = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], c = boxes[j];
+      if (a.l < c.r && c.l < a.r && a.t < c.b && c.t < a.b) found.push([a.what, c.what]);
+    }
+  }
+  return found;
+}"""
+
+
 def test_the_html_page_shows_every_actor_the_whole_range_and_opens_events(
     browser_context: Any, h200_page: Path, logs: Path
 ) -> None:
@@ -75,6 +95,9 @@ def test_the_html_page_shows_every_actor_the_whole_range_and_opens_events(
 
     for width in (1400, 800):
         page.set_viewport_size({"width": width, "height": 900})
+        # no marker covers another, not even in the last, busiest week (8-10 Dec)
+        assert page.locator(_MARKERS).count() >= 20
+        assert page.evaluate(_OVERLAPS, _MARKERS) == [], width
         chart = page.locator(".chart svg").bounding_box()
         assert chart is not None
         assert chart["x"] >= 0
@@ -98,12 +121,17 @@ def test_the_html_page_shows_every_actor_the_whole_range_and_opens_events(
     years = x('svg text.axis[data-time^="2025-01-01"]') - x(
         'svg text.axis[data-time^="2023-01-01"]'
     )
-    assert 0 < days * 50 < years
+    # busy days are spread at least a marker apart, quiet years still drawn far longer
+    assert 0 < days * 10 < years
     # a period is drawn as a range: 8-10 Dec spans three days, not a year
     inquiry = page.locator('svg g.events rect.range:has(title:text-is("8\u201310 Dec 2025"))')
     box = inquiry.bounding_box()
     assert box is not None
     assert 0 < box["width"] <= days * 2  # to the end of the 10th
+
+    # a restriction in force since a period is dated as the period, not its first midnight
+    since = page.locator("table tr:has(a[href='#ev-h200-0003']) td").nth(5).inner_text()
+    assert since == "Sep\u2013Nov 2025"
 
     assert w.errors == []
     assert w.requests == [h200_page.as_uri()]  # the file itself, nothing else

@@ -9,15 +9,19 @@ to the page's width; every marker is a link reachable with the keyboard.
 Inline CSS, SVG and a few lines of JavaScript; no network requests: source URLs
 are shown as text, never as ``src`` or ``href``.
 
-The time axis is proportional to time: a day is a day wide wherever it falls,
-so nineteen months look longer than two days. An event known only to a period
-(``occurred_at``..``occurred_until``) is drawn as a range; a stance that is only
-*possibly* the case at the page's bounds is drawn hatched and labelled "possibly".
+The time axis is proportional to time, except that consecutive event times are
+at least a marker apart (see ``_Axis``): nineteen months still look far longer
+than two days, and a busy week is spread out enough for its markers to be told
+apart. An event known only to a period (``occurred_at``..``occurred_until``) is
+drawn as a range; a stance that is only *possibly* the case at the page's bounds is
+drawn hatched and labelled "possibly".
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import bisect
+import itertools
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -25,6 +29,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 from timeline.bitemporal import Bounds
+from timeline.events import Event
 from timeline.output.corrections import CorrectionNote, corrections_log
 from timeline.output.labels import (
     actor_ids,
@@ -153,7 +158,8 @@ def write_html(
     intents, restrictions = state.order_intents(), state.restrictions()
     claims = claim_labels(timeline, [*state.stances(), *intents, *restrictions])
     out.write(_intents(intents, names, claims))
-    out.write(_restrictions(restrictions, names, claims))
+    folded = {s.event.id: s.event for s in steps}
+    out.write(_restrictions(restrictions, names, claims, folded))
     out.write(_corrections(corrections_log(timeline, bounds), {s.event.id for s in steps}))
     out.write(_event_list(timeline, steps, names))
     out.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
@@ -172,21 +178,46 @@ def _legend() -> str:
 
 
 class _Axis:
-    """Maps times to x positions in proportion to time."""
+    """Maps times to x positions: in proportion to time, except that consecutive
+    event times (the *knots*, where markers sit) are at least ``min_step`` apart.
 
-    def __init__(self, steps: list[ReplayStep]) -> None:
-        starts = [s.event.occurred_at for s in steps]
+    Each gap between two knots is drawn as that minimum plus its share of the rest
+    of the plot in proportion to its length, so a long quiet stretch stays long and
+    a busy week is spread out enough for its markers not to cover one another.
+    Between two knots the mapping is linear; after the last one, proportional.
+    """
+
+    def __init__(self, steps: list[ReplayStep], min_step: float = 0.0) -> None:
+        knots = sorted({s.event.occurred_at for s in steps})
         ends = [min(s.event.occurred_until, _LAST) for s in steps]
-        self.start = min(starts, default=datetime(2000, 1, 1, tzinfo=UTC))
-        self.end = max(ends, default=self.start)
+        self.start = knots[0] if knots else datetime(2000, 1, 1, tzinfo=UTC)
+        self.end = max([*ends, self.start])
         self.span = max((self.end - self.start).total_seconds(), 86400.0)
         self.left = _LABEL_W + 12
         self.right = self.left + _PLOT_W
+        gaps = max(len(knots) - 1, 0)
+        # many knots: the minimum shrinks so that it never takes more than half the plot
+        step = min(min_step, _PLOT_W / 2 / gaps) if gaps else 0.0
+        self.scale = (_PLOT_W - step * gaps) / self.span  # width per second, beyond minima
+        self.knots = knots or [self.start]
+        self.offsets = [0.0]
+        for before, after in itertools.pairwise(self.knots):
+            self.offsets.append(
+                self.offsets[-1] + step + (after - before).total_seconds() * self.scale
+            )
 
     def x(self, t: datetime) -> float:
         """The x position of ``t`` (clamped to the plot)."""
-        offset = (min(t, _LAST) - self.start).total_seconds() / self.span
-        return round(self.left + max(0.0, min(1.0, offset)) * _PLOT_W, 1)
+        t = min(t, _LAST)
+        i = bisect.bisect_right(self.knots, t) - 1
+        if i < 0:
+            offset = 0.0
+        elif i + 1 < len(self.knots):
+            into = (t - self.knots[i]) / (self.knots[i + 1] - self.knots[i])
+            offset = self.offsets[i] + into * (self.offsets[i + 1] - self.offsets[i])
+        else:
+            offset = self.offsets[i] + (t - self.knots[i]).total_seconds() * self.scale
+        return round(self.left + max(0.0, min(float(_PLOT_W), offset)), 1)
 
     def ticks(self) -> list[tuple[datetime, str]]:
         """Year, month or day ticks, as many as fit."""
@@ -217,10 +248,42 @@ class _Axis:
 
 
 _LAST = datetime(9000, 1, 1, tzinfo=UTC)
+_MIN_STEP = 28.0  # between consecutive event times: wider than a dot (r=9) and its border
+_SPREAD = 15.0  # between markers of one track at one time: a rotated 10-unit square and a gap
+
+
+def _crowding(steps: list[ReplayStep]) -> int:
+    """The most markers one track of a lane holds at one time (drawn side by side)."""
+    count: Counter[tuple[str, str, datetime]] = Counter()
+    in_tracks: set[str] = set()
+    for step in steps:
+        t = step.event.occurred_at
+        for change in step.changes:
+            if isinstance(change.fact, Stance):
+                count[(change.fact.actor, change.fact.topic, t)] += 1
+                in_tracks.add(change.fact.actor)
+        for actor in dict.fromkeys(step.event.about):
+            count[(actor, ABOUT_TRACK, t)] += 1
+            in_tracks.add(actor)
+    for step in steps:
+        for actor in dict.fromkeys(actor_ids(step.event)):
+            if actor not in in_tracks:
+                count[(actor, "", step.event.occurred_at)] += 1
+    return max(count.values(), default=1)
+
+
+def _spread(slots: list[float]) -> list[float]:
+    """The x of each marker of a track: those sharing a slot side by side, centred on it."""
+    out: list[float] = []
+    for slot, same in itertools.groupby(slots):
+        k = len(list(same))
+        out.extend(round(slot + (n - (k - 1) / 2) * _SPREAD, 1) for n in range(k))
+    return out
 
 
 def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]) -> str:
-    axis = _Axis(steps)
+    # consecutive times far enough apart for the busiest track's markers, side by side
+    axis = _Axis(steps, max(_MIN_STEP, (_crowding(steps) - 1) * _SPREAD + 16))
     slot_of: dict[int, float] = {s.index: axis.x(s.event.occurred_at) for s in steps}
     # (actor, topic) -> [(x, stance after, step)] in fold order
     tracks: dict[str, dict[str, list[tuple[float, Stance | None, ReplayStep]]]] = defaultdict(
@@ -373,8 +436,9 @@ def _lane(
                     f"<title>{escape(tip)}</title></rect>"
                     f'<text class="topic" x="{x + 2}" y="{y + 1}">possibly</text>'
                 )
-        for slot, stance, step in changes:
-            cx = slot
+        for cx, (_slot, stance, step) in zip(
+            _spread([c[0] for c in changes]), changes, strict=True
+        ):
             tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
             if stance is not None:
                 tip += f" ({stance.position.value})"
@@ -402,8 +466,7 @@ def _event_lane(
         f"{escape(name)}</tspan></text>"
         f'<text class="topic" x="16" y="{y + 15}">events (no stance)</text>'
     ]
-    for slot, step in events:
-        cx = slot
+    for cx, (_slot, step) in zip(_spread([e[0] for e in events]), events, strict=True):
         tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
         parts.append(
             f'<a href="{_href(step.event.id)}" aria-label="{escape(tip)}">'
@@ -472,7 +535,10 @@ def _intents(intents: list[OrderIntent], names: dict[str, str], claims: dict[str
 
 
 def _restrictions(
-    restrictions: list[Restriction], names: dict[str, str], claims: dict[str, str]
+    restrictions: list[Restriction],
+    names: dict[str, str],
+    claims: dict[str, str],
+    folded: dict[str, Event],
 ) -> str:
     out = "<h2>Bans and restrictions in force</h2>\n"
     if not restrictions:
@@ -484,7 +550,8 @@ def _restrictions(
             _claimed(r.measure.value, r, claims),
             escape(r.product),
             escape(", ".join(names.get(a, a) for a in r.applies_to)),
-            escape(iso(r.since)[:10]),
+            # since when, as precisely as the event that imposed it says ("Sep-Nov 2025")
+            escape(event_when(folded[r.id]) if r.id in folded else iso(r.since)[:10]),
             escape(provenance(r)),
         ]
         for r in restrictions
