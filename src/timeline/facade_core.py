@@ -30,7 +30,7 @@ from timeline.projections.orders import OrderIntentProjection
 from timeline.projections.stance import StanceProjection
 from timeline.snapshots import Snapshots, materializable
 from timeline.store.base import EventFilter, EventLog, SnapshotStore
-from timeline.store.recorded import Actor, RecordedEvent
+from timeline.store.recorded import Actor, AppendResult, RecordedEvent
 from timeline.suggest import suggest
 from timeline.times import TimeInput, parse_bound, parse_instant
 
@@ -282,6 +282,26 @@ class TimelineCore:
             occurred_from=parse_instant(since, field="since")[0] if since is not None else None,
             occurred_until=parse_bound(until, field="until") if until is not None else None,
         )
+
+    def _upkeep(self, result: AppendResult) -> None:
+        """The writer's snapshot upkeep inside its append's own transaction (SQLite):
+        the events in hand folded on top when they all sort after the versions, else
+        :meth:`_keep_snapshots`' bounded catch-up. A store error undoes the upkeep
+        alone (the store's savepoint); the events still commit."""
+        if self._store.readonly or not self._materializable or self._snapshot_store is None:
+            return
+        ctx = self._context()
+        snapshots = self._snapshots
+        if snapshots is None or snapshots.ctx.actor_kinds != ctx.actor_kinds:
+            snapshots = self._snapshots = Snapshots(
+                self._store, self._snapshot_store, self._projections, ctx
+            )
+        try:
+            if not snapshots.fold_appended(result.appended):
+                snapshots.catch_up(limit=self._upkeep_limit)
+        except BaseException:
+            self._snapshots = None
+            raise
 
     def _keep_snapshots(self) -> None:
         """After a write: bring the persisted snapshots up to the log, so that readers

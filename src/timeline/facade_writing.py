@@ -28,6 +28,7 @@ from timeline.fixtures import (
 )
 from timeline.output.export import read_jsonl
 from timeline.store.recorded import Actor, AppendResult
+from timeline.store.sqlite import EventStore
 from timeline.suggest import suggest
 
 __all__ = ["LoadReport", "TimelineWriting"]
@@ -75,9 +76,21 @@ class TimelineWriting(TimelineCore):
             DuplicateEventError: an id is stored with different content.
             ValidationError: a correction or retraction points nowhere, etc.
         """
-        result = self._store.append(events, story=story, expected_version=expected_version)
-        if result.appended:
-            self._keep_snapshots()
+        store = self._store
+        if not isinstance(store, EventStore):
+            result = store.append(events, story=story, expected_version=expected_version)
+            if result.appended:
+                self._keep_snapshots()
+            return result
+        try:
+            result = store.append(
+                events, story=story, expected_version=expected_version, then=self._upkeep
+            )
+        except BaseException:
+            self._snapshots = None  # its in-memory fold may hold what was rolled back
+            raise
+        if self._snapshots is not None:
+            self._snapshots.committed()
         return result
 
     def register_actor(

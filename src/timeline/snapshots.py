@@ -220,6 +220,8 @@ class Snapshots:
         self._behind: tuple[Checkpoint, int, str] | None = None
         # (change marker, checkpoint, head) when last known to be up to date
         self._fresh: tuple[tuple[int, int], Checkpoint | None, int] | None = None
+        # what _fresh becomes once the append that carried fold_appended commits
+        self._committing: tuple[tuple[int, int], Checkpoint | None, int] | None = None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -407,13 +409,99 @@ class Snapshots:
             except CheckpointMoved:
                 self._fold = None
                 continue
-            self._fresh = (self.log.change_marker(), self.store.checkpoint(), self.log.head())
+            marker = self._marker_after_commit()
+            if marker is None:
+                self._fresh = (self.log.change_marker(), self.store.checkpoint(), self.log.head())
+            else:  # inside the writer's append: current once it commits (committed())
+                self._committing = (marker, self.store.checkpoint(), self.log.head())
             return True
         return False
 
+    def _marker_after_commit(self) -> tuple[int, int] | None:
+        after_commit: Callable[[], tuple[int, int] | None] | None = getattr(
+            self.log, "marker_after_commit", None
+        )
+        return after_commit() if after_commit is not None else None
+
+    def fold_appended(self, records: Sequence[RecordedEvent]) -> bool:
+        """The writer's common case, inside its append's own transaction: fold the
+        events just appended on top of the in-memory fold, from the records in hand
+        (nothing is read back or decoded again), and write their versions and the
+        checkpoint. Only when the versions were at the log's head before this batch and
+        every event of it sorts after everything folded, none a correction or a
+        retraction; otherwise ``False`` and nothing is written (the caller catches up).
+        """
+        fold = self._fold
+        if not records or fold is None:
+            return False
+        cp = self.store.checkpoint()
+        if (
+            cp is None
+            or not cp.complete
+            or cp.signature != self.signature
+            or cp.okey != self._fold_key
+            or cp.position != records[0].position - 1
+        ):
+            return False
+        ignored = self._ignored()
+        registry = self.log.codec.registry
+        placed: list[tuple[str, ev.Event]] = []
+        max_reported, max_recorded = cp.max_reported, cp.max_recorded
+        for record in records:
+            event = record.event
+            if ev.target_of(event) is not None:
+                return False
+            reported, recorded = to_text(record.reported_at), to_text(record.recorded_at)
+            if max_reported is None or reported > max_reported:
+                max_reported = reported
+            if max_recorded is None or recorded > max_recorded:
+                max_recorded = recorded
+            if registry.of(event).name in ignored:
+                continue  # no projection follows it, wherever it sorts
+            key = okey(event.occurred_at, record.position)
+            if key <= cp.okey:
+                return False  # backdated: the versions after it change
+            placed.append((key, event))
+        placed.sort(key=lambda pair: pair[0])
+        self._fold = None  # until the versions are written
+        self._fresh = self._committing = None
+        rows: list[tuple[str, str, Any]] = []
+        last = cp.okey
+        for key, event in placed:
+            for projection, fkey, _, fact in fold.updates(event):
+                rows.append((_key_text(projection, fkey), key, fact))
+            last = key
+        self.folded = len(placed)
+        done = attrs.evolve(
+            cp,
+            position=records[-1].position,
+            okey=last,
+            max_reported=max_reported,
+            max_recorded=max_recorded,
+        )
+        try:
+            self.store.write_versions(cp, rows, self.codec.dumps, done)
+        except BaseException:
+            self.codec.forget()
+            raise
+        self._fold, self._fold_key = fold, last
+        marker = self._marker_after_commit()
+        self._committing = None if marker is None else (marker, done, done.position)
+        return True
+
+    def committed(self) -> None:
+        """The write transaction that carried :meth:`fold_appended` committed: the
+        versions are current, and the next query need not look again."""
+        if self._committing is not None:
+            self._fresh, self._committing = self._committing, None
+
+    def _ignored(self) -> frozenset[str]:
+        """Stored type names no projection follows (the registry may grow: not cached)."""
+        return frozenset(ignored_type_names(self.log, self.projections))
+
     def _catch_up_once(self, limit: int | None = None) -> None:
         self.folded = 0
-        self._fresh = None
+        self._fresh = self._committing = None
         head = self.log.head()
         cp = self.store.checkpoint()
         meta_after = 0

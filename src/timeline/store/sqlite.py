@@ -181,6 +181,7 @@ class EventStore:
         self.codec = codec or default_codec
         self.readonly = readonly
         self._writes = 0
+        self._writing = False  # inside this store's own write transaction
         self._actor_writes = 0  # bumped by every write that may change actors
         self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
         memory = str(path) == ":memory:"
@@ -457,6 +458,12 @@ class EventStore:
             raise StoreError(
                 f"{self.path}: store is read-only ({self.readonly_reason}); writes are refused"
             )
+        if self._writing:
+            # nested in a write already under way (the writer's snapshot upkeep inside
+            # its append): part of that transaction, committed or rolled back with it
+            with self.guard():
+                yield self.conn
+            return
         if wait:
             self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
         else:
@@ -467,6 +474,7 @@ class EventStore:
                 finally:
                     self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         self._writes += 1
+        self._writing = True
         try:
             yield self.conn
             self.conn.execute("COMMIT")
@@ -481,6 +489,7 @@ class EventStore:
             raise
         finally:
             # caches filled during the transaction must not outlive it
+            self._writing = False
             self._writes += 1
 
     def change_marker(self) -> tuple[int, int]:
@@ -489,6 +498,15 @@ class EventStore:
         with self.guard():
             version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         return int(version), self._writes
+
+    def marker_after_commit(self) -> tuple[int, int] | None:
+        """Inside this store's write transaction: what :meth:`change_marker` will say
+        right after it commits (its own commit leaves ``data_version`` as it is, and
+        no other writer can commit before it). ``None`` outside one."""
+        if not self._writing:
+            return None
+        version, writes = self.change_marker()
+        return version, writes + 1
 
     def wait(self, after_position: int, timeout: float) -> bool:
         """Block until the log passes ``after_position`` or ``timeout`` seconds pass.
@@ -639,14 +657,21 @@ class EventStore:
         actors: Iterable[Actor] = (),
         register_actors: bool = True,
         title: str | None = None,
+        then: Callable[[AppendResult], object] | None = None,
     ) -> AppendResult:
-        """Append a batch atomically. See :meth:`timeline.Timeline.append`."""
+        """Append a batch atomically. See :meth:`timeline.Timeline.append`.
+
+        ``then`` runs inside the same write transaction once the rows are in, with
+        the result (the writer's snapshot upkeep): no second transaction, and the
+        events it folds are in hand. Its own work is undone alone if it fails with a
+        store error (see :meth:`_then`); the append still commits.
+        """
         batch, story, declared = check_append(events, story, title, actors)
         if story is None:
             return AppendResult()
         try:
             with self.write() as conn:
-                return self._append_locked(
+                result = self._append_locked(
                     conn,
                     batch,
                     story,
@@ -655,6 +680,9 @@ class EventStore:
                     register_actors,
                     title,
                 )
+                if then is not None and result.appended:
+                    self._then(conn, then, result)
+                return result
         except UnicodeEncodeError as exc:
             raise not_unicode(exc, f"story {story!r}") from exc
 
@@ -667,13 +695,15 @@ class EventStore:
         actors: Iterable[Actor] = (),
         register_actors: bool = True,
         title: str | None = None,
+        then: Callable[[AppendResult], object] | None = None,
     ) -> tuple[int, int]:
         """Append batches that arrive one after another, all in ONE transaction.
 
         For inputs too large to hold: each chunk is staged and written as it
         comes, and a failure anywhere rolls back every chunk. Returns
         ``(appended, skipped)``. A refused event carries ``batch_index``: its
-        index counted over all chunks.
+        index counted over all chunks. ``then`` (as in :meth:`append`) runs once,
+        after the last chunk, with an empty result (the events are not kept).
         """
         refuse_nul(story, "story", f"story {story!r}")
         refuse_nul(title, "title", f"the title of story {story!r}")
@@ -708,11 +738,31 @@ class EventStore:
                     self._append_locked(
                         conn, [], story, expected_version, declared, register_actors, title
                     )
+                if then is not None and appended:
+                    self._then(conn, then, AppendResult())
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except UnicodeEncodeError as exc:
             raise not_unicode(exc, f"story {story!r}") from exc
         return appended, skipped
+
+    def _then(
+        self,
+        conn: sqlite3.Connection,
+        then: Callable[[AppendResult], object],
+        result: AppendResult,
+    ) -> None:
+        """Run ``then`` inside the append's transaction, in a savepoint: a store
+        error undoes its work alone (derived data, left for the next writer or
+        reader), never the events."""
+        conn.execute("SAVEPOINT timeline_then")
+        try:
+            then(result)
+        except (StoreError, sqlite3.Error):
+            conn.execute("ROLLBACK TO timeline_then")
+            conn.execute("RELEASE timeline_then")
+        else:
+            conn.execute("RELEASE timeline_then")
 
     def _append_locked(
         self,
