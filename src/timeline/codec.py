@@ -496,7 +496,7 @@ def _float_free(codec: Codec, kind: str, extra: Any) -> bool:
         return extra is not float  # see _kind_of: the plain type, or the tuple's item type
     if kind == "enum":
         return all(type(m.value) in (str, int) for m in extra)
-    if kind == "record":
+    if kind in ("record", "records"):
         return _plan_for(codec, extra).float_free
     return False  # "event": any record type (a correction's replacement)
 

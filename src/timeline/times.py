@@ -183,6 +183,18 @@ def to_text(value: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def to_text_spelled(value: datetime, spelled: object) -> str:
+    """:func:`to_text` of ``value``, taken from ``spelled`` (its ``isoformat()``, as a
+    payload holds it) when that is already UTC: each time is formatted once."""
+    if value.tzinfo is UTC and type(spelled) is str and spelled.endswith("+00:00"):
+        size = len(spelled)
+        if size == 25:  # no microseconds: isoformat leaves them out
+            return spelled[:19] + ".000000Z"
+        if size == 32:
+            return spelled[:26] + "Z"
+    return to_text(value)
+
+
 def from_text(value: str) -> datetime:
     """Inverse of :func:`to_text`."""
     return datetime.fromisoformat(value)

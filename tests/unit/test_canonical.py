@@ -89,6 +89,15 @@ def test_a_record_with_a_float_field_goes_through_the_standard_encoder() -> None
     assert '"share":1e-05' in CODEC.payload(vote)[1]
 
 
+def test_built_in_records_with_several_sources_go_through_orjson() -> None:
+    # a tuple of records (``sources``) holds no float: only a correction, whose
+    # replacement may be any record type, keeps the standard encoder
+    codec = tl.Codec()
+    plans = {name: codec._plan(codec.registry.get(name).cls) for name in codec.registry.names()}
+    slow = sorted(name for name, plan in plans.items() if plan is None or not plan.float_free)
+    assert slow == ["correction"]
+
+
 def test_row_hash_is_sha256_of_the_previous_hash_and_the_standard_row_text() -> None:
     row = (1, "id-é", "story", 1, "statement", 1, "t", "day", "r", "rec", '{"a":"\\n"}')
     expected = hashlib.sha256(

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 
 import timeline as tl
 from tests.strategies import aware_datetimes
-from timeline.times import Precision, from_text, parse_bound, parse_instant, period_end, to_text
+from timeline.times import (
+    Precision,
+    from_text,
+    parse_bound,
+    parse_instant,
+    period_end,
+    to_text,
+    to_text_spelled,
+)
 
 US = timedelta(microseconds=1)
 
@@ -191,3 +199,11 @@ def test_a_bound_on_the_day_of_an_instant_includes_it(moment: datetime) -> None:
     day = moment.astimezone(UTC).date().isoformat()
     assert parse_instant(day)[0] <= moment <= parse_bound(day)
     assert parse_bound(day) - parse_instant(day)[0] == timedelta(days=1) - US
+
+
+@settings(max_examples=300)
+@given(aware_datetimes)
+def test_the_column_text_from_a_payload_spelling_is_to_text(value: datetime) -> None:
+    for moment in (value, value.astimezone(UTC)):
+        assert to_text_spelled(moment, moment.isoformat()) == to_text(moment)
+    assert to_text_spelled(value, None) == to_text(value)

@@ -24,7 +24,7 @@ from timeline.registry import target_of, target_problem
 from timeline.store._where import id_chunks
 from timeline.store.integrity import GENESIS_HASH, row_hash
 from timeline.store.recorded import Actor, RecordedEvent
-from timeline.times import from_text, to_text
+from timeline.times import from_text, to_text, to_text_spelled
 
 __all__ = [
     "Batch",
@@ -391,6 +391,8 @@ class Batch:
         self.seen: dict[str, str] = {}  # id -> payload, for duplicates inside the batch
         self.rows: list[tuple[Any, ...]] = []
         self.actor_rows: list[tuple[int, str, str]] = []
+        # (position, summary, quote, attribution, headline, publisher, actor ids)
+        self.search_rows: list[tuple[Any, ...]] = []
         self.appended: list[RecordedEvent] = []
         self.skipped: list[str] = []
 
@@ -421,6 +423,25 @@ class Batch:
         if "\\u0000" in payload:  # a cheap look first: JSON spells NUL \u0000
             refuse_nul(data, "", f"event #{index} ({event.id!r})")
         check_claimed(self.conn, event, self.types)
+        # each time formatted once: from the payload's spelling when it is UTC
+        occurred_text = to_text_spelled(event.occurred_at, data.get("occurred_at"))
+        occurred_until = event.occurred_until
+        occurred_until_text = (
+            occurred_text
+            if occurred_until == event.occurred_at
+            else to_text_spelled(occurred_until, data.get("occurred_until"))
+        )
+        recorded_text = to_text(recorded_at)
+        reported_text = (
+            recorded_text
+            if reported == recorded_at
+            else to_text_spelled(reported, data.get("reported_at"))
+        )
+        reported_until_text = (
+            reported_text
+            if reported_until == reported
+            else to_text_spelled(reported_until, data.get("reported_until"))
+        )
         self.position += 1
         self.version += 1
         hashed = (
@@ -430,16 +451,16 @@ class Batch:
             self.version,
             data["type"],
             data["schema_version"],
-            to_text(event.occurred_at),
+            occurred_text,
             event.precision.value,
-            to_text(reported),
-            to_text(recorded_at),
+            reported_text,
+            recorded_text,
             payload,
         )
         digest = row_hash(self.prev_hash, hashed)
         # the period ends sit outside the hashed columns (older rows have the same
         # hash); the payload holds them, and verify() checks the columns against it
-        ends = (to_text(event.occurred_until), to_text(reported_until))
+        ends = (occurred_until_text, reported_until_text)
         self.rows.append((*hashed, self.prev_hash, digest, *ends))
         self.prev_hash = digest
         self.seen[event.id] = payload
@@ -447,12 +468,15 @@ class Batch:
         for source in event.sources:
             if source.id is not None:
                 self.sources[source.id] = source
+        first_actor_row = len(self.actor_rows)
         for role, actor in event.actor_refs():
             self.actor_rows.append((self.position, actor, role))
         for name in event.description_fields:
             for item in getattr(event, name):
                 if item in self.known_ids or item in self.new_actors:
                     self.actor_rows.append((self.position, item, name))
+        actors = sorted({row[1] for row in self.actor_rows[first_actor_row:]})
+        self.search_rows.append((self.position, *search_text(data), actors))
         self.appended.append(
             RecordedEvent(
                 position=self.position,
@@ -518,6 +542,45 @@ class Batch:
             same, prior = _without_report_ends(same), _without_report_ends(prior)
         if same != prior:
             raise DuplicateEventError(event.id, f"batch item #{index}")
+
+
+def search_text(data: Mapping[str, Any]) -> tuple[str, str, Any, Any, Any]:
+    """An event's searched text from its encoded fields, spelled exactly as the view
+    ``events_search`` spells it from the stored payload (see ``_schema._SEARCH_TEXT``):
+    the append indexes the values in hand instead of reading the payload back."""
+    replacement = data.get("replacement")
+    if not isinstance(replacement, Mapping):
+        replacement = {}
+    summary = " ".join(
+        _text(v) for v in (data.get("summary"), replacement.get("summary"), data.get("reason"))
+    ).strip(" ")
+    quote = f"{_text(data.get('quote'))} {_text(replacement.get('quote'))}".strip(" ")
+    sources = data.get("sources")
+    headline = publisher = None
+    if isinstance(sources, list) and sources:
+        headlines = [s.get("headline") for s in sources]
+        headline = (
+            " ".join(h for h in headlines if h is not None)
+            if any(h is not None for h in headlines)
+            else None
+        )
+        publishers = [
+            s["publisher"] + ("" if s.get("origin") is None else " " + s["origin"])
+            for s in sources
+            if s.get("publisher") is not None
+        ]
+        publisher = " ".join(publishers) if publishers else None
+    source = data.get("source")
+    if isinstance(source, Mapping):
+        if headline is None:
+            headline = source.get("headline")
+        if publisher is None:
+            publisher = source.get("publisher")
+    return summary, quote, data.get("attribution"), headline, publisher
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def derived_unless_given(event: ev.Event, reported_until: datetime) -> datetime:

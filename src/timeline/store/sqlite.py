@@ -746,6 +746,33 @@ class EventStore:
             raise not_unicode(exc, f"story {story!r}") from exc
         return appended, skipped
 
+    @staticmethod
+    def _index_for_search(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Add one search row per staged event: its text as :func:`search_text` spelled
+        it, and its actors as ``id name aliases`` each, ordered by id, as the view
+        ``events_search`` joins them."""
+        ids = sorted({actor for row in rows for actor in row[-1]})
+        named: dict[str, str] = {}
+        for chunk in id_chunks(ids):
+            marks = ", ".join("?" * len(chunk))
+            for actor, name, aliases in conn.execute(
+                f"SELECT id, name, aliases FROM actors WHERE id IN ({marks})", chunk
+            ):
+                named[actor] = f"{actor} {name} {aliases}"
+        conn.executemany(
+            f"INSERT INTO {SEARCH_TABLE} (rowid, {', '.join(SEARCH_COLUMNS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    *row[:-1],
+                    " ".join(named[a] for a in row[-1] if a in named)
+                    if any(a in named for a in row[-1])
+                    else None,
+                )
+                for row in rows
+            ],
+        )
+
     def _then(
         self,
         conn: sqlite3.Connection,
@@ -806,8 +833,9 @@ class EventStore:
             staged.actor_rows,
         )
         if staged.rows:
-            # the search index is derived data, kept in step in the same transaction
-            index_for_search(conn, staged.rows[0][0] - 1)
+            # the search index is derived data, kept in step in the same transaction,
+            # from the values in hand (the same text the view reads back for snippets)
+            self._index_for_search(conn, staged.search_rows)
         conn.execute("INSERT OR IGNORE INTO stories (story) VALUES (?)", (story,))
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
 
