@@ -14,7 +14,7 @@ from tests.conftest import H200
 TAMPERING = {
     "snapshot": (
         "UPDATE fact_versions SET fact = replace(fact, '\"supports\"', '\"opposes\"') "
-        "WHERE key LIKE '%us-government%'",
+        "WHERE key_id IN (SELECT id FROM fact_keys WHERE key LIKE '%us-government%')",
         'snapshot fact ["stance",["us-government","h200-exports-to-china"]]',
     ),
     "event-actor index": (

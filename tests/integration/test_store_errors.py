@@ -84,8 +84,9 @@ def test_a_failing_snapshot_write_leaves_readers_answering_from_the_log(
 ) -> None:
     # the writer built the snapshots while loading: drop them so that a reader's
     # refresh writes; snapshots are a reader's best effort, a failed write no error
+    # (interned sources too: a source already interned is found, not inserted again)
     conn: sqlite3.Connection = h200.store.conn  # type: ignore[attr-defined]
-    for derived in ("snapshot_checkpoint", "fact_versions", "fact_keys"):
+    for derived in ("snapshot_checkpoint", "fact_versions", "fact_keys", "fact_sources"):
         conn.execute(f"DELETE FROM {derived}")
     h200._snapshots = None
     fail_inserts_into(h200, table)

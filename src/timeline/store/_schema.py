@@ -5,6 +5,7 @@ Migrations are append-only: never edit one that has shipped, add the next.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 from sqlite_utils import Database
@@ -433,3 +434,55 @@ def _event_actor_insert_guard(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, '{EVENT_ACTOR_GUARD}'); END
         """
     )
+
+
+# --- 0009: compact snapshot tables (fact keys by number, sources by digest) ---------
+
+
+def source_digest(text: str) -> int:
+    """A signed 64-bit digest of an interned source's text: its lookup key."""
+    raw = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(raw[:8], "big", signed=True)
+
+
+@migrations(name="0009_compact_snapshots")
+def _compact_snapshots(db: Database) -> None:
+    # Every fact version named its fact by the key's text (about 40 bytes, again in
+    # the okey index); it now names it by number, the text kept once in fact_keys.
+    # Interned sources are found by a 64-bit digest instead of a unique index that
+    # held a second copy of each text. Derived data, converted as it is.
+    db.execute("CREATE TABLE fact_keys_new (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)")
+    db.execute(
+        "INSERT INTO fact_keys_new (key) SELECT key FROM fact_keys "
+        "UNION SELECT key FROM fact_versions ORDER BY 1"
+    )
+    db.execute(
+        """
+        CREATE TABLE fact_versions_new (
+            key_id INTEGER NOT NULL,
+            okey TEXT NOT NULL,
+            fact TEXT,
+            PRIMARY KEY (key_id, okey)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        "INSERT INTO fact_versions_new (key_id, okey, fact) "
+        "SELECT k.id, v.okey, v.fact FROM fact_versions v JOIN fact_keys_new k ON k.key = v.key"
+    )
+    db.execute(
+        "CREATE TABLE fact_sources_new (id INTEGER PRIMARY KEY, digest INTEGER NOT NULL, "
+        "source TEXT NOT NULL)"
+    )
+    db.conn.executemany(
+        "INSERT INTO fact_sources_new (id, digest, source) VALUES (?, ?, ?)",
+        [
+            (ref, source_digest(text), text)
+            for ref, text in db.execute("SELECT id, source FROM fact_sources").fetchall()
+        ],
+    )
+    for table in ("fact_versions", "fact_keys", "fact_sources"):
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    db.execute("CREATE INDEX fact_versions_by_okey ON fact_versions (okey)")
+    db.execute("CREATE INDEX fact_sources_by_digest ON fact_sources (digest)")

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from timeline.store._schema import source_digest
+from timeline.store._where import id_chunks
 from timeline.store.base import Checkpoint, CheckpointMoved, FactRow
 from timeline.store.sqlite import EventStore
 
 __all__ = ["SQLiteSnapshotStore"]
 
 _SCOPE = "all"
+_KEY_ID = "(SELECT id FROM fact_keys WHERE key = ?)"  # a fact's number, from its key text
 
 
 class SQLiteSnapshotStore:
@@ -66,22 +69,38 @@ class SQLiteSnapshotStore:
         """Check ``expected``, store the versions, move to ``checkpoint``: one transaction."""
         with self._store.write(wait=self.wait) as conn:
             self._expect(expected)
+            ids = self._key_ids(conn, {k for k, _, _ in rows})
             conn.executemany(
-                "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",
-                [(k, o, dumps(f)) for k, o, f in rows],
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)",
-                [(k,) for k in {k for k, _, _ in rows}],
+                "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
+                [(ids[k], o, dumps(f)) for k, o, f in rows],
             )
             self._put(conn, checkpoint)
+
+    @staticmethod
+    def _key_ids(conn: Any, keys: set[str]) -> dict[str, int]:
+        """Inside a write transaction: the numbers of these fact keys, new ones added."""
+        ordered = sorted(keys)
+        conn.executemany(
+            "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)", [(k,) for k in ordered]
+        )
+        ids: dict[str, int] = {}
+        for chunk in id_chunks(ordered):
+            marks = ", ".join("?" * len(chunk))
+            ids.update(
+                (key, int(ref))
+                for ref, key in conn.execute(
+                    f"SELECT id, key FROM fact_keys WHERE key IN ({marks})", chunk
+                )
+            )
+        return ids
 
     def versions_after(self, key: str, okey: str) -> list[str]:
         """The fold keys after ``okey`` at which fact ``key`` has a version: the
         events that shaped it since (the index from a fact to its events)."""
         with self._store.guard():
             rows = self._store.conn.execute(
-                "SELECT okey FROM fact_versions WHERE key = ? AND okey > ? ORDER BY okey",
+                f"SELECT okey FROM fact_versions WHERE key_id = {_KEY_ID} AND okey > ? "
+                "ORDER BY okey",
                 (key, okey),
             ).fetchall()
         return [r[0] for r in rows]
@@ -99,13 +118,14 @@ class SQLiteSnapshotStore:
         transaction."""
         with self._store.write() as conn:
             self._expect(expected)
-            conn.executemany("DELETE FROM fact_versions WHERE key = ? AND okey > ?", list(dropped))
+            ids = self._key_ids(conn, {k for k, _ in dropped} | {k for k, _, _ in rows})
             conn.executemany(
-                "INSERT OR REPLACE INTO fact_versions (key, okey, fact) VALUES (?, ?, ?)",
-                [(k, o, dumps(f)) for k, o, f in rows],
+                "DELETE FROM fact_versions WHERE key_id = ? AND okey > ?",
+                [(ids[k], after) for k, after in dropped],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO fact_keys (key) VALUES (?)", [(k,) for k, _ in dropped]
+                "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
+                [(ids[k], o, dumps(f)) for k, o, f in rows],
             )
             self._put(conn, checkpoint)
 
@@ -131,7 +151,7 @@ class SQLiteSnapshotStore:
         op = "<=" if inclusive else "<"
         with self._store.guard():
             rows = self._store.conn.execute(
-                "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key = k.key "
+                "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key_id = k.id "
                 f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
                 (okey,),
             ).fetchall()
@@ -141,7 +161,7 @@ class SQLiteSnapshotStore:
         """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
         with self._store.guard():
             row = self._store.conn.execute(
-                "SELECT fact FROM fact_versions WHERE key = ? AND okey <= ? "
+                f"SELECT fact FROM fact_versions WHERE key_id = {_KEY_ID} AND okey <= ? "
                 "ORDER BY okey DESC LIMIT 1",
                 (key, okey),
             ).fetchone()
@@ -151,7 +171,8 @@ class SQLiteSnapshotStore:
         """Every stored fact version ``(key text, okey, fact text)``, by key then okey."""
         with self._store.guard():
             rows = self._store.conn.execute(
-                "SELECT key, okey, fact FROM fact_versions ORDER BY key, okey"
+                "SELECT k.key, v.okey, v.fact FROM fact_versions v "
+                "JOIN fact_keys k ON k.id = v.key_id ORDER BY k.key, v.okey"
             ).fetchall()
         return [(k, o, f) for k, o, f in rows]
 
@@ -165,10 +186,17 @@ class SQLiteSnapshotStore:
     def source_ref(self, text: str) -> int:
         """The number of an interned source, interning it now if new."""
         conn = self._store.conn
+        digest = source_digest(text)
         with self._store.guard():
-            conn.execute("INSERT OR IGNORE INTO fact_sources (source) VALUES (?)", (text,))
-            row = conn.execute("SELECT id FROM fact_sources WHERE source = ?", (text,)).fetchone()
-        return int(row[0])
+            row = conn.execute(
+                "SELECT id FROM fact_sources WHERE digest = ? AND source = ?", (digest, text)
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            cursor = conn.execute(
+                "INSERT INTO fact_sources (digest, source) VALUES (?, ?)", (digest, text)
+            )
+        return int(cursor.lastrowid or 0)
 
     def sources(self, after: int = 0) -> list[tuple[int, str]]:
         """Interned sources numbered above ``after``, in order."""
