@@ -617,6 +617,10 @@ def run_one(name: str, ctx: dict[str, Any], lib: bool, isolate: bool) -> dict[st
     return result
 
 
+def _say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
 def prepare(
     n: int, seed: int, work: Path, quick: bool, only: list[str] | None = None
 ) -> dict[str, Any]:
@@ -626,6 +630,7 @@ def prepare(
     started = time.perf_counter()
     build_store(story, main, warm=False)  # the writer keeps the snapshots current
     build_seconds = time.perf_counter() - started
+    _say(f"built through append in {build_seconds:.1f} s ({n / build_seconds:,.0f} events/s)")
     # as the writer left it, for the first query after the load (first_state)
     as_built = work / "as-built.db"
     if not only or "first_state" in only:
@@ -641,6 +646,7 @@ def prepare(
         started = time.perf_counter()
         store.state(at="2000-01-01")
         snapshot_seconds = time.perf_counter() - started
+    _say(f"snapshots rebuilt from scratch in {snapshot_seconds:.1f} s")
     plain = work / "plain.db"
     conn = sqlite3.connect(plain)
     conn.execute("CREATE TABLE events (position INTEGER PRIMARY KEY, payload TEXT)")
@@ -650,6 +656,8 @@ def prepare(
     conn.close()
     plain_mib = round(plain.stat().st_size / 2**20, 1)
     _remove(plain)
+    db_mib = main.stat().st_size / 2**20
+    _say(f"store {db_mib:.1f} MiB = {db_mib / plain_mib:.2f}x a plain JSON table ({plain_mib} MiB)")
     times = sorted(f[1]["occurred_at"] for f in story.fields)
     fixture_n = min(n, 100_000)
     fixture = work / "fixture.json"
@@ -699,7 +707,9 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="events in the story")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement (>= 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds per measurement (1 for very long runs)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="a few-second smoke run")
     parser.add_argument("--only", nargs="*", choices=sorted(MEASURES), help="run these only")
@@ -717,7 +727,7 @@ def main() -> None:
         print(json.dumps(MEASURES[args.worker](json.loads(args.ctx), args.lib)))
         return
     n = 2000 if args.quick else args.n
-    rounds = 3 if args.quick else max(3, args.rounds)
+    rounds = 3 if args.quick else max(1, args.rounds)
     isolate = not args.quick
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         ctx = prepare(n, args.seed, Path(tmp), args.quick, args.only)
@@ -769,9 +779,11 @@ def measure(
             slot["lib"].append(run_one(name, sub, True, isolate))
             if has_raw:
                 slot["raw"].append(run_one(name, sub, False, isolate))
+            lib, raw = slot["lib"][-1].get("seconds"), (slot["raw"] or [{}])[-1].get("seconds")
+            print(f"  {label}: timeline {lib} s, raw {raw} s", file=sys.stderr, flush=True)
+            if partial is not None:  # after each measure: long runs leave what they reached
+                partial.write_text(json.dumps({"ctx": ctx, "runs": results}, indent=1, default=str))
         print(f"round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
-        if partial is not None:
-            partial.write_text(json.dumps({"ctx": ctx, "runs": results}, indent=1, default=str))
     return results
 
 
