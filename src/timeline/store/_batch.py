@@ -347,6 +347,8 @@ def resolve_actors(
 class Batch:
     """Rows for one append, built under the write lock: versions, times, hash chain."""
 
+    builds_search_rows = True  # the search index's rows from the values in hand (SQLite)
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -475,8 +477,9 @@ class Batch:
             for item in getattr(event, name):
                 if item in self.known_ids or item in self.new_actors:
                     self.actor_rows.append((self.position, item, name))
-        actors = sorted({row[1] for row in self.actor_rows[first_actor_row:]})
-        self.search_rows.append((self.position, *search_text(data), actors))
+        if self.builds_search_rows:
+            actors = sorted({row[1] for row in self.actor_rows[first_actor_row:]})
+            self.search_rows.append((self.position, *search_text(data), actors))
         self.appended.append(
             RecordedEvent(
                 position=self.position,

@@ -883,6 +883,8 @@ def _tsquery(query: Query) -> tuple[str, list[str]]:
 class _PgBatch(Batch):
     """The batch builder, with PostgreSQL's JSON functions where it looks up sources."""
 
+    builds_search_rows = False  # PostgreSQL indexes its search text itself
+
     def _source(self, source_id: str) -> ev.Source | None:
         found = self.sources.get(source_id)
         if found is not None:
