@@ -190,7 +190,7 @@ def parse_fixture(
     problems: list[FixtureError] = []  # every bad event is reported, up to a bound
     for index, item in enumerate(raw_events):
         try:
-            event = _parse_event(item, index, path, codec, sources, lookup)
+            event = _parse_event(item, index, path, codec, sources, lookup, story)
             if isinstance(item, dict) and "id" not in item:
                 # A random default id would make every reload append the event again:
                 # derive it from the event's own text, so a reload finds it.
@@ -211,7 +211,7 @@ def parse_fixture(
                 break
             continue
         ids[event.id] = codec.registry.of(event).name
-        parsed.append(attrs.evolve(event, story=story))
+        parsed.append(event)
     if problems:
         raise all_problems(problems, path, complete=len(problems) < MAX_PROBLEMS)
     return Fixture(path=path, story=story, title=title, actors=tuple(actors), events=tuple(parsed))
@@ -413,7 +413,10 @@ def _parse_event(
     codec: Codec,
     sources: Mapping[str, ev.Source],
     lookup: Mapping[str, str],
+    story: str,
 ) -> ev.Event:
+    """One fixture event as a record of ``story`` (set before it is built and validated
+    once, not copied afterwards)."""
     if not isinstance(item, dict):
         raise FixtureError(f"expected an event object, got {_kind(item)}", path=path, index=index)
     raw_id = item.get("id")
@@ -422,6 +425,7 @@ def _parse_event(
     if "story" in item:
         raise FixtureError("the story is set once at the top of the file", field="story", **where)
     payload = _with_source(dict(item), sources, where)
+    payload["story"] = story
     if isinstance(payload.get("replacement"), dict):
         payload["replacement"] = _with_source(
             dict(payload["replacement"]), sources, where, "replacement."
@@ -767,7 +771,7 @@ class FixtureStream:
 
     def _event(self, item: object, index: int, in_file: dict[str, str]) -> ev.Event:
         path, codec = self.path, self.codec
-        event = _parse_event(item, index, path, codec, self.sources, self.lookup)
+        event = _parse_event(item, index, path, codec, self.sources, self.lookup, self.story)
         if isinstance(item, dict) and "id" not in item:
             event = attrs.evolve(event, id=_derived_id(self.story, item))
         if event.id in in_file:
@@ -785,7 +789,7 @@ class FixtureStream:
             ids = {i: kind for i, kind in known.items() if kind is not None}
             _check_target(event, ids, path, index, codec)
         in_file[event.id] = codec.registry.of(event).name
-        return attrs.evolve(event, story=self.story)
+        return event
 
 
 # public names for the other readers of JSON (JSON Lines)
