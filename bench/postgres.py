@@ -128,7 +128,7 @@ def raw_batched(url: str, rows: list[tuple[Any, ...]], actors: list[Any]) -> flo
                     for row in actors:
                         if first <= row[0] <= last:
                             copy.write_row(row)
-                cur.execute(SEARCH_DOCUMENT, (first - 1,))
+                cur.execute(SEARCH_DOCUMENT, (first - 1, last))
         return time.perf_counter() - start
 
 

@@ -8,6 +8,7 @@ the writing (:mod:`timeline.facade_writing`) and query
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,7 @@ from timeline.bitemporal import Bounds
 from timeline.catchup import LiveFold
 from timeline.errors import (
     StoreError,
+    TimelineError,
     UnknownActorError,
     UnknownTopicError,
     ValidationError,
@@ -81,6 +83,7 @@ class TimelineCore:
         # events a writer refolds after its append at most (more is left to the next
         # query): new events, a per-fact refold and short backdatings stay current
         self._upkeep_limit = UPKEEP_LIMIT  # topics known to be named by some event
+        self._upkeep_owed = 0  # events appended since the last upkeep (see upkeep_every)
 
     @property
     def path(self) -> Path:
@@ -103,7 +106,10 @@ class TimelineCore:
         return self._store
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store (after the snapshot upkeep its appends still owe)."""
+        if self._upkeep_owed:
+            with contextlib.suppress(TimelineError):
+                self._keep_snapshots()
         self._store.close()
 
     def __enter__(self) -> Self:
@@ -303,16 +309,26 @@ class TimelineCore:
             self._snapshots = None
             raise
 
-    def _keep_snapshots(self) -> None:
+    def _keep_snapshots(self, appended: int = 0) -> None:
         """After a write: bring the persisted snapshots up to the log, so that readers
         find them current. New events are folded on top; a backdated announcement,
         statement or meeting refolds the one stance it sets; any other change refolds
         from its time if that is at most ``UPKEEP_LIMIT`` events, and is otherwise left
         to the next query (bounded work per append). Derived data: the events are
         already committed, so a failure here (another writer holding the lock) is
-        also left for the next writer or reader."""
+        also left for the next writer or reader.
+
+        ``appended``: the events a single append added. A store whose upkeep costs
+        round trips (PostgreSQL: ``upkeep_every``) is kept up once that many events
+        have been appended; until then readers fold the few newest events themselves."""
         if self._store.readonly or not self._materializable or self._snapshot_store is None:
             return
+        every = int(getattr(self._store, "upkeep_every", 1))
+        if appended and every > 1:
+            self._upkeep_owed += appended
+            if self._upkeep_owed < every:
+                return
+        self._upkeep_owed = 0
         ctx = self._context()
         if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
             self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)

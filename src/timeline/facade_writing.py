@@ -80,7 +80,7 @@ class TimelineWriting(TimelineCore):
         if not isinstance(store, EventStore):
             result = store.append(events, story=story, expected_version=expected_version)
             if result.appended:
-                self._keep_snapshots()
+                self._keep_snapshots(len(result.appended))
             return result
         try:
             result = store.append(

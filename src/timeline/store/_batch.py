@@ -360,6 +360,7 @@ class Batch:
         version: int,
         register_actors: bool,
         ids: list[str],
+        known: tuple[dict[str, str], tuple[Any, ...] | None] | None = None,
     ) -> None:
         """Start a batch after the log's last row.
 
@@ -371,16 +372,22 @@ class Batch:
             story / version: the story and its current version.
             register_actors: register unknown actor ids (else refuse them).
             ids: the batch's event ids, to find those already stored.
+            known: ``(payloads of those ids already stored, the last row's
+                (position, recorded_at, hash))`` when the caller read them under
+                the lock already; ``None``: read them here.
         """
         self.conn = conn
         self.codec = codec
         self.story = story
         self.version = version
         self.register_actors = register_actors
-        self.stored = stored_payloads(conn, ids)
-        last = conn.execute(
-            "SELECT position, recorded_at, hash FROM events ORDER BY position DESC LIMIT 1"
-        ).fetchone()
+        if known is None:
+            self.stored = stored_payloads(conn, ids)
+            last = conn.execute(
+                "SELECT position, recorded_at, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+        else:
+            self.stored, last = known
         self.position: int = last[0] if last else 0
         self.prev_hash: str = last[2] if last else GENESIS_HASH
         self.prev_recorded: datetime | None = from_text(last[1]) if last else None

@@ -115,7 +115,8 @@ _EVENT_LOG = [
 # What search reads per event, weighted as in the SQLite index's columns:
 # summary (with a correction's replacement and a retraction's reason) A, quote B,
 # attribution, headline and publisher C, the actors' ids, names and aliases D.
-# %s is the position after which rows are indexed.
+# The parameters: the positions after which and up to which rows are indexed (a
+# bounded range: the plan prepared for an append then stays a small index scan).
 SEARCH_DOCUMENT = """
 INSERT INTO events_search (position, document)
 SELECT
@@ -136,7 +137,7 @@ SELECT
           FROM (SELECT DISTINCT actor FROM event_actors WHERE position = e.position) ea
           JOIN actors a ON a.id = ea.actor), '')), 'D')
 FROM events e, LATERAL (SELECT e.payload::json AS p) j
-WHERE e.position > %s
+WHERE e.position > %s AND e.position <= %s
 ORDER BY e.position
 """
 
@@ -234,9 +235,54 @@ _EVENT_ACTOR_GUARD = [
     "FOR EACH ROW EXECUTE FUNCTION timeline_check_event_actor()",
 ]
 
+_FAST_APPEND = [
+    # bumped by every change to actors or aliases: a writer's cached actor lookup
+    # stays valid across other writers' appends
+    "ALTER TABLE store_changes ADD COLUMN actors BIGINT NOT NULL DEFAULT 0",
+    # An append's first round trip: take the lock, then read what the batch builds
+    # on. A VOLATILE function's statements each read a snapshot taken when they
+    # start, so the reads after the lock see every append committed before it.
+    """
+    CREATE FUNCTION timeline_append_begin(
+        p_lock_timeout TEXT, p_story TEXT, p_ids TEXT[],
+        OUT o_actors BIGINT, OUT o_version INTEGER, OUT o_now TIMESTAMPTZ,
+        OUT o_position BIGINT, OUT o_recorded_at TEXT, OUT o_hash TEXT,
+        OUT o_stored_ids TEXT[], OUT o_stored_payloads TEXT[]
+    ) VOLATILE LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM set_config('lock_timeout', p_lock_timeout, true);
+        PERFORM set_config('idle_in_transaction_session_timeout', '60s', true);
+        PERFORM pg_advisory_xact_lock(hashtext('timeline:' || current_schema()));
+        UPDATE store_changes SET changes = changes + 1 RETURNING actors INTO o_actors;
+        SELECT MAX(e.version) INTO o_version FROM events e WHERE e.story = p_story;
+        o_now := clock_timestamp();
+        SELECT e.position, e.recorded_at, e.hash INTO o_position, o_recorded_at, o_hash
+          FROM events e ORDER BY e.position DESC LIMIT 1;
+        SELECT array_agg(e.id), array_agg(e.payload) INTO o_stored_ids, o_stored_payloads
+          FROM events e WHERE e.id = ANY(p_ids);
+    END
+    $$
+    """,
+    # after an append's events are written (their search rows are the caller's):
+    # the actor index, the reached mark, the story, one notification
+    """
+    CREATE FUNCTION timeline_append_end(
+        p_upto BIGINT, p_story TEXT, p_positions BIGINT[], p_actors TEXT[], p_roles TEXT[]
+    ) RETURNS VOID VOLATILE LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO event_actors (position, actor, role)
+          SELECT * FROM unnest(p_positions, p_actors, p_roles) ON CONFLICT DO NOTHING;
+        UPDATE store_changes SET reached = GREATEST(reached, p_upto);
+        INSERT INTO stories (story) VALUES (p_story) ON CONFLICT DO NOTHING;
+        PERFORM pg_notify('timeline_events', p_upto::text);
+    END
+    $$
+    """,
+]
+
 
 def _backfill_search(execute: Callable[[str, tuple[Any, ...]], Any]) -> None:
-    execute(SEARCH_DOCUMENT, (0,))
+    execute(SEARCH_DOCUMENT, (0, 2**62))
 
 
 # (name, statements, then a callable run after them)
@@ -246,4 +292,5 @@ MIGRATIONS: list[tuple[str, list[str], Callable[[Callable[..., Any]], None] | No
     ("0003_snapshots", _SNAPSHOTS, None),
     ("0007_chained_registrations", _REGISTRATIONS, _backfill_registrations),
     ("0008_event_actor_insert_guard", _EVENT_ACTOR_GUARD, None),
+    ("0009_fast_append", _FAST_APPEND, None),
 ]

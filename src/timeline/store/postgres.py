@@ -70,6 +70,8 @@ __all__ = [
 CHANNEL = "timeline_events"
 _SCHEMES = ("postgresql://", "postgres://")
 _CHUNK = 1000
+_INLINE = 100  # rows an append inserts in its pipeline; more go by COPY after it
+_LOCK_KEY = "hashtext('timeline:' || current_schema())"
 
 
 def is_postgres_url(location: object) -> bool:
@@ -98,6 +100,16 @@ class _Qmark:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
         return self._conn.execute(sql.replace("?", "%s"), parameters)
+
+
+class _Fixed:
+    """A clock read once: the server's time taken under the append lock."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
 
 
 class _ServerClock:
@@ -132,6 +144,9 @@ class PostgresEventStore:
     """
 
     backend = "postgresql"
+    # snapshot upkeep costs a writer a dozen round trips: done once this many events
+    # have been appended one call at a time, not after each (readers fold the rest)
+    upkeep_every = 500
 
     def __init__(
         self,
@@ -152,6 +167,7 @@ class PostgresEventStore:
         self.clock: Clock = clock or _ServerClock(self)
         self._writes = 0
         self._lookup: tuple[int, dict[str, str]] | None = None
+        self._actors_seen = -1  # store_changes.actors when last read
         self.is_replica = False  # a standby server: read-only, learns by reading
         self._pg = _psycopg()
         self.conn: psycopg.Connection[Any] = self._connect()
@@ -339,12 +355,7 @@ class PostgresEventStore:
 
     # --- writing --------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def write(self, *, wait: bool = True) -> Iterator[_Qmark]:
-        """One transaction under the append lock: all of it commits, or none of it.
-
-        With ``wait=False`` it does not wait for another writer: ``StoreError``.
-        """
+    def _check_writable(self) -> None:
         if self.readonly:
             if self.is_replica:
                 raise ReadOnlyReplicaError(
@@ -352,6 +363,14 @@ class PostgresEventStore:
                     "writes go to the primary"
                 )
             raise ReadOnlyReplicaError(f"{self.label}: store is open read-only; writes are refused")
+
+    @contextlib.contextmanager
+    def write(self, *, wait: bool = True) -> Iterator[_Qmark]:
+        """One transaction under the append lock: all of it commits, or none of it.
+
+        With ``wait=False`` it does not wait for another writer: ``StoreError``.
+        """
+        self._check_writable()
         pg = self._pg
         self._ensure_connected()
         self._writes += 1
@@ -372,10 +391,11 @@ class PostgresEventStore:
         """Changes whenever the store may have changed (any writer's commit, or ours)."""
         try:
             self._ensure_connected()
-            row = self.conn.execute("SELECT changes FROM store_changes").fetchone()
+            row = self.conn.execute("SELECT changes, actors FROM store_changes").fetchone()
         except self._pg.Error as exc:
             raise self._translate(exc) from exc
         assert row is not None
+        self._actors_seen = int(row[1])
         return int(row[0]), self._writes
 
     def story_version(self, story: str) -> int:
@@ -397,25 +417,76 @@ class PostgresEventStore:
         batch, story, declared = check_append(events, story, title, actors)
         if story is None:
             return AppendResult()
+        self._check_writable()
+        self._ensure_connected()
+        self._writes += 1
         try:
-            with self.write() as conn:
-                return self._append_locked(
-                    conn, batch, story, expected_version, declared, register_actors, title
+            # two round trips: the lock and everything read under it in one, the
+            # writes and the commit in another (server-side functions, pipelined)
+            with self.conn.pipeline() as pipe:
+                staged = self._stage(
+                    pipe, batch, story, expected_version, declared, register_actors, title
                 )
-        except UnicodeEncodeError as exc:
-            raise not_unicode(exc, f"story {story!r}") from exc
+                inline = staged is None or len(staged.rows) <= _INLINE
+                if inline:
+                    self._write_staged(staged, story)
+            if not inline:  # COPY cannot be pipelined
+                assert staged is not None
+                with self.conn.cursor() as cur, cur.copy(f"COPY events ({STORED}) FROM STDIN") as c:
+                    for row in staged.rows:
+                        c.write_row(row)
+                with self.conn.pipeline():
+                    self._write_staged(staged, story, copied=True)
+        except BaseException as exc:
+            if not isinstance(exc, ConcurrencyError):  # raised before any actor is written
+                self._lookup = None  # actors cached inside it may be rolled back
+            self._rollback()
+            if isinstance(exc, self._pg.Error):
+                raise self._translate(exc) from exc
+            if isinstance(exc, UnicodeEncodeError):
+                raise not_unicode(exc, f"story {story!r}") from exc
+            raise
+        finally:
+            self._writes += 1
+        if staged is None:
+            return AppendResult()
+        return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
 
-    def _append_locked(
+    def _rollback(self) -> None:
+        """End a failed append's transaction (if the connection still stands)."""
+        conn = self.conn
+        if isinstance(conn, _Closed) or conn.closed or conn.broken:
+            return
+        if conn.info.transaction_status == self._pg.pq.TransactionStatus.IDLE:
+            return
+        with contextlib.suppress(self._pg.Error):
+            conn.execute("ROLLBACK")
+
+    def _stage(
         self,
-        conn: _Qmark,
+        pipe: psycopg.Pipeline,
         batch: list[ev.Event],
         story: str,
         expected_version: int | None,
         declared: list[Actor],
         register_actors: bool,
         title: str | None,
-    ) -> AppendResult:
-        current = self.story_version(story)
+    ) -> _PgBatch | None:
+        """Begin, take the lock, read what the batch builds on, check and build its rows.
+
+        ``None``: no events (actors and the title are still written)."""
+        conn = self.conn
+        conn.execute("BEGIN")
+        cur = conn.execute(
+            "SELECT * FROM timeline_append_begin(%s, %s, %s)",
+            (f"{int(self.busy_timeout * 1000)}ms", story, [e.id for e in batch]),
+        )
+        pipe.sync()
+        row = cur.fetchone()
+        assert row is not None
+        actors, version, now, *last, stored_ids, stored_payloads = row
+        self._actors_seen = int(actors)
+        current = int(version or 0)
         if expected_version is not None and expected_version != current:
             raise ConcurrencyError(story, expected_version, current)
         if declared:
@@ -423,41 +494,76 @@ class PostgresEventStore:
         if title is not None:
             self._set_titles([(story, title)])
         if not batch:
-            return AppendResult()
+            return None
+        clock: Clock = _Fixed(now) if isinstance(self.clock, _ServerClock) else self.clock
+        stored = dict(zip(stored_ids or (), stored_payloads or (), strict=True))
         staged = _PgBatch(
-            conn,  # type: ignore[arg-type]
-            clock=self.clock,
+            _Qmark(conn),  # type: ignore[arg-type]
+            clock=clock,
             codec=self.codec,
-            lookup=self.actor_lookup(),
+            lookup=self.actor_lookup(self._MARKED),
             story=story,
             version=current,
             register_actors=register_actors,
             ids=[e.id for e in batch],
+            known=(stored, None if last[0] is None else tuple(last)),
         )
         staged.add_all(batch)
         if staged.new_actors:
             self._upsert_actors(staged.new_actors.values())
-        if staged.rows:
-            self.insert_rows(staged.rows, staged.actor_rows)
-        self.conn.execute(
-            "INSERT INTO stories (story) VALUES (%s) ON CONFLICT DO NOTHING", (story,)
-        )
-        return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
+        return staged
+
+    # actor_lookup() with this marker uses the counter the append read under the lock
+    _MARKED = (0, 0)
+
+    def _write_staged(self, staged: _PgBatch | None, story: str, *, copied: bool = False) -> None:
+        """Queue the batch's writes (events unless ``copied``), its index rows and the commit."""
+        conn = self.conn
+        rows = [] if staged is None else staged.rows
+        if rows:
+            assert staged is not None
+            if not copied:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        f"INSERT INTO events ({STORED}) VALUES ({', '.join(['%s'] * 15)})", rows
+                    )
+            positions, actors, roles = (
+                [list(c) for c in zip(*staged.actor_rows, strict=True)]
+                if staged.actor_rows
+                else ([], [], [])
+            )
+            conn.execute(
+                "SELECT timeline_append_end(%s, %s, %s, %s, %s)",
+                (rows[-1][0], story, positions, actors, roles),
+            )
+            # after the actor rows: the search document holds the actors' names
+            conn.execute(SEARCH_DOCUMENT, (rows[0][0] - 1, rows[-1][0]))
+        else:
+            conn.execute("INSERT INTO stories (story) VALUES (%s) ON CONFLICT DO NOTHING", (story,))
+        conn.execute("COMMIT")
 
     def insert_rows(
         self, rows: Sequence[Sequence[Any]], actor_rows: Iterable[Sequence[Any]]
     ) -> None:
         """Write complete rows (inside :meth:`write`), index them, and notify followers."""
+        with self.conn.cursor() as cur, cur.copy(f"COPY events ({STORED}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        self._index_rows(rows, actor_rows)
+
+    def _index_rows(
+        self, rows: Sequence[Sequence[Any]], actor_rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """The actor and search rows of written events, the reached mark, the notification."""
         with self.conn.cursor() as cur:
-            with cur.copy(f"COPY events ({STORED}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.executemany(
-                "INSERT INTO event_actors (position, actor, role) VALUES (%s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                list(actor_rows),
-            )
-            cur.execute(SEARCH_DOCUMENT, (rows[0][0] - 1,))
+            actor_rows = list(actor_rows)
+            if actor_rows:
+                cur.executemany(
+                    "INSERT INTO event_actors (position, actor, role) VALUES (%s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    actor_rows,
+                )
+            cur.execute(SEARCH_DOCUMENT, (rows[0][0] - 1, rows[-1][0]))
             cur.execute("UPDATE store_changes SET reached = GREATEST(reached, %s)", (rows[-1][0],))
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(rows[-1][0])))
 
@@ -489,7 +595,10 @@ class PostgresEventStore:
 
     def actor_lookup(self, marker: tuple[int, int] | None = None) -> dict[str, str]:
         """Map of every id and alias (casefolded) to its actor id (cached until a change)."""
-        key = (marker or self.change_marker())[0]
+        if marker is None:
+            self.change_marker()
+        # keyed by the actors' own counter: other writers' appends leave it valid
+        key = self._actors_seen
         if self._lookup is not None and self._lookup[0] == key:
             return self._lookup[1]
         out: dict[str, str] = {}
@@ -516,6 +625,7 @@ class PostgresEventStore:
         conn = self.conn
         actors = list(actors)
         if actors:
+            conn.execute("UPDATE store_changes SET actors = actors + 1")
             rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
             refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
         records: dict[str, str] = {}  # id -> the registered value, once per actor
