@@ -292,5 +292,5 @@ MIGRATIONS: list[tuple[str, list[str], Callable[[Callable[..., Any]], None] | No
     ("0003_snapshots", _SNAPSHOTS, None),
     ("0007_chained_registrations", _REGISTRATIONS, _backfill_registrations),
     ("0008_event_actor_insert_guard", _EVENT_ACTOR_GUARD, None),
-    ("0009_fast_append", _FAST_APPEND, None),
+    ("0010_fast_append", _FAST_APPEND, None),
 ]
