@@ -90,11 +90,33 @@ def postgres_url() -> Iterator[str]:
     drop_postgres_schema(schema)
 
 
+# The backends a module's ``store`` runs on unless the module names its own
+# (``BACKENDS = ...``): SQLite by default; TIMELINE_TEST_BACKENDS=sqlite,postgresql
+# runs every store-facing test on both.
+BACKENDS_ENV = "TIMELINE_TEST_BACKENDS"
+
+
+def default_backends() -> tuple[str, ...]:
+    """The backends of modules that do not name theirs (see ``TIMELINE_TEST_BACKENDS``)."""
+    names = tuple(n.strip() for n in os.environ.get(BACKENDS_ENV, "sqlite").split(",") if n.strip())
+    unknown = set(names) - set(BOTH_BACKENDS)
+    if unknown or not names:
+        raise pytest.UsageError(f"{BACKENDS_ENV}: give some of {', '.join(BOTH_BACKENDS)}")
+    return names
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``store`` runs on both backends in modules that say ``BACKENDS = BOTH_BACKENDS``;
-    elsewhere on SQLite only (tests that open the file behind the store's back)."""
+    """``store`` runs on both backends in modules that say ``BACKENDS = BOTH_BACKENDS``,
+    on SQLite only in modules that say ``BACKENDS = ("sqlite",)`` and in tests marked
+    ``@pytest.mark.sqlite_only(reason)`` (each says why), elsewhere on
+    :func:`default_backends`."""
     if "store_backend" in metafunc.fixturenames:
-        backends = getattr(metafunc.module, "BACKENDS", ("sqlite",))
+        backends = getattr(metafunc.module, "BACKENDS", None) or default_backends()
+        marker = metafunc.definition.get_closest_marker("sqlite_only")
+        if marker is not None:
+            if not marker.args:
+                raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
+            backends = ("sqlite",)
         metafunc.parametrize("store_backend", backends)
 
 
