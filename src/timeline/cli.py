@@ -25,7 +25,13 @@ from timeline.fixtures import check_regular_file
 from timeline.output import tables as render
 from timeline.output.corrections import amendments
 from timeline.output.export import FORMATS
-from timeline.output.labels import bounds_dict, change_dict, claim_labels, plain
+from timeline.output.labels import (
+    bounds_dict,
+    change_dict,
+    claim_labels,
+    plain,
+    with_amending_ids,
+)
 from timeline.replay import ORDERS
 from timeline.times import parse_bound
 
@@ -319,6 +325,11 @@ def state(
         bounds = Bounds.parse(
             at=at, known_at=known_at, recorded_by=recorded_by, story=story, certain=certain
         )
+        # a fact folded from a corrected event names the correction in its evidence
+        amended = amendments(store, known_until=bounds.known_at, story=story)
+        stances = [with_amending_ids(f, amended) for f in stances]
+        intents = [with_amending_ids(f, amended) for f in intents]
+        restrictions = [with_amending_ids(f, amended) for f in restrictions]
     if as_json:
         _echo_json(
             {

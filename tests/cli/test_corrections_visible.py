@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,63 @@ def test_search_takes_knowledge_and_valid_time_bounds(magnets: Path) -> None:
     assert {h["event"]["id"] for h in early} == {"mag-01", "mag-02", "mag-03", "mag-11"}
     table = run("search", magnets, "delivered")
     assert "retracted by mag-08" in table.stdout
+
+
+# --- the correction's id in the evidence of the facts it changed ----------------------
+
+
+def _intent_evidence(data: dict[str, Any]) -> dict[str, list[str]]:
+    return {i["buyer"]: i["evidence"] for i in data["order_intents"]}
+
+
+def test_state_lists_the_correction_in_the_evidence_of_the_fact_it_changed(
+    magnets: Path,
+) -> None:
+    now = json.loads(run("state", magnets, "--json").stdout)
+    # mag-09 (a cancellation) was corrected by mag-10: the correction comes just before it
+    assert _intent_evidence(now)["carmaker-b"] == ["mag-10", "mag-09", "mag-03", "mag-02"]
+    assert _intent_evidence(now)["carmaker-a"] == ["mag-06", "mag-05", "mag-01", "mag-02"]
+    table = run("state", magnets).stdout
+    row = next(line for line in table.splitlines() if line.startswith("carmaker-b  magnetco"))
+    assert "mag-10, mag-09" in row
+
+
+def test_state_known_before_the_correction_does_not_name_it(magnets: Path) -> None:
+    then = json.loads(run("state", magnets, "--known-at", "2024-08-20", "--json").stdout)
+    assert _intent_evidence(then)["carmaker-b"] == ["mag-03", "mag-02"]
+    assert "mag-10" not in json.dumps(then)
+
+
+def test_diff_json_names_the_correction_and_the_retraction_in_the_evidence(
+    magnets: Path,
+) -> None:
+    data = json.loads(run("diff", magnets, "2024-08-15", "2024-09-06", "--known", "--json").stdout)
+    changes = {c["key"][1]: c for c in data["changes"]}
+    corrected = changes["carmaker-b"]
+    assert corrected["after"]["evidence"][:2] == ["mag-10", "mag-09"]
+    assert "mag-10" not in corrected["before"]["evidence"]
+    retracted = changes["carmaker-a"]
+    # the fact before rested on mag-07, which mag-08 retracted; the fact after does not
+    assert retracted["before"]["evidence"][:2] == ["mag-08", "mag-07"]
+    assert "mag-08" not in retracted["after"]["evidence"]
+
+
+def test_replay_json_in_occurred_order_names_the_correction_in_the_evidence(
+    magnets: Path,
+) -> None:
+    steps = json.loads(run("replay", magnets, "--json").stdout)
+    corrected = next(s for s in steps if s["event"]["id"] == "mag-09")
+    (change,) = corrected["changes"]
+    assert change["after"]["evidence"][:2] == ["mag-10", "mag-09"]
+    untouched = next(s for s in steps if s["event"]["id"] == "mag-03")
+    assert all("mag-10" not in json.dumps(c) for c in untouched["changes"])
+
+
+def test_the_html_page_names_the_correction_in_the_intent_evidence(
+    magnets: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "magnets.html"
+    assert run("export", magnets, "--format", "html", "-o", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    intents = html[html.index("<h2>Order intents</h2>") : html.index("<h2>Bans")]
+    assert intents.index("mag-10</code>") < intents.index("mag-09</code>")

@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 from timeline.bitemporal import Bounds
 from timeline.events import Event
-from timeline.output.corrections import CorrectionNote, corrections_log
+from timeline.output.corrections import CorrectionNote, amendments, corrections_log
 from timeline.output.labels import (
     actor_ids,
     actor_names,
@@ -49,6 +49,7 @@ from timeline.output.labels import (
     type_label,
     visible,
     when,
+    with_amending_ids,
 )
 from timeline.output.reader import TimelineReader
 from timeline.projections.orders import OrderIntent, Restriction
@@ -157,7 +158,9 @@ def write_html(
     out.write(f'<div class="chart">{_chart(timeline, steps, names)}</div>\n')
     intents, restrictions = state.order_intents(), state.restrictions()
     claims = claim_labels(timeline, [*state.stances(), *intents, *restrictions])
-    out.write(_intents(intents, names, claims))
+    # an intent folded from a corrected event names the correction in its evidence
+    amended = amendments(timeline, known_until=bounds.known_at, story=bounds.story)
+    out.write(_intents([with_amending_ids(i, amended) for i in intents], names, claims))
     folded = {s.event.id: s.event for s in steps}
     out.write(_restrictions(restrictions, names, claims, folded))
     out.write(_corrections(corrections_log(timeline, bounds), {s.event.id for s in steps}))

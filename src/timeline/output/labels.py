@@ -46,6 +46,7 @@ __all__ = [
     "story_title",
     "type_label",
     "visible",
+    "with_amending_ids",
     "when",
     "event_when",
 ]
@@ -106,8 +107,8 @@ def change_dict(
     out = {
         "projection": change.projection,
         "key": [plain(k, codec) for k in change.key],
-        "before": plain(change.before, codec),
-        "after": plain(change.after, codec),
+        "before": plain(with_amending_ids(change.before, amendments), codec),
+        "after": plain(with_amending_ids(change.after, amendments), codec),
     }
     amended = amendment_of(change, amendments)
     if amended is not None:
@@ -224,6 +225,29 @@ def _short_date(event: ev.Event) -> str:
 
 # amended event id -> ("corrected" | "retracted", id of the correction or retraction)
 Amendments = Mapping[str, tuple[str, str]]
+F = TypeVar("F")
+
+
+def with_amending_ids(fact: F, amendments: Amendments | None) -> F:
+    """``fact`` with the id of each correction or retraction of an event of its
+    ``evidence`` in that evidence, just before the id it amends (newest first):
+    ``("corr-1", "h200-0010", ...)``. Without any, ``fact`` itself.
+
+    A corrected event keeps its own id in the facts folded from its replacement;
+    this says, wherever a fact is shown, which correction made it so.
+    """
+    evidence = getattr(fact, "evidence", None)
+    if not amendments or not evidence or not attrs.has(type(fact)):
+        return fact
+    shown: list[str] = []
+    for event_id in evidence:
+        amended = amendments.get(event_id)
+        if amended is not None and amended[1] not in evidence:
+            shown.append(amended[1])
+        shown.append(event_id)
+    if len(shown) == len(evidence):
+        return fact
+    return attrs.evolve(fact, evidence=tuple(shown))  # type: ignore[misc]
 
 
 def amendment_of(change: Change, amendments: Amendments | None) -> tuple[str, str] | None:
