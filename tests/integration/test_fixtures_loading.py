@@ -339,6 +339,7 @@ def test_a_file_that_fails_in_the_store_leaves_no_trace(
     assert (store.get("n-1"), store.get("n-2")) == (None, None)
 
 
+@pytest.mark.sqlite_only("reads the store file on disk after a failed load")
 def test_a_file_that_fails_validation_writes_nothing(
     store: tl.Timeline, tmp_path: Path, db_path: Path
 ) -> None:
@@ -350,6 +351,7 @@ def test_a_file_that_fails_validation_writes_nothing(
     assert _counts(db_path) == {"events": 0, "actors": 1, "actor_aliases": 0, "stories": 0}
 
 
+@pytest.mark.sqlite_only("reads the store file on disk after a failed load")
 def test_a_file_that_fails_validation_leaves_no_new_store_behind(
     store: tl.Timeline, tmp_path: Path, db_path: Path
 ) -> None:

@@ -294,6 +294,7 @@ def test_a_hostile_file_raises_a_fixture_error_naming_the_file_event_and_field(
         assert isinstance(error, case.also)
 
 
+@pytest.mark.sqlite_only("reads the store file on disk after a failed load")
 @pytest.mark.parametrize("name", ALL_CASES)
 def test_a_hostile_file_leaves_the_store_empty(
     store: tl.Timeline, tmp_path: Path, db_path: Path, name: str
