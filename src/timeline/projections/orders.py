@@ -140,6 +140,9 @@ class Restriction:
     sources: tuple[ev.Source, ...] = ()
     evidence: tuple[str, ...] = ()
     origins: tuple[str, ...] = ()
+    since_precision: Precision = Precision.EXACT
+    """How precisely ``since`` is known (the imposing event's ``precision``): a ban
+    of "Sep 2025" is shown as that, not as a false midnight."""
     disputed_by: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
     certain: bool = True
@@ -152,7 +155,7 @@ class Restriction:
         Column("measure", "measure", 30, with_claims=True),
         Column("product", "product"),
         Column("applies_to", "applies_to", 40),
-        Column("since", "since", date_only=True),
+        Column("since", "since"),
         Column("sources", "sources", 30),
     )
 
@@ -395,6 +398,7 @@ class OrderIntentProjection(FoldProjection):
             product=product,
             applies_to=event.applies_to,
             since=event.occurred_at,
+            since_precision=event.precision,
             sources=event.sources,
             evidence=(event.id,),
             origins=origins(event.sources),
