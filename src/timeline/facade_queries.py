@@ -250,6 +250,24 @@ class TimelineQueries(TimelineCore):
             )
         )
 
+    def amended_evidence(
+        self, fact: object, *, known_at: TimeInput | None = None, story: str | None = None
+    ) -> tuple[str, ...]:
+        """A fact's ``evidence`` with the id of each correction or retraction of one of
+        its events just before that event's id, as the command line shows it:
+        ``("mag-10", "mag-09", ...)`` when mag-10 corrected mag-09.
+
+        A fact folded from a corrected event keeps the event's own id in ``evidence``;
+        this says which correction made it so. ``known_at``: only the corrections and
+        retractions reported by then (as for the state the fact comes from).
+        """
+        from timeline.output.corrections import amendments
+        from timeline.output.labels import with_amending_ids
+
+        until = None if known_at is None else parse_bound(known_at, field="known_at")
+        amended = amendments(self, known_until=until, story=story)
+        return tuple(getattr(with_amending_ids(fact, amended), "evidence", ()))
+
     def search(
         self,
         query: str,

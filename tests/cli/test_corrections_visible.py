@@ -142,3 +142,14 @@ def test_the_html_page_names_the_correction_in_the_intent_evidence(
     html = page.read_text(encoding="utf-8")
     intents = html[html.index("<h2>Order intents</h2>") : html.index("<h2>Bans")]
     assert intents.index("mag-10</code>") < intents.index("mag-09</code>")
+
+
+def test_python_amended_evidence_names_the_correction_as_the_cli_does(magnets: Path) -> None:
+    import timeline as tl
+
+    with tl.Timeline.open(magnets, create=False) as store:
+        intent = store.order_intent("carmaker-b", "magnetco", "NdFeB magnets")
+        assert intent is not None
+        assert intent.evidence == ("mag-09", "mag-03", "mag-02")  # the events themselves
+        assert store.amended_evidence(intent) == ("mag-10", "mag-09", "mag-03", "mag-02")
+        assert store.amended_evidence(intent, known_at="2024-08-20") == intent.evidence
