@@ -320,6 +320,7 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
         '<defs><pattern id="possibly" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="3" height="6" fill="#777"/></pattern></defs>'
     ]
+    taken: list[tuple[float, float]] = []  # x ranges of the labels drawn so far
     for tick, label in axis.ticks():
         x = axis.x(tick)
         anchor = "end" if x > axis.right - 60 else "start"
@@ -329,6 +330,7 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
             f'<text class="axis" x="{tx}" y="{_AXIS_H - 12}" text-anchor="{anchor}" '
             f'data-time="{escape(iso(tick))}">{escape(label)}</text>'
         )
+    parts.extend(_knot_labels(steps, axis, taken))
     parts.append(_events_row(timeline, groups, axis))
     y = _AXIS_H + events_h
     end = axis.right
@@ -340,6 +342,36 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
         y += lane_h
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _knot_labels(
+    steps: list[ReplayStep], axis: _Axis, taken: list[tuple[float, float]]
+) -> list[str]:
+    """Short dates under the ticks at the event times ("10 Dec", "Nov"), newest first,
+    each where it covers no other: a busy stretch the ticks pass over is dated too."""
+    first: dict[datetime, ReplayStep] = {}
+    for step in steps:
+        first.setdefault(step.event.occurred_at, step)
+    out: list[str] = []
+    for t in sorted(first, reverse=True):
+        utc = t.astimezone(UTC)
+        precision = first[t].event.precision.value
+        label = {
+            "year": f"{utc.year}",
+            "month": f"{utc:%b}",
+        }.get(precision, f"{utc.day} {utc:%b}")
+        x = axis.x(t)
+        width = 6.5 * len(label)
+        start = min(x - width / 2, axis.right - width)
+        span = (start - 3, start + width + 3)
+        if any(span[0] < b and a < span[1] for a, b in taken):
+            continue
+        taken.append(span)
+        out.append(
+            f'<text class="axis knot" x="{round(start, 1)}" y="{_AXIS_H - 1}" '
+            f'data-time="{escape(iso(t))}">{escape(label)}</text>'
+        )
+    return out
 
 
 _ROW_STEP = 22
