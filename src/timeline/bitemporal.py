@@ -342,34 +342,59 @@ def _placed(
     )
 
 
-def uncertain_ids(store: EventLog, bounds: Bounds) -> frozenset[str]:
+def corrected_originals(
+    store: EventLog, bounds: Bounds
+) -> list[tuple[str, ev.Event, RecordedEvent]]:
+    """Every event a known correction replaces: ``(original id, replacement as it
+    stands in the fold, the correction)``, under ``bounds``' knowledge bounds (``at``
+    plays no part: a caller may reuse the answer for any ``at``)."""
+    _, replaced = resolve_meta(known_meta(store, bounds))
+    if not replaced:
+        return []
+    return [
+        (original.id, replacement_of(original, replaced[original.id]), replaced[original.id])
+        for original in store.read_ids(replaced, bounds.knowledge())
+    ]
+
+
+def uncertain_ids(
+    store: EventLog,
+    bounds: Bounds,
+    corrected: Sequence[tuple[str, ev.Event, RecordedEvent]] | None = None,
+) -> frozenset[str]:
     """Ids of the events a fold under ``bounds`` sees that only *possibly* happened by
     ``at`` or were only possibly public by ``known_at`` (empty with ``certain``).
 
     Vague events are few and indexed apart: two indexed reads, whatever the log.
+    ``corrected``: :func:`corrected_originals` under the same knowledge bounds, if
+    the caller holds it (it is read otherwise).
     """
     if bounds.certain or (bounds.at is None and bounds.known_at is None):
         return frozenset()
     found: set[str] = set()
     if bounds.at is not None:
-        found.update(r.id for r in store.read(bounds.knowledge(vague_at=bounds.at)))
+        # in the order of the partial index of vague periods (SQLite then seeks it)
+        vague = bounds.knowledge(vague_at=bounds.at, order="occurred")
+        found.update(r.id for r in store.read(vague))
     if bounds.known_at is not None:
-        found.update(r.id for r in store.read(bounds.knowledge(vague_known=bounds.known_at)))
+        vague = bounds.knowledge(vague_known=bounds.known_at, order="reported")
+        found.update(r.id for r in store.read(vague))
     # a correction's replacement stands in for its original: judge it by its own times
-    _, replaced = resolve_meta(known_meta(store, bounds))
-    if replaced:
-        found.difference_update(replaced)
-        for original in store.read_ids(replaced, bounds.knowledge()):
-            correction = replaced[original.id]
-            event = replacement_of(original, correction)
-            # the correction itself must be certainly known too
-            known = bounds.known_at is None or correction.reported_until <= bounds.known_at
-            if not (known and bounds.is_certain(event)):
-                found.add(original.id)
+    if corrected is None:
+        corrected = corrected_originals(store, bounds)
+    for original_id, event, correction in corrected:
+        found.discard(original_id)
+        if not bounds.occurred_by(event):
+            continue  # the fold does not see it at all (it occurred after ``at``)
+        # the correction itself must be certainly known too
+        known = bounds.known_at is None or correction.reported_until <= bounds.known_at
+        if not (known and bounds.is_certain(event)):
+            found.add(original_id)
     return frozenset(found)
 
 
 __all__ += [
+    "corrected_originals",
     "uncertain_ids",
     "effective_in_memory",
     "ignored_type_names",

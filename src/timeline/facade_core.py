@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import attrs
 
@@ -80,6 +81,15 @@ class TimelineCore:
         self._materializable = materializable(self._projections)
         self._topics: tuple[tuple[int, int], frozenset[str]] | None = None
         self._named_topics: set[str] = set()
+        # (change marker, the corrected events under current knowledge): what every
+        # query bounded only by ``at`` needs to judge replacements, read once per change
+        self._corrected: tuple[tuple[int, int], list[Any]] | None = None
+        # (change marker, snapshots, actor lookup, vague extent) while the snapshots
+        # answer single-fact lookups exactly: checked again only after a change
+        self._fast: (
+            tuple[tuple[int, int], Snapshots, dict[str, str], tuple[datetime, datetime] | None]
+            | None
+        ) = None
         # events a writer refolds after its append at most (more is left to the next
         # query): new events, a per-fact refold and short backdatings stay current
         self._upkeep_limit = UPKEEP_LIMIT  # topics known to be named by some event

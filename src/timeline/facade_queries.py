@@ -3,13 +3,20 @@ history, search and following the log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import attrs
 
 from timeline import events as ev
-from timeline.bitemporal import Bounds, fold_events, ignored_type_names, uncertain_ids
+from timeline.bitemporal import (
+    Bounds,
+    corrected_originals,
+    fold_events,
+    ignored_type_names,
+    uncertain_ids,
+)
 from timeline.catchup import LiveFold
 from timeline.facade_core import TimelineCore
 from timeline.identity import fold
@@ -20,7 +27,7 @@ from timeline.projections.stance import Stance
 from timeline.replay import Replay, ReplayStep
 from timeline.store.base import EventFilter
 from timeline.store.recorded import RecordedEvent, SearchHit
-from timeline.times import TimeInput, parse_bound, parse_instant
+from timeline.times import TimeInput, from_text, parse_bound, parse_instant
 
 __all__ = ["TimelineQueries"]
 
@@ -68,7 +75,7 @@ class TimelineQueries(TimelineCore):
         # a reader never writes (beyond the best-effort refresh above, which never
         # raises) and reads one committed log, whatever writers do meanwhile
         with self._store.reading():
-            uncertain = uncertain_ids(self._store, bounds)
+            uncertain = self._uncertain(bounds)
             tables = snapshots.tables_for(bounds) if snapshots is not None else None
             if tables is not None:
                 return State(
@@ -109,18 +116,16 @@ class TimelineQueries(TimelineCore):
         certain=certain).stance(actor, topic)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        simple = not certain and known_at is None and not self._vague_at(when)
-        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE) if simple else None
-        if snapshots is not None:
-            with self._store.reading():
-                marker = self._store.change_marker()
-                if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
-                    lookup = self._store.actor_lookup(marker)
-                    actor_id = lookup.get(fold(actor)) or self.resolve_actor(actor)
-                    found: Stance | None = snapshots.fact_at("stance", (actor_id, topic), when)
-                    if found is None:
-                        self.check_topic(topic)
-                    return found
+        if not certain and known_at is None:
+            answered, found = self._lookup(
+                "stance",
+                lambda lookup: (lookup.get(fold(actor)) or self.resolve_actor(actor), topic),
+                when,
+            )
+            if answered:
+                if found is None:
+                    self.check_topic(topic)
+                return cast(Stance | None, found)
         return self.state(at=at, known_at=known_at, certain=certain).stance(actor, topic)
 
     def order_intent(
@@ -139,26 +144,94 @@ class TimelineQueries(TimelineCore):
         Equal to ``state(at=at, known_at=known_at, certain=certain).order_intent(...)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        simple = not certain and known_at is None and not self._vague_at(when)
-        snapshots = self._snapshots_for(_CURRENT_KNOWLEDGE) if simple else None
-        if snapshots is not None:
-            with self._store.reading():
-                marker = self._store.change_marker()
-                if snapshots.covers(_CURRENT_KNOWLEDGE, marker):
-                    lookup = self._store.actor_lookup(marker)
-                    key = intent_key(
-                        lookup.get(fold(buyer)) or self.resolve_actor(buyer),
-                        lookup.get(fold(supplier)) or self.resolve_actor(supplier),
-                        product,
-                    )
-                    found: OrderIntent | None = snapshots.fact_at("orders", key, when)
-                    return found
+        if not certain and known_at is None:
+            answered, found = self._lookup(
+                "orders",
+                lambda lookup: intent_key(
+                    lookup.get(fold(buyer)) or self.resolve_actor(buyer),
+                    lookup.get(fold(supplier)) or self.resolve_actor(supplier),
+                    product,
+                ),
+                when,
+            )
+            if answered:
+                return cast(OrderIntent | None, found)
         state = self.state(at=at, known_at=known_at, certain=certain)
         return state.order_intent(buyer, supplier, product)
 
+    def _lookup(
+        self, projection: str, key_of: Callable[[dict[str, str]], Hashable], when: datetime | None
+    ) -> tuple[bool, Any]:
+        """One fact from the snapshots: ``(True, fact)``, or ``(False, None)`` when they
+        cannot answer (not current, or some event only possibly happened by ``when``).
+
+        While nothing was written anywhere since the last lookup (one ``PRAGMA``), the
+        checks are not repeated: a lookup is that and one indexed read.
+        """
+        for attempt in range(2):
+            with self._store.reading():
+                marker = self._store.change_marker()
+                fast = self._fast
+                if fast is not None and fast[0] == marker:
+                    _, snapshots, lookup, vague = fast
+                    possibly = (
+                        vague is not None and when is not None and vague[0] <= when < vague[1]
+                    )
+                    if possibly and self._vague_at(when):
+                        return False, None
+                    return True, snapshots.fact_at(projection, key_of(lookup), when)
+            if attempt:
+                break
+            self._fast = None
+            found = self._snapshots_for(_CURRENT_KNOWLEDGE)  # may bring them up to date
+            if found is None:
+                return False, None
+            with self._store.reading():
+                marker = self._store.change_marker()
+                if not found.covers(_CURRENT_KNOWLEDGE, marker):
+                    return False, None
+                self._fast = (
+                    marker,
+                    found,
+                    self._store.actor_lookup(marker),
+                    self._vague_extent(),
+                )
+        return False, None
+
+    def _vague_extent(self) -> tuple[datetime, datetime] | None:
+        """From the earliest to the latest instant at which some event (or some
+        correction's replacement) only possibly happened; ``None``: never."""
+        extent: Callable[[], tuple[str, str] | None] | None = getattr(
+            self._store, "vague_extent", None
+        )
+        if extent is None:
+            return (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+        found = extent()
+        spans = [] if found is None else [(from_text(found[0]), from_text(found[1]))]
+        corrections = [self._store.codec.registry.of(ev.Correction).name]
+        for record in self._store.read(EventFilter(types=corrections)):
+            replacement = cast(ev.Correction, record.event).replacement
+            if replacement.occurred_until > replacement.occurred_at:
+                spans.append((replacement.occurred_at, replacement.occurred_until))
+        if not spans:
+            return None
+        return min(s for s, _ in spans), max(e for _, e in spans)
+
     def _vague_at(self, at: datetime | None) -> bool:
         """Whether some event only possibly happened by ``at`` (facts may be uncertain)."""
-        return at is not None and bool(uncertain_ids(self._store, Bounds(at=at)))
+        return at is not None and bool(self._uncertain(Bounds(at=at)))
+
+    def _uncertain(self, bounds: Bounds) -> frozenset[str]:
+        """:func:`uncertain_ids`, with the corrected events read once per change of the
+        store when no knowledge bound or story filters them."""
+        if bounds.certain or (bounds.at is None and bounds.known_at is None):
+            return frozenset()
+        if bounds.known_at is not None or bounds.recorded_by is not None or bounds.story:
+            return uncertain_ids(self._store, bounds)
+        marker = self._store.change_marker()
+        if self._corrected is None or self._corrected[0] != marker:
+            self._corrected = (marker, corrected_originals(self._store, _CURRENT_KNOWLEDGE))
+        return uncertain_ids(self._store, bounds, self._corrected[1])
 
     def replay(
         self,

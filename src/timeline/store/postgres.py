@@ -829,6 +829,15 @@ class PostgresEventStore:
         )[0]
         return row[0], row[1]
 
+    def vague_extent(self) -> tuple[str, str] | None:
+        """The earliest ``occurred_at`` and latest ``occurred_until`` (stored text) of
+        the events that happened over a period (``None``: every event is exact)."""
+        row = self._query(
+            'SELECT MIN(occurred_at COLLATE "C"), MAX(occurred_until COLLATE "C") FROM events '
+            'WHERE occurred_until COLLATE "C" > occurred_at COLLATE "C"'
+        )[0]
+        return None if row[0] is None else (row[0], row[1])
+
     def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
         """``(topic, events, actors)`` for every topic an event names, sorted by topic.
 

@@ -1010,6 +1010,16 @@ class EventStore:
             ).fetchall()
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
 
+    def vague_extent(self) -> tuple[str, str] | None:
+        """The earliest ``occurred_at`` and latest ``occurred_until`` (stored text) of
+        the events that happened over a period (``None``: every event is exact)."""
+        with self.guard():
+            row = self.conn.execute(
+                "SELECT MIN(occurred_at), MAX(occurred_until) FROM events "
+                "WHERE occurred_until > occurred_at"
+            ).fetchone()
+        return None if row[0] is None else (row[0], row[1])
+
     def count_occurred_from(self, since: datetime | None) -> int:
         """How many events occurred at or after ``since`` (all of them for ``None``)."""
         with self.guard():

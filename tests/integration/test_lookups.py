@@ -1,0 +1,149 @@
+"""Single-fact lookups: answered from the snapshots, equal to the full state.
+
+``stance()`` and ``order_intent()`` fall back to ``state()`` only when the
+snapshots cannot answer exactly (an event that only possibly happened by ``at``);
+these tests make that fallback fail loudly where it must not be taken.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import timeline as tl
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _statement(i: int, actor: str = "a1", position: str = "supports") -> tl.Statement:
+    return tl.Statement(
+        id=f"s{i}", occurred_at=BASE + timedelta(days=i), actor=actor, topic="t1", position=position
+    )
+
+
+def _forbid_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the lookup folded a whole state")
+
+    monkeypatch.setattr(tl.Timeline, "state", refuse)
+
+
+def test_a_correction_moving_an_event_past_at_keeps_the_lookup_on_the_snapshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.db"
+    with tl.Timeline.open(path) as store:
+        store.append(
+            [_statement(i, position=("supports", "opposes")[i % 2]) for i in range(6)], story="s"
+        )
+        moved = tl.Statement(
+            id="s2",
+            occurred_at=BASE + timedelta(days=30),
+            actor="a1",
+            topic="t1",
+            position="opposes",
+        )
+        store.append(
+            [
+                tl.Correction(
+                    id="c1", occurred_at=BASE + timedelta(days=50), corrects="s2", replacement=moved
+                )
+            ],
+            story="s",
+        )
+        times = [BASE + timedelta(days=d, hours=1) for d in (0, 1, 2, 3, 5, 29, 30, 40)]
+        expected = {at: store.state(at=at).stance("a1", "t1") for at in times}
+        _forbid_state(monkeypatch)
+        for at in times:
+            assert store.stance("a1", "t1", at=at) == expected[at], at
+        found = store.stance("a1", "t1", at=BASE + timedelta(days=2, hours=1))
+        assert found is not None
+        assert found.evidence[0] == "s1"  # s2 moved to day 30: day 2 still holds s1
+
+
+def test_inside_a_vague_period_the_lookup_says_what_the_state_says(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    with tl.Timeline.open(path) as store:
+        store.append([_statement(i) for i in range(3)], story="s")
+        vague = tl.Statement(
+            id="m1",
+            occurred_at=datetime(2025, 2, 1, tzinfo=UTC),
+            precision="month",
+            actor="a1",
+            topic="t1",
+            position="opposes",
+        )
+        store.append([vague], story="s")
+        for at in ("2025-01-20", "2025-02-10", "2025-03-05"):
+            lookup = store.stance("a1", "t1", at=at)
+            state = store.state(at=at).stance("a1", "t1")
+            assert lookup == state, at
+            assert lookup is not None
+        inside = store.stance("a1", "t1", at="2025-02-10")
+        assert inside is not None
+        assert inside.position == tl.Position.OPPOSES
+        assert inside.certain is False
+        after = store.stance("a1", "t1", at="2025-03-05")
+        assert after is not None
+        assert after.certain is True
+
+
+def test_a_lookup_sees_what_another_writer_appended(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with tl.Timeline.open(path) as reader, tl.Timeline.open(path) as writer:
+        writer.append([_statement(0)], story="s")
+        first = reader.stance("a1", "t1")
+        assert first is not None
+        assert first.position == tl.Position.SUPPORTS
+        writer.append([_statement(1, position="opposes")], story="s")
+        second = reader.stance("a1", "t1")
+        assert second is not None
+        assert second.position == tl.Position.OPPOSES
+        writer.append([_statement(2, actor="a2")], story="s")
+        assert reader.stance("a2", "t1") is not None
+        with pytest.raises(tl.UnknownTopicError):
+            reader.stance("a1", "t9")
+
+
+def test_order_intent_lookup_follows_a_new_buyer(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    with tl.Timeline.open(path) as store:
+        placed = tl.OrderPlaced(
+            id="o1", occurred_at=BASE, buyer="b1", supplier="nv", product="H200", quantity="5"
+        )
+        store.append([placed], story="s")
+        assert store.order_intent("b1", "nv", "H200") == store.state().order_intent(
+            "b1", "nv", "H200"
+        )
+        assert store.order_intent("b1", "nv", "H200", at=BASE - timedelta(days=1)) is None
+        again = tl.OrderPlaced(
+            id="o2", occurred_at=BASE, buyer="b2", supplier="nv", product="H200", quantity="7"
+        )
+        store.append([again], story="s")
+        found = store.order_intent("b2", "nv", "H200")
+        assert found is not None
+        assert found == store.state().order_intent("b2", "nv", "H200")
+
+
+def test_a_correction_making_an_event_vague_makes_its_lookup_uncertain(tmp_path: Path) -> None:
+    path = tmp_path / "cv.db"
+    with tl.Timeline.open(path) as store:
+        store.append([_statement(i) for i in range(3)], story="s")
+        store.append([_statement(40, position="opposes")], story="s")
+        assert store.stance("a1", "t1", at="2025-02-10") is not None
+        vague = tl.Statement(
+            id="s40",
+            occurred_at=datetime(2025, 2, 1, tzinfo=UTC),
+            precision="month",
+            actor="a1",
+            topic="t1",
+            position="opposes",
+        )
+        fix = tl.Correction(id="c1", occurred_at=BASE, corrects="s40", replacement=vague)
+        store.append([fix], story="s")
+        inside = store.stance("a1", "t1", at="2025-02-10")
+        assert inside == store.state(at="2025-02-10").stance("a1", "t1")
+        assert inside is not None
+        assert (inside.position, inside.certain) == (tl.Position.OPPOSES, False)
