@@ -8,11 +8,13 @@ these tests make that fallback fail loudly where it must not be taken.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -31,9 +33,9 @@ def _forbid_state(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_correction_moving_an_event_past_at_keeps_the_lookup_on_the_snapshots(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "c.db"
+    path = store_location
     with tl.Timeline.open(path) as store:
         store.append(
             [_statement(i, position=("supports", "opposes")[i % 2]) for i in range(6)], story="s"
@@ -63,8 +65,8 @@ def test_a_correction_moving_an_event_past_at_keeps_the_lookup_on_the_snapshots(
         assert found.evidence[0] == "s1"  # s2 moved to day 30: day 2 still holds s1
 
 
-def test_inside_a_vague_period_the_lookup_says_what_the_state_says(tmp_path: Path) -> None:
-    path = tmp_path / "v.db"
+def test_inside_a_vague_period_the_lookup_says_what_the_state_says(store_location: str) -> None:
+    path = store_location
     with tl.Timeline.open(path) as store:
         store.append([_statement(i) for i in range(3)], story="s")
         vague = tl.Statement(
@@ -90,8 +92,8 @@ def test_inside_a_vague_period_the_lookup_says_what_the_state_says(tmp_path: Pat
         assert after.certain is True
 
 
-def test_a_lookup_sees_what_another_writer_appended(tmp_path: Path) -> None:
-    path = tmp_path / "w.db"
+def test_a_lookup_sees_what_another_writer_appended(store_location: str) -> None:
+    path = store_location
     with tl.Timeline.open(path) as reader, tl.Timeline.open(path) as writer:
         writer.append([_statement(0)], story="s")
         first = reader.stance("a1", "t1")
@@ -107,8 +109,8 @@ def test_a_lookup_sees_what_another_writer_appended(tmp_path: Path) -> None:
             reader.stance("a1", "t9")
 
 
-def test_order_intent_lookup_follows_a_new_buyer(tmp_path: Path) -> None:
-    path = tmp_path / "o.db"
+def test_order_intent_lookup_follows_a_new_buyer(store_location: str) -> None:
+    path = store_location
     with tl.Timeline.open(path) as store:
         placed = tl.OrderPlaced(
             id="o1", occurred_at=BASE, buyer="b1", supplier="nv", product="H200", quantity="5"
@@ -127,8 +129,8 @@ def test_order_intent_lookup_follows_a_new_buyer(tmp_path: Path) -> None:
         assert found == store.state().order_intent("b2", "nv", "H200")
 
 
-def test_a_correction_making_an_event_vague_makes_its_lookup_uncertain(tmp_path: Path) -> None:
-    path = tmp_path / "cv.db"
+def test_a_correction_making_an_event_vague_makes_its_lookup_uncertain(store_location: str) -> None:
+    path = store_location
     with tl.Timeline.open(path) as store:
         store.append([_statement(i) for i in range(3)], story="s")
         store.append([_statement(40, position="opposes")], story="s")
