@@ -160,7 +160,11 @@ class TimelineCore:
         if cached is not None and cached[0] is lookup:
             ctx: Context = cached[1]
             return ctx
-        kinds = tuple(sorted((a.id, a.kind.casefold()) for a in self._store.actors() if a.kind))
+        listed: Callable[[], list[tuple[str, str]]] | None = getattr(
+            self._store, "actor_kinds", None
+        )
+        pairs = listed() if listed is not None else [(a.id, a.kind) for a in self._store.actors()]
+        kinds = tuple(sorted((a, k.casefold()) for a, k in pairs if k))
         ctx = Context(known_actors=frozenset(lookup.values()), actor_kinds=kinds)
         self._ctx_cache = (lookup, ctx)
         return ctx

@@ -27,7 +27,7 @@ from timeline.projections.stance import Stance
 from timeline.replay import Replay, ReplayStep
 from timeline.store.base import EventFilter
 from timeline.store.recorded import RecordedEvent, SearchHit
-from timeline.times import TimeInput, from_text, parse_bound, parse_instant
+from timeline.times import TimeInput, parse_bound, parse_instant
 
 __all__ = ["TimelineQueries"]
 
@@ -70,13 +70,20 @@ class TimelineQueries(TimelineCore):
         )
         if bounds.certain and bounds.at is None and bounds.known_at is None:
             bounds = attrs.evolve(bounds, certain=False)  # nothing is cut by a period's end
-        # the snapshots hold what possibly happened; certain answers fold the log
-        snapshots = None if bounds.certain else self._snapshots_for(bounds)
+        # the snapshots hold what possibly happened: a certain answer is the same
+        # when no event in it only possibly happened by ``at`` (or was only possibly
+        # public by ``known_at``); otherwise it folds the log
+        possible = attrs.evolve(bounds, certain=False) if bounds.certain else bounds
+        snapshots = self._snapshots_for(possible)
         # a reader never writes (beyond the best-effort refresh above, which never
         # raises) and reads one committed log, whatever writers do meanwhile
         with self._store.reading():
-            uncertain = self._uncertain(bounds)
-            tables = snapshots.tables_for(bounds) if snapshots is not None else None
+            uncertain = self._uncertain(possible)
+            if bounds.certain:
+                if uncertain:
+                    snapshots = None
+                uncertain = frozenset()
+            tables = snapshots.tables_for(possible) if snapshots is not None else None
             if tables is not None:
                 return State(
                     tables,
@@ -116,7 +123,7 @@ class TimelineQueries(TimelineCore):
         certain=certain).stance(actor, topic)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        if not certain and known_at is None:
+        if known_at is None:  # certain or not: the lookup falls back on vague periods
             answered, found = self._lookup(
                 "stance",
                 lambda lookup: (lookup.get(fold(actor)) or self.resolve_actor(actor), topic),
@@ -144,7 +151,7 @@ class TimelineQueries(TimelineCore):
         Equal to ``state(at=at, known_at=known_at, certain=certain).order_intent(...)``.
         """
         when = parse_bound(at, field="at") if at is not None else None
-        if not certain and known_at is None:
+        if known_at is None:  # certain or not: the lookup falls back on vague periods
             answered, found = self._lookup(
                 "orders",
                 lambda lookup: intent_key(
@@ -201,21 +208,12 @@ class TimelineQueries(TimelineCore):
     def _vague_extent(self) -> tuple[datetime, datetime] | None:
         """From the earliest to the latest instant at which some event (or some
         correction's replacement) only possibly happened; ``None``: never."""
-        extent: Callable[[], tuple[str, str] | None] | None = getattr(
+        extent: Callable[[Sequence[str]], tuple[datetime, datetime] | None] | None = getattr(
             self._store, "vague_extent", None
         )
-        if extent is None:
+        if extent is None:  # a store that cannot say: every time may be vague
             return (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
-        found = extent()
-        spans = [] if found is None else [(from_text(found[0]), from_text(found[1]))]
-        corrections = [self._store.codec.registry.of(ev.Correction).name]
-        for record in self._store.read(EventFilter(types=corrections)):
-            replacement = cast(ev.Correction, record.event).replacement
-            if replacement.occurred_until > replacement.occurred_at:
-                spans.append((replacement.occurred_at, replacement.occurred_until))
-        if not spans:
-            return None
-        return min(s for s, _ in spans), max(e for _, e in spans)
+        return extent([self._store.codec.registry.of(ev.Correction).name])
 
     def _vague_at(self, at: datetime | None) -> bool:
         """Whether some event only possibly happened by ``at`` (facts may be uncertain)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Generator, Hashable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -90,10 +91,18 @@ def materializable(projections: Sequence[Projection]) -> bool:
 # --- fact codec ------------------------------------------------------------------
 
 
+_LAYOUTS: weakref.WeakKeyDictionary[Codec, dict[type, FactLayout]] = weakref.WeakKeyDictionary()
+
+
 def fact_layouts(projections: Sequence[Projection], codec: Codec) -> list[FactLayout]:
-    """The layouts of the facts these projections keep (``fact_types`` of each)."""
+    """The layouts of the facts these projections keep (``fact_types`` of each),
+    generated once per codec and fact class (a newly opened store reuses them)."""
     types = dict.fromkeys(t for p in projections for t in getattr(p, "fact_types", ()))
-    return [FactLayout(t, codec) for t in types]
+    known = _LAYOUTS.setdefault(codec, {})
+    for t in types:
+        if t not in known:
+            known[t] = FactLayout(t, codec)
+    return [known[t] for t in types]
 
 
 class _FactCodec:
@@ -110,13 +119,15 @@ class _FactCodec:
 
     def preload(self) -> None:
         """Read the interned sources not read yet, in one query (before decoding facts)."""
-        structure = self.codec.structure
         for ref, text in self.store.sources(self._loaded):
             if ref not in self._sources:
-                source = structure(json.loads(text), ev.Source)
-                self._sources[ref] = source
-                self._source_ids[source] = ref
+                self._add(ref, text)
             self._loaded = ref
+
+    def _add(self, ref: int, text: str) -> None:
+        source = self.codec.structure(json.loads(text), ev.Source)
+        self._sources[ref] = source
+        self._source_ids[source] = ref
 
     def forget(self) -> None:
         """Drop the interning caches (after a rolled-back write)."""
@@ -138,9 +149,16 @@ class _FactCodec:
         try:
             return tuple(map(self._sources.__getitem__, refs))
         except KeyError:
-            if self._loaded == 0:
+            fetch: Callable[[list[int]], list[tuple[int, str]]] | None = getattr(
+                self.store, "sources_with_ids", None
+            )
+            if fetch is not None:  # only the ones this fact cites (a cold single lookup)
+                for ref, text in fetch([r for r in refs if r not in self._sources]):
+                    self._add(ref, text)
+            elif self._loaded == 0:
                 raise  # nothing preloaded yet: the caller preloads and retries
-            self.preload()  # interned since the last preload (another writer)
+            else:
+                self.preload()  # interned since the last preload (another writer)
             return tuple(map(self._sources.__getitem__, refs))
 
     def dumps(self, fact: Any) -> str | None:

@@ -32,6 +32,7 @@ __all__ = [
     "EventLog",
     "FactRow",
     "SnapshotStore",
+    "vague_extent_of",
 ]
 
 ORDERS = ("position", "recorded", "occurred", "reported")
@@ -287,3 +288,22 @@ class SnapshotStore(Protocol):
     def sources(self, after: int = 0) -> list[tuple[int, str]]:
         """Interned sources numbered above ``after``, in order."""
         ...
+
+
+def vague_extent_of(
+    row: tuple[str | None, str | None], replaced: Sequence[tuple[Any, Any]]
+) -> tuple[datetime, datetime] | None:
+    """A store's ``vague_extent`` from its two reads (stored text, payload text)."""
+    spans = (
+        []
+        if row[0] is None or row[1] is None
+        else [(datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1]))]
+    )
+    for start, end in replaced:
+        if isinstance(start, str) and isinstance(end, str):
+            begins, ends = datetime.fromisoformat(start), datetime.fromisoformat(end)
+            if ends > begins:
+                spans.append((begins, ends))
+    if not spans:
+        return None
+    return min(b for b, _ in spans), max(e for _, e in spans)

@@ -205,3 +205,17 @@ class SQLiteSnapshotStore:
                 "SELECT id, source FROM fact_sources WHERE id > ? ORDER BY id", (after,)
             ).fetchall()
         return [(int(ref), text) for ref, text in rows]
+
+    def sources_with_ids(self, refs: Sequence[int]) -> list[tuple[int, str]]:
+        """The interned sources with these numbers (a cold lookup reads only these)."""
+        found: list[tuple[int, str]] = []
+        with self._store.guard():
+            for start in range(0, len(refs), 500):
+                chunk = list(refs[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                found.extend(
+                    self._store.conn.execute(
+                        f"SELECT id, source FROM fact_sources WHERE id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        return [(int(ref), text) for ref, text in found]

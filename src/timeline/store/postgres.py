@@ -46,7 +46,14 @@ from timeline.store._batch import (
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
 from timeline.store._where import POSTGRES, order_by
 from timeline.store._where import where as where_sql
-from timeline.store.base import EVERYTHING, Checkpoint, CheckpointMoved, EventFilter, FactRow
+from timeline.store.base import (
+    EVERYTHING,
+    Checkpoint,
+    CheckpointMoved,
+    EventFilter,
+    FactRow,
+    vague_extent_of,
+)
 from timeline.store.integrity import STORED, check_continues, verify_rows
 from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
@@ -829,14 +836,27 @@ class PostgresEventStore:
         )[0]
         return row[0], row[1]
 
-    def vague_extent(self) -> tuple[str, str] | None:
-        """The earliest ``occurred_at`` and latest ``occurred_until`` (stored text) of
-        the events that happened over a period (``None``: every event is exact)."""
+    def vague_extent(
+        self, correction_types: Sequence[str] = ()
+    ) -> tuple[datetime, datetime] | None:
+        """From the earliest ``occurred_at`` to the latest ``occurred_until`` of the
+        events that happened over a period, and of the replacements the corrections
+        of ``correction_types`` carry (``None``: every one of them is exact)."""
         row = self._query(
             'SELECT MIN(occurred_at COLLATE "C"), MAX(occurred_until COLLATE "C") FROM events '
             'WHERE occurred_until COLLATE "C" > occurred_at COLLATE "C"'
         )[0]
-        return None if row[0] is None else (row[0], row[1])
+        replaced = (
+            self._query(
+                "SELECT payload::json -> 'replacement' ->> 'occurred_at', "
+                "payload::json -> 'replacement' ->> 'occurred_until' "
+                "FROM events WHERE type = ANY(%s)",
+                (list(correction_types),),
+            )
+            if correction_types
+            else []
+        )
+        return vague_extent_of(row, replaced)
 
     def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
         """``(topic, events, actors)`` for every topic an event names, sorted by topic.
@@ -1135,5 +1155,12 @@ class PostgresSnapshotStore:
         """Interned sources numbered above ``after``, in order."""
         rows = self._store._query(
             "SELECT id, source FROM fact_sources WHERE id > %s ORDER BY id", (after,)
+        )
+        return [(int(ref), text) for ref, text in rows]
+
+    def sources_with_ids(self, refs: Sequence[int]) -> list[tuple[int, str]]:
+        """The interned sources with these numbers (a cold lookup reads only these)."""
+        rows = self._store._query(
+            "SELECT id, source FROM fact_sources WHERE id = ANY(%s)", (list(refs),)
         )
         return [(int(ref), text) for ref, text in rows]

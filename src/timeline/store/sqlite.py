@@ -56,7 +56,7 @@ from timeline.store._schema import (
 )
 from timeline.store._where import id_chunks, order_by
 from timeline.store._where import where as where_sql
-from timeline.store.base import EVERYTHING, EventFilter
+from timeline.store.base import EVERYTHING, EventFilter, vague_extent_of
 from timeline.store.integrity import (
     COLUMNS,
     GENESIS_HASH,
@@ -559,6 +559,14 @@ class EventStore:
             ).fetchall()
         return [Actor(id=r[0], name=r[1], kind=r[2], aliases=tuple(json.loads(r[3]))) for r in rows]
 
+    def actor_kinds(self) -> list[tuple[str, str]]:
+        """``(id, kind)`` of every actor declared with a kind, sorted by id."""
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT id, kind FROM actors WHERE kind != '' ORDER BY id"
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def register_actors(self, actors: Iterable[Actor]) -> None:
         """Declare or update actors (names, kinds, aliases merged), in one transaction.
 
@@ -1010,15 +1018,29 @@ class EventStore:
             ).fetchall()
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
 
-    def vague_extent(self) -> tuple[str, str] | None:
-        """The earliest ``occurred_at`` and latest ``occurred_until`` (stored text) of
-        the events that happened over a period (``None``: every event is exact)."""
+    def vague_extent(
+        self, correction_types: Sequence[str] = ()
+    ) -> tuple[datetime, datetime] | None:
+        """From the earliest ``occurred_at`` to the latest ``occurred_until`` of the
+        events that happened over a period, and of the replacements the corrections
+        of ``correction_types`` carry (``None``: every one of them is exact)."""
+        marks = ", ".join("?" * len(correction_types))
         with self.guard():
             row = self.conn.execute(
                 "SELECT MIN(occurred_at), MAX(occurred_until) FROM events "
                 "WHERE occurred_until > occurred_at"
             ).fetchone()
-        return None if row[0] is None else (row[0], row[1])
+            replaced = (
+                self.conn.execute(
+                    "SELECT json_extract(payload, '$.replacement.occurred_at'), "
+                    "json_extract(payload, '$.replacement.occurred_until') "
+                    f"FROM events WHERE type IN ({marks})",
+                    list(correction_types),
+                ).fetchall()
+                if correction_types
+                else []
+            )
+        return vague_extent_of(row, replaced)
 
     def count_occurred_from(self, since: datetime | None) -> int:
         """How many events occurred at or after ``since`` (all of them for ``None``)."""
