@@ -242,6 +242,8 @@ def fold_events(
     occurred_from: datetime | None = None,
     ignore: Sequence[str] = (),
     meta_after: int = 0,
+    actor: str | None = None,
+    corrections: tuple[set[str], list[Placed]] | None = None,
 ) -> Iterator[tuple[datetime, int, ev.Event]]:
     """As :func:`effective_events`, lean: ``(occurred_at, position, event)`` only.
 
@@ -249,15 +251,24 @@ def fold_events(
     names the fold does not follow, left out in SQL (never decoded). ``meta_after``:
     only events and corrections and retractions after this log position (the
     snapshots' forward fold, when the log up to there is folded already and the new
-    part holds no correction or retraction).
+    part holds no correction or retraction). ``actor``: only the stored events that
+    name this actor (the replacements of corrected events are all yielded: the caller
+    picks). ``corrections``: :func:`corrections_for` of the same arguments, if the
+    caller holds it (several reads over one log share it).
     """
-    skip, replacements = _corrections(store, bounds, upto, occurred_from, meta_after)
+    skip, replacements = (
+        corrections
+        if corrections is not None
+        else _corrections(store, bounds, upto, occurred_from, meta_after)
+    )
     lean = [(p.occurred_at, p.position, p.event) for p in replacements]
     where = _plain_filter(store, bounds, upto, occurred_from)
     if meta_after:
         where = where.but(after_position=meta_after)
     if ignore:
         where = where.but(exclude_types=[*(where.exclude_types or ()), *ignore])
+    if actor is not None:
+        where = where.but(actor=actor)  # the stored events naming it (replacements: all)
     rows = store.read_events(where)
     if not skip:
         yield from rows
@@ -276,6 +287,17 @@ def _plain_filter(
         upto_position=upto,
         order="occurred",
     )
+
+
+def corrections_for(
+    store: EventLog,
+    bounds: Bounds,
+    upto: int | None = None,
+    occurred_from: datetime | None = None,
+) -> tuple[set[str], list[Placed]]:
+    """The ids a fold under ``bounds`` skips (retracted or replaced) and the
+    replacements merged in their place (those occurring from ``occurred_from``)."""
+    return _corrections(store, bounds, upto, occurred_from)
 
 
 def _corrections(
@@ -395,6 +417,7 @@ def uncertain_ids(
 
 __all__ += [
     "corrected_originals",
+    "corrections_for",
     "uncertain_ids",
     "effective_in_memory",
     "ignored_type_names",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
-from collections.abc import Callable, Generator, Hashable, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,6 +32,7 @@ import attrs
 from timeline import events as ev
 from timeline.bitemporal import (
     Bounds,
+    corrections_for,
     fold_events,
     ignored_type_names,
     meta_type_names,
@@ -58,17 +59,71 @@ LOGIC_VERSION = "3"
 
 _CHUNK = 20_000  # events folded per write transaction while building
 _MAX = "~"  # sorts after every okey suffix
-_TARGETED_MAX = 100  # new events a per-fact refold takes on; more: refold from the earliest
+_TARGETED_MAX = 5_000  # new events a per-fact refold takes on; more: refold from the earliest
 
 
-def _stance_key(event: ev.Event) -> tuple[str, str] | None:
-    """The one stance an event of a stance-only type sets (``None``: any other type)."""
+def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
+    """The stances an announcement, statement, regulator meeting or inquiry sets (each
+    depends on nothing but the events that set it); ``None``: any other type."""
     kind = type(event)
     if kind is ev.Announcement or kind is ev.Statement:
-        return (event.actor, event.topic)  # type: ignore[attr-defined]
+        return ((event.actor, event.topic),)  # type: ignore[attr-defined]
     if kind is ev.RegulatorMeeting:
-        return (event.regulator, event.topic)  # type: ignore[attr-defined]
+        return ((event.regulator, event.topic),)  # type: ignore[attr-defined]
+    if kind is ev.Inquiry:
+        topic = event.topic  # type: ignore[attr-defined]
+        return () if topic is None else tuple((b, topic) for b in event.inquirers)  # type: ignore[attr-defined]
+    if kind in (ev.OrderPlaced, ev.OrderCancelled, ev.OrderDelivered):
+        return ()
     return None
+
+
+_ORDER_TYPES = (ev.Inquiry, ev.OrderPlaced, ev.OrderCancelled, ev.OrderDelivered)
+
+
+def _buyers_of(event: ev.Event) -> tuple[str, ...]:
+    """The buyers whose intents an inquiry or order event shapes."""
+    if isinstance(event, ev.Inquiry):
+        return tuple(event.inquirers)
+    return (event.buyer,)  # type: ignore[attr-defined]
+
+
+def _belongs_to(key: Hashable, buyer: str) -> bool:
+    """Whether an orders fact key is one of ``buyer``'s intents or its index of them."""
+    return (
+        isinstance(key, tuple)
+        and len(key) >= 2
+        and key[0] in ("intent", "_intents_of")
+        and key[1] == buyer
+    )
+
+
+class _BuyerView(Mapping[Hashable, Any]):
+    """The orders facts as one buyer's refold sees them just before a fold key: the
+    buyer's own intents from the refold, restrictions from their stored versions,
+    other buyers' intents absent (their updates are not kept)."""
+
+    def __init__(self, snapshots: Snapshots, buyer: str, own: dict[Hashable, Any], at: str):
+        self._snapshots = snapshots
+        self._buyer = buyer
+        self._own = own
+        self._at = at
+
+    def __getitem__(self, key: Hashable) -> Any:
+        if isinstance(key, tuple) and key and key[0] in ("intent", "_intents_of"):
+            if len(key) >= 2 and key[1] == self._buyer:
+                return self._own[key]
+            raise KeyError(key)
+        found = self._snapshots._stored("orders", key, self._at)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[Hashable]:
+        raise TypeError("a refold view is read by key only")
+
+    def __len__(self) -> int:
+        raise TypeError("a refold view is read by key only")
 
 
 def okey(occurred_at: datetime, position: int) -> str:
@@ -650,16 +705,23 @@ class Snapshots:
     # --- per-fact invalidation ---------------------------------------------------------
 
     def _refold_facts(self, cp: Checkpoint, head: int) -> bool:
-        """Apply backdated events by refolding only the facts they touch.
+        """Apply backdated events by refolding only the facts they touch, and fold the
+        batch's other (new, later) events on top: one transaction with the checkpoint.
 
         A stance depends on nothing but the events that set it: a backdated
-        announcement, statement or regulator meeting changes one ``(actor, topic)``
-        stance from its time on, and nothing else. Its later versions name the
-        events that shaped it (``versions_after``: the index from a fact to its
-        events); those are replayed on top of the version just before the new
-        event, and the fact's later versions replaced, in one transaction with the
-        checkpoint. Anything else (corrections, retractions, events other facts
-        depend on, denials and confirmations anywhere in the log) returns
+        announcement, statement, regulator meeting or inquiry (with a topic) changes
+        the ``(actor, topic)`` stances it sets from its time on. Their later versions
+        name the events that shaped them (``versions_after``: the index from a fact to
+        its events); those are replayed on top of the version just before it.
+
+        A buyer's order intents depend on the buyer's own inquiries and orders, and on
+        the restrictions in force (which no inquiry or order changes): a backdated
+        inquiry or order refolds the intents of each buyer it names from its time on,
+        replaying that buyer's events and the policy changes since, and reading the
+        restrictions from their stored versions.
+
+        Anything else (a backdated policy change, corrections, retractions, denials
+        and confirmations anywhere in the log, actors declared with kinds) returns
         ``False``: the caller refolds everything from the earliest change.
         """
         store = self.store
@@ -669,32 +731,130 @@ class Snapshots:
             return False  # a snapshot store without per-fact versions
         if head - cp.position > _TARGETED_MAX:
             return False
+        stance = next((p for p in self.projections if type(p) is StanceProjection), None)
+        orders = next((p for p in self.projections if type(p) is OrderIntentProjection), None)
+        if stance is None or orders is None:
+            return False
         new = list(self.log.read(EventFilter(after_position=cp.position, upto_position=head)))
         if not new:
             return False
         ignored = set(ignored_type_names(self.log, self.projections))
         registry = self.log.codec.registry
-        stance = next((p for p in self.projections if p.name == "stance"), None)
-        if stance is None:
-            return False
         placed: dict[str, list[tuple[str, ev.Event]]] = {}
+        buyers: dict[str, str] = {}  # buyer -> the earliest fold key its intents change at
+        forward: list[tuple[str, ev.Event]] = []
         for record in new:
             event = record.event
             key = okey(event.occurred_at, record.position)
-            if key > cp.okey:
-                return False  # not backdated: the forward fold takes it
             if registry.of(event).name in ignored:
                 continue  # no projection follows it: nothing changes
-            stance_key = _stance_key(event)
-            if stance_key is None:
-                return False
-            placed.setdefault(_key_text("stance", stance_key), []).append((key, event))
-        if self._has_claims():
+            if ev.target_of(event) is not None:
+                return False  # a correction or retraction: refold from its targets' times
+            if key > cp.okey:
+                forward.append((key, event))  # folded on top, as any new event
+                continue
+            stance_keys = _stance_keys(event)
+            if stance_keys is None:
+                return False  # a policy change (or a type of one's own): refold from it
+            for stance_key in dict.fromkeys(stance_keys):
+                placed.setdefault(_key_text("stance", stance_key), []).append((key, event))
+            if type(event) in _ORDER_TYPES:
+                if self.ctx.actor_kinds:
+                    return False  # kind:<kind> restrictions reach buyers by their kind
+                for buyer in _buyers_of(event):
+                    buyers[buyer] = min(buyers.get(buyer, _MAX), key)
+        if not placed and not buyers:
+            return False  # nothing backdated: the forward fold takes it
+        if self._has_claims() or (buyers and not self._orders_types_plain()):
             return False
-        metas = None
-        dropped: list[tuple[str, str]] = []
         rows: list[tuple[str, str, Any]] = []
-        finals: dict[Hashable, Any] = {}
+        dropped: list[tuple[str, str]] = []
+        finals: dict[tuple[str, Hashable], Any] = {}
+        if placed and not self._refold_stances(
+            cp, stance, placed, versions_after, rows, dropped, finals
+        ):
+            return False
+        if buyers:
+            self._refold_buyers(cp, head, orders, buyers, rows, dropped, finals)
+        last = cp.okey
+        fold: Fold | None = None
+        if forward:
+            fold = self._fold_at(cp)
+            for (name, fkey), fact in finals.items():
+                table = fold.facts[name]
+                if fact is None:
+                    table.pop(fkey, None)
+                else:
+                    table[fkey] = fact
+            forward.sort(key=lambda pair: pair[0])
+            for key, event in forward:
+                for projection, fkey, _, fact in fold.updates(event):
+                    rows.append((_key_text(projection, fkey), key, fact))
+                self.folded += 1
+                last = key
+        reported, recorded = self.log.time_extent(cp.position, head)
+        done = attrs.evolve(
+            cp,
+            position=head,
+            okey=last,
+            max_reported=max(filter(None, [reported, cp.max_reported]), default=None),
+            max_recorded=max(filter(None, [recorded, cp.max_recorded]), default=None),
+        )
+        try:
+            replace(cp, dropped, rows, self.codec.dumps, done)
+        except BaseException:
+            self.codec.forget()
+            self._fold = None
+            raise
+        if fold is not None:
+            self._fold, self._fold_key = fold, last
+        elif self._fold is not None and self._fold_key == cp.okey:
+            for (name, fkey), fact in finals.items():
+                table = self._fold.facts[name]
+                if fact is None:
+                    table.pop(fkey, None)
+                else:
+                    table[fkey] = fact
+        return True
+
+    def _fold_at(self, cp: Checkpoint) -> Fold:
+        """A fold holding the facts at the checkpoint's fold key (indexes included)."""
+        if self._fold is not None and self._fold_key == cp.okey:
+            fold = self._fold
+            self._fold = None  # it moves on: rebuilt from the versions if the write fails
+            return fold
+        fold = Fold(self.projections, self.ctx)
+        if cp.okey:
+            for name, table in self._facts(cp.okey, inclusive=True).items():
+                fold.facts[name].update(table)
+        return fold
+
+    def _orders_types_plain(self) -> bool:
+        """Whether the orders projection's event types are the built-in ones only (a
+        registered subclass would not be read by the per-buyer refold's type filter)."""
+        registry = self.log.codec.registry
+        for name in registry.names():
+            cls = registry.get(name).cls
+            if issubclass(cls, (*_ORDER_TYPES, ev.PolicyChange)) and cls not in (
+                *_ORDER_TYPES,
+                ev.PolicyChange,
+            ):
+                return False
+        return True
+
+    def _refold_stances(
+        self,
+        cp: Checkpoint,
+        stance: Projection,
+        placed: dict[str, list[tuple[str, ev.Event]]],
+        versions_after: Callable[[str, str], list[str]],
+        rows: list[tuple[str, str, Any]],
+        dropped: list[tuple[str, str]],
+        finals: dict[tuple[str, Hashable], Any],
+    ) -> bool:
+        """The stances ``placed`` names, refolded from their new events on (``False``:
+        the stored history does not match the log)."""
+        metas = None
         fact_key: Hashable
         for key_text, arrivals in placed.items():
             first = min(k for k, _ in arrivals)
@@ -711,7 +871,7 @@ class Snapshots:
                 replay.append((stored_key, shaped))
             replay.sort(key=lambda pair: pair[0])
             _, fact_key = _key_of(key_text)
-            text = store.fact_at(key_text, before)
+            text = self.store.fact_at(key_text, before)
             current = None if text is None else self._loads(text)
             facts: dict[Hashable, Any] = {} if current is None else {fact_key: current}
             for stamp, step in replay:
@@ -722,28 +882,116 @@ class Snapshots:
                     facts = {} if current is None else {fact_key: current}
                 self.folded += 1
             dropped.append((key_text, before))
-            finals[fact_key] = current
-        reported, recorded = self.log.time_extent(cp.position, head)
-        done = attrs.evolve(
-            cp,
-            position=head,
-            max_reported=max(filter(None, [reported, cp.max_reported]), default=None),
-            max_recorded=max(filter(None, [recorded, cp.max_recorded]), default=None),
-        )
-        try:
-            replace(cp, dropped, rows, self.codec.dumps, done)
-        except BaseException:
-            self.codec.forget()
-            self._fold = None
-            raise
-        if self._fold is not None and self._fold_key == cp.okey:
-            table = self._fold.facts["stance"]
-            for fact_key, fact in finals.items():
-                if fact is None:
-                    table.pop(fact_key, None)
-                else:
-                    table[fact_key] = fact
+            finals[("stance", fact_key)] = current
         return True
+
+    def _refold_buyers(
+        self,
+        cp: Checkpoint,
+        head: int,
+        orders: Projection,
+        buyers: dict[str, str],
+        rows: list[tuple[str, str, Any]],
+        dropped: list[tuple[str, str]],
+        finals: dict[tuple[str, Hashable], Any],
+    ) -> None:
+        """Each buyer's order intents (and its index of them), refolded from ``buyers[b]``
+        on: the buyer's inquiries and orders and every policy change since, replayed on
+        its own facts; restrictions are read as stored (no inquiry or order changes them)."""
+        registry = self.log.codec.registry
+        names = registry.names()
+        order_names = {registry.of(cls).name for cls in _ORDER_TYPES}
+        policy_name = registry.of(ev.PolicyChange).name
+        earliest = min(buyers.values())
+        since = from_text(earliest.split("#")[0])
+        meta = corrections_for(self.log, Bounds(), head, since)  # read once, for every stream
+        policies = [
+            (okey(at, position), event)
+            for at, position, event in fold_events(
+                self.log,
+                Bounds(),
+                upto=head,
+                occurred_from=since,
+                ignore=[n for n in names if n != policy_name],
+                corrections=meta,
+            )
+            if type(event) is ev.PolicyChange
+        ]
+        for buyer, start in sorted(buyers.items()):
+            own = [
+                (okey(at, position), event)
+                for at, position, event in fold_events(
+                    self.log,
+                    Bounds(),
+                    upto=head,
+                    occurred_from=from_text(start.split("#")[0]),
+                    ignore=[n for n in names if n not in order_names],
+                    actor=buyer,
+                    corrections=meta,
+                )
+                if type(event) in _ORDER_TYPES and buyer in _buyers_of(event)
+            ]
+            steps = sorted(
+                [
+                    (k, e)
+                    for k, e in [*own, *policies]
+                    if start <= k <= cp.okey  # later ones: the forward fold
+                ],
+                key=lambda pair: pair[0],
+            )
+            self._refold_buyer(cp, orders, buyer, start, steps, rows, dropped, finals)
+
+    def _refold_buyer(
+        self,
+        cp: Checkpoint,
+        orders: Projection,
+        buyer: str,
+        start: str,
+        steps: list[tuple[str, ev.Event]],
+        rows: list[tuple[str, str, Any]],
+        dropped: list[tuple[str, str]],
+        finals: dict[tuple[str, Hashable], Any],
+    ) -> None:
+        before = _predecessor(start)
+        index_key: Hashable = ("_intents_of", buyer)
+        own: dict[Hashable, Any] = {}
+        listed = self._stored("orders", index_key, before)
+        if listed is not None:
+            own[index_key] = listed
+            for fkey in listed:
+                found = self._stored("orders", fkey, before)
+                if found is not None:
+                    own[fkey] = found
+        known = self._stored("orders", index_key, cp.okey) or ()
+        touched: set[Hashable] = {index_key, *known, *own}
+        for stamp, event in steps:
+            if type(event) is ev.PolicyChange:
+                restricts = event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT)
+                if restricts and buyer not in event.applies_to:
+                    continue  # blocks none of this buyer's intents
+                blocked = any(getattr(f, "blocked_by", ()) for f in own.values())
+                if not restricts and not blocked:
+                    continue  # lifts nothing this buyer is blocked by
+            view = _BuyerView(self, buyer, own, _predecessor(stamp))
+            for fkey, fact in orders.apply(view, event, self.ctx).items():
+                if not _belongs_to(fkey, buyer):
+                    continue  # another buyer's, or a restriction: not refolded here
+                touched.add(fkey)
+                if fact != own.get(fkey):
+                    rows.append((_key_text("orders", fkey), stamp, fact))
+                    if fact is None:
+                        own.pop(fkey, None)
+                    else:
+                        own[fkey] = fact
+            self.folded += 1
+        for fkey in touched:
+            dropped.append((_key_text("orders", fkey), before))
+            finals[("orders", fkey)] = own.get(fkey)
+
+    def _stored(self, projection: str, key: Hashable, at: str) -> Any:
+        """One fact's stored version at fold key ``at`` (``None``: absent)."""
+        text = self.store.fact_at(_key_text(projection, key), at)
+        return None if text is None else self._loads(text)
 
     def _loads(self, text: str) -> Any:
         try:

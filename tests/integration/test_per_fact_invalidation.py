@@ -140,3 +140,139 @@ def test_a_backdated_policy_change_still_refolds_from_its_time(tmp_path: Path) -
         assert snapshots.folded == 30  # the ban and the 29 events after it
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
+
+
+@st.composite
+def order_event(draw: st.DrawFn, n: int) -> tl.Event:
+    """A backdated inquiry or order (refolds its buyers' intents), or a later event of
+    any kind (folded on top in the same batch)."""
+    later = draw(st.booleans())
+    day = draw(st.integers(21, 30)) if later else draw(st.integers(0, 20))
+    env: dict[str, Any] = {
+        "id": f"o{n}",
+        "occurred_at": BASE + timedelta(days=day, hours=draw(st.integers(0, 3))),
+    }
+    if later and draw(st.booleans()):
+        if draw(st.booleans()):
+            return tl.Statement(
+                **env,
+                actor=draw(st.sampled_from(ACTORS)),
+                topic=draw(st.sampled_from(TOPICS)),
+                position=draw(st.sampled_from(POSITIONS)),
+            )
+        return tl.PolicyChange(
+            **env,
+            authority=draw(st.sampled_from(ACTORS)),
+            topic="t1",
+            measure=draw(st.sampled_from(["restrict", "ban", "lift", "permit"])),
+            product=draw(st.sampled_from(["P1", "p1", "P2", "s1"])),
+            applies_to=tuple(draw(st.lists(st.sampled_from([*ACTORS, "everyone"]), max_size=2))),
+        )
+    buyer = draw(st.sampled_from(ACTORS))
+    product = draw(st.sampled_from(["P1", "p1", "P2"]))
+    kind = draw(st.sampled_from(["inq", "place", "cancel", "deliver"]))
+    if kind == "inq":
+        inquirers = tuple(draw(st.lists(st.sampled_from(ACTORS), min_size=1, max_size=2)))
+        return tl.Inquiry(
+            **env,
+            inquirers=inquirers,
+            supplier="s1",
+            product=product,
+            topic=draw(st.none() | st.sampled_from(TOPICS)),  # a topic: stances too
+            conditions=tuple(draw(st.lists(st.sampled_from(["c1", "c2"]), max_size=2))),
+        )
+    cls = {"place": tl.OrderPlaced, "cancel": tl.OrderCancelled, "deliver": tl.OrderDelivered}[kind]
+    return cls(**env, buyer=buyer, supplier="s1", product=product)  # type: ignore[no-any-return]
+
+
+@st.composite
+def order_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]]]:
+    base = [draw(plain_event(n)) for n in range(draw(st.integers(1, 14)))]
+    later: list[list[tl.Event]] = []
+    n = 0
+    for _ in range(draw(st.integers(1, 5))):
+        batch = []
+        for _ in range(draw(st.integers(1, 4))):
+            batch.append(draw(order_event(n) | stance_event(1000 + n)))
+            n += 1
+        later.append(batch)
+    return base, later
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=order_histories())
+def test_backdated_orders_and_inquiries_mixed_with_later_events_equal_a_full_fold(
+    history: tuple[list[tl.Event], list[list[tl.Event]]],
+) -> None:
+    base, later = history
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as live:
+            live.append(base, story="s")
+            for batch in later:
+                clock.advance(hours=1)
+                live.append(batch, story="s")
+                assert_snapshots_equal_a_full_fold(path, live)
+                # every stored version, index facts included, as a fresh fold has it
+                assert live.derived_differences() == []
+
+
+def test_a_backdated_order_refolds_only_its_buyers_intents(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    ban = tl.PolicyChange(
+        id="ban",
+        occurred_at=BASE + timedelta(hours=10),
+        authority="a3",
+        topic="t1",
+        measure="ban",
+        product="P1",
+        applies_to=("a1",),
+    )
+    lift = tl.PolicyChange(
+        id="lift",
+        occurred_at=BASE + timedelta(hours=70),
+        authority="a3",
+        topic="t1",
+        measure="lift",
+        product="P1",
+    )
+    orders = [
+        tl.OrderPlaced(
+            id=f"p{i}",
+            occurred_at=BASE + timedelta(hours=20 + i),
+            buyer=ACTORS[i % 2],
+            supplier="s1",
+            product="P1",
+        )
+        for i in range(80)
+    ]
+    with tl.Timeline.open(path) as live:
+        live.append([ban, *_statements(40), *orders, lift], story="s")
+        # a1 inquires before any of its orders: its intent now starts earlier, blocked
+        early = tl.Inquiry(
+            id="early",
+            occurred_at=BASE + timedelta(hours=15),
+            inquirers=("a1",),
+            supplier="s1",
+            product="p1",
+        )
+        later = tl.Statement(
+            id="later",
+            occurred_at=BASE + timedelta(days=30),
+            actor="a2",
+            topic="t2",
+            position="supports",
+        )
+        live.append([early, later], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        # a1's 40 orders, the inquiry, the ban's lift (the ban precedes it), and the
+        # later statement folded on top: not the 120 events after the inquiry
+        assert snapshots.folded == 40 + 1 + 1 + 1
+        intent = live.state(at=BASE + timedelta(hours=16)).order_intent("a1", "s1", "P1")
+        assert intent is not None
+        assert (intent.status, intent.blocked_by) == (tl.IntentStatus.EXPLORING, ("ban",))
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
