@@ -78,6 +78,9 @@ def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
     return None
 
 
+_MOVED: Any = object()  # a stored place a correction or retraction took the event from
+_NOTHING_NEW: Any = None  # a refold start with no event of its own (see _refold_stances)
+
 _ORDER_TYPES = (ev.Inquiry, ev.OrderPlaced, ev.OrderCancelled, ev.OrderDelivered)
 
 
@@ -743,13 +746,16 @@ class Snapshots:
         placed: dict[str, list[tuple[str, ev.Event]]] = {}
         buyers: dict[str, str] = {}  # buyer -> the earliest fold key its intents change at
         forward: list[tuple[str, ev.Event]] = []
+        targets: set[str] = set()
         for record in new:
             event = record.event
             key = okey(event.occurred_at, record.position)
             if registry.of(event).name in ignored:
                 continue  # no projection follows it: nothing changes
-            if ev.target_of(event) is not None:
-                return False  # a correction or retraction: refold from its targets' times
+            target = ev.target_of(event)
+            if target is not None:
+                targets.add(target)  # its target's facts refold, below
+                continue
             if key > cp.okey:
                 forward.append((key, event))  # folded on top, as any new event
                 continue
@@ -763,7 +769,9 @@ class Snapshots:
                     return False  # kind:<kind> restrictions reach buyers by their kind
                 for buyer in _buyers_of(event):
                     buyers[buyer] = min(buyers.get(buyer, _MAX), key)
-        if not placed and not buyers:
+        if targets and not self._place_targets(cp, new, targets, placed, buyers):
+            return False
+        if not placed and not buyers and not targets:
             return False  # nothing backdated: the forward fold takes it
         if self._has_claims() or (buyers and not self._orders_types_plain()):
             return False
@@ -771,7 +779,7 @@ class Snapshots:
         dropped: list[tuple[str, str]] = []
         finals: dict[tuple[str, Hashable], Any] = {}
         if placed and not self._refold_stances(
-            cp, stance, placed, versions_after, rows, dropped, finals
+            cp, stance, placed, versions_after, rows, dropped, finals, targets
         ):
             return False
         if buyers:
@@ -817,6 +825,63 @@ class Snapshots:
                     table[fkey] = fact
         return True
 
+    def _place_targets(
+        self,
+        cp: Checkpoint,
+        new: list[RecordedEvent],
+        targets: set[str],
+        placed: dict[str, list[tuple[str, ev.Event]]],
+        buyers: dict[str, str],
+    ) -> bool:
+        """The facts that new corrections and retractions change: for each target, the
+        stances and buyers every version of it (the original and each replacement)
+        touches, from the earliest of their places on; where a target stands now joins
+        ``placed``. ``False``: refold from the earliest change instead (a correction of
+        a correction or retraction, a target in this batch, a target a projection
+        follows other than a stance or order event, a place after the checkpoint)."""
+        if any(r.id in targets for r in new):
+            return False  # corrects or retracts an event of this very batch
+        registry = self.log.codec.registry
+        ignored = set(ignored_type_names(self.log, self.projections))
+        metas = list(self.log.read(EventFilter(types=meta_type_names(self.log))))
+        retracted, replaced = resolve_meta(metas)
+        versions: dict[str, list[ev.Event]] = {}
+        for meta in metas:
+            if isinstance(meta.event, ev.Correction) and meta.event.corrects in targets:
+                versions.setdefault(meta.event.corrects, []).append(meta.event.replacement)
+        for original in self.log.read_ids(sorted(targets)):
+            if ev.target_of(original.event) is not None:
+                return False  # a correction or retraction of one: chains refold from it
+            position = original.position
+            shapes = [original.event, *versions.get(original.id, [])]
+            if all(registry.of(x).name in ignored for x in shapes):
+                continue  # no projection follows any version of it
+            earliest = min(okey(x.occurred_at, position) for x in shapes)
+            for shape in shapes:
+                if registry.of(shape).name in ignored:
+                    continue  # a version no projection follows (a report)
+                keys = _stance_keys(shape)
+                if keys is None:
+                    return False  # a policy change (or a type of one's own)
+                for stance_key in keys:
+                    text = _key_text("stance", stance_key)
+                    placed.setdefault(text, []).append((earliest, _NOTHING_NEW))
+                if type(shape) in _ORDER_TYPES:
+                    if self.ctx.actor_kinds:
+                        return False
+                    for buyer in _buyers_of(shape):
+                        buyers[buyer] = min(buyers.get(buyer, _MAX), earliest)
+            if original.id in retracted:
+                continue
+            correction = replaced.get(original.id)
+            now = original.event if correction is None else replacement_of(original, correction)
+            stamp = okey(now.occurred_at, position)
+            if stamp > cp.okey:
+                return False  # it now stands after everything folded: the forward fold
+            for stance_key in _stance_keys(now) or ():
+                placed.setdefault(_key_text("stance", stance_key), []).append((stamp, now))
+        return True
+
     def _fold_at(self, cp: Checkpoint) -> Fold:
         """A fold holding the facts at the checkpoint's fold key (indexes included)."""
         if self._fold is not None and self._fold_key == cp.okey:
@@ -851,9 +916,12 @@ class Snapshots:
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
         finals: dict[tuple[str, Hashable], Any],
+        targets: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> bool:
         """The stances ``placed`` names, refolded from their new events on (``False``:
-        the stored history does not match the log)."""
+        the stored history does not match the log). ``targets``: events a new
+        correction or retraction moves or removes (their stored places are skipped;
+        ``placed`` holds where they stand now)."""
         metas = None
         fact_key: Hashable
         for key_text, arrivals in placed.items():
@@ -862,14 +930,18 @@ class Snapshots:
             later = versions_after(key_text, before)
             if later and metas is None:
                 metas = resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
-            replay = list(arrivals)
+            # a new placement wins over a stored one at its key; _NOTHING_NEW only starts
+            steps = {k: e for k, e in arrivals if e is not _NOTHING_NEW}
             for stored_key in later:
+                if stored_key in steps:
+                    continue
                 assert metas is not None
-                shaped = self._effective_at(stored_key, metas)
+                shaped = self._effective_at(stored_key, metas, targets)
                 if shaped is None:
                     return False  # the stored history does not match the log: refold all
-                replay.append((stored_key, shaped))
-            replay.sort(key=lambda pair: pair[0])
+                if shaped is not _MOVED:
+                    steps[stored_key] = shaped
+            replay = sorted(steps.items(), key=lambda pair: pair[0])
             _, fact_key = _key_of(key_text)
             text = self.store.fact_at(key_text, before)
             current = None if text is None else self._loads(text)
@@ -1006,9 +1078,14 @@ class Snapshots:
         return next(iter(self.log.read(EventFilter(types=names))), None) is not None
 
     def _effective_at(
-        self, stored_key: str, metas: tuple[set[str], dict[str, RecordedEvent]]
+        self,
+        stored_key: str,
+        metas: tuple[set[str], dict[str, RecordedEvent]],
+        targets: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> ev.Event | None:
-        """The event (or its correction's replacement) a stored version's fold key names."""
+        """The event (or its correction's replacement) a stored version's fold key names;
+        ``_MOVED`` if it is one of ``targets`` and no longer stands there (retracted, or
+        corrected elsewhere); ``None`` if the stored history does not match the log."""
         position = int(stored_key.split("#")[1])
         record = next(
             iter(self.log.read(EventFilter(after_position=position - 1, upto_position=position))),
@@ -1018,11 +1095,11 @@ class Snapshots:
             return None
         retracted, replaced = metas
         if record.id in retracted:
-            return None
+            return _MOVED if record.id in targets else None
         correction = replaced.get(record.id)
         event = record.event if correction is None else replacement_of(record, correction)
         if okey(event.occurred_at, position) != stored_key:
-            return None
+            return _MOVED if record.id in targets else None
         return event
 
     def _earliest_change(self, after: int, head: int) -> str:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -273,6 +274,88 @@ def test_a_backdated_order_refolds_only_its_buyers_intents(tmp_path: Path) -> No
         intent = live.state(at=BASE + timedelta(hours=16)).order_intent("a1", "s1", "P1")
         assert intent is not None
         assert (intent.status, intent.blocked_by) == (tl.IntentStatus.EXPLORING, ("ban",))
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
+
+
+@st.composite
+def corrected_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]]]:
+    """Histories whose later batches also correct (moving the event, or changing its
+    actor or position) and retract earlier stance, inquiry and order events."""
+    base, later = draw(order_histories())
+    earlier: list[tl.Event] = list(base)
+    n = 0
+    for batch in later:
+        for _ in range(draw(st.integers(0, 2))):
+            candidates = [e for e in earlier if not isinstance(e, tl.PolicyChange)]
+            if not candidates:
+                break
+            target = draw(st.sampled_from(candidates))
+            moved = target.occurred_at + timedelta(hours=draw(st.integers(-60, 60)))
+            env = {"id": f"m{n}", "occurred_at": BASE + timedelta(days=40)}
+            n += 1
+            if draw(st.booleans()):
+                batch.append(tl.Retraction(**env, retracts=target.id))
+                continue
+            fields = {
+                f.name: getattr(target, f.name)
+                for f in attrs.fields(type(target))
+                if f.init and f.name not in ("occurred_until", "reported_until")
+            }
+            fields["occurred_at"] = moved
+            if "actor" in fields:
+                fields["actor"] = draw(st.sampled_from(ACTORS))
+            if "buyer" in fields:
+                fields["buyer"] = draw(st.sampled_from(ACTORS))
+            replacement = type(target)(**fields)
+            batch.append(tl.Correction(**env, corrects=target.id, replacement=replacement))
+        earlier.extend(e for e in batch if not isinstance(e, tl.Correction | tl.Retraction))
+    return base, later
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=corrected_histories())
+def test_corrections_and_retractions_refold_their_targets_facts_exactly(
+    history: tuple[list[tl.Event], list[list[tl.Event]]],
+) -> None:
+    base, later = history
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as live:
+            live.append(base, story="s")
+            for batch in later:
+                clock.advance(hours=1)
+                live.append(batch, story="s")
+                assert_snapshots_equal_a_full_fold(path, live)
+                assert live.derived_differences() == []
+
+
+def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with tl.Timeline.open(path) as live:
+        live.append(_statements(120), story="s")
+        moved = tl.Statement(
+            id="s60",
+            occurred_at=BASE + timedelta(hours=60, minutes=30),
+            actor="a2",
+            topic="t1",
+            position="opposes",
+        )
+        fix = tl.Correction(
+            id="fix", occurred_at=BASE + timedelta(days=30), corrects="s60", replacement=moved
+        )
+        gone = tl.Retraction(id="gone", occurred_at=BASE + timedelta(days=30), retracts="s61")
+        live.append([fix, gone], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        # s60 (a1, t1) leaves its stance and joins (a2, t1); s61 (a2, t2) is gone: the
+        # three stances' events from hour 60 on, not the 60 events after it
+        assert snapshots.folded < 40
+        stance = live.state(at=BASE + timedelta(hours=61)).stance("a2", "t1")
+        assert stance is not None
+        assert (stance.position, stance.evidence[0]) == (tl.Position.OPPOSES, "s60")
         assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
