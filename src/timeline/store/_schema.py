@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import zlib
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -486,3 +487,43 @@ def _compact_snapshots(db: Database) -> None:
         db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
     db.execute("CREATE INDEX fact_versions_by_okey ON fact_versions (okey)")
     db.execute("CREATE INDEX fact_sources_by_digest ON fact_sources (digest)")
+
+
+# --- 0010: large fact versions compressed ---------------------------------------------
+
+_PACK_FROM = 256  # characters: stances stay text; intents and index lists compress
+
+
+def pack_fact(text: str | None) -> str | bytes | None:
+    """A fact version as stored: zlib-compressed (a BLOB) when that saves a fifth or more.
+
+    Order intents repeat their evidence, sources and blocking lists in every
+    version (about 600 bytes each; half of the snapshot text), which compress to
+    under half; short facts stay JSON text, readable as they are.
+    """
+    if text is None or len(text) < _PACK_FROM:
+        return text
+    raw = text.encode("utf-8")
+    packed = zlib.compress(raw)
+    return packed if len(packed) * 5 <= len(raw) * 4 else text
+
+
+def unpack_fact(value: str | bytes) -> str:
+    """Inverse of :func:`pack_fact` (text is returned as it is)."""
+    if isinstance(value, bytes):
+        return zlib.decompress(value).decode("utf-8")
+    return value
+
+
+@migrations(name="0010_packed_facts")
+def _packed_facts(db: Database) -> None:
+    # derived data, converted as it is: large versions of existing stores compressed
+    rows = db.execute(
+        f"SELECT key_id, okey, fact FROM fact_versions WHERE length(fact) >= {_PACK_FROM}"
+    ).fetchall()
+    updates = []
+    for key_id, okey, fact in rows:
+        packed = pack_fact(fact)
+        if isinstance(packed, bytes):
+            updates.append((packed, key_id, okey))
+    db.conn.executemany("UPDATE fact_versions SET fact = ? WHERE key_id = ? AND okey = ?", updates)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from timeline.store._schema import source_digest
+from timeline.store._schema import pack_fact, source_digest, unpack_fact
 from timeline.store._where import id_chunks
 from timeline.store.base import Checkpoint, CheckpointMoved, FactRow
 from timeline.store.sqlite import EventStore
@@ -72,7 +72,7 @@ class SQLiteSnapshotStore:
             ids = self._key_ids(conn, {k for k, _, _ in rows})
             conn.executemany(
                 "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
-                [(ids[k], o, dumps(f)) for k, o, f in rows],
+                [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
             self._put(conn, checkpoint)
 
@@ -125,7 +125,7 @@ class SQLiteSnapshotStore:
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
-                [(ids[k], o, dumps(f)) for k, o, f in rows],
+                [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
             self._put(conn, checkpoint)
 
@@ -155,7 +155,7 @@ class SQLiteSnapshotStore:
                 f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
                 (okey,),
             ).fetchall()
-        return ((key, fact) for key, fact in rows if fact is not None)
+        return ((key, unpack_fact(fact)) for key, fact in rows if fact is not None)
 
     def fact_at(self, key: str, okey: str) -> str | None:
         """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
@@ -165,7 +165,7 @@ class SQLiteSnapshotStore:
                 "ORDER BY okey DESC LIMIT 1",
                 (key, okey),
             ).fetchone()
-        return None if row is None else row[0]
+        return None if row is None or row[0] is None else unpack_fact(row[0])
 
     def versions(self) -> list[tuple[str, str, str | None]]:
         """Every stored fact version ``(key text, okey, fact text)``, by key then okey."""
@@ -174,7 +174,7 @@ class SQLiteSnapshotStore:
                 "SELECT k.key, v.okey, v.fact FROM fact_versions v "
                 "JOIN fact_keys k ON k.id = v.key_id ORDER BY k.key, v.okey"
             ).fetchall()
-        return [(k, o, f) for k, o, f in rows]
+        return [(k, o, None if f is None else unpack_fact(f)) for k, o, f in rows]
 
     def clear(self) -> None:
         """Drop every version and the checkpoint: the next catch-up rebuilds them."""
