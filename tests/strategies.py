@@ -89,7 +89,9 @@ non_blank = st.text(_chars, min_size=1, max_size=20).filter(lambda s: s.strip() 
 optional_text = st.none() | text
 event_ids = non_blank
 slugs = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
-actor_ids = slugs
+# no 0 or 1: they look like o and l, and the store refuses an actor id that looks
+# like another's (timeline.identity), which two examples in one store could draw
+actor_ids = st.from_regex(r"[a-z][a-z2-9-]{0,10}", fullmatch=True)
 actor_lists = st.lists(actor_ids, max_size=3).map(tuple)
 # Descriptions ("government-funded data centres") hold a space, so none of them is
 # an actor id the store would resolve.
