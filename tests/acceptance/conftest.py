@@ -34,9 +34,9 @@ def write_fixture(tmp_path: Path) -> Callable[[dict[str, Any], str], Path]:
 
 
 @pytest.fixture
-def recall(tmp_path: Path) -> Iterator[tl.Timeline]:
-    """A store file holding the whole Valsorin story."""
-    store = tl.Timeline.open(tmp_path / "recall.db")
+def recall(store_location: str) -> Iterator[tl.Timeline]:
+    """A store holding the whole Valsorin story (a file, or a PostgreSQL schema)."""
+    store = tl.Timeline.open(store_location)
     report = store.load(STORY)
     assert (report.story, report.appended, report.skipped) == ("valsorin-recall", 15, 0)
     yield store

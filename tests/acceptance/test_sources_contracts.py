@@ -11,6 +11,9 @@ import pytest
 
 import timeline as tl
 from tests.acceptance.conftest import intent, stance, story_data
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 
 def test_several_sources_keep_the_first_listed_as_source(recall: tl.Timeline) -> None:

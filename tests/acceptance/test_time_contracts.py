@@ -11,6 +11,9 @@ import pytest
 
 import timeline as tl
 from tests.acceptance.conftest import STORY, intent, stance
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 BOUNDS = [
     {},

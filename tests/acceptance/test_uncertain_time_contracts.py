@@ -11,7 +11,10 @@ from click.testing import CliRunner
 
 import timeline as tl
 from tests.acceptance.conftest import STORY, intent, stance
+from tests.conftest import BOTH_BACKENDS
 from timeline.cli import cli
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 END_OF_DAY = (23, 59, 59, 999999)
 

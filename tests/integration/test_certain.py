@@ -9,9 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
 from timeline.cli import cli
 
 from ..conftest import H200
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 
 def _stances(state: tl.State) -> dict[tuple[str, str], tuple[str, bool]]:

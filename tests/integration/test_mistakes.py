@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 
 def test_a_misspelt_actor_in_a_state_accessor_raises_with_a_suggestion(

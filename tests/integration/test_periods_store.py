@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
 from timeline.times import period_end, to_text
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LAST = (23, 59, 59, 999999)
@@ -69,6 +72,7 @@ def _columns(path: Path) -> dict[str, tuple[str, str, str, str]]:
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's columns")
 def test_period_ends_are_stored_as_columns(store: tl.Timeline, tmp_path: Path) -> None:
     store.load(_fixture(tmp_path / "vague.json", VAGUE))
     columns = _columns(store.path)
@@ -120,6 +124,7 @@ def test_an_interval_ending_before_it_starts_is_a_fixture_error_naming_the_event
     assert store.store.head() == 0
 
 
+@pytest.mark.sqlite_only("compares the SQLite files' columns")
 def test_periods_survive_a_json_lines_round_trip(store: tl.Timeline, tmp_path: Path) -> None:
     store.load(_fixture(tmp_path / "vague.json", VAGUE))
     store.export("jsonl", tmp_path / "out.jsonl")
@@ -150,6 +155,7 @@ def test_a_first_schema_store_gets_its_period_ends_backfilled(tmp_path: Path) ->
     assert {tl.Precision.DAY, tl.Precision.YEAR} <= precisions
 
 
+@pytest.mark.sqlite_only("edits the SQLite file behind the store")
 def test_verify_names_a_row_whose_period_end_column_was_changed(
     store: tl.Timeline, tmp_path: Path
 ) -> None:
@@ -164,6 +170,7 @@ def test_verify_names_a_row_whose_period_end_column_was_changed(
     assert info.value.position == 2
 
 
+@pytest.mark.sqlite_only("SQLite's query plans")
 def test_certain_queries_can_use_the_period_indexes(store: tl.Timeline) -> None:
     conn = sqlite3.connect(store.path)
     try:

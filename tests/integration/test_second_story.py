@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 import timeline as tl
-from tests.conftest import FIXTURES
+from tests.conftest import BOTH_BACKENDS, FIXTURES
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 STORY = FIXTURES / "sample-magnet-export-ban.json"
 PRODUCT = "NdFeB magnets"

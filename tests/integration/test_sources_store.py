@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS  # the store-facing tests run on SQLite and on PostgreSQL
 
 DAY = datetime(2023, 4, 1, tzinfo=UTC)
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -201,6 +204,7 @@ def test_a_store_of_the_0003_schema_opens_migrates_and_verifies(tmp_path: Path) 
         assert stance.independent_sources >= 1
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's sources view")
 def test_the_sources_view_lists_every_cited_source(store: tl.Timeline, tmp_path: Path) -> None:
     store.load(_fixture(tmp_path, [REVIEW]))
     rows = store.store.conn.execute(

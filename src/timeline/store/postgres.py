@@ -55,7 +55,7 @@ from timeline.store.base import (
     vague_extent_of,
 )
 from timeline.store.integrity import STORED, check_continues, verify_rows
-from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse
+from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse, plain
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.registrations import ACTOR, TITLE, actor_value, append_records, title_value
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
@@ -609,6 +609,12 @@ class PostgresEventStore:
         if self._lookup is not None and self._lookup[0] == key:
             return self._lookup[1]
         out: dict[str, str] = {}
+        # display names first, so that aliases and ids win; a name two actors share
+        # is no name at all (as on SQLite)
+        for name, actor in self._query(
+            "SELECT MIN(name), MIN(id) FROM actors GROUP BY lower(name) HAVING COUNT(*) = 1"
+        ):
+            out[fold(name)] = actor
         for alias, actor in self._query("SELECT alias, actor FROM actor_aliases"):
             out[fold(alias)] = actor
         for (actor,) in self._query("SELECT id FROM actors"):
@@ -779,7 +785,7 @@ class PostgresEventStore:
                 "-word and prefix*",
                 field="query",
             )
-        tsquery, tsparams = _tsquery(parse(query))
+        tsquery, tsparams = _tsquery(plain(query) if raw is False else parse(query))
         join, condition, params = self._where(where)
         start, stop = (m.replace('"', "").replace(",", "") for m in markers)
         sql = (
@@ -818,6 +824,14 @@ class PostgresEventStore:
             'FROM stories s ORDER BY s.story COLLATE "C"'
         )
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+
+    def stored_source(self, source_id: str) -> ev.Source | None:
+        """The most recently stored source with this id (for ``via``), if any."""
+        self._ensure_connected()
+        try:
+            return _PgBatch.find_source(_Qmark(self.conn), source_id)
+        except self._pg.Error as exc:
+            raise self._translate(exc) from exc
 
     def known_ids(self) -> dict[str, str]:
         """Every stored event id with its stored type name."""
@@ -1028,7 +1042,12 @@ class _PgBatch(Batch):
         found = self.sources.get(source_id)
         if found is not None:
             return found
-        row = self.conn.execute(
+        return self.find_source(self.conn, source_id)
+
+    @staticmethod
+    def find_source(conn: Any, source_id: str) -> ev.Source | None:
+        """The most recently stored source with this id, if any event cites one."""
+        row = conn.execute(
             "SELECT value FROM ("
             " SELECT e.position, s.value::text AS value FROM events e,"
             "  json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'sources') = 'array'"

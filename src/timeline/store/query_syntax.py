@@ -17,7 +17,7 @@ import attrs
 
 from timeline.errors import ValidationError
 
-__all__ = ["FIELDS", "Query", "Term", "is_sqlite_only", "parse", "to_fts5"]
+__all__ = ["FIELDS", "Query", "Term", "is_sqlite_only", "parse", "plain", "to_fts5"]
 
 # the fields a search covers, as FTS5 column filters name them (``summary:``)
 FIELDS = ("summary", "quote", "attribution", "headline", "publisher", "actors")
@@ -99,6 +99,19 @@ def parse(text: str) -> Query:
             field="query",
         )
     return Query(groups=tuple(tuple(g) for g in groups), excluded=tuple(excluded))
+
+
+def plain(text: str) -> Query:
+    """``text`` as plain words (``raw=False``): every whitespace-separated piece must
+    appear, as the phrase of the words it holds; no operator means anything.
+
+    Raises:
+        ValidationError: an empty query, or one without a word.
+    """
+    terms = [Term(words=words) for piece in text.split() if (words := tuple(_WORD.findall(piece)))]
+    if not terms:
+        raise ValidationError(f"query: {text!r} names no word to look for", field="query")
+    return Query(groups=tuple((t,) for t in terms))
 
 
 def to_fts5(query: Query) -> str:
