@@ -57,8 +57,10 @@ def writer(
     story = SHARED if shared else f"own-{name}"
     store: tl.Timeline | None = None
     i = 0
+    latencies: list[float] = []  # seconds from the first try to the acknowledgement
     while time.monotonic() < stop_at:
         item = _event(f"{name}-{i:06d}")
+        began = time.perf_counter()
         while time.monotonic() < stop_at + 30:
             try:
                 if store is None:
@@ -69,6 +71,7 @@ def writer(
                 else:
                     store.append([item], story=story)
                 acked.append(item.id)
+                latencies.append(time.perf_counter() - began)
                 break
             except tl.ConcurrencyError:
                 conflicts += 1
@@ -82,7 +85,7 @@ def writer(
     if store is not None:
         store.close()
     out.put({"name": name, "acked": acked, "conflicts": conflicts, "retries": retries,
-             "foreign": foreign})  # fmt: skip
+             "foreign": foreign, "latencies": latencies})  # fmt: skip
 
 
 def reader(url: str, name: str, seconds: float, ready: Any, go: Any, out: Any) -> None:
@@ -94,22 +97,28 @@ def reader(url: str, name: str, seconds: float, ready: Any, go: Any, out: Any) -
     problems: list[str] = []
     foreign: list[str] = []
     store: tl.Timeline | None = None
+    latencies: list[float] = []  # seconds per read of what is new
+    errors = 0
     while time.monotonic() < stop_at + 5:
         try:
             if store is None:
                 store = tl.Timeline.open(url, readonly=True)
+            began = time.perf_counter()
             for record in store.store.read(EventFilter(after_position=last)):
                 if record.position != last + 1:
                     problems.append(f"after {last} came {record.position}")
                 last = record.position
+            latencies.append(time.perf_counter() - began)
             store.store.wait(last, 0.2)
         except tl.TimelineError:
+            errors += 1
             store = None
             time.sleep(0.05)
         except Exception as exc:  # noqa: BLE001 - what this run exists to catch
             foreign.append(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
             break
-    out.put({"name": name, "read": last, "problems": problems, "foreign": foreign})
+    out.put({"name": name, "read": last, "problems": problems, "foreign": foreign,
+             "latencies": latencies, "errors": errors})  # fmt: skip
 
 
 def restart_server(pg_dir: str) -> float:
@@ -167,6 +176,8 @@ def run(url: str, seconds: float, restart: bool, pg_dir: str | None) -> dict[str
         ),
         "chain verifies": verified == len(records),
         "no raw driver exception": not any(r["foreign"] for r in reports),
+        # a restart interrupts readers, who reconnect; without one they never fail
+        "no reader errors": restart or not any(r["errors"] for r in readers),
     }
     return {
         "seconds": seconds,
@@ -177,10 +188,21 @@ def run(url: str, seconds: float, restart: bool, pg_dir: str | None) -> dict[str
         "retries": sum(w["retries"] for w in writers),
         "restart_seconds": None if restarted is None else round(restarted, 2),
         "readers_read": [r["read"] for r in readers],
+        "reader_errors": sum(r["errors"] for r in readers),
+        "append_ms_p50_p99": _percentiles([x for w in writers for x in w["latencies"]]),
+        "read_ms_p50_p99": _percentiles([x for r in readers for x in r["latencies"]]),
         "foreign_errors": [e for r in reports for e in r["foreign"]][:5],
         "checks": checks,
         "ok": all(checks.values()),
     }
+
+
+def _percentiles(seconds: list[float]) -> list[float] | None:
+    """The median and the 99th percentile, in milliseconds."""
+    if not seconds:
+        return None
+    ordered = sorted(seconds)
+    return [round(ordered[int(q * (len(ordered) - 1))] * 1000, 1) for q in (0.5, 0.99)]
 
 
 def fresh_schema(url: str, schema: str) -> str:
