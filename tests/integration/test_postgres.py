@@ -367,7 +367,8 @@ def test_eight_writers_two_readers_and_a_server_restart_lose_and_duplicate_nothi
         command.append("--restart")  # the cluster .ci/postgres started: ours to restart
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     report = json.loads(done.stdout)
-    assert report["checks"] == dict.fromkeys(report["checks"], True), report
+    failed = [name for name, ok in report["checks"].items() if not ok]
+    assert failed == [], (failed, report.get("foreign_errors"), done.stderr[-2000:])
     assert report["events"] > 100
     assert report["conflicts"] > 0
     assert done.returncode == 0

@@ -982,8 +982,11 @@ class PostgresEventStore:
             step = min(left, 0.2 if self.is_replica else 1.0)
             if listener is None:
                 time.sleep(step)
-            else:
+                continue
+            try:
                 select.select([listener.fileno()], [], [], step)
+            except (self._pg.Error, OSError, ValueError):
+                self._listen = None  # its socket went away while we waited: look again
 
     _listen: psycopg.Connection[Any] | None = None
 
