@@ -25,6 +25,7 @@ from timeline.errors import (
 from timeline.facade_core import TopicSummary
 from timeline.facade_queries import TimelineQueries
 from timeline.facade_writing import LoadReport, TimelineWriting
+from timeline.identity import existing_problems
 from timeline.output.export import FORMATS
 from timeline.output.export import export as export_to
 from timeline.output_files import atomic_text
@@ -117,6 +118,14 @@ class Timeline(TimelineWriting, TimelineQueries):
         """
         count = self._store.verify(progress=progress)
         if deep:
+            clashes = existing_problems(self._store.actors())
+            if clashes:
+                raise IntegrityError(
+                    0,
+                    "actor ids and aliases that the identity rules refuse (stored before "
+                    "them): " + "; ".join(clashes[:10]) + " (lookups resolve such a key to "
+                    "one of them; a new store refuses them at load, naming each)",
+                )
             problems = self.derived_differences()
             if problems:
                 raise IntegrityError(

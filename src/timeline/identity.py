@@ -8,7 +8,12 @@ spaces and joiners, ``U+200E``/``U+200F`` marks, ``U+202A``..``U+202E`` and
 ``U+2066``..``U+2069`` embeddings and isolates, ``U+FEFF``, the soft hyphen), or when
 its confusable skeleton (:func:`skeleton`, after the idea of Unicode UTS #39) equals
 that of another actor's id, alias or display name while the two are different keys:
-``nv\u0456dia`` with a Cyrillic ``\u0456`` cannot sit beside ``nvidia``.
+``nv\u0456dia`` with a Cyrillic ``\u0456`` cannot sit beside ``nvidia``. Two
+spellings made only of ASCII characters are never taken for look-alikes: ``g1`` and
+``gl``, or ``b0b`` and ``bob``, are what their author typed, and may name two actors.
+
+A store written before these rules may hold keys they refuse;
+:func:`existing_problems` names them (``verify(deep=True)`` reports them).
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-__all__ = ["fold", "identity_problem", "invisible_character", "skeleton"]
+__all__ = [
+    "existing_problems",
+    "fold",
+    "identity_problem",
+    "invisible_character",
+    "skeleton",
+]
 
 
 class NamedActor(Protocol):
@@ -79,7 +90,8 @@ _CONFUSABLES = str.maketrans(
         "\u03b3": "y",  # greek small letter gamma
         "\u03f2": "c",  # greek lunate sigma symbol
         "\u03f3": "j",  # greek letter yot
-        # Latin look-alikes of Latin letters and digits
+        # Latin look-alikes of Latin letters and digits (digits count only beside
+        # a character outside ASCII: see look_alike)
         "\u0131": "i",  # latin small letter dotless i
         "\u2113": "l",  # script small l
         "0": "o",
@@ -96,6 +108,15 @@ def fold(text: str) -> str:
 def skeleton(text: str) -> str:
     """``fold(text)`` with look-alike letters mapped to the Latin letter they imitate."""
     return fold(text).translate(_CONFUSABLES)
+
+
+def look_alike(one: str, other: str) -> bool:
+    """Whether two different keys look the same: equal skeletons, different folds,
+    and at least one of them holds a character outside ASCII (two ASCII spellings
+    are what was typed: ``g1`` and ``gl`` are two keys)."""
+    if one.isascii() and other.isascii():
+        return False
+    return skeleton(one) == skeleton(other) and fold(one) != fold(other)
 
 
 def invisible_character(text: str) -> str | None:
@@ -157,7 +178,7 @@ def identity_problem(
                     f"{what} already names actor {taken!r}",
                 )
             other = shapes.get(skeleton(key))
-            if other is not None and other[0] != actor.id and fold(other[1]) != fold(key):
+            if other is not None and other[0] != actor.id and look_alike(other[1], key):
                 return (
                     actor.id,
                     field,
@@ -167,3 +188,37 @@ def identity_problem(
             owners[fold(key)] = actor.id
             shapes.setdefault(skeleton(key), (actor.id, key))
     return None
+
+
+def existing_problems(actors: Iterable[NamedActor]) -> list[str]:
+    """What the identity rules would refuse among actors already stored (a store
+    written before them): invisible characters, one key for two actors after NFKC
+    and case folding, and look-alike ids or aliases of two actors."""
+    problems: list[str] = []
+    owners: dict[str, list[tuple[str, str]]] = {}  # fold -> [(actor, spelling)]
+    shapes: dict[str, list[tuple[str, str]]] = {}  # skeleton -> [(actor, spelling)]
+    for actor in actors:
+        for key in (actor.id, *actor.aliases):
+            char = invisible_character(key)
+            if char is not None:
+                problems.append(
+                    f"actor {actor.id!r}: {key!r} contains the invisible or bidirectional "
+                    f"control character {_describe(char)}"
+                )
+            owners.setdefault(fold(key), []).append((actor.id, key))
+            shapes.setdefault(skeleton(key), []).append((actor.id, key))
+    for spellings in owners.values():
+        if len({a for a, _ in spellings}) > 1:
+            shown = ", ".join(f"{k!r} (actor {a!r})" for a, k in spellings)
+            problems.append(f"{shown} are one key after NFKC and case folding")
+    for spellings in shapes.values():
+        pairs = [
+            (one, other)
+            for i, one in enumerate(spellings)
+            for other in spellings[i + 1 :]
+            if one[0] != other[0] and look_alike(one[1], other[1])
+        ]
+        if pairs:
+            (a, k), (b, j) = pairs[0]
+            problems.append(f"{k!r} (actor {a!r}) looks like {j!r} (actor {b!r})")
+    return problems

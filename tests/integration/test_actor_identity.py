@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import timeline as tl
+from tests.cli.conftest import run
 
 
 def test_register_actor_over_an_alias_is_refused_and_the_alias_stays(h200: tl.Timeline) -> None:
@@ -62,3 +65,27 @@ def test_the_b9_fixture_is_refused_naming_file_and_field(
     assert info.value.field == "actors.nvidia\u200b"
     assert "U+200B ZERO WIDTH SPACE" in str(info.value)
     assert store.actors() == []
+
+
+def test_deep_verify_names_keys_a_store_from_before_the_rules_holds(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent.parent / "data" / "store-schema-0003.db", db)
+    nfd = unicodedata.normalize("NFD", "Beijing\u0301")
+    old = sqlite3.connect(db, isolation_level=None)  # as the old schema let anyone write
+    old.execute("INSERT INTO actors VALUES ('nv\u0456dia', 'Nvidia', '', '[]')")
+    old.execute("INSERT INTO actors VALUES ('b2', 'B', '', ?)", (json.dumps([nfd]),))
+    nfc = unicodedata.normalize("NFC", "beijing\u0301")
+    old.execute("INSERT INTO actors VALUES ('b3', 'C', '', ?)", (json.dumps([nfc]),))
+    old.executemany("INSERT INTO actor_aliases VALUES (?, ?)", [(nfd, "b2"), (nfc, "b3")])
+    old.close()
+    with tl.Timeline.open(db) as store:
+        assert store.verify() == 21  # migrated: registered as they stood
+        with pytest.raises(tl.IntegrityError, match="identity rules refuse") as caught:
+            store.verify(deep=True)
+    text = str(caught.value)
+    assert "'nvidia' (actor 'nvidia') looks like 'nv\u0456dia' (actor 'nv\u0456dia')" in text
+    assert f"{nfd!r} (actor 'b2'), {nfc!r} (actor 'b3') are one key after NFKC" in text
+    failed = run("verify", db, "--deep")
+    assert failed.exit_code == 1
+    assert failed.stderr.count("\n") == 1
+    assert "looks like 'nv\u0456dia'" in failed.stderr

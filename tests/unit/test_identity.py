@@ -7,7 +7,13 @@ import unicodedata
 import pytest
 
 import timeline as tl
-from timeline.identity import fold, identity_problem, invisible_character, skeleton
+from timeline.identity import (
+    existing_problems,
+    fold,
+    identity_problem,
+    invisible_character,
+    skeleton,
+)
 
 
 def actor(id: str, name: str = "", aliases: tuple[str, ...] = ()) -> tl.Actor:
@@ -107,3 +113,38 @@ def test_distinct_names_and_the_same_actor_redeclared_pass() -> None:
     assert identity_problem([actor(id="nvidia", aliases=("NVIDIA CORP",))], existing) is None
     assert identity_problem([actor(id="amd"), actor(id="intel")], existing) is None
     assert identity_problem([actor(id="\u5317\u4eac", aliases=("Пекин",))]) is None
+
+
+@pytest.mark.parametrize(("one", "other"), [("g1", "gl"), ("b0b", "bob"), ("f1", "FL")])
+def test_two_ascii_spellings_are_never_look_alikes(one: str, other: str) -> None:
+    assert skeleton(one) == skeleton(other)  # the digits do map ...
+    assert identity_problem([actor(id=one), actor(id=other)]) is None  # ... but not here
+    assert existing_problems([actor(id=one), actor(id=other)]) == []
+
+
+def test_a_digit_still_counts_beside_a_character_outside_ascii() -> None:
+    problem = identity_problem([actor(id="go1d"), actor(id="g\u043eld")])  # Cyrillic o
+    assert problem is not None
+    assert problem[:2] == ("g\u043eld", "id")
+    assert "looks like 'go1d' of actor 'go1d'" in problem[2]
+
+
+def test_existing_problems_names_what_a_store_from_before_the_rules_holds() -> None:
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    found = existing_problems(
+        [
+            actor(id="nvidia"),
+            actor(id="nv\u0456dia"),
+            actor(id=nfc),
+            actor(id="cafe-2", aliases=(nfd,)),
+            actor(id="x", aliases=("X\u200b",)),
+            actor(id="amd"),
+        ]
+    )
+    assert found == [
+        "actor 'x': 'X\\u200b' contains the invisible or bidirectional control character "
+        "U+200B ZERO WIDTH SPACE",
+        f"{nfc!r} (actor {nfc!r}), {nfd!r} (actor 'cafe-2') are one key after NFKC and "
+        "case folding",
+        "'nvidia' (actor 'nvidia') looks like 'nv\u0456dia' (actor 'nv\u0456dia')",
+    ]
