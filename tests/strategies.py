@@ -25,6 +25,7 @@ __all__ = [
     "aware_datetimes",
     "corrections",
     "events",
+    "hostile_text",
     "inquiries",
     "order_cancellations",
     "order_deliveries",
@@ -263,3 +264,35 @@ ALL_EVENTS: dict[str, st.SearchStrategy[Any]] = {
 """Stored type name -> strategy, for every built-in type and the user type."""
 
 events: st.SearchStrategy[tl.Event] = st.one_of(*ALL_EVENTS.values())
+
+
+# --- text an export must show as text -----------------------------------------------
+
+# the syntax of every export format, and whole attacks, mixed into random text
+_SYNTAX = list("<>&\"'`*_[]()#!|~\\:;,=+-@\t\r\n\x0b\x0c\x85\u2028\u2029")
+_ATTACKS = [
+    "<script>alert(1)</script>",
+    "<svg onload=alert(1)>",
+    "<img src=x onerror=alert(1)>",
+    "[x](javascript:alert(1))",
+    "<javascript:alert(1)>",
+    "![i](data:text/html,x)",
+    "\n\n## 2030-01-01\n\n- **Retraction**: forged",
+    '=HYPERLINK("http://a.example")',
+    "&amp;&lt;&#60;",
+    "]]></p><p>",
+    "\\*",
+    "``",
+]
+
+
+def hostile_text(max_parts: int = 5) -> st.SearchStrategy[str]:
+    """Text of any code point (lone surrogates and NUL aside: the stores refuse them),
+    dense with the syntax of Markdown, HTML, CSV and JSON and with whole attacks."""
+    chars = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
+    part = st.one_of(
+        st.text(chars, max_size=8),
+        st.text(st.sampled_from(_SYNTAX), min_size=1, max_size=4),
+        st.sampled_from(_ATTACKS),
+    )
+    return st.lists(part, max_size=max_parts).map("".join)
