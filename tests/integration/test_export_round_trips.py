@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -172,6 +172,15 @@ def _baseline(tmp_path_factory: pytest.TempPathFactory, texts: _Texts) -> dict[s
     name=hostile_text(3),
     url=URLS,
 )
+@example(summary="", quote="\t0", attribution="", publisher="", headline="", name="", url=None)
+@example(
+    summary="", quote="    indented", attribution="", publisher="", headline="", name="", url=None
+)
+@example(summary="", quote="- item", attribution="", publisher="", headline="", name="", url=None)
+@example(summary="", quote="1. item", attribution="", publisher="", headline="", name="", url=None)
+@example(summary="", quote="2) item", attribution="", publisher="", headline="", name="", url=None)
+@example(summary="", quote="+ item", attribution="", publisher="", headline="", name="", url=None)
+@example(summary="", quote="---", attribution="", publisher="", headline="", name="", url=None)
 def test_random_text_round_trips_through_every_export_format(
     tmp_path_factory: pytest.TempPathFactory, **drawn: Any
 ) -> None:

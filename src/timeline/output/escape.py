@@ -22,7 +22,7 @@ import re
 from html import escape as html_escape
 from urllib.parse import urlsplit
 
-__all__ = ["csv_cell", "jsonl_line", "md_code", "md_link", "md_text", "safe_url"]
+__all__ = ["csv_cell", "jsonl_line", "md_code", "md_line", "md_link", "md_text", "safe_url"]
 
 # every vertical break a renderer or an editor may take for a new line
 _BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
@@ -41,6 +41,21 @@ def md_text(text: object) -> str:
     # then & < > " ' as entities (no HTML at all), whose own "#" stays as it is
     escaped = html_escape(escaped, quote=True)
     return _MD_ENTITY.sub(lambda m: _MD_ENTITIES[m.group(0)], escaped)
+
+
+# a list marker where a line's text begins ("- ", "+ ", "1. ", "1) ")
+_LIST_MARKER = re.compile(r"^(?:(\d{1,9})([.)])|([-+]))")
+
+
+def md_line(text: object) -> str:
+    """:func:`md_text` for text that begins a line (a block quote's): without leading
+    spaces or tabs (four would start a code block) and with a list marker escaped."""
+    escaped = md_text(text).lstrip(" \t")
+    return _LIST_MARKER.sub(
+        lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else f"\\{m.group(3)}",
+        escaped,
+        count=1,
+    )
 
 
 def md_code(text: object) -> str:

@@ -35,7 +35,15 @@ from timeline.errors import (
 )
 from timeline.fixtures import DuplicateKeyError, check_regular_file, number_problem, unique_keys
 from timeline.output.corrections import corrections_log
-from timeline.output.escape import csv_cell, jsonl_line, md_code, md_link, md_text, safe_url
+from timeline.output.escape import (
+    csv_cell,
+    jsonl_line,
+    md_code,
+    md_line,
+    md_link,
+    md_text,
+    safe_url,
+)
 from timeline.output.html import write_html
 from timeline.output.labels import (
     actor_ids,
@@ -312,7 +320,7 @@ def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick:
                 head += f" ({actors})"
             out.write(f"- {head}: {md_text(event.summary)} {md_code(event.id)}\n")
             if event.quote:
-                out.write(f"  > {md_text(event.quote)}\n")
+                out.write(f"  > {md_line(event.quote)}\n")
             source = source_line(event, text=md_text, link=md_link)
             if source:
                 out.write(f"  - Source: {source}\n")
