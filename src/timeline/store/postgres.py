@@ -40,7 +40,6 @@ from timeline.store._batch import (
     Batch,
     check_append,
     not_unicode,
-    refuse_actor_identity,
     refuse_nul_in_actors,
 )
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
@@ -57,9 +56,9 @@ from timeline.store.base import (
 from timeline.store.integrity import STORED, check_continues, verify_rows
 from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse, plain
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
-from timeline.store.registrations import ACTOR, TITLE, actor_value, append_records, title_value
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
 from timeline.store.registrations import check as check_registrations
+from timeline.store.registrations import set_titles, upsert_actors
 from timeline.times import from_text
 
 if TYPE_CHECKING:
@@ -97,6 +96,10 @@ def redact(url: str) -> str:
 
 class ReadOnlyReplicaError(StoreError):
     """A write was attempted on a read-only store or a standby (replica) server."""
+
+
+# the actor an alias names, matched regardless of case as on SQLite
+_ALIAS_OWNER = "SELECT actor FROM actor_aliases WHERE lower(alias) = lower(?)"
 
 
 class _Qmark:
@@ -635,69 +638,16 @@ class PostgresEventStore:
             self._upsert_actors(declared)
 
     def _upsert_actors(self, actors: Iterable[Actor]) -> None:
-        conn = self.conn
         actors = list(actors)
         if actors:
-            conn.execute("UPDATE store_changes SET actors = actors + 1")
-            rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
-            refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
-        records: dict[str, str] = {}  # id -> the registered value, once per actor
-        for actor in actors:
-            row = conn.execute(
-                "SELECT name, kind, aliases FROM actors WHERE id = %s", (actor.id,)
-            ).fetchone()
-            aliases = list(actor.aliases)
-            if row is not None:
-                merged = list(json.loads(row[2]))
-                merged += [a for a in aliases if a not in merged]
-                name = actor.name if actor.name and actor.name != actor.id else row[0]
-                kind = actor.kind or row[1]
-                if (name, kind, merged) != (row[0], row[1], json.loads(row[2])):
-                    conn.execute(
-                        "UPDATE actors SET name = %s, kind = %s, aliases = %s WHERE id = %s",
-                        (name, kind, json.dumps(merged, ensure_ascii=False), actor.id),
-                    )
-                    records[actor.id] = actor_value(name, kind, merged)
-                aliases = merged
-            else:
-                conn.execute(
-                    "INSERT INTO actors (id, name, kind, aliases) VALUES (%s, %s, %s, %s)",
-                    (actor.id, actor.name, actor.kind, json.dumps(aliases, ensure_ascii=False)),
-                )
-                records[actor.id] = actor_value(actor.name, actor.kind, aliases)
-            for alias in aliases:
-                owner = conn.execute(
-                    "SELECT actor FROM actor_aliases WHERE lower(alias) = lower(%s)", (alias,)
-                ).fetchone()
-                if owner is not None and owner[0] != actor.id:
-                    raise ValidationError(
-                        f"alias {alias!r} of actor {actor.id!r} already names actor {owner[0]!r}",
-                        field="aliases",
-                    )
-                if owner is None:
-                    conn.execute(
-                        "INSERT INTO actor_aliases (alias, actor) VALUES (%s, %s)",
-                        (alias, actor.id),
-                    )
-        append_records(_Qmark(conn), [(ACTOR, key, value) for key, value in records.items()])
+            self.conn.execute("UPDATE store_changes SET actors = actors + 1")
+        upsert_actors(_Qmark(self.conn), actors, alias_owner=_ALIAS_OWNER)
         self._lookup = None
 
     def _set_titles(self, titles: Iterable[tuple[str, str | None]]) -> None:
         """Give stories these titles (``None`` keeps a story's title), registering each
         change."""
-        conn = self.conn
-        records = []
-        for story, title in titles:
-            row = conn.execute("SELECT title FROM stories WHERE story = %s", (story,)).fetchone()
-            if row is None:
-                conn.execute("INSERT INTO stories (story, title) VALUES (%s, %s)", (story, title))
-            elif title is not None and row[0] != title:
-                conn.execute("UPDATE stories SET title = %s WHERE story = %s", (title, story))
-            else:
-                continue
-            if title is not None:
-                records.append((TITLE, story, title_value(title)))
-        append_records(_Qmark(conn), records)
+        set_titles(_Qmark(self.conn), titles)
 
     # --- reading --------------------------------------------------------------
 

@@ -22,7 +22,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from timeline.codec import canonical_bytes_plain, canonical_json_plain
-from timeline.errors import IntegrityError
+from timeline.errors import IntegrityError, ValidationError
+from timeline.store._batch import refuse_actor_identity
+from timeline.store.recorded import Actor
 
 __all__ = [
     "ACTOR",
@@ -231,3 +233,70 @@ def check(
             + "; ".join(problems[:10])
             + more,
         )
+
+
+def upsert_actors(conn: _Execute, actors: Iterable[Actor], *, alias_owner: str) -> None:
+    """Declare or update ``actors`` inside the caller's write transaction, registering
+    each change (``?`` placeholders; both backends).
+
+    ``alias_owner`` is the backend's query for the actor that owns an alias (its
+    case-insensitive match differs: a ``NOCASE`` column on SQLite, ``lower()`` on
+    PostgreSQL).
+    """
+    actors = list(actors)
+    if actors:
+        rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
+        refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
+    records: dict[str, str] = {}  # id -> the registered value, once per actor
+    for actor in actors:
+        row = conn.execute(
+            "SELECT name, kind, aliases FROM actors WHERE id = ?", (actor.id,)
+        ).fetchone()
+        aliases = list(actor.aliases)
+        if row is not None:
+            merged = list(json.loads(row[2]))
+            merged += [a for a in aliases if a not in merged]
+            name = actor.name if actor.name and actor.name != actor.id else row[0]
+            kind = actor.kind or row[1]
+            if (name, kind, merged) != (row[0], row[1], json.loads(row[2])):
+                conn.execute(
+                    "UPDATE actors SET name = ?, kind = ?, aliases = ? WHERE id = ?",
+                    (name, kind, json.dumps(merged, ensure_ascii=False), actor.id),
+                )
+                records[actor.id] = actor_value(name, kind, merged)
+            aliases = merged
+        else:
+            conn.execute(
+                "INSERT INTO actors (id, name, kind, aliases) VALUES (?, ?, ?, ?)",
+                (actor.id, actor.name, actor.kind, json.dumps(aliases, ensure_ascii=False)),
+            )
+            records[actor.id] = actor_value(actor.name, actor.kind, aliases)
+        for alias in aliases:
+            owner = conn.execute(alias_owner, (alias,)).fetchone()
+            if owner is not None and owner[0] != actor.id:
+                raise ValidationError(
+                    f"alias {alias!r} of actor {actor.id!r} already names actor {owner[0]!r}",
+                    field="aliases",
+                )
+            if owner is None:
+                conn.execute(
+                    "INSERT INTO actor_aliases (alias, actor) VALUES (?, ?)", (alias, actor.id)
+                )
+    append_records(conn, [(ACTOR, key, value) for key, value in records.items()])
+
+
+def set_titles(conn: _Execute, titles: Iterable[tuple[str, str | None]]) -> None:
+    """Give stories these titles (``None`` keeps a story's title) inside the caller's
+    write transaction, registering each change (``?`` placeholders; both backends)."""
+    records = []
+    for story, title in titles:
+        row = conn.execute("SELECT title FROM stories WHERE story = ?", (story,)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO stories (story, title) VALUES (?, ?)", (story, title))
+        elif title is not None and row[0] != title:
+            conn.execute("UPDATE stories SET title = ? WHERE story = ?", (title, story))
+        else:
+            continue
+        if title is not None:
+            records.append((TITLE, story, title_value(title)))
+    append_records(conn, records)

@@ -33,7 +33,6 @@ from timeline.errors import (
     StoreError,
     StoreFormatError,
     TimelineError,
-    ValidationError,
 )
 from timeline.identity import fold
 from timeline.output_files import atomic_path, check_target
@@ -41,7 +40,6 @@ from timeline.store._batch import (
     Batch,
     check_append,
     not_unicode,
-    refuse_actor_identity,
     refuse_nul,
     refuse_nul_in_actors,
     stored_source,
@@ -66,11 +64,14 @@ from timeline.store.integrity import (
     verify,
 )
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
-from timeline.store.registrations import ACTOR, TITLE, actor_value, append_records, title_value
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
 from timeline.store.registrations import check as check_registrations
+from timeline.store.registrations import set_titles, upsert_actors
 from timeline.store.search import matching_rows
 from timeline.times import from_text, to_text
+
+# the actor an alias names (actor_aliases.alias is COLLATE NOCASE)
+_ALIAS_OWNER = "SELECT actor FROM actor_aliases WHERE alias = ?"
 
 __all__ = [
     "GENESIS_HASH",
@@ -580,71 +581,14 @@ class EventStore:
 
     def _upsert_actors(self, conn: sqlite3.Connection, actors: Iterable[Actor]) -> None:
         self._actor_writes += 1
-        actors = list(actors)
-        if actors:
-            rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
-            refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
-        records: dict[str, str] = {}  # id -> the registered value, once per actor
-        for actor in actors:
-            row = conn.execute(
-                "SELECT name, kind, aliases FROM actors WHERE id = ?", (actor.id,)
-            ).fetchone()
-            aliases = list(actor.aliases)
-            if row is not None:
-                merged = list(json.loads(row[2]))
-                merged += [a for a in aliases if a not in merged]
-                name = actor.name if actor.name and actor.name != actor.id else row[0]
-                kind = actor.kind or row[1]
-                if (name, kind, merged) != (row[0], row[1], json.loads(row[2])):
-                    conn.execute(
-                        "UPDATE actors SET name = ?, kind = ?, aliases = ? WHERE id = ?",
-                        (name, kind, json.dumps(merged, ensure_ascii=False), actor.id),
-                    )
-                    records[actor.id] = actor_value(name, kind, merged)
-                aliases = merged
-            else:
-                conn.execute(
-                    "INSERT INTO actors (id, name, kind, aliases) VALUES (?, ?, ?, ?)",
-                    (
-                        actor.id,
-                        actor.name,
-                        actor.kind,
-                        json.dumps(aliases, ensure_ascii=False),
-                    ),
-                )
-                records[actor.id] = actor_value(actor.name, actor.kind, aliases)
-            for alias in aliases:
-                owner = conn.execute(
-                    "SELECT actor FROM actor_aliases WHERE alias = ?", (alias,)
-                ).fetchone()
-                if owner is not None and owner[0] != actor.id:
-                    raise ValidationError(
-                        f"alias {alias!r} of actor {actor.id!r} already names actor {owner[0]!r}",
-                        field="aliases",
-                    )
-                conn.execute(
-                    "INSERT OR IGNORE INTO actor_aliases (alias, actor) VALUES (?, ?)",
-                    (alias, actor.id),
-                )
-        append_records(conn, [(ACTOR, key, value) for key, value in records.items()])
+        upsert_actors(conn, actors, alias_owner=_ALIAS_OWNER)
 
     def _set_titles(
         self, conn: sqlite3.Connection, titles: Iterable[tuple[str, str | None]]
     ) -> None:
         """Give stories these titles (``None`` keeps a story's title), registering each
         change."""
-        records = []
-        for story, title in titles:
-            row = conn.execute("SELECT title FROM stories WHERE story = ?", (story,)).fetchone()
-            if row is None:
-                conn.execute("INSERT INTO stories (story, title) VALUES (?, ?)", (story, title))
-            elif title is not None and row[0] != title:
-                conn.execute("UPDATE stories SET title = ? WHERE story = ?", (title, story))
-            else:
-                continue
-            if title is not None:
-                records.append((TITLE, story, title_value(title)))
-        append_records(conn, records)
+        set_titles(conn, titles)
 
     # --- appending ----------------------------------------------------------
 
