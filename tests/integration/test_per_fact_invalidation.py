@@ -205,18 +205,7 @@ def order_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event
 def test_backdated_orders_and_inquiries_mixed_with_later_events_equal_a_full_fold(
     history: tuple[list[tl.Event], list[list[tl.Event]]],
 ) -> None:
-    base, later = history
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "p.db"
-        clock = StepClock()
-        with tl.Timeline.open(path, clock=clock) as live:
-            live.append(base, story="s")
-            for batch in later:
-                clock.advance(hours=1)
-                live.append(batch, story="s")
-                assert_snapshots_equal_a_full_fold(path, live)
-                # every stored version, index facts included, as a fresh fold has it
-                assert live.derived_differences() == []
+    _append_each_batch_and_compare(history)
 
 
 def test_a_backdated_order_refolds_only_its_buyers_intents(tmp_path: Path) -> None:
@@ -319,17 +308,7 @@ def corrected_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.E
 def test_corrections_and_retractions_refold_their_targets_facts_exactly(
     history: tuple[list[tl.Event], list[list[tl.Event]]],
 ) -> None:
-    base, later = history
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "p.db"
-        clock = StepClock()
-        with tl.Timeline.open(path, clock=clock) as live:
-            live.append(base, story="s")
-            for batch in later:
-                clock.advance(hours=1)
-                live.append(batch, story="s")
-                assert_snapshots_equal_a_full_fold(path, live)
-                assert live.derived_differences() == []
+    _append_each_batch_and_compare(history)
 
 
 def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path: Path) -> None:
@@ -359,3 +338,20 @@ def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path:
         assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
+
+
+def _append_each_batch_and_compare(history: tuple[list[tl.Event], list[list[tl.Event]]]) -> None:
+    """Append the base, then each later batch an hour apart; after each, the snapshots
+    answer as a full fold does and every stored version (index facts included) is the
+    one a fresh fold writes."""
+    base, later = history
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as live:
+            live.append(base, story="s")
+            for batch in later:
+                clock.advance(hours=1)
+                live.append(batch, story="s")
+                assert_snapshots_equal_a_full_fold(path, live)
+                assert live.derived_differences() == []
