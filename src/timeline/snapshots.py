@@ -41,8 +41,8 @@ from timeline.bitemporal import (
 )
 from timeline.codec import Codec, canonical_json, canonical_json_plain, loads_trusted
 from timeline.errors import StoreError
-from timeline.projections.base import Context, Projection
-from timeline.projections.fold import Fold
+from timeline.projections.base import Context, Projection, is_internal
+from timeline.projections.fold import Fold, LazyFacts
 from timeline.projections.layout import FactLayout, signature
 from timeline.projections.orders import (
     OrderIntentProjection,
@@ -288,6 +288,8 @@ class Snapshots:
             kinds = canonical_json(sorted(ctx.actor_kinds))
             self.signature += ":" + hashlib.sha256(kinds.encode("utf-8")).hexdigest()[:16]
         self.codec = _FactCodec(store, log.codec, layouts)
+        self._parsed_keys: dict[str, tuple[str, Hashable]] = {}  # key text -> (projection, key)
+        self._state_keys: dict[str, tuple[str, Hashable] | None] = {}  # the same, facts only
         # the in-memory fold at the checkpoint's fold key, reused while it still matches
         self._fold: Fold | None = None
         self._fold_key = ""
@@ -313,7 +315,7 @@ class Snapshots:
             return False
         return _knows_everything(bounds, cp.max_reported, cp.max_recorded)
 
-    def tables_for(self, bounds: Bounds) -> dict[str, dict[Hashable, Any]] | None:
+    def tables_for(self, bounds: Bounds) -> Mapping[str, Mapping[Hashable, Any]] | None:
         """The facts for ``bounds``, without writing anything; ``None`` if the
         versions cannot answer (the caller then folds the log).
 
@@ -363,7 +365,7 @@ class Snapshots:
             cast(Generator[Any, None, None], stream).close()  # its cursor, before the commit
         return fold.facts
 
-    def tables_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
+    def tables_at(self, at: datetime | None) -> Mapping[str, Mapping[Hashable, Any]]:
         """The facts as of ``at``: from the in-memory fold when it is at the head."""
         if at is None and self._fold is not None:
             cp = self.store.checkpoint()
@@ -371,23 +373,51 @@ class Snapshots:
                 return {name: dict(table) for name, table in self._fold.facts.items()}
         return self.facts_at(at)
 
-    def facts_at(self, at: datetime | None) -> dict[str, dict[Hashable, Any]]:
+    def facts_at(self, at: datetime | None) -> Mapping[str, Mapping[Hashable, Any]]:
         """Every fact as of valid time ``at``, without the projections' own indexes
-        (a state to read, not to fold on)."""
-        return self._facts(_bound(at), inclusive=True, indexes=False)
+        (a state to read, not to fold on), each decoded when first read."""
+        tables: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
+        rows = [
+            row
+            for row in self.store.facts_at(_bound(at), inclusive=True)
+            if not row[1].startswith(_INDEX_TAG)
+        ]
+        self.codec.preload()
+        keys = self._state_keys
+        self._parse_keys([k for k, _ in rows])
+        for key_text, fact in rows:
+            parsed = keys[key_text]
+            if parsed is not None:  # (None: a projection's own index key, left out)
+                tables.setdefault(parsed[0], {})[parsed[1]] = fact
+        return {name: LazyFacts(raw, self._loads) for name, raw in tables.items()}
 
-    def _facts(
-        self, key: str, *, inclusive: bool, indexes: bool = True
-    ) -> dict[str, dict[Hashable, Any]]:
+    def _parse_keys(self, texts: list[str]) -> None:
+        """Parse the key texts not parsed yet into ``_state_keys`` (one JSON decode for
+        all); a projection's own index key maps to ``None``."""
+        keys = self._state_keys
+        missing = [t for t in texts if t not in keys]
+        if not missing:
+            return
+        for text, (projection, key) in zip(
+            missing, loads_trusted("[" + ",".join(missing) + "]"), strict=True
+        ):
+            # the common case, a flat key of strings, without the recursive walk
+            flat = type(key) is list and list not in map(type, key)
+            key = tuple(key) if flat else _tuples(key)
+            keys[text] = None if is_internal(key) else (projection, key)
+
+    def _facts(self, key: str, *, inclusive: bool) -> dict[str, dict[Hashable, Any]]:
+        """Every fact at fold key ``key`` (indexes included), decoded: to fold on."""
         tables: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
         rows = self.store.facts_at(key, inclusive=inclusive)
         self.codec.preload()
+        keys = self._parsed_keys
         loads = self.codec.loads
         for key_text, fact in rows:
-            if not indexes and fact.startswith(_INDEX_TAG):
-                continue
-            projection, fkey = _key_of(key_text)
-            tables.setdefault(projection, {})[fkey] = loads(fact)
+            parsed = keys.get(key_text)
+            if parsed is None:
+                parsed = keys[key_text] = _key_of(key_text)
+            tables.setdefault(parsed[0], {})[parsed[1]] = loads(fact)
         return tables
 
     def fact_at(self, projection: str, key: Hashable, at: datetime | None) -> Any:

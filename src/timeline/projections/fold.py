@@ -19,7 +19,7 @@ from timeline.projections.base import Change, Context, Projection, is_internal
 from timeline.projections.orders import OrderIntent, Restriction, intent_key
 from timeline.projections.stance import Stance
 
-__all__ = ["CLAIMS", "Fold", "State"]
+__all__ = ["CLAIMS", "Fold", "LazyFacts", "State"]
 
 CLAIMS = "_claims"
 """The fold's own table of denials and confirmations seen so far (index keys only):
@@ -196,6 +196,48 @@ def _key(key: Hashable) -> tuple[Any, ...]:
     return key if isinstance(key, tuple) else (key,)
 
 
+class LazyFacts(Mapping[Hashable, Any]):
+    """A read-only fact table whose facts are decoded when first read: a state read
+    from stored text decodes only the facts asked for. Holds facts only (no index
+    keys); ``decode`` turns one stored text into its fact."""
+
+    __slots__ = ("_decode", "_done", "_raw")
+
+    def __init__(self, raw: dict[Hashable, Any], decode: Callable[[Any], Any]) -> None:
+        self._raw = raw
+        self._done: dict[Hashable, Any] = {}
+        self._decode = decode
+
+    def __getitem__(self, key: Hashable) -> Any:
+        try:
+            return self._done[key]
+        except KeyError:
+            pass
+        fact = self._done[key] = self._decode(self._raw[key])
+        return fact
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            key in other and self[key] == other[key] for key in self._raw
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<LazyFacts {len(self._raw)} facts, {len(self._done)} decoded>"
+
+
 def mark_certainty(fact: Any, uncertain: Set[str]) -> Any:
     """``fact`` with ``certain=False`` when every event of its own evidence is in
     ``uncertain`` (only possibly by the query's bounds); restrictions blocking an
@@ -226,16 +268,20 @@ class State:
         check_topic: Callable[[str], None] | None = None,
         uncertain: Set[str] = frozenset(),
     ) -> None:
-        # a state holds facts only, never a projection's own index entries
-        self._facts = {
-            name: {k: v for k, v in table.items() if not is_internal(k)}
+        # a state holds facts only, never a projection's own index entries; a table
+        # decoded on access (LazyFacts) holds none and is the state's own
+        self._facts: dict[str, Mapping[Hashable, Any]] = {
+            name: (
+                table
+                if isinstance(table, LazyFacts) and not uncertain
+                else {k: v for k, v in table.items() if not is_internal(k)}
+            )
             for name, table in facts.items()
             if not name.startswith("_")  # the fold's own tables (claims)
         }
         if uncertain:
-            for table in self._facts.values():
-                for key, fact in table.items():
-                    table[key] = mark_certainty(fact, uncertain)
+            for name, table in self._facts.items():
+                self._facts[name] = {k: mark_certainty(f, uncertain) for k, f in table.items()}
         self._resolve = resolve or (lambda name: name)
         self._check_topic = check_topic or (lambda topic: None)
 

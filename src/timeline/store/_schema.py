@@ -527,3 +527,19 @@ def _packed_facts(db: Database) -> None:
         if isinstance(packed, bytes):
             updates.append((packed, key_id, okey))
     db.conn.executemany("UPDATE fact_versions SET fact = ? WHERE key_id = ? AND okey = ?", updates)
+
+
+# --- 0011: full-state checkpoints of the snapshots --------------------------------------
+
+
+@migrations(name="0011_state_checkpoints")
+def _state_checkpoints(db: Database) -> None:
+    # Every so many fact versions, the whole state at one fold key (``facts``:
+    # zlib-compressed JSON {fact key text: fact text}; ``size``: how many facts). A
+    # state at T is the nearest one at or before T plus the versions after it.
+    # Derived data: an old store starts without any (it answers from the versions
+    # alone) and its writer adds them as it goes.
+    db.execute(
+        "CREATE TABLE fact_checkpoints (id INTEGER PRIMARY KEY, okey TEXT NOT NULL UNIQUE, "
+        "size INTEGER NOT NULL, facts BLOB NOT NULL)"
+    )

@@ -8,8 +8,12 @@ are rebuilt, is :mod:`timeline.snapshots`' business.
 
 from __future__ import annotations
 
+import sqlite3
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+import orjson
 
 from timeline.store._schema import pack_fact, source_digest, unpack_fact
 from timeline.store._where import id_chunks
@@ -21,6 +25,14 @@ __all__ = ["SQLiteSnapshotStore"]
 _SCOPE = "all"
 _KEY_ID = "(SELECT id FROM fact_keys WHERE key = ?)"  # a fact's number, from its key text
 
+CHECKPOINT_EVERY = 2_000
+"""The fewest fact versions between two full-state checkpoints (``fact_checkpoints``);
+more when the state holds more facts: a checkpoint is due once the versions since the
+last one outnumber that one's facts. A state at T then reads one checkpoint and fewer
+versions after it than it holds facts, and the checkpoints together take about what
+the versions take compressed (docs/performance.md has the measurements)."""
+_CHECK_AFTER = CHECKPOINT_EVERY // 4  # versions this process writes before it looks again
+
 
 class SQLiteSnapshotStore:
     """Fact versions kept in the store file, beside the log they derive from."""
@@ -28,6 +40,7 @@ class SQLiteSnapshotStore:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self.wait = True  # False: give up at once when another writer holds the lock
+        self._unchecked = _CHECK_AFTER  # versions written since we last looked for a gap
 
     def checkpoint(self) -> Checkpoint | None:
         """The checkpoint, or ``None`` before the first build."""
@@ -55,8 +68,10 @@ class SQLiteSnapshotStore:
             if delete_from == "":
                 conn.execute("DELETE FROM fact_versions")
                 conn.execute("DELETE FROM fact_keys")
+                conn.execute("DELETE FROM fact_checkpoints")
             elif delete_from is not None:
                 conn.execute("DELETE FROM fact_versions WHERE okey >= ?", (delete_from,))
+                conn.execute("DELETE FROM fact_checkpoints WHERE okey >= ?", (delete_from,))
             self._put(conn, checkpoint)
 
     def write_versions(
@@ -74,7 +89,12 @@ class SQLiteSnapshotStore:
                 "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
                 [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
+            if rows:  # (normally all after the last checkpoint: nothing to drop)
+                conn.execute(
+                    "DELETE FROM fact_checkpoints WHERE okey >= ?", (min(o for _, o, _ in rows),)
+                )
             self._put(conn, checkpoint)
+            self._checkpoints(conn, checkpoint.okey, len(rows))
 
     @staticmethod
     def _key_ids(conn: Any, keys: set[str]) -> dict[str, int]:
@@ -127,7 +147,12 @@ class SQLiteSnapshotStore:
                 "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
                 [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
+            # full-state checkpoints from the first rewritten fold key on no longer hold
+            changed = [_after(a) for _, a in dropped] + [o for _, o, _ in rows]
+            if changed:
+                conn.execute("DELETE FROM fact_checkpoints WHERE okey >= ?", (min(changed),))
             self._put(conn, checkpoint)
+            self._checkpoints(conn, checkpoint.okey, len(rows) + len(dropped))
 
     @staticmethod
     def _put(conn: Any, cp: Checkpoint) -> None:
@@ -146,16 +171,94 @@ class SQLiteSnapshotStore:
             ),
         )
 
-    def facts_at(self, okey: str, *, inclusive: bool) -> Iterator[tuple[str, str]]:
-        """Each fact's latest version at (or before) ``okey``; removed facts left out."""
+    # --- full-state checkpoints -------------------------------------------------------
+
+    def _checkpoints(self, conn: sqlite3.Connection, upto: str, written: int) -> None:
+        """Inside the upkeep's write transaction, with the versions up to fold key
+        ``upto`` final: add the missing full-state checkpoints, one every
+        ``CHECKPOINT_EVERY`` versions after the latest one, as many as the versions
+        just written could have made due (bounded work, in proportion to the upkeep's)."""
+        self._unchecked += written
+        if self._unchecked < _CHECK_AFTER:
+            return
+        self._unchecked = 0
+        for _ in range(written // CHECKPOINT_EVERY + 1):
+            last = conn.execute(
+                "SELECT okey, size FROM fact_checkpoints WHERE okey <= ? ORDER BY okey DESC "
+                "LIMIT 1",
+                (upto,),
+            ).fetchone()
+            after, size = ("", 0) if last is None else last
+            due = conn.execute(
+                "SELECT okey FROM fact_versions WHERE okey > ? AND okey <= ? "
+                "ORDER BY okey LIMIT 1 OFFSET ?",
+                (after, upto, max(CHECKPOINT_EVERY, size) - 1),
+            ).fetchone()
+            if due is None:
+                return
+            state = self._state_texts(conn, due[0], inclusive=True)
+            if state is None:
+                state = dict(self._scan(conn, due[0], "<="))
+            conn.execute(
+                "INSERT OR REPLACE INTO fact_checkpoints (okey, size, facts) VALUES (?, ?, ?)",
+                (due[0], len(state), zlib.compress(orjson.dumps(state), 6)),
+            )
+
+    @staticmethod
+    def _state_texts(
+        conn: sqlite3.Connection, okey: str, *, inclusive: bool
+    ) -> dict[str, str] | None:
+        """``{key text: fact text}`` at ``okey`` from the nearest checkpoint at or before
+        it and the versions after that; ``None``: no checkpoint there."""
         op = "<=" if inclusive else "<"
+        found = conn.execute(
+            f"SELECT okey, facts FROM fact_checkpoints WHERE okey {op} ? ORDER BY okey DESC "
+            "LIMIT 1",
+            (okey,),
+        ).fetchone()
+        if found is None:
+            return None
+        state: dict[str, str] = orjson.loads(zlib.decompress(found[1]))
+        rows = conn.execute(
+            "SELECT k.key, v.fact FROM fact_versions v JOIN fact_keys k ON k.id = v.key_id "
+            f"WHERE v.okey > ? AND v.okey {op} ? ORDER BY v.okey",
+            (found[0], okey),
+        )
+        for key, fact in rows:
+            if fact is None:
+                state.pop(key, None)
+            else:
+                state[key] = unpack_fact(fact)
+        return state
+
+    @staticmethod
+    def _scan(conn: sqlite3.Connection, okey: str, op: str) -> Iterator[tuple[str, str]]:
+        """Each fact's latest version by ``okey`` from the versions alone (one seek per fact)."""
+        rows = conn.execute(
+            "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key_id = k.id "
+            f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
+            (okey,),
+        ).fetchall()
+        return ((key, unpack_fact(fact)) for key, fact in rows if fact is not None)
+
+    def checkpoint_keys(self) -> list[str]:
+        """The fold keys of the full-state checkpoints, in order."""
         with self._store.guard():
             rows = self._store.conn.execute(
-                "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key_id = k.id "
-                f"AND v.okey {op} ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k",
-                (okey,),
+                "SELECT okey FROM fact_checkpoints ORDER BY okey"
             ).fetchall()
-        return ((key, unpack_fact(fact)) for key, fact in rows if fact is not None)
+        return [r[0] for r in rows]
+
+    def facts_at(self, okey: str, *, inclusive: bool) -> Iterator[tuple[str, str]]:
+        """Each fact's latest version at (or before) ``okey``; removed facts left out:
+        from the nearest full-state checkpoint and the versions after it, or (before
+        the first checkpoint) one seek per fact."""
+        op = "<=" if inclusive else "<"
+        with self._store.guard():
+            state = self._state_texts(self._store.conn, okey, inclusive=inclusive)
+            if state is not None:
+                return iter(state.items())
+            return iter(list(self._scan(self._store.conn, okey, op)))
 
     def fact_at(self, key: str, okey: str) -> str | None:
         """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
@@ -181,6 +284,7 @@ class SQLiteSnapshotStore:
         with self._store.write() as conn:
             conn.execute("DELETE FROM fact_versions")
             conn.execute("DELETE FROM fact_keys")
+            conn.execute("DELETE FROM fact_checkpoints")
             conn.execute("DELETE FROM snapshot_checkpoint")
 
     def source_ref(self, text: str) -> int:
@@ -219,3 +323,8 @@ class SQLiteSnapshotStore:
                     ).fetchall()
                 )
         return [(int(ref), text) for ref, text in found]
+
+
+def _after(okey: str) -> str:
+    """The least fold key after ``okey`` (versions ``> okey`` are those ``>= _after(okey)``)."""
+    return okey + "\x00"

@@ -1,0 +1,156 @@
+"""Full-state checkpoints: a state at T from the nearest checkpoint and the versions
+after it equals a full fold of the log, whatever was appended, backdated, corrected
+or retracted; an old store without checkpoints migrates, answers, and gets them.
+
+The checkpoint spacing is lowered to a few versions so that small random histories
+hold many checkpoints and every state at T reads one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import timeline as tl
+from tests.conftest import StepClock
+from timeline.projections.fold import LazyFacts
+from timeline.store import facts
+from timeline.store.facts import SQLiteSnapshotStore
+
+from .test_state_properties import BASE, history
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SCHEMA_0003_STORE = DATA / "store-schema-0003.db"
+
+# random valid times around the histories' events (days 0-20, any hour), and unbounded
+ats = st.lists(
+    st.builds(
+        lambda d, h: BASE + timedelta(days=d, hours=h), st.integers(-1, 22), st.integers(0, 23)
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _checkpoints(path: Path) -> list[tuple[str, int]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT okey, size FROM fact_checkpoints ORDER BY okey").fetchall()
+    finally:
+        conn.close()
+
+
+def _checkpoints_hold(path: Path) -> dict[str, dict[str, str]]:
+    """Every stored checkpoint, asserted equal to the state its versions give at its key."""
+    conn = sqlite3.connect(path)
+    try:
+        held = {}
+        for okey, size, blob in conn.execute("SELECT okey, size, facts FROM fact_checkpoints"):
+            state = orjson.loads(zlib.decompress(blob))
+            assert state == dict(SQLiteSnapshotStore._scan(conn, okey, "<=")), okey
+            assert size == len(state)
+            held[okey] = state
+        return held
+    finally:
+        conn.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=history(), times=ats)
+def test_a_state_at_t_from_checkpoints_equals_a_full_fold(
+    batches: list[list[tl.Event]], times: list[object]
+) -> None:
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as tmp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        path = Path(tmp) / "c.db"
+        with tl.Timeline.open(path, clock=StepClock()) as live:
+            for batch in batches:
+                live.append(batch, story="s")
+                # a read-only store keeps no snapshots: it folds the log (the reference)
+                with (
+                    tl.Timeline.open(path, readonly=True) as reader,
+                    tl.Timeline.open(path) as fresh,
+                ):
+                    for at in [*times, None]:
+                        expected = reader.state(at=at)
+                        got = fresh.state(at=at)
+                        assert got == expected, at
+                        assert got.stances() == expected.stances(), at
+                        assert got.order_intents() == expected.order_intents(), at
+                        assert got.restrictions() == expected.restrictions(), at
+        _checkpoints_hold(path)
+
+
+def test_checkpoints_are_written_and_dropped_from_a_backdated_change_on(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    day = [BASE + timedelta(days=d) for d in range(40)]
+
+    def said(n: int, at: int, position: str) -> tl.Event:
+        return tl.Statement(
+            id=f"s{n}", occurred_at=day[at], actor=f"a{n % 3}", topic="t", position=position
+        )
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 3)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for n in range(20):
+                store.append([said(n, 10 + n, "supports" if n % 2 else "opposes")], story="s")
+            written = _checkpoints(path)
+            assert len(written) >= 4
+            old = _checkpoints_hold(path)
+            assert [s for _, s in written] == sorted(s for _, s in written)  # facts only grow
+            state = store.state(at=day[25])
+            # read from a checkpoint: facts decoded when asked for
+            assert isinstance(state._facts["stance"], LazyFacts)
+            before = {(s.actor, s.position.value) for s in state.stances()}
+            assert before == {("a0", "supports"), ("a1", "supports"), ("a2", "opposes")}
+            # a backdated statement at day 12 rewrites a0's history from there on
+            store.append([said(99, 12, "undecided")], story="s")
+            new = _checkpoints_hold(path)
+            cut = day[12].strftime("%Y-%m-%d")
+            assert all(new[k] == old[k] for k in old if k < cut and k in new)
+            assert any(new.get(k) != old[k] for k in old if k >= cut)  # rewritten or dropped
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for d in range(9, 32):
+                    assert store.state(at=day[d]) == reader.state(at=day[d]), d
+
+
+def test_a_store_without_checkpoints_migrates_answers_and_gets_them(tmp_path: Path) -> None:
+    copy = tmp_path / SCHEMA_0003_STORE.name
+    shutil.copyfile(SCHEMA_0003_STORE, copy)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        with tl.Timeline.open(copy) as store, tl.Timeline.open(copy, readonly=True) as reader:
+            assert "0011_state_checkpoints" in store.store.schema_names()
+            assert _checkpoints(copy) == []
+            times = ["2025-09-01", "2025-12-09", None]
+            for at in times:  # answered from the versions alone
+                assert store.state(at=at) == reader.state(at=at)
+            store.append(
+                [
+                    tl.Statement(
+                        id="late-1",
+                        occurred_at=datetime(2025, 12, 20, 10, tzinfo=UTC),
+                        actor="beijing",
+                        topic="h200-imports",
+                        position="supports",
+                    )
+                ],
+                story="h200-china",
+            )
+            assert _checkpoints(copy) != []  # the writer added them
+            for at in [*times, "2025-12-21"]:
+                assert store.state(at=at) == reader.state(at=at)
+            assert store.verify() == 22
