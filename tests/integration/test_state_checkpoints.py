@@ -134,6 +134,7 @@ def test_a_store_without_checkpoints_migrates_answers_and_gets_them(tmp_path: Pa
         mp.setattr(facts, "_CHECK_AFTER", 1)
         with tl.Timeline.open(copy) as store, tl.Timeline.open(copy, readonly=True) as reader:
             assert "0011_state_checkpoints" in store.store.schema_names()
+            assert "0012_correction_periods_index" in store.store.schema_names()
             assert _checkpoints(copy) == []
             times = ["2025-09-01", "2025-12-09", None]
             for at in times:  # answered from the versions alone

@@ -543,3 +543,20 @@ def _state_checkpoints(db: Database) -> None:
         "CREATE TABLE fact_checkpoints (id INTEGER PRIMARY KEY, okey TEXT NOT NULL UNIQUE, "
         "size INTEGER NOT NULL, facts BLOB NOT NULL)"
     )
+
+
+# --- 0012: an index of the corrections' replacement periods ----------------------------
+
+VAGUE_REPLACEMENTS_INDEX = "events_correction_periods"
+
+
+@migrations(name="0012_correction_periods_index")
+def _correction_periods_index(db: Database) -> None:
+    # A single-fact lookup asks when some correction's replacement only possibly
+    # happened: read from this small index (corrections only) instead of every
+    # correction's payload (the first lookup of a newly opened store read them all).
+    db.execute(
+        f"CREATE INDEX {VAGUE_REPLACEMENTS_INDEX} ON events "
+        "(json_extract(payload, '$.replacement.occurred_at'), "
+        "json_extract(payload, '$.replacement.occurred_until')) WHERE type = 'correction'"
+    )
