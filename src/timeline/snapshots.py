@@ -20,10 +20,11 @@ follows it, never a full rebuild.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import weakref
-from collections.abc import Callable, Generator, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -42,10 +43,14 @@ from timeline.bitemporal import (
 from timeline.codec import Codec, canonical_json, canonical_json_plain, loads_trusted
 from timeline.errors import StoreError
 from timeline.projections.base import Context, Projection, is_internal
-from timeline.projections.fold import Fold, LazyFacts
+from timeline.projections.fold import CLAIMS, Fold, LazyFacts
 from timeline.projections.layout import FactLayout, signature
 from timeline.projections.orders import (
     OrderIntentProjection,
+    Restriction,
+    intent_key,
+    is_kind_target,
+    kind_target,
 )
 from timeline.projections.stance import StanceProjection
 from timeline.store.base import Checkpoint, CheckpointMoved, EventFilter, EventLog, SnapshotStore
@@ -73,6 +78,8 @@ def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
     if kind is ev.Inquiry:
         topic = event.topic  # type: ignore[attr-defined]
         return () if topic is None else tuple((b, topic) for b in event.inquirers)  # type: ignore[attr-defined]
+    if kind is ev.PolicyChange:
+        return ((event.authority, event.topic),)  # type: ignore[attr-defined]
     if kind in (ev.OrderPlaced, ev.OrderCancelled, ev.OrderDelivered):
         return ()
     return None
@@ -101,23 +108,144 @@ def _belongs_to(key: Hashable, buyer: str) -> bool:
     )
 
 
+_CLAIM_STEP: Any = object()  # a refold step at a claim's place: the claims are checked again
+_DENIAL, _CONFIRMATION = "denial", "confirmation"  # as the fold registers claims
+_OWN, _ALL = "own", "all"
+
+
+def _names_any(fact: Any, named: Iterable[str]) -> bool:
+    """Whether ``fact`` is there and its evidence holds one of the ``named`` events."""
+    evidence: tuple[str, ...] = getattr(fact, "evidence", None) or ()
+    return not set(named).isdisjoint(evidence)
+
+
+def _restriction_key(key: Hashable) -> bool:
+    """Whether an orders fact key is a restriction or one of the restriction indexes."""
+    return (
+        isinstance(key, tuple)
+        and bool(key)
+        and key[0] in ("restriction", "_restrictions_on", "_restrictions_by")
+    )
+
+
+class _ClaimBook:
+    """The denials and confirmations in fold order, for the per-fact refolds: a fact's
+    ``disputed_by`` / ``confirmed_by`` at a fold key are those the fold's own check
+    (:meth:`Fold._checked`) gives it from the claims registered up to that key."""
+
+    def __init__(self) -> None:
+        # claim id -> (fold key, kind, actor, scope, the events it names)
+        self.claims: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {}
+        self.at: dict[str, str] = {}  # fold key -> claim id
+        self.claimed: dict[str, list[tuple[str, str]]] = {}  # event id -> (fold key, claim)
+        self._keys: list[str] = []
+
+    def add(
+        self, key: str, claim_id: str, kind: str, actor: str, scope: str, named: Sequence[str]
+    ) -> None:
+        self.claims[claim_id] = (key, kind, actor, scope, tuple(named))
+        self.at[key] = claim_id
+        bisect.insort(self._keys, key)
+        for event_id in dict.fromkeys(named):
+            bisect.insort(self.claimed.setdefault(event_id, []), (key, claim_id))
+
+    def keys_between(self, after: str, upto: str) -> list[str]:
+        """The claims' fold keys in ``(after, upto]``."""
+        lo = bisect.bisect_right(self._keys, after)
+        hi = bisect.bisect_right(self._keys, upto)
+        return self._keys[lo:hi]
+
+    def check(self, fact: Any, at: str) -> Any:
+        """``fact`` with the claims registered up to fold key ``at``."""
+        evidence = getattr(fact, "evidence", None)
+        if not self.claims or evidence is None or not hasattr(fact, "disputed_by"):
+            return fact
+        participants = fact.participants
+        disputed: list[str] = []
+        confirmed: list[str] = []
+        for event_id in evidence:
+            for key, claim_id in self.claimed.get(event_id, ()):
+                if key > at:
+                    break
+                _, kind, actor, scope, _ = self.claims[claim_id]
+                if scope == _ALL or actor in participants:
+                    (disputed if kind == _DENIAL else confirmed).append(claim_id)
+        d, c = tuple(dict.fromkeys(disputed)), tuple(dict.fromkeys(confirmed))
+        if d == fact.disputed_by and c == fact.confirmed_by:
+            return fact
+        return attrs.evolve(fact, disputed_by=d, confirmed_by=c)
+
+
+class _RestrictionView(Mapping[Hashable, Any]):
+    """The restriction facts as a replay of policy changes sees them: its own updates
+    over those stored at ``before``; intents absent (the replay leaves them out)."""
+
+    def __init__(
+        self,
+        snapshots: Snapshots,
+        state: dict[Hashable, Any],
+        starts: dict[Hashable, Any],
+        before: str,
+    ):
+        self._snapshots = snapshots
+        self._state = state
+        self._starts = starts  # stored values at ``before``, shared by both replays
+        self._before = before
+
+    def __getitem__(self, key: Hashable) -> Any:
+        if not _restriction_key(key):
+            raise KeyError(key)
+        if key in self._state:
+            found = self._state[key]
+        else:
+            if key not in self._starts:
+                self._starts[key] = self._snapshots._stored("orders", key, self._before)
+            found = self._starts[key]
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[Hashable]:
+        raise TypeError("a refold view is read by key only")
+
+    def __len__(self) -> int:
+        raise TypeError("a refold view is read by key only")
+
+
 class _BuyerView(Mapping[Hashable, Any]):
     """The orders facts as one buyer's refold sees them just before a fold key: the
     buyer's own intents from the refold, restrictions from their stored versions,
     other buyers' intents absent (their updates are not kept)."""
 
-    def __init__(self, snapshots: Snapshots, buyer: str, own: dict[Hashable, Any], at: str):
+    def __init__(
+        self,
+        snapshots: Snapshots,
+        buyer: str,
+        own: dict[Hashable, Any],
+        at: str,
+        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] | None = None,
+    ):
         self._snapshots = snapshots
         self._buyer = buyer
         self._own = own
         self._at = at
+        # restriction keys rebuilt after a fold key: (that key, the value there, versions)
+        self._overlay = overlay or {}
 
     def __getitem__(self, key: Hashable) -> Any:
         if isinstance(key, tuple) and key and key[0] in ("intent", "_intents_of"):
             if len(key) >= 2 and key[1] == self._buyer:
                 return self._own[key]
             raise KeyError(key)
-        found = self._snapshots._stored("orders", key, self._at)
+        rebuilt = self._overlay.get(key)
+        if rebuilt is not None and self._at >= rebuilt[0]:
+            _, found, versions = rebuilt
+            for at, fact in versions:
+                if at > self._at:
+                    break
+                found = fact
+        else:
+            found = self._snapshots._stored("orders", key, self._at)
         if found is None:
             raise KeyError(key)
         return found
@@ -742,20 +870,36 @@ class Snapshots:
         batch's other (new, later) events on top: one transaction with the checkpoint.
 
         A stance depends on nothing but the events that set it: a backdated
-        announcement, statement, regulator meeting or inquiry (with a topic) changes
-        the ``(actor, topic)`` stances it sets from its time on. Their later versions
-        name the events that shaped them (``versions_after``: the index from a fact to
-        its events); those are replayed on top of the version just before it.
+        announcement, statement, regulator meeting, policy change or inquiry (with a
+        topic) changes the ``(actor, topic)`` stances it sets from its time on. Their
+        later versions name the events that shaped them (``versions_after``: the index
+        from a fact to its events); those are replayed on top of the version just
+        before it.
 
         A buyer's order intents depend on the buyer's own inquiries and orders, and on
-        the restrictions in force (which no inquiry or order changes): a backdated
-        inquiry or order refolds the intents of each buyer it names from its time on,
-        replaying that buyer's events and the policy changes since, and reading the
-        restrictions from their stored versions.
+        the restrictions in force: a backdated inquiry or order refolds the intents of
+        each buyer it names from its time on, replaying that buyer's events and the
+        policy changes since, reading the restrictions from their stored versions.
 
-        Anything else (a backdated policy change, corrections, retractions, denials
-        and confirmations anywhere in the log, actors declared with kinds) returns
-        ``False``: the caller refolds everything from the earliest change.
+        Restrictions (and their indexes) depend on policy changes alone: a backdated
+        policy change, or a correction or retraction of one, replays the policy
+        changes from its time on twice, as the log stood before the batch and as it
+        stands now, rewrites the restriction facts either replay touches, and refolds
+        the intents of the buyers (by id, or by kind for ``kind:<kind>`` entries) whose
+        blocking restrictions differ between the two.
+
+        Denials and confirmations only add to ``disputed_by`` / ``confirmed_by`` of the
+        facts whose evidence holds an event they name: every refolded fact is checked
+        against the claims at each point (:class:`_ClaimBook`), and a backdated claim
+        rewrites the versions of the facts its events shape from its time on. A claim's
+        scope (whether its actor takes part in a fact it names) is kept as stored; a
+        refold that would change it returns ``False``.
+
+        ``False`` (the caller refolds everything from the earliest change): a type of
+        one's own, chains of corrections, corrections or retractions of claims, a
+        backdated claim together with other backdated events, a claim naming an event
+        of the same batch, a claim's scope that changes, or more than
+        ``_TARGETED_MAX`` new events.
         """
         store = self.store
         replace = getattr(store, "replace_versions", None)
@@ -777,6 +921,8 @@ class Snapshots:
         buyers: dict[str, str] = {}  # buyer -> the earliest fold key its intents change at
         forward: list[tuple[str, ev.Event]] = []
         targets: set[str] = set()
+        claims: list[tuple[str, ev.Event]] = []  # backdated denials and confirmations
+        policy_from = _MAX  # the earliest backdated policy change (or a version of one)
         for record in new:
             event = record.event
             key = okey(event.occurred_at, record.position)
@@ -789,31 +935,56 @@ class Snapshots:
             if key > cp.okey:
                 forward.append((key, event))  # folded on top, as any new event
                 continue
+            if isinstance(event, ev.Denial | ev.Confirmation):
+                claims.append((key, event))
+                continue
             stance_keys = _stance_keys(event)
             if stance_keys is None:
-                return False  # a policy change (or a type of one's own): refold from it
+                return False  # a type of one's own: refold from it
             for stance_key in dict.fromkeys(stance_keys):
                 placed.setdefault(_key_text("stance", stance_key), []).append((key, event))
-            if type(event) in _ORDER_TYPES:
-                if self.ctx.actor_kinds:
-                    return False  # kind:<kind> restrictions reach buyers by their kind
+            if type(event) is ev.PolicyChange:
+                policy_from = min(policy_from, key)
+            elif type(event) in _ORDER_TYPES:
                 for buyer in _buyers_of(event):
                     buyers[buyer] = min(buyers.get(buyer, _MAX), key)
-        if targets and not self._place_targets(cp, new, targets, placed, buyers):
-            return False
-        if not placed and not buyers and not targets:
+        if targets:
+            found = self._place_targets(cp, new, targets, placed, buyers)
+            if found is None:
+                return False
+            policy_from = min(policy_from, found)
+        policies = policy_from != _MAX
+        if claims and (placed or buyers or targets or policies):
+            return False  # claims and other backdated events together: refold from the earliest
+        if not placed and not buyers and not targets and not claims and not policies:
             return False  # nothing backdated: the forward fold takes it
-        if self._has_claims() or (buyers and not self._orders_types_plain()):
+        if (buyers or policies) and not self._orders_types_plain():
             return False
+        book: _ClaimBook | None = None
+        if claims or self._has_claims():
+            book = self._claim_book(cp)
+            if book is None:
+                return False
         rows: list[tuple[str, str, Any]] = []
         dropped: list[tuple[str, str]] = []
         finals: dict[tuple[str, Hashable], Any] = {}
-        if placed and not self._refold_stances(
-            cp, stance, placed, versions_after, rows, dropped, finals, targets
+        if claims:
+            assert book is not None
+            if not self._refold_claims(cp, claims, book, rows, finals):
+                return False
+        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] = {}
+        if policies and not self._refold_restrictions(
+            cp, head, orders, policy_from, book, buyers, overlay, rows, dropped, finals
         ):
             return False
-        if buyers:
-            self._refold_buyers(cp, head, orders, buyers, rows, dropped, finals)
+        if placed and not self._refold_stances(
+            cp, stance, placed, versions_after, rows, dropped, finals, targets, book
+        ):
+            return False
+        if buyers and not self._refold_buyers(
+            cp, head, orders, buyers, rows, dropped, finals, book, overlay
+        ):
+            return False
         last = cp.okey
         fold: Fold | None = None
         if forward:
@@ -862,26 +1033,28 @@ class Snapshots:
         targets: set[str],
         placed: dict[str, list[tuple[str, ev.Event]]],
         buyers: dict[str, str],
-    ) -> bool:
+    ) -> str | None:
         """The facts that new corrections and retractions change: for each target, the
         stances and buyers every version of it (the original and each replacement)
         touches, from the earliest of their places on; where a target stands now joins
-        ``placed``. ``False``: refold from the earliest change instead (a correction of
-        a correction or retraction, a target in this batch, a target a projection
-        follows other than a stance or order event, a place after the checkpoint)."""
+        ``placed``. Returns the earliest place of a policy change among them (``_MAX``:
+        none), whose restrictions refold from there. ``None``: refold from the earliest
+        change instead (a correction of a correction or retraction, a target in this
+        batch, a claim or a type of one's own, a place after the checkpoint)."""
         if any(r.id in targets for r in new):
-            return False  # corrects or retracts an event of this very batch
+            return None  # corrects or retracts an event of this very batch
         registry = self.log.codec.registry
         ignored = set(ignored_type_names(self.log, self.projections))
         metas = list(self.log.read(EventFilter(types=meta_type_names(self.log))))
         retracted, replaced = resolve_meta(metas)
         versions: dict[str, list[ev.Event]] = {}
+        policy_from = _MAX
         for meta in metas:
             if isinstance(meta.event, ev.Correction) and meta.event.corrects in targets:
                 versions.setdefault(meta.event.corrects, []).append(meta.event.replacement)
         for original in self.log.read_ids(sorted(targets)):
             if ev.target_of(original.event) is not None:
-                return False  # a correction or retraction of one: chains refold from it
+                return None  # a correction or retraction of one: chains refold from it
             position = original.position
             shapes = [original.event, *versions.get(original.id, [])]
             if all(registry.of(x).name in ignored for x in shapes):
@@ -892,13 +1065,13 @@ class Snapshots:
                     continue  # a version no projection follows (a report)
                 keys = _stance_keys(shape)
                 if keys is None:
-                    return False  # a policy change (or a type of one's own)
+                    return None  # a claim (or a type of one's own)
                 for stance_key in keys:
                     text = _key_text("stance", stance_key)
                     placed.setdefault(text, []).append((earliest, _NOTHING_NEW))
-                if type(shape) in _ORDER_TYPES:
-                    if self.ctx.actor_kinds:
-                        return False
+                if type(shape) is ev.PolicyChange:
+                    policy_from = min(policy_from, earliest)
+                elif type(shape) in _ORDER_TYPES:
                     for buyer in _buyers_of(shape):
                         buyers[buyer] = min(buyers.get(buyer, _MAX), earliest)
             if original.id in retracted:
@@ -907,10 +1080,10 @@ class Snapshots:
             now = original.event if correction is None else replacement_of(original, correction)
             stamp = okey(now.occurred_at, position)
             if stamp > cp.okey:
-                return False  # it now stands after everything folded: the forward fold
+                return None  # it now stands after everything folded: the forward fold
             for stance_key in _stance_keys(now) or ():
                 placed.setdefault(_key_text("stance", stance_key), []).append((stamp, now))
-        return True
+        return policy_from
 
     def _fold_at(self, cp: Checkpoint) -> Fold:
         """A fold holding the facts at the checkpoint's fold key (indexes included)."""
@@ -937,6 +1110,335 @@ class Snapshots:
                 return False
         return True
 
+    # --- denials and confirmations in a refold ------------------------------------------
+
+    def _claim_book(self, cp: Checkpoint) -> _ClaimBook | None:
+        """The claims the versions hold (the log up to the checkpoint), each with the
+        scope its stored registration says; ``None`` if one is not stored."""
+        registry = self.log.codec.registry
+        kept = {
+            n
+            for n in registry.names()
+            if issubclass(registry.get(n).cls, ev.Denial | ev.Confirmation)
+        }
+        book = _ClaimBook()
+        stream = fold_events(
+            self.log,
+            Bounds(),
+            upto=cp.position,
+            ignore=[n for n in registry.names() if n not in kept],
+        )
+        for at, position, event in stream:
+            named = ev.claimed_ids(event)
+            if not named:
+                continue  # names nothing: the fold registers nothing
+            found = self._stored(CLAIMS, ("_claim", event.id), cp.okey)
+            if not isinstance(found, tuple) or len(found) != 3:
+                return None
+            kind, actor, scope = found
+            book.add(okey(at, position), event.id, kind, actor, scope, named)
+        return book
+
+    def _candidacy_kept(
+        self, book: _ClaimBook, claim_key: str, key_text: str, participants: Any, now: Any
+    ) -> bool:
+        """Whether a refolded fact is a candidate of the claim at ``claim_key`` (its
+        evidence holds an event the claim names) as it was before, where that can decide
+        the claim's scope (the claimant takes part in the fact)."""
+        _, _, actor, _, named = book.claims[book.at[claim_key]]
+        if actor not in participants:
+            return True
+        text = self.store.fact_at(key_text, claim_key)
+        before = None if text is None else self._loads(text)
+        return _names_any(before, named) == _names_any(now, named)
+
+    def _refold_claims(
+        self,
+        cp: Checkpoint,
+        claims: list[tuple[str, ev.Event]],
+        book: _ClaimBook,
+        rows: list[tuple[str, str, Any]],
+        finals: dict[tuple[str, Hashable], Any],
+    ) -> bool:
+        """Backdated denials and confirmations: register each at its place with the scope
+        the stored facts give it there, and re-check the versions of the facts shaped by
+        the events it names from there on (nothing else about them changes)."""
+        versions_from: Callable[[str, str], list[tuple[str, str | None]]] | None = getattr(
+            self.store, "versions_from", None
+        )
+        if versions_from is None:
+            return False
+        affected: dict[str, tuple[str, Hashable, list[str]]] = {}
+        starts: dict[str, str] = {}  # claimed event id -> the earliest new claim naming it
+        for key, event in sorted(claims, key=lambda pair: pair[0]):
+            named = ev.claimed_ids(event)
+            if not named:
+                continue
+            shaped = self._shaped_by_ids(cp, named)
+            if shaped is None:
+                return False
+            actor: str = getattr(event, "actor", "")
+            wanted = set(named)
+            own = False
+            for projection, fkey in shaped.values():
+                fact = self._stored(projection, fkey, key)
+                if _names_any(fact, wanted) and actor in fact.participants:
+                    own = True
+                    break
+            kind = _DENIAL if isinstance(event, ev.Denial) else _CONFIRMATION
+            scope = _OWN if own else _ALL
+            book.add(key, event.id, kind, actor, scope, named)
+            registration: Hashable = ("_claim", event.id)
+            rows.append((_key_text(CLAIMS, registration), key, (kind, actor, scope)))
+            finals[(CLAIMS, registration)] = (kind, actor, scope)
+            for event_id in named:
+                starts[event_id] = min(starts.get(event_id, _MAX), key)
+            for key_text, (projection, fkey) in shaped.items():
+                affected.setdefault(key_text, (projection, fkey, []))[2].append(key)
+            self.folded += 1
+        for event_id, start in starts.items():
+            index: Hashable = ("_claimed", event_id)
+            ids: tuple[str, ...] = ()
+            for at, claim_id in book.claimed[event_id]:
+                ids = (*ids, claim_id)
+                if at >= start:
+                    rows.append((_key_text(CLAIMS, index), at, ids))
+            finals[(CLAIMS, index)] = ids
+        for key_text, (projection, fkey, points) in affected.items():
+            first = min(points)
+            before = _predecessor(first)
+            stored = {
+                at: (None if text is None else self._loads(text))
+                for at, text in versions_from(key_text, before)
+            }
+            text = self.store.fact_at(key_text, before)
+            current = None if text is None else self._loads(text)
+            for at in sorted({*points, *stored}):
+                if at in stored:
+                    current = stored[at]
+                if current is None:
+                    continue
+                checked = book.check(current, at)
+                if checked != current:
+                    rows.append((key_text, at, checked))
+                self.folded += 1
+            finals[(projection, fkey)] = None if current is None else book.check(current, _MAX)
+        return True
+
+    def _shaped_by_ids(
+        self, cp: Checkpoint, ids: Sequence[str]
+    ) -> dict[str, tuple[str, Hashable]] | None:
+        """The facts whose evidence may hold one of these events (as they stand now):
+        the facts each one shapes, found from the event itself; ``None`` if one is of
+        this batch, a claim, or of a type of one's own."""
+        metas = EventFilter(types=meta_type_names(self.log), upto_position=cp.position)
+        retracted, replaced = resolve_meta(self.log.read(metas))
+        registry = self.log.codec.registry
+        ignored = set(ignored_type_names(self.log, self.projections))
+        out: dict[str, tuple[str, Hashable]] = {}
+        for record in self.log.read_ids(sorted(set(ids))):
+            if record.position > cp.position:
+                return None  # names an event of this very batch
+            if record.id in retracted or ev.target_of(record.event) is not None:
+                continue  # a retracted event shapes nothing; nor does a correction
+            correction = replaced.get(record.id)
+            event = record.event if correction is None else replacement_of(record, correction)
+            if registry.of(event).name in ignored:
+                continue
+            shaped = self._shaped_by(cp, event, okey(event.occurred_at, record.position))
+            if shaped is None:
+                return None
+            out.update(shaped)
+        return out
+
+    def _shaped_by(
+        self, cp: Checkpoint, event: ev.Event, stamp: str
+    ) -> dict[str, tuple[str, Hashable]] | None:
+        """The facts ``event`` (folded at ``stamp``) puts itself into the evidence of."""
+        keys = _stance_keys(event)
+        if keys is None:
+            return None
+        out: dict[str, tuple[str, Hashable]] = {_key_text("stance", k): ("stance", k) for k in keys}
+        kind = type(event)
+        reached: set[str] = set()
+        if kind is ev.Inquiry or kind in _ORDER_TYPES:
+            for buyer in _buyers_of(event):
+                fkey = intent_key(buyer, event.supplier, event.product)  # type: ignore[attr-defined]
+                out[_key_text("orders", fkey)] = ("orders", fkey)
+        elif isinstance(event, ev.PolicyChange) and event.product is not None:
+            if event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT):
+                rkey: Hashable = ("restriction", event.id)
+                out[_key_text("orders", rkey)] = ("orders", rkey)
+                reached = self._reached(event.applies_to)
+            else:  # it unblocks the buyers of the restrictions it lifts
+                before = _predecessor(stamp)
+                entries: list[str] = []
+                by = ("_restrictions_by", event.authority, event.product.casefold())
+                for rid in self._stored("orders", by, before) or ():
+                    lifted = self._stored("orders", ("restriction", rid), before)
+                    if lifted is not None:
+                        entries.extend(lifted.applies_to)
+                reached = self._reached(entries)
+        for buyer in sorted(reached):
+            for fkey in self._stored("orders", ("_intents_of", buyer), cp.okey) or ():
+                out[_key_text("orders", fkey)] = ("orders", fkey)
+        return out
+
+    def _reached(self, entries: Sequence[str] | set[str]) -> set[str]:
+        """The actors ``applies_to`` entries name: ids, and the actors of each kind."""
+        kinds = {kind_target(e[5:]) for e in entries if is_kind_target(e)}
+        out = {e for e in entries if not is_kind_target(e)}
+        if kinds:
+            out.update(a for a, k in self.ctx.actor_kinds if kind_target(k) in kinds)
+        return out
+
+    def _reaches(self, event: ev.PolicyChange, buyer: str) -> bool:
+        """Whether a ban or restriction applies to ``buyer`` (by id or by kind)."""
+        if buyer in event.applies_to:
+            return True
+        kind = self.ctx.kind_of(buyer)
+        return kind is not None and any(
+            is_kind_target(a) and kind_target(a[5:]) == kind_target(kind) for a in event.applies_to
+        )
+
+    # --- restrictions ---------------------------------------------------------------------
+
+    def _refold_restrictions(
+        self,
+        cp: Checkpoint,
+        head: int,
+        orders: Projection,
+        start: str,
+        book: _ClaimBook | None,
+        buyers: dict[str, str],
+        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
+        rows: list[tuple[str, str, Any]],
+        dropped: list[tuple[str, str]],
+        finals: dict[tuple[str, Hashable], Any],
+    ) -> bool:
+        """Rebuild the restriction facts (and their indexes) from fold key ``start`` on:
+        the policy changes since, replayed as the log stood before this batch and as it
+        stands now, each on the restrictions stored just before ``start``. Every key
+        either replay touches is rewritten from the new one (``overlay`` holds it for
+        the buyers' refold); the buyers a differing restriction or policy change reaches
+        join ``buyers`` from ``start``."""
+        registry = self.log.codec.registry
+        policy_name = registry.of(ev.PolicyChange).name
+        ignore = [n for n in registry.names() if n != policy_name]
+        since = from_text(start.split("#")[0])
+
+        def policies(upto: int) -> list[tuple[str, ev.Event]]:
+            stream = fold_events(self.log, Bounds(), upto=upto, occurred_from=since, ignore=ignore)
+            out: list[tuple[str, ev.Event]] = []
+            for at, position, event in stream:
+                key = okey(at, position)
+                if type(event) is ev.PolicyChange and start <= key <= cp.okey:
+                    out.append((key, event))
+            return out
+
+        before = _predecessor(start)
+        old_steps, new_steps = policies(cp.position), policies(head)
+        starts: dict[Hashable, Any] = {}
+        old_seqs, old_holders = self._replay_restrictions(orders, old_steps, before, starts)
+        new_seqs, new_holders = self._replay_restrictions(orders, new_steps, before, starts)
+        holders: set[str] = set()
+        old_map = {(k, e.id): e for k, e in old_steps}
+        new_map = {(k, e.id): e for k, e in new_steps}
+        for step in old_map.keys() | new_map.keys():
+            if old_map.get(step) != new_map.get(step):
+                holders.update(old_holders.get(step, ()), new_holders.get(step, ()))
+        claim_keys = [] if book is None else book.keys_between(before, cp.okey)
+        for fkey in old_seqs.keys() | new_seqs.keys():
+            old_seq, new_seq = old_seqs.get(fkey, []), new_seqs.get(fkey, [])
+            first = starts.get(fkey)
+            if old_seq != new_seq:
+                if fkey[0] == "_restrictions_on":  # type: ignore[index]
+                    holders.add(fkey[2])  # type: ignore[index]
+                for _, fact in [*old_seq, *new_seq, (None, first)]:
+                    if isinstance(fact, Restriction):
+                        holders.update(fact.applies_to)
+            key_text = _key_text("orders", fkey)
+            if book is not None and fkey[0] == "restriction":  # type: ignore[index]
+                checked = self._checked_sequence(
+                    book, key_text, fkey, first, old_seq, new_seq, claim_keys
+                )
+                if checked is None:
+                    return False
+                new_seq = checked
+            dropped.append((key_text, before))
+            rows.extend((key_text, at, fact) for at, fact in new_seq)
+            overlay[fkey] = (before, first, new_seq)
+            finals[("orders", fkey)] = new_seq[-1][1] if new_seq else first
+            self.folded += len(new_seq)
+        self.folded += len(new_steps)
+        for buyer in self._reached(holders):
+            if buyer in self.ctx.known_actors or not self.ctx.known_actors:
+                buyers[buyer] = min(buyers.get(buyer, _MAX), start)
+        return True
+
+    def _replay_restrictions(
+        self,
+        orders: Projection,
+        steps: list[tuple[str, ev.Event]],
+        before: str,
+        starts: dict[Hashable, Any],
+    ) -> tuple[dict[Hashable, list[tuple[str, Any]]], dict[tuple[str, str], set[str]]]:
+        """Policy changes replayed on the restrictions stored at ``before`` (intents left
+        out): each restriction key's new versions, and the holders each step reaches."""
+        state: dict[Hashable, Any] = {}
+        view = _RestrictionView(self, state, starts, before)
+        seqs: dict[Hashable, list[tuple[str, Any]]] = {}
+        reach: dict[tuple[str, str], set[str]] = {}
+        for stamp, event in steps:
+            assert isinstance(event, ev.PolicyChange)
+            holders = reach.setdefault((stamp, event.id), set(event.applies_to))
+            for fkey, fact in orders.apply(view, event, self.ctx).items():
+                if not _restriction_key(fkey):
+                    continue
+                if fkey[0] == "_restrictions_on":  # type: ignore[index]
+                    holders.add(fkey[2])  # type: ignore[index]
+                if view.get(fkey) != fact:
+                    seqs.setdefault(fkey, []).append((stamp, fact))
+                state[fkey] = fact
+        return seqs, reach
+
+    def _checked_sequence(
+        self,
+        book: _ClaimBook,
+        key_text: str,
+        fkey: Hashable,
+        first: Any,
+        old_seq: list[tuple[str, Any]],
+        new_seq: list[tuple[str, Any]],
+        claim_keys: list[str],
+    ) -> list[tuple[str, Any]] | None:
+        """A restriction's new versions with the claims at each point (versions where a
+        claim changes it added); ``None`` where it changes a claim's scope."""
+        out: list[tuple[str, Any]] = []
+        points = sorted({*(at for at, _ in new_seq), *claim_keys})
+        raw = dict(new_seq)
+        current, written = first, first
+        old_current, old_raw = first, dict(old_seq)
+        for at in points:
+            if at in raw:
+                current = raw[at]
+            if at in old_raw:
+                old_current = old_raw[at]
+            if at in book.at:
+                _, _, actor, _, named = book.claims[book.at[at]]
+                participants = {f.authority for f in (current, old_current) if f is not None}
+                if actor in participants and _names_any(current, named) != _names_any(
+                    old_current, named
+                ):
+                    return None
+            checked = None if current is None else book.check(current, at)
+            if checked != written:
+                out.append((at, checked))
+                written = checked
+        return out
+
+    # --- stances and intents ------------------------------------------------------------
+
     def _refold_stances(
         self,
         cp: Checkpoint,
@@ -947,11 +1449,13 @@ class Snapshots:
         dropped: list[tuple[str, str]],
         finals: dict[tuple[str, Hashable], Any],
         targets: set[str] = frozenset(),  # type: ignore[assignment]
+        book: _ClaimBook | None = None,
     ) -> bool:
         """The stances ``placed`` names, refolded from their new events on (``False``:
-        the stored history does not match the log). ``targets``: events a new
-        correction or retraction moves or removes (their stored places are skipped;
-        ``placed`` holds where they stand now)."""
+        the stored history does not match the log, or a claim's scope would change).
+        ``targets``: events a new correction or retraction moves or removes (their
+        stored places are skipped; ``placed`` holds where they stand now). ``book``:
+        the claims, checked at each step and at each claim's place."""
         metas = None
         fact_key: Hashable
         for key_text, arrivals in placed.items():
@@ -961,7 +1465,7 @@ class Snapshots:
             if later and metas is None:
                 metas = resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
             # a new placement wins over a stored one at its key; _NOTHING_NEW only starts
-            steps = {k: e for k, e in arrivals if e is not _NOTHING_NEW}
+            steps: dict[str, Any] = {k: e for k, e in arrivals if e is not _NOTHING_NEW}
             for stored_key in later:
                 if stored_key in steps:
                     continue
@@ -971,13 +1475,26 @@ class Snapshots:
                     return False  # the stored history does not match the log: refold all
                 if shaped is not _MOVED:
                     steps[stored_key] = shaped
+            if book is not None:
+                for claim_key in book.keys_between(before, cp.okey):
+                    steps.setdefault(claim_key, _CLAIM_STEP)
             replay = sorted(steps.items(), key=lambda pair: pair[0])
             _, fact_key = _key_of(key_text)
             text = self.store.fact_at(key_text, before)
             current = None if text is None else self._loads(text)
+            participants = {fact_key[0]}  # type: ignore[index]
             facts: dict[Hashable, Any] = {} if current is None else {fact_key: current}
             for stamp, step in replay:
-                new_fact = stance.apply(facts, step, self.ctx).get(fact_key, current)
+                if book is not None and (step is _CLAIM_STEP or ev.claimed_ids(step)):
+                    if stamp in book.at and not self._candidacy_kept(
+                        book, stamp, key_text, participants, current
+                    ):
+                        return False
+                    new_fact = None if current is None else book.check(current, stamp)
+                else:
+                    new_fact = stance.apply(facts, step, self.ctx).get(fact_key, current)
+                    if book is not None and new_fact is not None:
+                        new_fact = book.check(new_fact, stamp)
                 if new_fact != current:
                     rows.append((key_text, stamp, new_fact))
                     current = new_fact
@@ -996,10 +1513,13 @@ class Snapshots:
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
         finals: dict[tuple[str, Hashable], Any],
-    ) -> None:
+        book: _ClaimBook | None = None,
+        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] | None = None,
+    ) -> bool:
         """Each buyer's order intents (and its index of them), refolded from ``buyers[b]``
         on: the buyer's inquiries and orders and every policy change since, replayed on
-        its own facts; restrictions are read as stored (no inquiry or order changes them)."""
+        its own facts; restrictions are read as stored, or as ``overlay`` rebuilt them
+        (no inquiry or order changes them)."""
         registry = self.log.codec.registry
         names = registry.names()
         order_names = {registry.of(cls).name for cls in _ORDER_TYPES}
@@ -1033,15 +1553,19 @@ class Snapshots:
                 )
                 if type(event) in _ORDER_TYPES and buyer in _buyers_of(event)
             ]
-            steps = sorted(
-                [
-                    (k, e)
-                    for k, e in [*own, *policies]
-                    if start <= k <= cp.okey  # later ones: the forward fold
-                ],
-                key=lambda pair: pair[0],
-            )
-            self._refold_buyer(cp, orders, buyer, start, steps, rows, dropped, finals)
+            steps: list[tuple[str, Any]] = [
+                (k, e)
+                for k, e in [*own, *policies]
+                if start <= k <= cp.okey  # later ones: the forward fold
+            ]
+            if book is not None:
+                steps.extend((k, _CLAIM_STEP) for k in book.keys_between(start, cp.okey))
+            steps.sort(key=lambda pair: pair[0])
+            if not self._refold_buyer(
+                cp, orders, buyer, start, steps, rows, dropped, finals, book, overlay or {}
+            ):
+                return False
+        return True
 
     def _refold_buyer(
         self,
@@ -1049,11 +1573,13 @@ class Snapshots:
         orders: Projection,
         buyer: str,
         start: str,
-        steps: list[tuple[str, ev.Event]],
+        steps: list[tuple[str, Any]],
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
         finals: dict[tuple[str, Hashable], Any],
-    ) -> None:
+        book: _ClaimBook | None,
+        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
+    ) -> bool:
         before = _predecessor(start)
         index_key: Hashable = ("_intents_of", buyer)
         own: dict[Hashable, Any] = {}
@@ -1067,18 +1593,38 @@ class Snapshots:
         known = self._stored("orders", index_key, cp.okey) or ()
         touched: set[Hashable] = {index_key, *known, *own}
         for stamp, event in steps:
+            if event is _CLAIM_STEP:
+                assert book is not None
+                for fkey in sorted(touched, key=repr):
+                    if fkey == index_key:
+                        continue
+                    fact = own.get(fkey)
+                    key_text = _key_text("orders", fkey)
+                    participants = {fkey[1], fkey[2]}  # type: ignore[index]
+                    if not self._candidacy_kept(book, stamp, key_text, participants, fact):
+                        return False
+                    if fact is None:
+                        continue
+                    checked = book.check(fact, stamp)
+                    if checked != fact:
+                        rows.append((key_text, stamp, checked))
+                        own[fkey] = checked
+                self.folded += 1
+                continue
             if type(event) is ev.PolicyChange:
                 restricts = event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT)
-                if restricts and buyer not in event.applies_to:
+                if restricts and not self._reaches(event, buyer):
                     continue  # blocks none of this buyer's intents
                 blocked = any(getattr(f, "blocked_by", ()) for f in own.values())
                 if not restricts and not blocked:
                     continue  # lifts nothing this buyer is blocked by
-            view = _BuyerView(self, buyer, own, _predecessor(stamp))
+            view = _BuyerView(self, buyer, own, _predecessor(stamp), overlay)
             for fkey, fact in orders.apply(view, event, self.ctx).items():
                 if not _belongs_to(fkey, buyer):
                     continue  # another buyer's, or a restriction: not refolded here
                 touched.add(fkey)
+                if book is not None and fact is not None and fkey != index_key:
+                    fact = book.check(fact, stamp)
                 if fact != own.get(fkey):
                     rows.append((_key_text("orders", fkey), stamp, fact))
                     if fact is None:
@@ -1089,6 +1635,7 @@ class Snapshots:
         for fkey in touched:
             dropped.append((_key_text("orders", fkey), before))
             finals[("orders", fkey)] = own.get(fkey)
+        return True
 
     def _stored(self, projection: str, key: Hashable, at: str) -> Any:
         """One fact's stored version at fold key ``at`` (``None``: absent)."""

@@ -67,6 +67,7 @@ def assert_snapshots_equal_a_full_fold(path: Path, live: tl.Timeline) -> None:
             full = reader.state(at=at)
             assert fresh.state(at=at) == full, at
             assert live.state(at=at) == full, at
+            assert fresh.state(at=at, certain=True) == reader.state(at=at, certain=True), at
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,27 +119,6 @@ def test_a_backdated_statement_refolds_only_its_own_stance(tmp_path: Path) -> No
         stance = live.state(at=BASE + timedelta(hours=61)).stance("a1", "t1")
         assert stance is not None
         assert (stance.position, stance.evidence) == (tl.Position.OPPOSES, ("late",))
-    with tl.Timeline.open(path) as again:
-        assert_snapshots_equal_a_full_fold(path, again)
-
-
-def test_a_backdated_policy_change_still_refolds_from_its_time(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    with tl.Timeline.open(path) as live:
-        live.append(_statements(60), story="s")
-        ban = tl.PolicyChange(
-            id="ban",
-            occurred_at=BASE + timedelta(hours=30, minutes=30),
-            authority="a2",
-            topic="t1",
-            measure="ban",
-            product="P1",
-            applies_to=("a1",),
-        )
-        live.append([ban], story="s")
-        snapshots = live._snapshots
-        assert snapshots is not None
-        assert snapshots.folded == 30  # the ban and the 29 events after it
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
 
@@ -271,13 +251,13 @@ def test_a_backdated_order_refolds_only_its_buyers_intents(tmp_path: Path) -> No
 @st.composite
 def corrected_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]]]:
     """Histories whose later batches also correct (moving the event, or changing its
-    actor or position) and retract earlier stance, inquiry and order events."""
+    actor or position) and retract earlier stance, inquiry, order and policy events."""
     base, later = draw(order_histories())
     earlier: list[tl.Event] = list(base)
     n = 0
     for batch in later:
         for _ in range(draw(st.integers(0, 2))):
-            candidates = [e for e in earlier if not isinstance(e, tl.PolicyChange)]
+            candidates = [e for e in earlier if not isinstance(e, tl.Denial | tl.Confirmation)]
             if not candidates:
                 break
             target = draw(st.sampled_from(candidates))
@@ -340,18 +320,225 @@ def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path:
         assert_snapshots_equal_a_full_fold(path, again)
 
 
-def _append_each_batch_and_compare(history: tuple[list[tl.Event], list[list[tl.Event]]]) -> None:
+def _append_each_batch_and_compare(
+    history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool = False
+) -> None:
     """Append the base, then each later batch an hour apart; after each, the snapshots
     answer as a full fold does and every stored version (index facts included) is the
-    one a fresh fold writes."""
+    one a fresh fold writes. ``kinds``: a1 and a3 are declared as telecoms first."""
     base, later = history
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.db"
         clock = StepClock()
         with tl.Timeline.open(path, clock=clock) as live:
+            if kinds:
+                for actor in ACTORS:
+                    live.register_actor(actor, kind="telecom" if actor != "a2" else "bank")
             live.append(base, story="s")
             for batch in later:
                 clock.advance(hours=1)
                 live.append(batch, story="s")
                 assert_snapshots_equal_a_full_fold(path, live)
                 assert live.derived_differences() == []
+
+
+POLICY_TARGETS = [*ACTORS, "everyone", "kind:telecom", "KIND:Bank"]
+
+
+@st.composite
+def policy_event(draw: st.DrawFn, n: int) -> tl.Event:
+    """A policy change, backdated or later (its restrictions and the intents they block)."""
+    day = draw(st.integers(0, 30))
+    return tl.PolicyChange(
+        id=f"p{n}",
+        occurred_at=BASE + timedelta(days=day, hours=draw(st.integers(0, 3))),
+        authority=draw(st.sampled_from(ACTORS[:2])),
+        topic=draw(st.sampled_from(TOPICS)),
+        measure=draw(st.sampled_from(["restrict", "ban", "lift", "permit"])),
+        product=draw(st.sampled_from(["P1", "p1", "P2", "s1"])),
+        applies_to=tuple(draw(st.lists(st.sampled_from(POLICY_TARGETS), max_size=2))),
+    )
+
+
+@st.composite
+def news_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]]]:
+    """Histories whose later batches hold backdated and later policy changes, stance,
+    inquiry and order events, denials and confirmations (backdated or not, of events of
+    earlier batches) and corrections and retractions of any of those."""
+    base = [draw(plain_event(n)) for n in range(draw(st.integers(1, 12)))]
+    earlier: list[tl.Event] = list(base)
+    later: list[list[tl.Event]] = []
+    n = 0
+    for _ in range(draw(st.integers(1, 4))):
+        batch: list[tl.Event] = []
+        for _ in range(draw(st.integers(1, 3))):
+            n += 1
+            choice = draw(st.integers(0, 9))
+            if choice < 3:
+                batch.append(draw(policy_event(n)))
+            elif choice < 5:
+                batch.append(draw(order_event(n) | stance_event(1000 + n)))
+            elif choice < 7:
+                named = draw(
+                    st.lists(st.sampled_from([e.id for e in earlier]), min_size=1, max_size=2)
+                )
+                occurred = BASE + timedelta(days=draw(st.integers(0, 30)), hours=5)
+                actor = draw(st.sampled_from([*ACTORS, "s1", "outsider"]))
+                if draw(st.booleans()):
+                    batch.append(
+                        tl.Denial(
+                            id=f"d{n}", occurred_at=occurred, actor=actor, denies=tuple(named)
+                        )
+                    )
+                else:
+                    batch.append(
+                        tl.Confirmation(
+                            id=f"k{n}", occurred_at=occurred, actor=actor, confirms=tuple(named)
+                        )
+                    )
+            else:
+                target = draw(st.sampled_from(earlier))
+                env = {"id": f"m{n}", "occurred_at": BASE + timedelta(days=40)}
+                if draw(st.booleans()) or isinstance(target, tl.Denial | tl.Confirmation):
+                    batch.append(tl.Retraction(**env, retracts=target.id))
+                    continue
+                moved = target.occurred_at + timedelta(hours=draw(st.integers(-60, 60)))
+                replacement = attrs.evolve(target, occurred_at=moved)
+                if isinstance(target, tl.PolicyChange) and draw(st.booleans()):
+                    replacement = attrs.evolve(
+                        replacement,
+                        measure=draw(st.sampled_from(["restrict", "ban", "lift", "permit"])),
+                        applies_to=tuple(
+                            draw(st.lists(st.sampled_from(POLICY_TARGETS), max_size=2))
+                        ),
+                    )
+                batch.append(tl.Correction(**env, corrects=target.id, replacement=replacement))
+        earlier.extend(e for e in batch if not isinstance(e, tl.Correction | tl.Retraction))
+        later.append(batch)
+    return base, later
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=news_histories(), kinds=st.booleans())
+def test_policy_changes_claims_and_kinds_refold_exactly(
+    history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool
+) -> None:
+    _append_each_batch_and_compare(history, kinds=kinds)
+
+
+def _busy_story(count: int) -> list[tl.Event]:
+    """``count`` events ten minutes apart: every tenth an order by one of 20 buyers,
+    the rest statements by 50 actors on 7 topics."""
+    out: list[tl.Event] = []
+    for i in range(count):
+        at = BASE + timedelta(minutes=10 * i)
+        if i % 10 == 0:
+            out.append(
+                tl.OrderPlaced(
+                    id=f"o{i}",
+                    occurred_at=at,
+                    buyer=f"b{i // 10 % 20}",
+                    supplier="s1",
+                    product="P1",
+                )
+            )
+        else:
+            out.append(
+                tl.Statement(
+                    id=f"s{i}",
+                    occurred_at=at,
+                    actor=f"x{i % 50}",
+                    topic=f"t{i % 7}",
+                    position=POSITIONS[i % 4],
+                )
+            )
+    return out
+
+
+def test_a_backdated_ban_refolds_only_the_restrictions_and_the_buyers_it_reaches(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ban.db"
+    story = _busy_story(5000)
+    middle = BASE + timedelta(minutes=10 * 2500 + 5)
+    ban = tl.PolicyChange(
+        id="ban",
+        occurred_at=middle,
+        authority="gov",
+        topic="chips",
+        measure="ban",
+        product="P1",
+        applies_to=("b3", "state-funded data centres"),
+    )
+    with tl.Timeline.open(path) as live:
+        live.append(story, story="s")
+        live.append([ban], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        after = [e for e in story if e.occurred_at > middle]
+        reached = [e for e in after if isinstance(e, tl.OrderPlaced) and e.buyer == "b3"]
+        assert len(after) == 2499
+        assert len(reached) == 12
+        # b3's 12 later orders and the ban on its intent, the ban's stance, the ban
+        # replayed on the restrictions and its four restriction facts (the ban, by its
+        # authority, on P1 for b3 and for the description); not the 2,499 events after
+        # it, nor the other 19 buyers' 238 later orders
+        assert snapshots.folded == len(reached) + 1 + 1 + 1 + 4
+        state = live.state()
+        intent = state.order_intent("b3", "s1", "P1")
+        assert intent is not None
+        assert intent.blocked_by == ("ban",)
+        other = state.order_intent("b4", "s1", "P1")
+        assert other is not None
+        assert other.blocked_by == ()
+        assert live.derived_differences() == []
+        # its retraction undoes it the same way
+        live.append([tl.Retraction(id="gone", occurred_at=middle, retracts="ban")], story="s")
+        assert snapshots.folded <= len(reached) + 1 + 1 + 1 + 4
+        intent = live.state().order_intent("b3", "s1", "P1")
+        assert intent is not None
+        assert intent.blocked_by == ()
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
+
+
+def test_a_backdated_denial_rechecks_only_the_facts_its_events_shape(tmp_path: Path) -> None:
+    path = tmp_path / "denial.db"
+    story = _busy_story(5000)
+    with tl.Timeline.open(path) as live:
+        live.append(story, story="s")
+        # s2501 is x1's statement on t2; x1 denies it (it takes part in that stance)
+        denial = tl.Denial(
+            id="no", occurred_at=BASE + timedelta(minutes=10 * 2600), actor="x1", denies=("s2501",)
+        )
+        live.append([denial], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        same = [
+            e
+            for e in story
+            if isinstance(e, tl.Statement)
+            and (e.actor, e.topic) == ("x1", "t2")
+            and e.occurred_at > denial.occurred_at
+        ]
+        # the denial, and each later version of (x1, t2): not the 2,400 events after it
+        assert snapshots.folded == 1 + 1 + len(same)
+        stance = live.state(at=BASE + timedelta(minutes=10 * 2601)).stance("x1", "t2")
+        assert stance is not None
+        assert stance.evidence[0] == "s2501"
+        assert stance.disputed_by == ("no",)
+        assert live.derived_differences() == []
+        # a backdated statement in a store that holds claims stays per fact
+        late = tl.Statement(
+            id="late",
+            occurred_at=BASE + timedelta(minutes=10 * 1000 + 5),
+            actor="x9",
+            topic="t0",
+            position="opposes",
+        )
+        live.append([late], story="s")
+        assert snapshots.folded < 100
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)

@@ -125,6 +125,16 @@ class SQLiteSnapshotStore:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def versions_from(self, key: str, okey: str) -> list[tuple[str, str | None]]:
+        """Fact ``key``'s versions after fold key ``okey``: ``(fold key, fact text)``."""
+        with self._store.guard():
+            rows = self._store.conn.execute(
+                f"SELECT okey, fact FROM fact_versions WHERE key_id = {_KEY_ID} AND okey > ? "
+                "ORDER BY okey",
+                (key, okey),
+            ).fetchall()
+        return [(o, None if f is None else unpack_fact(f)) for o, f in rows]
+
     def replace_versions(
         self,
         expected: Checkpoint,
