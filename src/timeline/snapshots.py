@@ -1371,8 +1371,9 @@ class Snapshots:
             finals[("orders", fkey)] = new_seq[-1][1] if new_seq else first
             self.folded += len(new_seq)
         self.folded += len(new_steps)
-        for buyer in self._reached(holders):
-            if buyer in self.ctx.known_actors or not self.ctx.known_actors:
+        for buyer in sorted(self._reached(holders)):
+            # a description, or an actor with no intents, has nothing a restriction blocks
+            if buyer in buyers or self._stored("orders", ("_intents_of", buyer), cp.okey):
                 buyers[buyer] = min(buyers.get(buyer, _MAX), start)
         return True
 
