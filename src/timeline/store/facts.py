@@ -26,11 +26,14 @@ _SCOPE = "all"
 _KEY_ID = "(SELECT id FROM fact_keys WHERE key = ?)"  # a fact's number, from its key text
 
 CHECKPOINT_EVERY = 2_000
-"""The fewest fact versions between two full-state checkpoints (``fact_checkpoints``);
-more when the state holds more facts: a checkpoint is due once the versions since the
-last one outnumber that one's facts. A state at T then reads one checkpoint and fewer
-versions after it than it holds facts, and the checkpoints together take about what
-the versions take compressed (docs/performance.md has the measurements)."""
+"""The fewest fact versions between two full-state checkpoints (``fact_checkpoints``)."""
+CHECKPOINT_SHARE = 3
+"""A checkpoint is due once the versions since the last one outnumber this share of
+its facts (or ``CHECKPOINT_EVERY``). A state at T reads one checkpoint and at most
+that many versions after it (each version read costs a seek, a fact in a checkpoint
+a fraction of one). Measured at 100k events (11,700 facts; docs/performance.md):
+50 checkpoints, 12.8 MiB; a share of 1 took 4.8 MiB but read up to 11,000 versions
+after the nearest checkpoint, slower than one seek per fact."""
 _CHECK_AFTER = CHECKPOINT_EVERY // 4  # versions this process writes before it looks again
 
 
@@ -202,7 +205,7 @@ class SQLiteSnapshotStore:
             due = conn.execute(
                 "SELECT okey FROM fact_versions WHERE okey > ? AND okey <= ? "
                 "ORDER BY okey LIMIT 1 OFFSET ?",
-                (after, upto, max(CHECKPOINT_EVERY, size) - 1),
+                (after, upto, max(CHECKPOINT_EVERY, size // CHECKPOINT_SHARE) - 1),
             ).fetchone()
             if due is None:
                 return
