@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -22,6 +24,9 @@ __all__ = [
     "StepClock",
     "postgres_dsn",
     "postgres_schema",
+    "raw_execute",
+    "raw_rows",
+    "table_counts",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +53,16 @@ BOTH_BACKENDS = ("sqlite", "postgresql")
 _schemas = itertools.count()
 
 
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def postgres_dsn() -> str:
     """The test server's DSN; skips without one, and fails instead under CI."""
     dsn = os.environ.get(POSTGRES_ENV)
     if dsn:
         return dsn
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if _under_ci():
         pytest.fail(f"CI must test PostgreSQL: set {POSTGRES_ENV} (see .ci/postgres)")
     pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV} to run these tests")
 
@@ -82,6 +91,41 @@ def drop_postgres_schema(schema: str) -> None:
         admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+def raw_rows(location: str | Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one SQL query run behind the store's back, on a connection of its
+    own, on either backend (a file path, or a PostgreSQL URL as ``store_location``)."""
+    if str(location).startswith(("postgresql:", "postgres:")):
+        import psycopg
+
+        with psycopg.connect(str(location), autocommit=True) as conn:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]  # type: ignore[arg-type]
+    conn = sqlite3.connect(location)
+    try:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
+
+
+def raw_execute(location: str | Path, sql: str) -> None:
+    """Run one SQL statement behind the store's back, committed, on either backend."""
+    if str(location).startswith(("postgresql:", "postgres:")):
+        import psycopg
+
+        with psycopg.connect(str(location), autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+        return
+    conn = sqlite3.connect(location, isolation_level=None)
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def table_counts(location: str | Path, *tables: str) -> dict[str, int]:
+    """How many rows each table holds, read behind the store's back."""
+    return {table: raw_rows(location, f"SELECT COUNT(*) FROM {table}")[0][0] for table in tables}
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL of an empty schema of its own on the test server, dropped afterwards."""
@@ -91,14 +135,16 @@ def postgres_url() -> Iterator[str]:
 
 
 # The backends a module's ``store`` runs on unless the module names its own
-# (``BACKENDS = ...``): SQLite by default; TIMELINE_TEST_BACKENDS=sqlite,postgresql
-# runs every store-facing test on both.
+# (``BACKENDS = ...``): both when a server is given (TIMELINE_TEST_POSTGRES) or under
+# CI, SQLite alone otherwise; TIMELINE_TEST_BACKENDS (e.g. ``sqlite``) overrides.
 BACKENDS_ENV = "TIMELINE_TEST_BACKENDS"
 
 
 def default_backends() -> tuple[str, ...]:
     """The backends of modules that do not name theirs (see ``TIMELINE_TEST_BACKENDS``)."""
-    names = tuple(n.strip() for n in os.environ.get(BACKENDS_ENV, "sqlite").split(",") if n.strip())
+    server = bool(os.environ.get(POSTGRES_ENV)) or _under_ci()
+    given = os.environ.get(BACKENDS_ENV, ",".join(BOTH_BACKENDS) if server else "sqlite")
+    names = tuple(n.strip() for n in given.split(",") if n.strip())
     unknown = set(names) - set(BOTH_BACKENDS)
     if unknown or not names:
         raise pytest.UsageError(f"{BACKENDS_ENV}: give some of {', '.join(BOTH_BACKENDS)}")

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 import timeline as tl
+from tests.conftest import H200
+
+BACKENDS = ("sqlite",)  # backup() writes SQLite files (VACUUM INTO); PostgreSQL refuses it
 
 
 def _log(store: tl.Timeline) -> list[tuple[Any, ...]]:
@@ -100,3 +103,13 @@ def test_a_backup_taken_while_another_writer_holds_a_transaction_has_only_commit
         writer.close()
     with tl.Timeline.open(tmp_path / "copy.db") as copy:
         assert [e.id for e in copy.events()] == [f"h200-{n:04d}" for n in range(1, 22)]
+
+
+def test_backup_of_a_postgresql_store_is_refused_naming_copy_and_writes_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with tl.Timeline.open(postgres_url) as pg:
+        pg.load(H200)
+        with pytest.raises(tl.StoreError, match=r"backup writes SQLite files; use `timeline copy"):
+            pg.backup(tmp_path / "copy.db")
+    assert not (tmp_path / "copy.db").exists()

@@ -12,6 +12,8 @@ from datasette import app as datasette_app  # the optional extra `datasette`, pa
 
 import timeline as tl
 
+BACKENDS = ("sqlite",)  # Datasette serves SQLite files
+
 
 def _get(metadata: dict[str, Any], db: Path, *paths: str) -> list[Any]:
     async def fetch() -> list[Any]:

@@ -12,9 +12,9 @@ import timeline as tl
 
 
 def test_the_facade_names_its_backend_and_hands_out_a_copy_of_its_projections(
-    h200: tl.Timeline,
+    h200: tl.Timeline, store_backend: str
 ) -> None:
-    assert h200.backend == "sqlite"
+    assert h200.backend == store_backend
     projections = h200.projections
     assert [p.name for p in projections] == ["stance", "orders"]
     projections.clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 import timeline as tl
-from tests.conftest import H200, StepClock
+from tests.conftest import H200, StepClock, table_counts
 
 STORY = "chips"
 
@@ -72,15 +71,8 @@ def _write(tmp_path: Path, data: dict[str, Any], name: str = "story.json") -> Pa
     return path
 
 
-def _counts(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {
-            table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("events", "actors", "actor_aliases", "stories")
-        }
-    finally:
-        conn.close()
+def _counts(location: str | Path) -> dict[str, int]:
+    return table_counts(location, "events", "actors", "actor_aliases", "stories")
 
 
 def _event(store: tl.Timeline, event_id: str) -> tl.RecordedEvent:
@@ -310,10 +302,10 @@ def test_a_file_without_actors_or_sources_keys_loads(store: tl.Timeline, tmp_pat
 
 
 def test_a_file_that_fails_in_the_store_leaves_no_trace(
-    store: tl.Timeline, tmp_path: Path, db_path: Path
+    store: tl.Timeline, tmp_path: Path, store_location: str
 ) -> None:
     store.load(_write(tmp_path, _fixture()))
-    before = _counts(db_path)
+    before = _counts(store_location)
     changed = _fixture()
     changed["actors"]["newco"] = {"name": "NewCo", "aliases": ["New Company"]}
     changed["events"] = [
@@ -335,23 +327,22 @@ def test_a_file_that_fails_in_the_store_leaves_no_trace(
     ]
     with pytest.raises(tl.DuplicateEventError, match="'ev-3' is already stored"):
         store.load(_write(tmp_path, changed, "changed.json"))
-    assert _counts(db_path) == before
+    assert _counts(store_location) == before
     assert (store.get("n-1"), store.get("n-2")) == (None, None)
 
 
-@pytest.mark.sqlite_only("reads the store file on disk after a failed load")
 def test_a_file_that_fails_validation_writes_nothing(
-    store: tl.Timeline, tmp_path: Path, db_path: Path
+    store: tl.Timeline, tmp_path: Path, store_location: str
 ) -> None:
     data = _fixture()
     data["events"][2]["position"] = "ambivalent"
     store.register_actor("someone")  # so the store is not new and empty (kept on failure)
     with pytest.raises(tl.FixtureError, match="'ambivalent'"):
         store.load(_write(tmp_path, data))
-    assert _counts(db_path) == {"events": 0, "actors": 1, "actor_aliases": 0, "stories": 0}
+    assert _counts(store_location) == {"events": 0, "actors": 1, "actor_aliases": 0, "stories": 0}
 
 
-@pytest.mark.sqlite_only("reads the store file on disk after a failed load")
+@pytest.mark.sqlite_only("a failed load removes the new SQLite file it created")
 def test_a_file_that_fails_validation_leaves_no_new_store_behind(
     store: tl.Timeline, tmp_path: Path, db_path: Path
 ) -> None:

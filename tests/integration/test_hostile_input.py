@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import timeline as tl
-from tests.conftest import H200, INVALID
+from tests.conftest import H200, INVALID, raw_rows, table_counts
 
 
 @attrs.frozen
@@ -226,15 +225,8 @@ def _hostile_file(name: str, directory: Path) -> tuple[Path, Case]:
     return INVALID / f"{name}.json", CASES[name]
 
 
-def _counts(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {
-            table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("events", "actors", "actor_aliases", "stories")
-        }
-    finally:
-        conn.close()
+def _counts(location: str | Path) -> dict[str, int]:
+    return table_counts(location, "events", "actors", "actor_aliases", "stories")
 
 
 # --- the corpus itself --------------------------------------------------------------
@@ -294,7 +286,7 @@ def test_a_hostile_file_raises_a_fixture_error_naming_the_file_event_and_field(
         assert isinstance(error, case.also)
 
 
-@pytest.mark.sqlite_only("reads the store file on disk after a failed load")
+@pytest.mark.sqlite_only("a failed load removes the new SQLite file it created")
 @pytest.mark.parametrize("name", ALL_CASES)
 def test_a_hostile_file_leaves_the_store_empty(
     store: tl.Timeline, tmp_path: Path, db_path: Path, name: str
@@ -314,10 +306,10 @@ def test_a_hostile_file_leaves_the_store_empty(
 
 
 def test_a_modified_copy_of_a_loaded_fixture_is_refused_naming_the_changed_event(
-    store: tl.Timeline, tmp_path: Path, db_path: Path
+    store: tl.Timeline, tmp_path: Path, store_location: str
 ) -> None:
     store.load(H200)
-    before = _counts(db_path)
+    before = _counts(store_location)
     data = json.loads(H200.read_text("utf-8"))
     data["events"][9]["summary"] += " (edited)"
     copy = tmp_path / "h200-edited.json"
@@ -329,7 +321,7 @@ def test_a_modified_copy_of_a_loaded_fixture_is_refused_naming_the_changed_event
     assert isinstance(error, tl.FixtureError)
     assert (error.path, error.index, error.event_id, error.field) == (str(copy), 9, event_id, "id")
     assert f"event #9 ({event_id!r})" in str(error)
-    assert _counts(db_path) == before
+    assert _counts(store_location) == before
     assert store.verify() == before["events"]
 
 
@@ -392,14 +384,10 @@ def test_unusual_text_is_read_back_byte_for_byte(store: tl.Timeline, tmp_path: P
 
 
 def test_unusual_text_is_stored_as_is_in_the_payload_json(
-    store: tl.Timeline, tmp_path: Path, db_path: Path
+    store: tl.Timeline, tmp_path: Path, store_location: str
 ) -> None:
     store.load(_unusual_fixture(tmp_path))
-    conn = sqlite3.connect(db_path)
-    try:
-        rows = conn.execute("SELECT id, payload FROM events ORDER BY position").fetchall()
-    finally:
-        conn.close()
+    rows = raw_rows(store_location, "SELECT id, payload FROM events ORDER BY position")
     summaries = [json.loads(payload)["summary"] for _, payload in rows]
     assert summaries == UNUSUAL
     assert [row[0] for row in rows] == [f"u-{i}" for i in range(len(UNUSUAL))]

@@ -24,9 +24,9 @@ DEC_1 = datetime(2025, 12, 1, tzinfo=UTC)
 
 
 def test_verify_during_a_concurrent_append_reads_one_snapshot_and_passes(
-    h200: tl.Timeline, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    h200: tl.Timeline, store_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = tl.Timeline.open(db_path)
+    writer = tl.Timeline.open(store_location)
     hashed = integrity.row_hash
     appended: list[int] = []
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import attrs
 import pytest
 
 import timeline as tl
-from tests.conftest import StepClock
+from tests.conftest import StepClock, raw_execute, raw_rows, table_counts
 from timeline import snapshots as snap
 from timeline.projections import stance as stance_module
 from timeline.projections.stance import StanceProjection
@@ -30,15 +29,17 @@ def announcements(n: int, start: int = 0, actor: str = "a") -> list[tl.Event]:
     ]
 
 
-def folded(path: Path, **bounds: object) -> tl.State:
+def folded(location: str, **bounds: object) -> tl.State:
     """The state by folding the log (a read-only store never uses snapshots)."""
-    with tl.Timeline.open(path, readonly=True) as ro:
+    with tl.Timeline.open(location, readonly=True) as ro:
         return ro.state(**bounds)  # type: ignore[arg-type]
 
 
-def test_state_at_any_time_from_snapshots_equals_the_folded_state(h200: tl.Timeline) -> None:
+def test_state_at_any_time_from_snapshots_equals_the_folded_state(
+    h200: tl.Timeline, store_location: str
+) -> None:
     for day in ["2023-06-01", "2025-09-15", "2025-12-08", "2025-12-09", "2025-12-10", None]:
-        assert h200.state(at=day) == folded(h200.path, at=day), day
+        assert h200.state(at=day) == folded(store_location, at=day), day
 
 
 def test_single_fact_accessors_equal_the_state_accessors(h200: tl.Timeline) -> None:
@@ -53,19 +54,22 @@ def test_single_fact_accessors_equal_the_state_accessors(h200: tl.Timeline) -> N
     assert h200.order_intent("bytedance", "nvidia", "H200", at="2025-12-07") is None
 
 
-def test_snapshots_are_persisted_with_their_checkpoint(h200: tl.Timeline) -> None:
+def test_snapshots_are_persisted_with_their_checkpoint(
+    h200: tl.Timeline, store_location: str
+) -> None:
     h200.state(at="2025-12-10")
-    conn = h200.store.conn
-    position, complete = conn.execute(
-        "SELECT position, complete FROM snapshot_checkpoint"
-    ).fetchone()
+    [(position, complete)] = raw_rows(
+        store_location, "SELECT position, complete FROM snapshot_checkpoint"
+    )
     assert (position, complete) == (h200.store.head(), 1)
-    assert conn.execute("SELECT COUNT(*) FROM fact_versions").fetchone()[0] > 10
+    assert table_counts(store_location, "fact_versions")["fact_versions"] > 10
 
 
-def test_a_second_store_object_reuses_persisted_snapshots(h200: tl.Timeline) -> None:
+def test_a_second_store_object_reuses_persisted_snapshots(
+    h200: tl.Timeline, store_location: str
+) -> None:
     h200.state(at="2025-12-10")
-    with tl.Timeline.open(h200.path) as again:
+    with tl.Timeline.open(store_location) as again:
         again.state(at="2025-12-10")
         assert again._snapshots is not None
         assert again._snapshots.folded == 0
@@ -80,7 +84,9 @@ def test_an_append_in_order_folds_only_the_new_event(store: tl.Timeline) -> None
     assert store._snapshots.folded == 1
 
 
-def test_a_backdated_append_refolds_only_what_follows_it(store: tl.Timeline) -> None:
+def test_a_backdated_append_refolds_only_what_follows_it(
+    store: tl.Timeline, store_location: str
+) -> None:
     store.append(announcements(200), story="s")
     store.state(at="2025-03-01")
     late = tl.Statement(
@@ -90,19 +96,21 @@ def test_a_backdated_append_refolds_only_what_follows_it(store: tl.Timeline) -> 
     state = store.state(at=BASE + timedelta(days=150, hours=2))
     assert store._snapshots is not None
     assert store._snapshots.folded == 50  # the backdated event and the 49 after it
-    assert state == folded(store.path, at=BASE + timedelta(days=150, hours=2))
+    assert state == folded(store_location, at=BASE + timedelta(days=150, hours=2))
     stance = state.stance("a", "t")
     assert stance is not None
     assert stance.position == tl.Position.NEUTRAL
 
 
-def test_a_retraction_invalidates_from_the_retracted_events_time(store: tl.Timeline) -> None:
+def test_a_retraction_invalidates_from_the_retracted_events_time(
+    store: tl.Timeline, store_location: str
+) -> None:
     store.append(announcements(100), story="s")
     store.state()
     store.append(
         [tl.Retraction(id="r", retracts="e99", occurred_at=BASE + timedelta(days=200))], story="s"
     )
-    assert store.state() == folded(store.path)
+    assert store.state() == folded(store_location)
     assert store._snapshots is not None
     assert store._snapshots.folded == 0  # e99 was the last event: nothing to refold after it
     stance = store.state().stance("a", "t")
@@ -111,7 +119,7 @@ def test_a_retraction_invalidates_from_the_retracted_events_time(store: tl.Timel
 
 
 def test_a_correction_moving_an_event_later_invalidates_from_its_original_time(
-    store: tl.Timeline,
+    store: tl.Timeline, store_location: str
 ) -> None:
     events = announcements(60)
     store.append(events, story="s")
@@ -124,11 +132,11 @@ def test_a_correction_moving_an_event_later_invalidates_from_its_original_time(
         [tl.Correction(id="c", corrects="e10", replacement=moved, occurred_at=BASE)], story="s"
     )
     for day in [BASE + timedelta(days=d, hours=1) for d in (9, 10, 11, 59, 60)]:
-        assert store.state(at=day) == folded(store.path, at=day), day
+        assert store.state(at=day) == folded(store_location, at=day), day
 
 
 def test_known_at_bounds_use_snapshots_only_where_they_cover_everything(
-    store: tl.Timeline, clock: StepClock
+    store: tl.Timeline, clock: StepClock, store_location: str
 ) -> None:
     early = tl.Announcement(
         id="x", occurred_at=BASE, reported_at=BASE, actor="a", topic="t", position="supports"
@@ -139,17 +147,17 @@ def test_known_at_bounds_use_snapshots_only_where_they_cover_everything(
     )  # fmt: skip
     store.append([early, later], story="s")
     for known in ["2025-01-15", "2025-02-15"]:
-        assert store.state(known_at=known) == folded(store.path, known_at=known)
+        assert store.state(known_at=known) == folded(store_location, known_at=known)
     stance = store.state(known_at="2025-01-15").stance("a", "t")
     assert stance is not None
     assert stance.position == tl.Position.SUPPORTS
 
 
 def test_an_interrupted_snapshot_build_resumes_where_it_stopped(
-    store: tl.Timeline, monkeypatch: pytest.MonkeyPatch
+    store: tl.Timeline, monkeypatch: pytest.MonkeyPatch, store_location: str
 ) -> None:
     store.append(announcements(95), story="s")  # the writer builds the snapshots
-    store.store.conn.execute("DELETE FROM snapshot_checkpoint")  # ... gone: build again
+    raw_execute(store_location, "DELETE FROM snapshot_checkpoint")  # ... gone: build again
     store._snapshots = None
     monkeypatch.setattr(snap, "_CHUNK", 10)
     calls = {"n": 0}
@@ -165,16 +173,18 @@ def test_an_interrupted_snapshot_build_resumes_where_it_stopped(
     with pytest.raises(KeyboardInterrupt):
         store.state(at="2025-02-01")
     monkeypatch.setattr(snap.Snapshots, "_flush", real_flush)
-    with tl.Timeline.open(store.path) as again:
-        assert again.state(at="2025-02-01") == folded(store.path, at="2025-02-01")
+    with tl.Timeline.open(store_location) as again:
+        assert again.state(at="2025-02-01") == folded(store_location, at="2025-02-01")
         assert again._snapshots is not None
         assert again._snapshots.folded == 95 - 30
 
 
-def test_snapshot_tables_are_derived_and_rebuilt_when_cleared(h200: tl.Timeline) -> None:
+def test_snapshot_tables_are_derived_and_rebuilt_when_cleared(
+    h200: tl.Timeline, store_location: str
+) -> None:
     expected = h200.state(at="2025-12-10")
-    h200.store.conn.execute("DELETE FROM snapshot_checkpoint")
-    with tl.Timeline.open(h200.path) as again:
+    raw_execute(store_location, "DELETE FROM snapshot_checkpoint")
+    with tl.Timeline.open(store_location) as again:
         assert again.state(at="2025-12-10") == expected
         assert again.verify() == h200.store.head()
 
@@ -187,23 +197,23 @@ class NotedStance(tl.Stance):
 
 
 def test_a_field_added_to_a_fact_rebuilds_the_snapshots_by_itself(
-    store: tl.Timeline, monkeypatch: pytest.MonkeyPatch
+    store: tl.Timeline, monkeypatch: pytest.MonkeyPatch, store_location: str
 ) -> None:
     store.append(announcements(30), story="s")
     store.state(at="2025-01-10")
-    with tl.Timeline.open(store.path) as unchanged:
+    with tl.Timeline.open(store_location) as unchanged:
         unchanged.state(at="2025-01-10")
         assert unchanged._snapshots is not None
         assert unchanged._snapshots.folded == 0
     # no LOGIC_VERSION bump: only the shape of the fact changes
     monkeypatch.setattr(stance_module, "Stance", NotedStance)
     monkeypatch.setattr(StanceProjection, "fact_types", (NotedStance,))
-    with tl.Timeline.open(store.path) as changed:
+    with tl.Timeline.open(store_location) as changed:
         state = changed.state(at="2025-01-10")
         assert changed._snapshots is not None
         assert changed._snapshots.folded == 30  # rebuilt from scratch
         stance = state.stance("a", "t")
         assert isinstance(stance, NotedStance)
-        assert stance == folded(store.path, at="2025-01-10").stance("a", "t")
+        assert stance == folded(store_location, at="2025-01-10").stance("a", "t")
         stored = changed.stance("a", "t", at="2025-01-10")  # one fact, read from the store
         assert stored == stance

@@ -21,6 +21,8 @@ from tests.contract._samples import STORY, US, T, _statement, _statements, add_n
 from tests.strategies import registry_with_builtins
 from tests.unit.test_registry import MERGER_VOTE_V1_PAYLOAD, MergerVoteV2, upcast_merger_vote_v1_v2
 
+BACKENDS = ("sqlite",)  # the SQLite store's own file, triggers, indexes and upcasters
+
 
 def _raw(path: Path) -> sqlite3.Connection:
     """A plain sqlite3 connection in autocommit mode, as another tool would open it."""
