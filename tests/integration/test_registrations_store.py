@@ -9,7 +9,7 @@ from pathlib import Path
 
 import timeline as tl
 from tests.cli.conftest import run
-from tests.conftest import H200
+from tests.conftest import H200, table_counts
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -38,12 +38,11 @@ def test_an_old_store_registers_its_actors_and_titles_when_it_migrates(tmp_path:
     assert "actor 'beijing': name is 'Forged' in table actors" in failed.stderr
 
 
-def test_reloading_a_fixture_registers_nothing_new(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    with tl.Timeline.open(db) as store:
+def test_reloading_a_fixture_registers_nothing_new(store_location: str) -> None:
+    with tl.Timeline.open(store_location) as store:
         store.load(H200)
-        count = store.store.conn.execute("SELECT COUNT(*) FROM registrations").fetchone()[0]
+        count = table_counts(store_location, "registrations")["registrations"]
         store.load(H200)
-        again = store.store.conn.execute("SELECT COUNT(*) FROM registrations").fetchone()[0]
+        again = table_counts(store_location, "registrations")["registrations"]
         assert store.verify() == 21
     assert count == again == 11  # ten actors and the title

@@ -4,10 +4,11 @@ reader whose cache predates another writer's new sources reads them on demand.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import timeline as tl
+from tests.conftest import BOTH_BACKENDS
 
+BACKENDS = BOTH_BACKENDS  # every test here runs on SQLite and on PostgreSQL
 DAY = datetime(2025, 3, 1, tzinfo=UTC)
 
 
@@ -23,9 +24,9 @@ def _announcement(event_id: str, topic: str, publisher: str) -> tl.Announcement:
 
 
 def test_a_reader_finds_sources_another_writer_interned_after_its_last_read(
-    db_path: Path,
+    store_location: str,
 ) -> None:
-    with tl.Timeline.open(db_path) as writer, tl.Timeline.open(db_path) as reader:
+    with tl.Timeline.open(store_location) as writer, tl.Timeline.open(store_location) as reader:
         writer.append([_announcement("a", "exports", "Reuters")], story="s")
         before = reader.stance("nvidia", "exports")  # the reader's source cache: Reuters
         assert before is not None
@@ -38,8 +39,10 @@ def test_a_reader_finds_sources_another_writer_interned_after_its_last_read(
         assert found == writer.stance("nvidia", "imports")
 
 
-def test_a_reader_state_from_snapshots_includes_sources_interned_since(db_path: Path) -> None:
-    with tl.Timeline.open(db_path) as writer, tl.Timeline.open(db_path) as reader:
+def test_a_reader_state_from_snapshots_includes_sources_interned_since(
+    store_location: str,
+) -> None:
+    with tl.Timeline.open(store_location) as writer, tl.Timeline.open(store_location) as reader:
         writer.append([_announcement("a", "exports", "Reuters")], story="s")
         assert reader.state(at=DAY).stance("nvidia", "exports") is not None
         writer.append([_announcement("b", "imports", "Caixin")], story="s")
