@@ -21,10 +21,10 @@ def run(*args: str | Path) -> Result:
 
 
 @pytest.fixture
-def h200_db(tmp_path: Path) -> Path:
-    """A store file loaded with the H200 fixture by ``timeline load``."""
-    db = tmp_path / "h200.db"
+def h200_db(store_location: str) -> str:
+    """A store loaded with the H200 fixture by ``timeline load``: a file, or a PostgreSQL
+    schema (whose recorded times come from the server's clock, not the frozen one)."""
     with freeze_time(LOADED_AT):
-        result = run("load", db, H200)
+        result = run("load", store_location, H200)
     assert result.exit_code == 0, result.output
-    return db
+    return store_location

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def test_load_shows_a_progress_bar_on_stderr_when_asked(tmp_path: Path) -> None:
 # --- replay, history ------------------------------------------------------------------
 
 
-def test_replay_prints_a_readable_timeline_with_changes(h200_db: Path) -> None:
+def test_replay_prints_a_readable_timeline_with_changes(h200_db: str) -> None:
     result = run("replay", h200_db)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -63,7 +64,7 @@ def test_replay_prints_a_readable_timeline_with_changes(h200_db: Path) -> None:
     assert "intent bytedance / nvidia / H200: — -> exploring" in result.stdout
 
 
-def test_replay_json_has_each_step_with_its_event_and_changes(h200_db: Path) -> None:
+def test_replay_json_has_each_step_with_its_event_and_changes(h200_db: str) -> None:
     steps = _json("replay", h200_db, "--until", "2025-12-08")
     assert [s["event"]["id"] for s in steps][:3] == ["h200-0001", "h200-0002", "h200-0003"]
     # the inquiry of 8-10 Dec possibly happened by the end of Dec 8; certainly only by Dec 10
@@ -79,7 +80,7 @@ def test_replay_json_has_each_step_with_its_event_and_changes(h200_db: Path) -> 
     assert (change["before"]["position"], change["after"]["position"]) == ("opposes", "supports")
 
 
-def test_replay_by_reported_order_with_start_story_and_actor(h200_db: Path) -> None:
+def test_replay_by_reported_order_with_start_story_and_actor(h200_db: str) -> None:
     steps = _json(
         "replay", h200_db, "--order", "reported", "--start", "2025-12-10",
         "--story", "h200-china", "--actor", "beijing",
@@ -89,7 +90,7 @@ def test_replay_by_reported_order_with_start_story_and_actor(h200_db: Path) -> N
     assert "h200-0013" in {s["event"]["id"] for s in steps}
 
 
-def test_history_lists_the_steps_touching_an_actor(h200_db: Path) -> None:
+def test_history_lists_the_steps_touching_an_actor(h200_db: str) -> None:
     steps = _json("history", h200_db, "ByteDance")
     ids = [s["event"]["id"] for s in steps]
     assert ids[:2] == ["h200-0005", "h200-0010"]
@@ -101,7 +102,7 @@ def test_history_lists_the_steps_touching_an_actor(h200_db: Path) -> None:
 # --- state, diff ---------------------------------------------------------------------------
 
 
-def test_state_json_at_december_10(h200_db: Path) -> None:
+def test_state_json_at_december_10(h200_db: str) -> None:
     data = _json("state", h200_db, "--at", "2025-12-10")
     assert data["bounds"]["at"] == "2025-12-10T23:59:59.999999+00:00"
     intents = {(i["buyer"], i["supplier"], i["product"]): i for i in data["order_intents"]}
@@ -117,24 +118,33 @@ def test_state_json_at_december_10(h200_db: Path) -> None:
     assert [r["id"] for r in data["restrictions"]] == ["h200-0003"]
 
 
-def test_state_filters_by_actor_alias_and_topic(h200_db: Path) -> None:
+def test_state_filters_by_actor_alias_and_topic(h200_db: str) -> None:
     data = _json("state", h200_db, "--actor", "Chinese regulators", "--topic", "h200-imports")
     assert [(s["actor"], s["position"]) for s in data["stances"]] == [("beijing", "undecided")]
     assert data["order_intents"] == []
 
 
-def test_state_known_at_and_recorded_by_bounds(h200_db: Path) -> None:
+def test_state_known_at_and_recorded_by_bounds(h200_db: str, store_backend: str) -> None:
     known = _json("state", h200_db, "--known-at", "2025-12-09")
     assert known["order_intents"] == []
-    before_load = _json("state", h200_db, "--recorded-by", "2026-01-01")
+    # recorded times come from the frozen clock on a file, from the server's on PostgreSQL
+    steps = _json("replay", h200_db, "--order", "recorded")
+    recorded = [datetime.fromisoformat(s["event"]["recorded_at"]) for s in steps]
+    assert recorded == sorted(set(recorded))  # strictly increasing
+    assert len(recorded) == 21
+    if store_backend == "sqlite":
+        assert recorded[0] == datetime.fromisoformat(LOADED_AT)
+    day_before = (recorded[0] - timedelta(days=1)).date().isoformat()
+    before_load = _json("state", h200_db, "--recorded-by", day_before)
     assert (before_load["stances"], before_load["order_intents"]) == ([], [])
-    first_only = _json("state", h200_db, "--recorded-by", LOADED_AT)  # the first event
+    first_only = _json("state", h200_db, "--recorded-by", recorded[0].isoformat())
     assert [s["evidence"] for s in first_only["stances"]] == [["h200-0001"]]
-    after_load = _json("state", h200_db, "--recorded-by", LOADED_AT[:10])  # end of that day
+    last_day = recorded[-1].date().isoformat()  # a date: the end of that day
+    after_load = _json("state", h200_db, "--recorded-by", last_day)
     assert len(after_load["stances"]) == 6
 
 
-def test_state_prints_stance_intent_and_restriction_tables(h200_db: Path) -> None:
+def test_state_prints_stance_intent_and_restriction_tables(h200_db: str) -> None:
     result = run("state", h200_db, "--at", "2025-12-10")
     assert result.exit_code == 0
     text = result.stdout
@@ -146,7 +156,7 @@ def test_state_prints_stance_intent_and_restriction_tables(h200_db: Path) -> Non
     assert row.split()[:5] == ["bytedance", "nvidia", "H200", "exploring", "large"]
 
 
-def test_diff_by_valid_time_and_by_knowledge_time(h200_db: Path) -> None:
+def test_diff_by_valid_time_and_by_knowledge_time(h200_db: str) -> None:
     table = run("diff", h200_db, "2025-12-07", "2025-12-10")
     assert "stance us-government / h200-exports-to-china  opposes" in table.stdout
     learned = _json("diff", h200_db, "2025-12-09", "2025-12-10", "--known")
@@ -158,7 +168,8 @@ def test_diff_by_valid_time_and_by_knowledge_time(h200_db: Path) -> None:
 # --- verify, search, listings, backup -------------------------------------------------------
 
 
-def test_verify_says_ok_and_names_a_tampered_position(h200_db: Path) -> None:
+@pytest.mark.sqlite_only("edits the SQLite file behind the store (both backends: test_integrity)")
+def test_verify_says_ok_and_names_a_tampered_position(h200_db: str) -> None:
     assert run("verify", h200_db).stdout == f"{h200_db}: ok, 21 events, hash chain intact\n"
     assert _json("verify", h200_db) == {"ok": True, "events": 21}
     conn = sqlite3.connect(h200_db)
@@ -175,7 +186,8 @@ def test_verify_says_ok_and_names_a_tampered_position(h200_db: Path) -> None:
     )
 
 
-def test_search_finds_grey_market_with_filters_and_snippets(h200_db: Path) -> None:
+@pytest.mark.sqlite_only("FTS5's snippets and rank (the same hits on both: tests/cli/test_dsn.py)")
+def test_search_finds_grey_market_with_filters_and_snippets(h200_db: str) -> None:
     table = run("search", h200_db, "grey market")
     assert table.exit_code == 0
     assert "h200-0002" in table.stdout
@@ -193,7 +205,7 @@ def test_search_finds_grey_market_with_filters_and_snippets(h200_db: Path) -> No
     assert run("search", h200_db, "zzzz").stdout == "(none)\n"
 
 
-def test_search_with_bad_fts_syntax_is_one_line_error(h200_db: Path) -> None:
+def test_search_with_bad_fts_syntax_is_one_line_error(h200_db: str) -> None:
     result = run("search", h200_db, '"grey market')
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: query: '\"grey market' is not valid search syntax")
@@ -202,7 +214,7 @@ def test_search_with_bad_fts_syntax_is_one_line_error(h200_db: Path) -> None:
     assert [h["event"]["id"] for h in plain] == ["h200-0002"]
 
 
-def test_actors_stories_and_info(h200_db: Path) -> None:
+def test_actors_stories_and_info(h200_db: str) -> None:
     actors = {a["id"]: a for a in _json("actors", h200_db)}
     assert actors["us-government"]["aliases"] == [
         "Trump administration",
@@ -224,7 +236,8 @@ def test_actors_stories_and_info(h200_db: Path) -> None:
     assert "events   21" in run("info", h200_db).stdout
 
 
-def test_backup_writes_a_verified_copy(h200_db: Path, tmp_path: Path) -> None:
+@pytest.mark.sqlite_only("backup writes SQLite files (VACUUM INTO)")
+def test_backup_writes_a_verified_copy(h200_db: str, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
     result = run("backup", h200_db, copy)
     assert result.exit_code == 0
@@ -238,7 +251,7 @@ def test_backup_writes_a_verified_copy(h200_db: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "markdown", "timelinejs", "html"])
-def test_export_writes_each_format(h200_db: Path, tmp_path: Path, fmt: str) -> None:
+def test_export_writes_each_format(h200_db: str, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"h200.{fmt}"
     result = run("export", h200_db, "--format", fmt, "-o", out)
     assert result.exit_code == 0
@@ -246,7 +259,7 @@ def test_export_writes_each_format(h200_db: Path, tmp_path: Path, fmt: str) -> N
     assert out.stat().st_size > 5000
 
 
-def test_export_with_bounds_and_to_stdout(h200_db: Path) -> None:
+def test_export_with_bounds_and_to_stdout(h200_db: str) -> None:
     result = run("export", h200_db, "--format", "csv", "-o", "-", "--at", "2025-12-08")
     rows = list(csv.DictReader(result.stdout.splitlines()))
     assert {r["id"] for r in rows} >= {"h200-0001", "h200-0009"}
@@ -257,7 +270,7 @@ def test_export_with_bounds_and_to_stdout(h200_db: Path) -> None:
 
 
 def test_jsonl_export_loads_into_a_new_store_with_the_same_state(
-    h200_db: Path, tmp_path: Path
+    h200_db: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "h200.jsonl"
     assert run("export", h200_db, "--format", "jsonl", "-o", out).exit_code == 0

@@ -81,13 +81,13 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
         (["export", "--format", "html", "-o", "no/such/dir/x.html"], "No such file or directory"),
     ],
 )
-def test_bad_arguments_are_one_line_errors(h200_db: Path, args: list[str], message: str) -> None:
+def test_bad_arguments_are_one_line_errors(h200_db: str, args: list[str], message: str) -> None:
     result = run(args[0], h200_db, *args[1:])
     assert result.exit_code == 1
     _assert_one_line_error(result.stderr, message)
 
 
-def test_an_unknown_export_format_is_a_usage_error(h200_db: Path, tmp_path: Path) -> None:
+def test_an_unknown_export_format_is_a_usage_error(h200_db: str, tmp_path: Path) -> None:
     result = run("export", h200_db, "--format", "pdf", "-o", tmp_path / "x.pdf")
     assert result.exit_code == 2
     assert "'pdf' is not one of" in result.stderr

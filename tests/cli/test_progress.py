@@ -84,7 +84,7 @@ def test_verify_reports_progress_that_adds_up_to_the_events_checked(big_db: Path
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "markdown", "timelinejs", "html"])
-def test_export_reports_one_tick_per_event_written(h200_db: Path, fmt: str) -> None:
+def test_export_reports_one_tick_per_event_written(h200_db: str, fmt: str) -> None:
     ticks: list[int] = []
     with tl.Timeline.open(h200_db, create=False) as store:
         written = store.export(fmt, io.StringIO(), progress=ticks.append)
@@ -95,7 +95,7 @@ def test_export_reports_one_tick_per_event_written(h200_db: Path, fmt: str) -> N
 # --- the CLI, asked for a bar: it goes to stderr only ----------------------------------
 
 
-def test_verify_json_with_progress_keeps_stdout_pure_json(h200_db: Path) -> None:
+def test_verify_json_with_progress_keeps_stdout_pure_json(h200_db: str) -> None:
     result = run("verify", h200_db, "--json", "--progress")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"ok": True, "events": 21}
@@ -103,7 +103,7 @@ def test_verify_json_with_progress_keeps_stdout_pure_json(h200_db: Path) -> None
     assert result.stderr.count("Verifying") == 1
 
 
-def test_export_to_stdout_with_progress_writes_only_the_export_there(h200_db: Path) -> None:
+def test_export_to_stdout_with_progress_writes_only_the_export_there(h200_db: str) -> None:
     result = run("export", h200_db, "--format", "csv", "-o", "-", "--progress")
     assert result.exit_code == 0
     rows = list(csv.reader(io.StringIO(result.stdout)))
@@ -112,11 +112,13 @@ def test_export_to_stdout_with_progress_writes_only_the_export_there(h200_db: Pa
     assert "Exporting csv" in result.stderr
 
 
-def test_verify_and_export_print_no_bar_when_stderr_is_not_a_terminal(h200_db: Path) -> None:
+def test_verify_and_export_print_no_bar_when_stderr_is_not_a_terminal(
+    h200_db: str, tmp_path: Path
+) -> None:
     verified = run("verify", h200_db)
-    exported = run("export", h200_db, "--format", "jsonl", "-o", h200_db.parent / "out.jsonl")
+    exported = run("export", h200_db, "--format", "jsonl", "-o", tmp_path / "out.jsonl")
     assert verified.stderr == exported.stderr == ""
-    assert exported.stdout == f"{h200_db.parent / 'out.jsonl'}: 21 events (jsonl)\n"
+    assert exported.stdout == f"{tmp_path / 'out.jsonl'}: 21 events (jsonl)\n"
 
 
 # --- on a terminal ----------------------------------------------------------------------
@@ -141,7 +143,7 @@ def test_export_draws_a_bar_on_a_terminal_and_fills_it(big_db: Path, tmp_path: P
     assert len(target.read_text().splitlines()) == 1002
 
 
-def test_a_small_store_gets_no_bar_on_a_terminal_unless_asked(h200_db: Path) -> None:
+def test_a_small_store_gets_no_bar_on_a_terminal_unless_asked(h200_db: str) -> None:
     status, out, err = _on_a_terminal("verify", h200_db)
     assert status == 0
     assert out == f"{h200_db}: ok, 21 events, hash chain intact\n"
