@@ -529,10 +529,15 @@ class Snapshots:
         for text, (projection, key) in zip(
             missing, loads_trusted("[" + ",".join(missing) + "]"), strict=True
         ):
-            # the common case, a flat key of strings, without the recursive walk
-            flat = type(key) is list and list not in map(type, key)
-            key = tuple(key) if flat else _tuples(key)
-            keys[text] = None if is_internal(key) else (projection, key)
+            if type(key) is list and key and list not in map(type, key):
+                # the common case, a flat key of strings: no recursive walk; internal
+                # (an index) when its first item starts with "_" (is_internal, inlined)
+                first = key[0]
+                internal = type(first) is str and first[:1] == "_"
+                keys[text] = None if internal else (projection, tuple(key))
+            else:
+                key = _tuples(key)
+                keys[text] = None if is_internal(key) else (projection, key)
 
     def _facts(self, key: str, *, inclusive: bool) -> dict[str, dict[Hashable, Any]]:
         """Every fact at fold key ``key`` (indexes included), decoded: to fold on."""

@@ -232,12 +232,22 @@ class SQLiteSnapshotStore:
         if found is None:
             return None
         state: dict[str, str] = orjson.loads(zlib.decompress(found[1]))
-        rows = conn.execute(
-            "SELECT k.key, v.fact FROM fact_versions v JOIN fact_keys k ON k.id = v.key_id "
-            f"WHERE v.okey > ? AND v.okey {op} ? ORDER BY v.okey",
+        # which facts changed after the checkpoint, and at which fold key last, from the
+        # okey index alone; then one seek per fact changed (about half as many as the
+        # versions: a fact changed twice since is read once)
+        latest: dict[int, str] = {}
+        for key_id, at in conn.execute(
+            f"SELECT key_id, okey FROM fact_versions WHERE okey > ? AND okey {op} ? ORDER BY okey",
             (found[0], okey),
-        )
-        for key, fact in rows:
+        ):
+            latest[key_id] = at
+        fetch = conn.execute
+        for key_id, at in sorted(latest.items()):
+            key, fact = fetch(
+                "SELECT k.key, v.fact FROM fact_versions v JOIN fact_keys k ON k.id = v.key_id "
+                "WHERE v.key_id = ? AND v.okey = ?",
+                (key_id, at),
+            ).fetchone()
             if fact is None:
                 state.pop(key, None)
             else:
