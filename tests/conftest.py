@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import hypothesis
 import pytest
 
 import timeline as tl
@@ -20,6 +23,7 @@ __all__ = [
     "FIXTURES",
     "H200",
     "INVALID",
+    "new_store_location",
     "ROOT",
     "StepClock",
     "postgres_dsn",
@@ -158,12 +162,53 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     :func:`default_backends`."""
     if "store_backend" in metafunc.fixturenames:
         backends = getattr(metafunc.module, "BACKENDS", None) or default_backends()
+        if os.environ.get(BACKENDS_ENV):  # said explicitly: it narrows a module's own too
+            backends = tuple(b for b in backends if b in default_backends())
         marker = metafunc.definition.get_closest_marker("sqlite_only")
         if marker is not None:
             if not marker.args:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
             backends = ("sqlite",)
         metafunc.parametrize("store_backend", backends)
+
+
+@contextlib.contextmanager
+def new_store_location(backend: str) -> Iterator[str]:
+    """Where a new store opens, removed afterwards: for tests that need several stores,
+    such as one per hypothesis example (``store_location`` is one per test)."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield str(Path(tmp) / "store.db")
+        return
+    schema, url = postgres_schema()
+    try:
+        yield url
+    finally:
+        drop_postgres_schema(schema)
+
+
+# Property tests make a store per example, which costs a schema on PostgreSQL: there
+# they run this share of the examples they name (at least MIN_PG_EXAMPLES).
+PG_EXAMPLES_SHARE = 0.25
+MIN_PG_EXAMPLES = 5
+
+
+@pytest.fixture(autouse=True)
+def _fewer_examples_on_postgresql(request: pytest.FixtureRequest) -> Iterator[None]:
+    callspec = getattr(request.node, "callspec", None)
+    test = getattr(request.node, "function", None)
+    current = getattr(test, "_hypothesis_internal_use_settings", None)
+    if callspec is None or callspec.params.get("store_backend") != "postgresql" or not current:
+        yield
+        return
+    fewer = max(MIN_PG_EXAMPLES, int(current.max_examples * PG_EXAMPLES_SHARE))
+    test._hypothesis_internal_use_settings = hypothesis.settings(  # type: ignore[union-attr]
+        current, max_examples=min(fewer, current.max_examples)
+    )
+    try:
+        yield
+    finally:
+        test._hypothesis_internal_use_settings = current  # type: ignore[union-attr]
 
 
 @pytest.fixture

@@ -17,15 +17,15 @@ def run(*args: str | Path) -> Result:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "recall.db"
-    result = run("load", path, STORY)
+def db(store_location: str) -> str:
+    """The Valsorin story loaded into a new store (a file, or a PostgreSQL schema)."""
+    result = run("load", store_location, STORY)
     assert result.exit_code == 0, result.output
     assert "15 appended" in result.output
-    return path
+    return store_location
 
 
-def test_state_json_bounds_are_end_of_day_and_facts_carry_provenance(db: Path) -> None:
+def test_state_json_bounds_are_end_of_day_and_facts_carry_provenance(db: str) -> None:
     """'timeline state DB [--at T] ... [--json]'; a date-only bound is the end of the day;
     facts expose sources, independent_sources, disputed_by, confirmed_by."""
     result = run("state", db, "--at", "2026-03-04", "--json")
@@ -46,7 +46,7 @@ def test_state_json_bounds_are_end_of_day_and_facts_carry_provenance(db: Path) -
     assert stances[("lumeria", "valsorin-safety")]["conditions"] == ["batch testing complete"]
 
 
-def test_state_table_shows_disputes_and_independent_sources(db: Path) -> None:
+def test_state_table_shows_disputes_and_independent_sources(db: str) -> None:
     """Issue: 'shown everywhere a fact is shown' ("disputed by ..."; "N independent sources")."""
     result = run("state", db, "--at", "2026-03-04", "--actor", "medichain")
     assert result.exit_code == 0, result.output
@@ -60,7 +60,7 @@ def test_state_table_shows_disputes_and_independent_sources(db: Path) -> None:
     assert "carepoint" not in result.output
 
 
-def test_known_at_and_recorded_by_options(db: Path) -> None:
+def test_known_at_and_recorded_by_options(db: str) -> None:
     """'--known-at K --recorded-by R' as in state()."""
     early = json.loads(run("state", db, "--known-at", "2026-02-19", "--json").output)
     assert early["stances"] == []
@@ -71,7 +71,7 @@ def test_known_at_and_recorded_by_options(db: Path) -> None:
     assert audit["stances"] == []
 
 
-def test_diff_reports_a_fact_becoming_disputed(db: Path) -> None:
+def test_diff_reports_a_fact_becoming_disputed(db: str) -> None:
     """'timeline diff DB A B [--known]'; a fact becoming disputed is a change."""
     result = run("diff", db, "2026-03-02", "2026-03-03", "--json")
     assert result.exit_code == 0, result.output
@@ -84,14 +84,14 @@ def test_diff_reports_a_fact_becoming_disputed(db: Path) -> None:
     assert "st-anne" in known.output
 
 
-def test_history_includes_events_about_the_actor(db: Path) -> None:
+def test_history_includes_events_about_the_actor(db: str) -> None:
     """'history(actor) ... include events about the actor'; aliases accepted."""
     result = run("history", db, "Lumeria", "--json")
     assert result.exit_code == 0, result.output
     assert "val-05" in result.output
 
 
-def test_replay_orders(db: Path) -> None:
+def test_replay_orders(db: str) -> None:
     """'timeline replay DB [--order occurred|reported|recorded]'."""
     for order in ("occurred", "reported", "recorded"):
         result = run("replay", db, "--order", order)
@@ -100,7 +100,7 @@ def test_replay_orders(db: Path) -> None:
     assert "val-03" not in run("replay", db).output  # retracted: never happened
 
 
-def test_topics_command(db: Path) -> None:
+def test_topics_command(db: str) -> None:
     """'store.topics()' on the command line: topics, counts and actors."""
     result = run("topics", db)
     assert result.exit_code == 0, result.output
@@ -109,7 +109,7 @@ def test_topics_command(db: Path) -> None:
     assert "carepoint, lumeria, medichain" in line
 
 
-def test_verify_and_search(db: Path) -> None:
+def test_verify_and_search(db: str) -> None:
     assert run("verify", db).exit_code == 0
     found = run("search", db, "review", "--actor", "lumeria")
     assert found.exit_code == 0

@@ -16,13 +16,13 @@ MAGNETS = FIXTURES / "sample-magnet-export-ban.json"
 
 
 @pytest.fixture
-def magnets(tmp_path: Path) -> Path:
-    db = tmp_path / "magnets.db"
-    assert run("load", db, MAGNETS).exit_code == 0
-    return db
+def magnets(store_location: str) -> str:
+    """The magnets story loaded into a new store (a file, or a PostgreSQL schema)."""
+    assert run("load", store_location, MAGNETS).exit_code == 0
+    return store_location
 
 
-def test_diff_known_labels_the_retraction_and_the_correction(magnets: Path) -> None:
+def test_diff_known_labels_the_retraction_and_the_correction(magnets: str) -> None:
     result = run("diff", magnets, "2024-08-15", "2024-09-06", "--known")
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
@@ -36,13 +36,13 @@ def test_diff_known_labels_the_retraction_and_the_correction(magnets: Path) -> N
     }
 
 
-def test_diff_of_a_window_without_amendments_labels_nothing(magnets: Path) -> None:
+def test_diff_of_a_window_without_amendments_labels_nothing(magnets: str) -> None:
     data = json.loads(run("diff", magnets, "2024-04-01", "2024-05-11", "--known", "--json").stdout)
     assert data["changes"]
     assert all("amended" not in c for c in data["changes"])
 
 
-def test_replay_in_reported_order_labels_only_the_amending_steps(magnets: Path) -> None:
+def test_replay_in_reported_order_labels_only_the_amending_steps(magnets: str) -> None:
     steps = json.loads(run("replay", magnets, "--order", "reported", "--json").stdout)
     labels = {
         s["event"]["id"]: [c.get("amended") for c in s["changes"]] for s in steps if s["changes"]
@@ -52,7 +52,7 @@ def test_replay_in_reported_order_labels_only_the_amending_steps(magnets: Path) 
     assert labels["mag-10"] == [{"kind": "corrected", "by": "mag-10"}]
 
 
-def test_history_shows_the_corrected_event_as_corrected(magnets: Path) -> None:
+def test_history_shows_the_corrected_event_as_corrected(magnets: str) -> None:
     result = run("history", magnets, "carmaker-b")
     assert result.exit_code == 0
     # a row starts with its date as people write it ("12 Aug 2024", "Aug 2024")
@@ -62,7 +62,7 @@ def test_history_shows_the_corrected_event_as_corrected(magnets: Path) -> None:
     assert "corrected by" not in " ".join(next(r for r in rows if "mag-03" in r).split())
 
 
-def test_search_marks_retracted_and_corrected_hits(magnets: Path) -> None:
+def test_search_marks_retracted_and_corrected_hits(magnets: str) -> None:
     hits = json.loads(run("search", magnets, "carmaker", "--json", "--limit", "50").stdout)
     status = {h["event"]["id"]: (h["status"], h["amended_by"]) for h in hits}
     assert status["mag-07"] == ("retracted", "mag-08")
@@ -73,7 +73,7 @@ def test_search_marks_retracted_and_corrected_hits(magnets: Path) -> None:
     assert ids == set(status) - {"mag-07", "mag-09"}
 
 
-def test_search_takes_knowledge_and_valid_time_bounds(magnets: Path) -> None:
+def test_search_takes_knowledge_and_valid_time_bounds(magnets: str) -> None:
     then = json.loads(
         run("search", magnets, "delivered", "--known-at", "2024-08-15", "--json").stdout
     )
@@ -92,7 +92,7 @@ def _intent_evidence(data: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_state_lists_the_correction_in_the_evidence_of_the_fact_it_changed(
-    magnets: Path,
+    magnets: str,
 ) -> None:
     now = json.loads(run("state", magnets, "--json").stdout)
     # mag-09 (a cancellation) was corrected by mag-10: the correction comes just before it
@@ -103,14 +103,14 @@ def test_state_lists_the_correction_in_the_evidence_of_the_fact_it_changed(
     assert "mag-10, mag-09" in row
 
 
-def test_state_known_before_the_correction_does_not_name_it(magnets: Path) -> None:
+def test_state_known_before_the_correction_does_not_name_it(magnets: str) -> None:
     then = json.loads(run("state", magnets, "--known-at", "2024-08-20", "--json").stdout)
     assert _intent_evidence(then)["carmaker-b"] == ["mag-03", "mag-02"]
     assert "mag-10" not in json.dumps(then)
 
 
 def test_diff_json_names_the_correction_and_the_retraction_in_the_evidence(
-    magnets: Path,
+    magnets: str,
 ) -> None:
     data = json.loads(run("diff", magnets, "2024-08-15", "2024-09-06", "--known", "--json").stdout)
     changes = {c["key"][1]: c for c in data["changes"]}
@@ -124,7 +124,7 @@ def test_diff_json_names_the_correction_and_the_retraction_in_the_evidence(
 
 
 def test_replay_json_in_occurred_order_names_the_correction_in_the_evidence(
-    magnets: Path,
+    magnets: str,
 ) -> None:
     steps = json.loads(run("replay", magnets, "--json").stdout)
     corrected = next(s for s in steps if s["event"]["id"] == "mag-09")
@@ -135,7 +135,7 @@ def test_replay_json_in_occurred_order_names_the_correction_in_the_evidence(
 
 
 def test_the_html_page_names_the_correction_in_the_intent_evidence(
-    magnets: Path, tmp_path: Path
+    magnets: str, tmp_path: Path
 ) -> None:
     page = tmp_path / "magnets.html"
     assert run("export", magnets, "--format", "html", "-o", page).exit_code == 0
@@ -144,7 +144,7 @@ def test_the_html_page_names_the_correction_in_the_intent_evidence(
     assert intents.index("mag-10</code>") < intents.index("mag-09</code>")
 
 
-def test_python_amended_evidence_names_the_correction_as_the_cli_does(magnets: Path) -> None:
+def test_python_amended_evidence_names_the_correction_as_the_cli_does(magnets: str) -> None:
     import timeline as tl
 
     with tl.Timeline.open(magnets, create=False) as store:

@@ -14,13 +14,13 @@ MAGNETS = FIXTURES / "sample-magnet-export-ban.json"
 
 
 @pytest.fixture
-def stories(tmp_path: Path) -> Path:
-    db = tmp_path / "news.db"
-    assert run("load", db, H200, MAGNETS).exit_code == 0
-    return db
+def stories(store_location: str) -> str:
+    """Two stories loaded into a new store (a file, or a PostgreSQL schema)."""
+    assert run("load", store_location, H200, MAGNETS).exit_code == 0
+    return store_location
 
 
-def test_the_state_table_counts_independent_sources(stories: Path) -> None:
+def test_the_state_table_counts_independent_sources(stories: str) -> None:
     out = run("state", stories, "--at", "2025-12-10", "--story", "h200-china").stdout
     line = next(
         row for row in out.splitlines() if row.startswith("beijing   ") and "h200-imports" in row
@@ -29,14 +29,14 @@ def test_the_state_table_counts_independent_sources(stories: Path) -> None:
     assert "1 independent source: Reuters" in out
 
 
-def test_the_state_table_shows_who_disputes_and_confirms(stories: Path) -> None:
+def test_the_state_table_shows_who_disputes_and_confirms(stories: str) -> None:
     out = run("state", stories, "--story", "magnet-export-ban").stdout
     assert "disputed by" in out
     assert "MagnetCo, 13 May" in out
     assert "confirmed by" in out
 
 
-def test_state_json_carries_provenance_and_claims(stories: Path) -> None:
+def test_state_json_carries_provenance_and_claims(stories: str) -> None:
     result = run("state", stories, "--story", "magnet-export-ban", "--json")
     data = json.loads(result.stdout)
     by_buyer = {i["buyer"]: i for i in data["order_intents"]}
@@ -46,14 +46,14 @@ def test_state_json_carries_provenance_and_claims(stories: Path) -> None:
     assert by_buyer["carmaker-b"]["origins"] == ["Example Daily", "Example Wire"]
 
 
-def test_diff_reports_a_fact_becoming_disputed(stories: Path) -> None:
+def test_diff_reports_a_fact_becoming_disputed(stories: str) -> None:
     out = run("diff", stories, "2024-05-12", "2024-05-13", "--story", "magnet-export-ban").stdout
     assert "intent carmaker-b / magnetco / NdFeB magnets" in out
     assert "ordered — disputed by MagnetCo, 13 May" in out
 
 
 def test_markdown_and_html_exports_show_provenance_and_disputes(
-    stories: Path, tmp_path: Path
+    stories: str, tmp_path: Path
 ) -> None:
     md, page = tmp_path / "story.md", tmp_path / "story.html"
     assert run("export", stories, "--format", "markdown", "-o", md).exit_code == 0

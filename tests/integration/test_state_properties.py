@@ -1,19 +1,18 @@
 """Property: the same state whichever way it is computed.
 
 Random histories with backdated events, corrections and retractions, appended
-in random batches to a real store file. After every append the state caught up
-incrementally (the writer's snapshots, and a read-only reader's in-memory fold)
-must equal a fresh ``Timeline``'s state from the persisted snapshots, a state at
-a far bound, and the last step of every replay (full folds of the log). With
-periods (days, months, years, ``A/B``) the same holds in both modes, ``certain``
-or not, at random ``at`` / ``known_at`` bounds.
+in random batches to a real store (a file; a PostgreSQL schema too when a server
+is given). After every append the state caught up incrementally (the writer's
+snapshots, and a read-only reader's in-memory fold) must equal a fresh
+``Timeline``'s state from the persisted snapshots, a state at a far bound, and
+the last step of every replay (full folds of the log). With periods (days,
+months, years, ``A/B``) the same holds in both modes, ``certain`` or not, at
+random ``at`` / ``known_at`` bounds.
 """
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,8 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import timeline as tl
-from tests.conftest import StepClock
+from tests.conftest import BOTH_BACKENDS, StepClock, new_store_location
 
+# on PostgreSQL with a quarter of the examples (see conftest)
+BACKENDS = BOTH_BACKENDS
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 ACTORS = ["a1", "a2", "a3"]
 TOPICS = ["t1", "t2"]
@@ -182,7 +183,7 @@ def history(draw: st.DrawFn, claims: bool = False, vague: bool = False) -> list[
     return batches
 
 
-def states_agree(path: Path, live: tl.Timeline, reader: tl.Timeline) -> tl.State:
+def states_agree(path: str, live: tl.Timeline, reader: tl.Timeline) -> tl.State:
     current = live.state()
     # a read-only store keeps no snapshots: it catches up its in-memory fold
     assert reader.state() == current
@@ -204,9 +205,10 @@ def states_agree(path: Path, live: tl.Timeline, reader: tl.Timeline) -> tl.State
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(batches=history())
-def test_incremental_full_and_replayed_states_agree(batches: list[list[tl.Event]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "p.db"
+def test_incremental_full_and_replayed_states_agree(
+    batches: list[list[tl.Event]], store_backend: str
+) -> None:
+    with new_store_location(store_backend) as path:
         clock = StepClock()
         with tl.Timeline.open(path, clock=clock) as live:
             live.state()  # the schema exists before the reader opens the file
@@ -220,13 +222,13 @@ def test_incremental_full_and_replayed_states_agree(batches: list[list[tl.Event]
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=history(), k=st.integers(0, 28), t=st.integers(0, 28))
 def test_point_in_time_state_equals_the_reported_replay_cut_at_the_same_time(
-    batches: list[list[tl.Event]], k: int, t: int
+    batches: list[list[tl.Event]], k: int, t: int, store_backend: str
 ) -> None:
     known_at = BASE + timedelta(days=k, hours=12)
     at = BASE + timedelta(days=t, hours=12)
     with (
-        tempfile.TemporaryDirectory() as tmp,
-        tl.Timeline.open(Path(tmp) / "p.db", clock=StepClock()) as store,
+        new_store_location(store_backend) as path,
+        tl.Timeline.open(path, clock=StepClock()) as store,
     ):
         for batch in batches:
             store.append(batch, story="s")
@@ -245,10 +247,9 @@ def test_point_in_time_state_equals_the_reported_replay_cut_at_the_same_time(
 )
 @given(batches=history(claims=True))
 def test_states_agree_with_denials_confirmations_and_via_chains(
-    batches: list[list[tl.Event]],
+    batches: list[list[tl.Event]], store_backend: str
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "p.db"
+    with new_store_location(store_backend) as path:
         clock = StepClock()
         with tl.Timeline.open(path, clock=clock) as live:
             live.state()
@@ -281,10 +282,11 @@ def _all_certain(state: tl.State) -> bool:
     batches=history(vague=True), cuts=st.lists(st.tuples(bounds, bounds), min_size=1, max_size=3)
 )
 def test_both_modes_agree_on_periods_whichever_way_the_state_is_computed(
-    batches: list[list[tl.Event]], cuts: list[tuple[datetime | None, datetime | None]]
+    batches: list[list[tl.Event]],
+    cuts: list[tuple[datetime | None, datetime | None]],
+    store_backend: str,
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "p.db"
+    with new_store_location(store_backend) as path:
         clock = StepClock()
         with tl.Timeline.open(path, clock=clock) as live:
             live.state()
