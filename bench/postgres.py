@@ -42,6 +42,12 @@ from timeline.store._pg_schema import SEARCH_DOCUMENT
 from timeline.store.integrity import STORED
 
 BATCH = 1000
+# --only's names (those of bench/run.py where they match)
+MEASURES = {
+    "batched append": "batched_append",
+    "single append": "single_append",
+    "concurrent": "concurrent",
+}
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('timeline:' || current_schema()))"
 T0 = datetime(2025, 12, 1, tzinfo=UTC)
 _schemas = iter(range(10**6))
@@ -97,6 +103,7 @@ def rows_for(store_url: str, batch: list[tl.Event]) -> tuple[list[tuple[Any, ...
         store.append(batch, story="bench")
         rows = store.store.raw_rows(0, len(batch) + 1)  # type: ignore[attr-defined]
         actors = store.store.actor_rows(0, len(batch))  # type: ignore[attr-defined]
+    drop(store_url)
     return rows, actors
 
 
@@ -200,7 +207,11 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="a few-second smoke run")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted(MEASURES.values()), help="run these only (default: all)"
+    )
     args = parser.parse_args()
+    only = set(args.only or MEASURES.values())
     if not args.url:
         parser.error("give --url or set TIMELINE_TEST_POSTGRES (see .ci/postgres)")
     if args.quick:
@@ -208,9 +219,8 @@ def main() -> None:
     batched = events(args.n, "b")
     batches = [batched[i : i + BATCH] for i in range(0, len(batched), BATCH)]
     singles = events(args.singles, "s")
-    scratch = fresh(args.url)
-    rows, actors = rows_for(scratch, batched)
-    single_rows, _ = rows_for(fresh(args.url), singles)
+    rows, actors = rows_for(fresh(args.url), batched) if "batched_append" in only else ([], [])
+    single_rows = rows_for(fresh(args.url), singles)[0] if "single_append" in only else []
     results: dict[str, dict[str, list[float]]] = {
         "batched append": {"lib": [], "raw": []},
         "single append": {"lib": [], "raw": []},
@@ -221,16 +231,20 @@ def main() -> None:
         ("single append", "lib", lambda u: lib_single(u, singles)),
         ("single append", "raw", lambda u: raw_single(u, single_rows)),
     ]
+    runs = [run for run in runs if MEASURES[run[0]] in only]
+    results = {name: sides for name, sides in results.items() if MEASURES[name] in only}
     for _ in range(args.rounds):
         for name, side, fn in runs:
             url = fresh(args.url)
             tl.Timeline.open(url).close()  # the schema, outside the timing
             results[name][side].append(fn(url))
             drop(url)
-    concurrent_url = fresh(args.url)
     each = max(args.singles // 2, 10)
-    concurrent = lib_concurrent(concurrent_url, args.writers, each)
-    drop(concurrent_url)
+    concurrent = None
+    if "concurrent" in only:
+        concurrent_url = fresh(args.url)
+        concurrent = lib_concurrent(concurrent_url, args.writers, each)
+        drop(concurrent_url)
     table = []
     out: dict[str, Any] = {"machine": platform.platform(), "cpus": os.cpu_count()}
     for name, sides in results.items():
@@ -239,9 +253,10 @@ def main() -> None:
         raw = count / statistics.median(sides["raw"])
         table.append([name, f"{lib:,.0f}", f"{raw:,.0f}", f"{lib / raw:.2f}"])
         out[name] = {"lib_per_s": lib, "raw_per_s": raw, "ratio": lib / raw}
-    total = args.writers * each / concurrent
-    table.append([f"{args.writers} concurrent writers (total)", f"{total:,.0f}", "", ""])
-    out["concurrent"] = {"writers": args.writers, "events": args.writers * each, "per_s": total}
+    if concurrent is not None:
+        total = args.writers * each / concurrent
+        table.append([f"{args.writers} concurrent writers (total)", f"{total:,.0f}", "", ""])
+        out["concurrent"] = {"writers": args.writers, "events": args.writers * each, "per_s": total}
     print(
         tabulate(table, headers=["measure", "timeline events/s", "raw psycopg events/s", "ratio"])
     )

@@ -281,6 +281,114 @@ _FAST_APPEND = [
 ]
 
 
+def _search_document_in(first: str, last: str) -> str:
+    """:data:`SEARCH_DOCUMENT` inside a plpgsql function, its bounds two variables."""
+    return SEARCH_DOCUMENT.replace("%s", first, 1).replace("%s", last, 1)
+
+
+_ONE_TRIP_APPEND = [
+    # The event-actor guard per statement: each event's payload is parsed once per
+    # inserting statement, not once per index row; what it refuses is unchanged.
+    "DROP TRIGGER event_actors_refuse_foreign_insert ON event_actors",
+    # checked at commit, so a row naming no event meets the guard's message first
+    "ALTER TABLE event_actors ALTER CONSTRAINT event_actors_position_fkey "
+    "DEFERRABLE INITIALLY DEFERRED",
+    """
+    CREATE FUNCTION timeline_check_event_actors() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        bad RECORD;
+    BEGIN
+        WITH named AS MATERIALIZED (
+            SELECT e.position, e.payload::jsonb AS p FROM events e
+             WHERE e.position IN (SELECT DISTINCT n.position FROM timeline_inserted n)
+        )
+        SELECT n.position, n.actor, n.role INTO bad
+          FROM timeline_inserted n LEFT JOIN named ON named.position = n.position
+         WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.id = n.actor)
+            OR NOT coalesce((
+                SELECT x = to_jsonb(n.actor)
+                       OR (jsonb_typeof(x) = 'array' AND x @> jsonb_build_array(n.actor))
+                  FROM (SELECT named.p #> string_to_array(n.role, '.') AS x) y), false)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION USING MESSAGE = format(
+                'timeline: event_actors is derived from events: a row must name an actor '
+                || '(in table actors) that its event names in that role '
+                || '(position %s, actor %L, role %L)', bad.position, bad.actor, bad.role);
+        END IF;
+        RETURN NULL;
+    END
+    $$
+    """,
+    "CREATE TRIGGER event_actors_refuse_foreign_insert AFTER INSERT ON event_actors "
+    "REFERENCING NEW TABLE AS timeline_inserted "
+    "FOR EACH STATEMENT EXECUTE FUNCTION timeline_check_event_actors()",
+    "DROP FUNCTION timeline_check_event_actor()",
+    # An append in one round trip (one statement, its own transaction). The caller
+    # built the rows on what it last saw: the head (and the stories' versions at
+    # it), the actors' counter, and a lower bound of the server's clock. Under the lock the function
+    # checks all of it; if anything differs (another writer came first, an id is
+    # stored, the clock estimate is off) it writes nothing and returns what it read,
+    # and the caller builds again on that. o_ok: the rows were written.
+    f"""
+    CREATE FUNCTION timeline_append(
+        p_lock_timeout TEXT, p_story TEXT, p_ids TEXT[],
+        p_head BIGINT, p_head_hash TEXT, p_actors BIGINT,
+        p_now TIMESTAMPTZ, p_slack INTERVAL, p_rows TEXT[], p_actor_rows TEXT[],
+        OUT o_ok BOOLEAN, OUT o_actors BIGINT, OUT o_version INTEGER, OUT o_now TIMESTAMPTZ,
+        OUT o_position BIGINT, OUT o_recorded_at TEXT, OUT o_hash TEXT,
+        OUT o_stored_ids TEXT[], OUT o_stored_payloads TEXT[]
+    ) VOLATILE LANGUAGE plpgsql AS $$
+    -- p_rows: the rows' columns one after another, 14 a row (those of events but
+    -- the story); p_actor_rows: (position, actor, role), 3 a row
+    DECLARE
+        v_first BIGINT := p_rows[1]::bigint - 1;
+        v_last BIGINT := p_rows[cardinality(p_rows) - 13]::bigint;
+    BEGIN
+        PERFORM set_config('lock_timeout', p_lock_timeout, true),
+                pg_advisory_xact_lock(hashtext('timeline:' || current_schema()));
+        -- after the lock: each statement of a VOLATILE function reads a fresh snapshot
+        SELECT c.actors, clock_timestamp(), h.position, h.recorded_at, h.hash
+          INTO o_actors, o_now, o_position, o_recorded_at, o_hash
+          FROM store_changes c LEFT JOIN LATERAL (
+              SELECT e.position, e.recorded_at, e.hash FROM events e
+               ORDER BY e.position DESC LIMIT 1) h ON true;
+        -- the caller's versions are those at its head: an unchanged head keeps them
+        o_ok := o_actors = p_actors
+            AND coalesce(o_position, 0) = p_head AND coalesce(o_hash, '') = p_head_hash
+            AND (p_slack IS NULL OR p_now BETWEEN o_now - p_slack AND o_now)
+            AND v_last IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = ANY(p_ids));
+        IF NOT coalesce(o_ok, false) THEN
+            o_ok := false;
+            SELECT MAX(e.version) INTO o_version FROM events e WHERE e.story = p_story;
+            SELECT array_agg(e.id), array_agg(e.payload) INTO o_stored_ids, o_stored_payloads
+              FROM events e WHERE e.id = ANY(p_ids);
+            RETURN;
+        END IF;
+        UPDATE store_changes SET changes = changes + 1, reached = GREATEST(reached, v_last);
+        INSERT INTO events (position, id, story, version, type, schema_version, occurred_at,
+                            precision, reported_at, recorded_at, payload, prev_hash, hash,
+                            occurred_until, reported_until)
+          SELECT p_rows[i]::bigint, p_rows[i + 1], p_story, p_rows[i + 2]::integer,
+                 p_rows[i + 3], p_rows[i + 4]::integer, p_rows[i + 5], p_rows[i + 6],
+                 p_rows[i + 7], p_rows[i + 8], p_rows[i + 9], p_rows[i + 10],
+                 p_rows[i + 11], p_rows[i + 12], p_rows[i + 13]
+            FROM generate_series(1, cardinality(p_rows), 14) AS i;
+        INSERT INTO event_actors (position, actor, role)
+          SELECT p_actor_rows[i]::bigint, p_actor_rows[i + 1], p_actor_rows[i + 2]
+            FROM generate_series(1, cardinality(p_actor_rows), 3) AS i
+          ON CONFLICT DO NOTHING;
+        {_search_document_in("v_first", "v_last")};
+        INSERT INTO stories (story) VALUES (p_story) ON CONFLICT DO NOTHING;
+        PERFORM pg_notify('timeline_events', v_last::text);
+        o_now := clock_timestamp();  -- the caller's next estimate starts from here
+    END
+    $$
+    """,
+]
+
+
 def _backfill_search(execute: Callable[[str, tuple[Any, ...]], Any]) -> None:
     execute(SEARCH_DOCUMENT, (0, 2**62))
 
@@ -293,4 +401,5 @@ MIGRATIONS: list[tuple[str, list[str], Callable[[Callable[..., Any]], None] | No
     ("0007_chained_registrations", _REGISTRATIONS, _backfill_registrations),
     ("0008_event_actor_insert_guard", _EVENT_ACTOR_GUARD, None),
     ("0010_fast_append", _FAST_APPEND, None),
+    ("0013_one_trip_append", _ONE_TRIP_APPEND, None),
 ]

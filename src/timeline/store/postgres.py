@@ -15,15 +15,18 @@ clock (``clock_timestamp()``), kept strictly increasing along the log.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import select
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+import attrs
 
 from timeline import events as ev
 from timeline.clock import Clock
@@ -77,6 +80,8 @@ CHANNEL = "timeline_events"
 _SCHEMES = ("postgresql://", "postgres://")
 _CHUNK = 1000
 _INLINE = 100  # rows an append inserts in its pipeline; more go by COPY after it
+_STREAM_CHUNK = 500  # rows a streaming read fetches at a time
+_CURSOR_NAMES = itertools.count(1)
 _LOCK_KEY = "hashtext('timeline:' || current_schema())"
 
 
@@ -134,6 +139,24 @@ class _ServerClock:
         assert row is not None
         value: datetime = row[0]
         return value
+
+
+@attrs.define
+class _Seen:
+    """What an append read or wrote under the lock: the next append builds on it."""
+
+    head: tuple[Any, ...] | None  # the last row's (position, recorded_at, hash)
+    actors: int  # store_changes.actors: the cached actor lookup is good while it holds
+    versions: dict[str, int]  # stories' versions at that head
+    server_now: datetime  # the server's clock_timestamp() ...
+    arrived: float  # ... and time.monotonic() when it arrived here
+    stored: dict[str, str] = attrs.Factory(dict)  # payloads of the batch's stored ids
+    wrote: bool = False
+
+
+_APPEND_CALL = (
+    "SELECT * FROM timeline_append(%s, %s, %b::text[], %s, %s, %s, %s, %s, %b::text[], %b::text[])"
+)
 
 
 def _psycopg() -> Any:
@@ -235,6 +258,9 @@ class PostgresEventStore:
         if self._listen is not None:
             self._listen.close()
             self._listen = None
+        if self._reading_conn is not None:
+            self._reading_conn.close()
+            self._reading_conn = None
         self.conn.close()
         self.conn = _Closed(self.label)  # type: ignore[assignment]
 
@@ -431,6 +457,10 @@ class PostgresEventStore:
         self._ensure_connected()
         self._writes += 1
         try:
+            if not declared and title is None and 0 < len(batch) <= _INLINE:
+                done = self._append_one_trip(batch, story, expected_version, register_actors)
+                if done is not None:
+                    return done
             # two round trips: the lock and everything read under it in one, the
             # writes and the commit in another (server-side functions, pipelined)
             with self.conn.pipeline() as pipe:
@@ -448,6 +478,7 @@ class PostgresEventStore:
                 with self.conn.pipeline():
                     self._write_staged(staged, story, copied=True)
         except BaseException as exc:
+            self._seen = None
             if not isinstance(exc, ConcurrencyError):  # raised before any actor is written
                 self._lookup = None  # actors cached inside it may be rolled back
             self._rollback()
@@ -458,9 +489,134 @@ class PostgresEventStore:
             raise
         finally:
             self._writes += 1
+        self._seen = self._staged_seen
         if staged is None:
             return AppendResult()
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
+
+    # --- one round trip -------------------------------------------------------
+
+    # what the last append read or wrote under the lock; the next one builds on it
+    _seen: _Seen | None = None
+    _staged_seen: _Seen | None = None  # the locked append's, once it commits
+    _actor_bumps = 0  # actor upserts so far (each bumps store_changes.actors once)
+    # how far before the server's clock an append's recorded_at may be: the
+    # estimate is a lower bound of that clock, late by a reply's one-way latency
+    clock_slack = timedelta(seconds=1)
+
+    def _append_one_trip(
+        self,
+        batch: list[ev.Event],
+        story: str,
+        expected_version: int | None,
+        register_actors: bool,
+    ) -> AppendResult | None:
+        """Append in one round trip, built on what the last append saw (see
+        ``timeline_append``): the server checks it under the lock and writes the
+        rows, or writes nothing and says what it found, and the rows are built
+        again on that. ``None``: take the locked path (actors to register, every
+        event already stored, a connection inside a transaction, a busy log)."""
+        if self.conn.info.transaction_status != self._pg.pq.TransactionStatus.IDLE:
+            return None
+        seen, fresh = self._seen, False
+        for _ in range(3):
+            staged: _PgBatch | None = None
+            current = None if seen is None else seen.versions.get(story)
+            if seen is not None and current is not None:
+                if expected_version is not None and expected_version != current:
+                    if fresh:  # read under the lock just now
+                        raise ConcurrencyError(story, expected_version, current)
+                else:
+                    staged = self._build(batch, story, current, seen, register_actors, fresh)
+                    if staged.new_actors or not staged.rows:
+                        return None
+            seen = self._seen = self._call_append(batch, story, seen, staged)
+            if staged is not None and seen.wrote:
+                return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
+            fresh = True
+        return None
+
+    def _build(
+        self,
+        batch: list[ev.Event],
+        story: str,
+        current: int,
+        seen: _Seen,
+        register_actors: bool,
+        fresh: bool,
+    ) -> _PgBatch:
+        if isinstance(self.clock, _ServerClock):
+            now = seen.server_now + timedelta(seconds=time.monotonic() - seen.arrived)
+        else:
+            now = self.clock.now()
+        self._actors_seen = seen.actors
+        staged = _PgBatch(
+            _Qmark(self.conn),  # type: ignore[arg-type]
+            clock=_Fixed(now),
+            codec=self.codec,
+            lookup=self.actor_lookup(self._MARKED),
+            story=story,
+            version=current,
+            register_actors=register_actors,
+            ids=[e.id for e in batch],
+            known=(seen.stored if fresh else {}, seen.head),
+        )
+        staged.add_all(batch)
+        return staged
+
+    def _call_append(
+        self,
+        batch: list[ev.Event],
+        story: str,
+        seen: _Seen | None,
+        staged: _PgBatch | None,
+    ) -> _Seen:
+        """One call of ``timeline_append``: what the server saw under the lock."""
+        rows = [] if staged is None else staged.rows
+        # flat text arrays, sent binary: a dozen arrays of one value cost more
+        flat = [str(v) for row in rows for i, v in enumerate(row) if i != 2]
+        actor_flat = [] if staged is None else [str(v) for r in staged.actor_rows for v in r]
+        head = None if seen is None else seen.head
+        server_clock = isinstance(self.clock, _ServerClock)
+        now = staged.now if staged is not None else None
+        row = self.conn.execute(
+            _APPEND_CALL,
+            (
+                f"{int(self.busy_timeout * 1000)}ms",
+                story,
+                [e.id for e in batch],
+                -1 if seen is None else (head[0] if head else 0),
+                "" if head is None else head[2],
+                -1 if seen is None else seen.actors,
+                now,
+                self.clock_slack if server_clock else None,
+                flat,
+                actor_flat,
+            ),
+        ).fetchone()
+        arrived = time.monotonic()
+        assert row is not None
+        ok, actors, version, server_now, *last, stored_ids, stored_payloads = row
+        if ok:
+            assert staged is not None
+            assert seen is not None
+            last_row = rows[-1]
+            return _Seen(
+                head=(last_row[0], last_row[9], last_row[12]),
+                actors=seen.actors,
+                versions={**seen.versions, story: staged.version},
+                server_now=server_now,
+                arrived=arrived,
+                wrote=True,
+            )
+        return _Seen(
+            head=None if last[0] is None else tuple(last),
+            actors=int(actors),
+            versions={story: int(version or 0)},
+            server_now=server_now,
+            arrived=arrived,
+            stored=dict(zip(stored_ids or (), stored_payloads or (), strict=True)),
+        )
 
     def _rollback(self) -> None:
         """End a failed append's transaction (if the connection still stands)."""
@@ -493,17 +649,27 @@ class PostgresEventStore:
         )
         pipe.sync()
         row = cur.fetchone()
+        arrived = time.monotonic()
         assert row is not None
         actors, version, now, *last, stored_ids, stored_payloads = row
         self._actors_seen = int(actors)
         current = int(version or 0)
         if expected_version is not None and expected_version != current:
             raise ConcurrencyError(story, expected_version, current)
+        bumps = self._actor_bumps
+        self._staged_seen = _Seen(
+            head=None if last[0] is None else tuple(last),
+            actors=int(actors),
+            versions={story: current},
+            server_now=now,
+            arrived=arrived,
+        )
         if declared:
             self._upsert_actors(declared)
         if title is not None:
             self._set_titles([(story, title)])
         if not batch:
+            self._staged_seen.actors += self._actor_bumps - bumps
             return None
         clock: Clock = _Fixed(now) if isinstance(self.clock, _ServerClock) else self.clock
         stored = dict(zip(stored_ids or (), stored_payloads or (), strict=True))
@@ -521,6 +687,12 @@ class PostgresEventStore:
         staged.add_all(batch)
         if staged.new_actors:
             self._upsert_actors(staged.new_actors.values())
+        if staged.rows:
+            last_row = staged.rows[-1]
+            self._staged_seen.head = (last_row[0], last_row[9], last_row[12])
+            self._staged_seen.versions[story] = staged.version
+        # under the lock, each upsert bumped the counter by one
+        self._staged_seen.actors += self._actor_bumps - bumps
         return staged
 
     # actor_lookup() with this marker uses the counter the append read under the lock
@@ -641,6 +813,7 @@ class PostgresEventStore:
         actors = list(actors)
         if actors:
             self.conn.execute("UPDATE store_changes SET actors = actors + 1")
+            self._actor_bumps += 1
         upsert_actors(_Qmark(self.conn), actors, alias_owner=_ALIAS_OWNER)
         self._lookup = None
 
@@ -659,9 +832,93 @@ class PostgresEventStore:
             raise self._translate(exc) from exc
         return rows
 
-    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-        """Rows in chunks of positions, so a long log is never held in memory at once."""
-        yield from self._query(sql, params)
+    def _stream(self, sql: str, params: Sequence[Any]) -> Generator[tuple[Any, ...], None, None]:
+        """Rows through a server-side cursor, :data:`_STREAM_CHUNK` at a time, so a
+        long log is never held in memory at once.
+
+        Inside a transaction of the caller's (:meth:`reading`, :meth:`write`) the
+        cursor lives in it. Otherwise it lives in a read-only transaction on a
+        connection of its own, so the store's connection stays free for writes
+        while the caller iterates. The cursor, and that transaction once no other
+        stream uses it, end when the rows run out or when the caller stops early
+        (the generator is closed or garbage-collected).
+        """
+        pg = self._pg
+        self._ensure_connected()
+        own = self.conn.info.transaction_status == pg.pq.TransactionStatus.IDLE
+        name = f"timeline_rows_{next(_CURSOR_NAMES)}"
+        conn = self.conn
+        declared = False
+        try:
+            try:
+                if own:
+                    conn = self._reader()
+                    if self._reader_streams == 0:
+                        if conn.info.transaction_status != pg.pq.TransactionStatus.IDLE:
+                            conn.execute("ROLLBACK")  # what a dropped stream left
+                        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+                    self._reader_streams += 1
+                conn.execute(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}", params)
+                declared = True
+            except pg.Error as exc:
+                raise self._translate(exc) from exc
+            fetch = f"FETCH {_STREAM_CHUNK} FROM {name}"
+            while True:
+                try:
+                    rows = conn.execute(fetch).fetchall()
+                except pg.Error as exc:
+                    raise self._translate(exc) from exc
+                yield from rows
+                if len(rows) < _STREAM_CHUNK:
+                    return
+        finally:
+            self._end_stream(conn, name, own=own, declared=declared)
+
+    def _reader(self) -> psycopg.Connection[Any]:
+        """The connection streams read on outside the caller's transactions."""
+        reader = self._reading_conn
+        if reader is None or reader.closed or reader.broken:
+            reader = self._reading_conn = self._connect()
+            self._reader_streams = 0
+        return reader
+
+    _reading_conn: psycopg.Connection[Any] | None = None
+    _reader_streams = 0  # streams open on it (they share its read transaction)
+
+    def _end_stream(
+        self, conn: psycopg.Connection[Any], name: str, *, own: bool, declared: bool
+    ) -> None:
+        """Close a stream's cursor, and its transaction if it was the last one open."""
+        pg = self._pg
+        if own:
+            self._reader_streams = max(0, self._reader_streams - 1)
+        if isinstance(conn, _Closed) or conn.closed or conn.broken:
+            return
+        status = conn.info.transaction_status
+        if conn.lock.locked():
+            # finalised by the garbage collector in the middle of another call on
+            # this connection: it cannot take a statement now. A reader connection
+            # is dropped (the server ends its cursor and transaction with the
+            # session); in the caller's transaction the cursor ends with it
+            if own:
+                conn.close()
+            return
+        try:
+            if own:
+                if status == pg.pq.TransactionStatus.INTRANS and self._reader_streams:
+                    if declared:
+                        conn.execute(f"CLOSE {name}")
+                elif status != pg.pq.TransactionStatus.IDLE:
+                    conn.execute("ROLLBACK")  # read-only: nothing to keep
+                return
+            # the caller's transaction may have ended (and another begun) since
+            if declared and status == pg.pq.TransactionStatus.INTRANS:
+                open_ = conn.execute("SELECT 1 FROM pg_cursors WHERE name = %s", (name,))
+                if open_.fetchone() is not None:
+                    conn.execute(f"CLOSE {name}")
+        except pg.Error:
+            if own:
+                conn.close()
 
     def read(self, where: EventFilter = EVERYTHING) -> Iterator[RecordedEvent]:
         """Stream stored events matching ``where``, in ``where.order``."""
@@ -672,14 +929,15 @@ class PostgresEventStore:
 
     def _records(self, sql: str, params: Sequence[Any]) -> Iterator[RecordedEvent]:
         decode, loads = self.codec.decode_trusted, loads_trusted
-        for position, story_, version, recorded_at, payload in self._stream(sql, params):
-            yield RecordedEvent(
-                position=position,
-                story=story_,
-                version=version,
-                recorded_at=from_text(recorded_at),
-                event=decode(loads(payload)),
-            )
+        with contextlib.closing(self._stream(sql, params)) as rows:
+            for position, story_, version, recorded_at, payload in rows:
+                yield RecordedEvent(
+                    position=position,
+                    story=story_,
+                    version=version,
+                    recorded_at=from_text(recorded_at),
+                    event=decode(loads(payload)),
+                )
 
     def read_events(
         self, where: EventFilter = EVERYTHING
@@ -690,9 +948,10 @@ class PostgresEventStore:
 
     def _lean(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[datetime, int, ev.Event]]:
         decode, loads = self.codec.decode_trusted, loads_trusted
-        for position, payload in self._stream(sql, params):
-            event = decode(loads(payload))
-            yield event.occurred_at, position, event
+        with contextlib.closing(self._stream(sql, params)) as rows:
+            for position, payload in rows:
+                event = decode(loads(payload))
+                yield event.occurred_at, position, event
 
     def read_ids(
         self, ids: Iterable[str], where: EventFilter = EVERYTHING
