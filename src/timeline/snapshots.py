@@ -98,6 +98,17 @@ def _buyers_of(event: ev.Event) -> tuple[str, ...]:
     return (event.buyer,)  # type: ignore[attr-defined]
 
 
+def _product_of(event: ev.Event) -> str | None:
+    """A policy change's product, casefolded (``None``: it names none)."""
+    product: str | None = getattr(event, "product", None)
+    return None if product is None else product.casefold()
+
+
+def _intent_of(event: ev.Event, buyer: str) -> Hashable:
+    """The key of ``buyer``'s intent an inquiry or order event shapes."""
+    return intent_key(buyer, event.supplier, event.product)  # type: ignore[attr-defined]
+
+
 def _belongs_to(key: Hashable, buyer: str) -> bool:
     """Whether an orders fact key is one of ``buyer``'s intents or its index of them."""
     return (
@@ -909,7 +920,7 @@ class Snapshots:
         store = self.store
         replace = getattr(store, "replace_versions", None)
         versions_after = getattr(store, "versions_after", None)
-        if replace is None or versions_after is None:
+        if replace is None or versions_after is None or not hasattr(store, "versions_from"):
             return False  # a snapshot store without per-fact versions
         if head - cp.position > _TARGETED_MAX:
             return False
@@ -924,18 +935,35 @@ class Snapshots:
         registry = self.log.codec.registry
         placed: dict[str, list[tuple[str, ev.Event]]] = {}
         buyers: dict[str, str] = {}  # buyer -> the earliest fold key its intents change at
+        # buyer -> the intents that change (keys), or the products / suppliers whose do
+        scope: dict[str, set[Hashable]] = {}
         forward: list[tuple[str, ev.Event]] = []
         targets: set[str] = set()
         claims: list[tuple[str, ev.Event]] = []  # backdated denials and confirmations
         policy_from = _MAX  # the earliest backdated policy change (or a version of one)
+        ids = {r.id for r in new}
+        fates: tuple[set[str], dict[str, RecordedEvent]] = (set(), {})
+        if any(ev.target_of(r.event) in ids for r in new):
+            # corrects or retracts an event of this very batch: that event stands as
+            # its correction has it (or not at all), like any new event
+            fates = resolve_meta(
+                self.log.read(EventFilter(types=meta_type_names(self.log), upto_position=head))
+            )
         for record in new:
             event = record.event
+            if record.id in fates[0]:
+                continue  # retracted in the same batch
+            if record.id in fates[1]:
+                if ev.target_of(event) is not None:
+                    return False  # a correction corrected in its own batch
+                event = replacement_of(record, fates[1][record.id])
             key = okey(event.occurred_at, record.position)
             if registry.of(event).name in ignored:
                 continue  # no projection follows it: nothing changes
             target = ev.target_of(event)
             if target is not None:
-                targets.add(target)  # its target's facts refold, below
+                if target not in ids:
+                    targets.add(target)  # its target's facts refold, below
                 continue
             if key > cp.okey:
                 forward.append((key, event))  # folded on top, as any new event
@@ -953,8 +981,9 @@ class Snapshots:
             elif type(event) in _ORDER_TYPES:
                 for buyer in _buyers_of(event):
                     buyers[buyer] = min(buyers.get(buyer, _MAX), key)
+                    scope.setdefault(buyer, set()).add(_intent_of(event, buyer))
         if targets:
-            found = self._place_targets(cp, new, targets, placed, buyers)
+            found = self._place_targets(cp, new, targets, placed, buyers, scope, forward)
             if found is None:
                 return False
             policy_from = min(policy_from, found)
@@ -979,7 +1008,7 @@ class Snapshots:
                 return False
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] = {}
         if policies and not self._refold_restrictions(
-            cp, head, orders, policy_from, book, buyers, overlay, rows, dropped, finals
+            cp, head, orders, policy_from, book, buyers, scope, overlay, rows, dropped, finals
         ):
             return False
         if placed and not self._refold_stances(
@@ -987,7 +1016,7 @@ class Snapshots:
         ):
             return False
         if buyers and not self._refold_buyers(
-            cp, head, orders, buyers, rows, dropped, finals, book, overlay
+            cp, head, orders, buyers, scope, rows, dropped, finals, book, overlay
         ):
             return False
         last = cp.okey
@@ -1038,14 +1067,17 @@ class Snapshots:
         targets: set[str],
         placed: dict[str, list[tuple[str, ev.Event]]],
         buyers: dict[str, str],
+        scope: dict[str, set[Hashable]],
+        forward: list[tuple[str, ev.Event]],
     ) -> str | None:
         """The facts that new corrections and retractions change: for each target, the
         stances and buyers every version of it (the original and each replacement)
         touches, from the earliest of their places on; where a target stands now joins
-        ``placed``. Returns the earliest place of a policy change among them (``_MAX``:
+        ``placed`` (or ``forward``, folded on top, if it now sorts after everything
+        folded). Returns the earliest place of a policy change among them (``_MAX``:
         none), whose restrictions refold from there. ``None``: refold from the earliest
         change instead (a correction of a correction or retraction, a target in this
-        batch, a claim or a type of one's own, a place after the checkpoint)."""
+        batch, a claim or a type of one's own)."""
         if any(r.id in targets for r in new):
             return None  # corrects or retracts an event of this very batch
         registry = self.log.codec.registry
@@ -1079,13 +1111,15 @@ class Snapshots:
                 elif type(shape) in _ORDER_TYPES:
                     for buyer in _buyers_of(shape):
                         buyers[buyer] = min(buyers.get(buyer, _MAX), earliest)
+                        scope.setdefault(buyer, set()).add(_intent_of(shape, buyer))
             if original.id in retracted:
                 continue
             correction = replaced.get(original.id)
             now = original.event if correction is None else replacement_of(original, correction)
             stamp = okey(now.occurred_at, position)
             if stamp > cp.okey:
-                return None  # it now stands after everything folded: the forward fold
+                forward.append((stamp, now))  # it now stands after everything folded
+                continue
             for stance_key in _stance_keys(now) or ():
                 placed.setdefault(_key_text("stance", stance_key), []).append((stamp, now))
         return policy_from
@@ -1316,6 +1350,7 @@ class Snapshots:
         start: str,
         book: _ClaimBook | None,
         buyers: dict[str, str],
+        scope: dict[str, set[Hashable]],
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
@@ -1326,7 +1361,7 @@ class Snapshots:
         stands now, each on the restrictions stored just before ``start``. Every key
         either replay touches is rewritten from the new one (``overlay`` holds it for
         the buyers' refold); the buyers a differing restriction or policy change reaches
-        join ``buyers`` from ``start``."""
+        join ``buyers`` from ``start``, and the products it names their ``scope``."""
         registry = self.log.codec.registry
         policy_name = registry.of(ev.PolicyChange).name
         ignore = [n for n in registry.names() if n != policy_name]
@@ -1343,25 +1378,45 @@ class Snapshots:
 
         before = _predecessor(start)
         old_steps, new_steps = policies(cp.position), policies(head)
+        # restrictions on different products share no key: replay the changed ones'
+        old_map = {(k, e.id): e for k, e in old_steps}
+        new_map = {(k, e.id): e for k, e in new_steps}
+        products = {
+            e.product.casefold()  # type: ignore[attr-defined]
+            for step in old_map.keys() | new_map.keys()
+            if old_map.get(step) != new_map.get(step)
+            for e in (old_map.get(step), new_map.get(step))
+            if e is not None and e.product is not None  # type: ignore[attr-defined]
+        }
+        old_steps = [(k, e) for k, e in old_steps if _product_of(e) in products]
+        new_steps = [(k, e) for k, e in new_steps if _product_of(e) in products]
         starts: dict[Hashable, Any] = {}
         old_seqs, old_holders = self._replay_restrictions(orders, old_steps, before, starts)
         new_seqs, new_holders = self._replay_restrictions(orders, new_steps, before, starts)
-        holders: set[str] = set()
-        old_map = {(k, e.id): e for k, e in old_steps}
-        new_map = {(k, e.id): e for k, e in new_steps}
+        holders: dict[str, set[str]] = {}  # applies_to entry -> the products it changed on
+
+        def reaches(entries: Iterable[str], product: str | None) -> None:
+            for entry in entries:
+                if product is not None:
+                    holders.setdefault(entry, set()).add(product.casefold())
+
         for step in old_map.keys() | new_map.keys():
-            if old_map.get(step) != new_map.get(step):
-                holders.update(old_holders.get(step, ()), new_holders.get(step, ()))
+            for version, reach in (
+                (old_map.get(step), old_holders),
+                (new_map.get(step), new_holders),
+            ):
+                if version is not None and old_map.get(step) != new_map.get(step):
+                    reaches(reach.get(step, ()), getattr(version, "product", None))
         claim_keys = [] if book is None else book.keys_between(before, cp.okey)
         for fkey in old_seqs.keys() | new_seqs.keys():
             old_seq, new_seq = old_seqs.get(fkey, []), new_seqs.get(fkey, [])
             first = starts.get(fkey)
             if old_seq != new_seq:
                 if fkey[0] == "_restrictions_on":  # type: ignore[index]
-                    holders.add(fkey[2])  # type: ignore[index]
+                    reaches([fkey[2]], fkey[1])  # type: ignore[index]
                 for _, fact in [*old_seq, *new_seq, (None, first)]:
                     if isinstance(fact, Restriction):
-                        holders.update(fact.applies_to)
+                        reaches(fact.applies_to, fact.product)
             key_text = _key_text("orders", fkey)
             if book is not None and fkey[0] == "restriction":  # type: ignore[index]
                 checked = self._checked_sequence(
@@ -1376,10 +1431,12 @@ class Snapshots:
             finals[("orders", fkey)] = new_seq[-1][1] if new_seq else first
             self.folded += len(new_seq)
         self.folded += len(new_steps)
-        for buyer in sorted(self._reached(holders)):
-            # a description, or an actor with no intents, has nothing a restriction blocks
-            if buyer in buyers or self._stored("orders", ("_intents_of", buyer), cp.okey):
-                buyers[buyer] = min(buyers.get(buyer, _MAX), start)
+        for entry, products in holders.items():
+            for buyer in sorted(self._reached([entry])):
+                # a description, or an actor with no intents, has nothing a restriction blocks
+                if buyer in buyers or self._stored("orders", ("_intents_of", buyer), cp.okey):
+                    buyers[buyer] = min(buyers.get(buyer, _MAX), start)
+                    scope.setdefault(buyer, set()).update(products)
         return True
 
     def _replay_restrictions(
@@ -1516,16 +1573,19 @@ class Snapshots:
         head: int,
         orders: Projection,
         buyers: dict[str, str],
+        scope: dict[str, set[Hashable]],
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
         finals: dict[tuple[str, Hashable], Any],
         book: _ClaimBook | None = None,
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] | None = None,
     ) -> bool:
-        """Each buyer's order intents (and its index of them), refolded from ``buyers[b]``
-        on: the buyer's inquiries and orders and every policy change since, replayed on
-        its own facts; restrictions are read as stored, or as ``overlay`` rebuilt them
-        (no inquiry or order changes them)."""
+        """The order intents ``scope`` names, refolded from ``buyers[b]`` on: each one
+        depends on nothing but its buyer's inquiries and orders of its supplier and
+        product and the restrictions in force (no other intent), so only those events
+        and the policy changes since are replayed on it; restrictions are read as
+        stored, or as ``overlay`` rebuilt them. The buyer's index of its intents changes
+        only where one of them is now created at another place."""
         registry = self.log.codec.registry
         names = registry.names()
         order_names = {registry.of(cls).name for cls in _ORDER_TYPES}
@@ -1546,6 +1606,9 @@ class Snapshots:
             if type(event) is ev.PolicyChange
         ]
         for buyer, start in sorted(buyers.items()):
+            wanted = self._wanted_intents(cp, buyer, scope.get(buyer, set()))
+            if not wanted:
+                continue
             own = [
                 (okey(at, position), event)
                 for at, position, event in fold_events(
@@ -1557,7 +1620,9 @@ class Snapshots:
                     actor=buyer,
                     corrections=meta,
                 )
-                if type(event) in _ORDER_TYPES and buyer in _buyers_of(event)
+                if type(event) in _ORDER_TYPES
+                and buyer in _buyers_of(event)
+                and _intent_of(event, buyer) in wanted
             ]
             steps: list[tuple[str, Any]] = [
                 (k, e)
@@ -1568,10 +1633,21 @@ class Snapshots:
                 steps.extend((k, _CLAIM_STEP) for k in book.keys_between(start, cp.okey))
             steps.sort(key=lambda pair: pair[0])
             if not self._refold_buyer(
-                cp, orders, buyer, start, steps, rows, dropped, finals, book, overlay or {}
+                cp, orders, buyer, start, wanted, steps, rows, dropped, finals, book, overlay or {}
             ):
                 return False
         return True
+
+    def _wanted_intents(self, cp: Checkpoint, buyer: str, scope: set[Hashable]) -> set[Hashable]:
+        """The intent keys ``scope`` names: its keys, and the buyer's stored intents
+        whose product or supplier is one of its (casefolded) names."""
+        wanted: set[Hashable] = {k for k in scope if isinstance(k, tuple)}
+        names = {k for k in scope if isinstance(k, str)}
+        if names:
+            for fkey in self._stored("orders", ("_intents_of", buyer), cp.okey) or ():
+                if fkey[3] in names or fkey[2].casefold() in names:
+                    wanted.add(fkey)
+        return wanted
 
     def _refold_buyer(
         self,
@@ -1579,6 +1655,7 @@ class Snapshots:
         orders: Projection,
         buyer: str,
         start: str,
+        wanted: set[Hashable],
         steps: list[tuple[str, Any]],
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
@@ -1589,21 +1666,21 @@ class Snapshots:
         before = _predecessor(start)
         index_key: Hashable = ("_intents_of", buyer)
         own: dict[Hashable, Any] = {}
-        listed = self._stored("orders", index_key, before)
-        if listed is not None:
-            own[index_key] = listed
-            for fkey in listed:
-                found = self._stored("orders", fkey, before)
-                if found is not None:
-                    own[fkey] = found
-        known = self._stored("orders", index_key, cp.okey) or ()
-        touched: set[Hashable] = {index_key, *known, *own}
+        for fkey in sorted(wanted, key=repr):
+            found = self._stored("orders", fkey, before)
+            if found is not None:
+                own[fkey] = found
+        # the index the projection sees: the wanted intents there are (their order
+        # does not matter to it); the stored index is rebuilt below if need be
+        own[index_key] = tuple(k for k in sorted(wanted, key=repr) if k in own)
+        created: dict[Hashable, str] = {}  # intent -> where the refold creates it
+        names = {n for k in wanted for n in (k[3], k[2].casefold())}  # type: ignore[index]
+        groups: dict[str, tuple[str, str | None]] = {}  # restriction -> (authority, product)
         for stamp, event in steps:
+            restricts = False
             if event is _CLAIM_STEP:
                 assert book is not None
-                for fkey in sorted(touched, key=repr):
-                    if fkey == index_key:
-                        continue
+                for fkey in sorted(wanted, key=repr):
                     fact = own.get(fkey)
                     key_text = _key_text("orders", fkey)
                     participants = {fkey[1], fkey[2]}  # type: ignore[index]
@@ -1618,30 +1695,106 @@ class Snapshots:
                 self.folded += 1
                 continue
             if type(event) is ev.PolicyChange:
+                if _product_of(event) not in names:
+                    continue  # names none of the refolded intents' products or suppliers
                 restricts = event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT)
                 if restricts and not self._reaches(event, buyer):
                     continue  # blocks none of this buyer's intents
-                blocked = any(getattr(f, "blocked_by", ()) for f in own.values())
-                if not restricts and not blocked:
-                    continue  # lifts nothing this buyer is blocked by
+            if type(event) is ev.Inquiry and len(event.inquirers) > 1:
+                event = attrs.evolve(event, inquirers=(buyer,))  # the others' are not kept
             view = _BuyerView(self, buyer, own, _predecessor(stamp), overlay)
+            lifts = type(event) is ev.PolicyChange and not restricts
+            if lifts and not self._lifts_any(event, wanted, view, groups):
+                continue  # lifts nothing this buyer is blocked by
             for fkey, fact in orders.apply(view, event, self.ctx).items():
-                if not _belongs_to(fkey, buyer):
-                    continue  # another buyer's, or a restriction: not refolded here
-                touched.add(fkey)
-                if book is not None and fact is not None and fkey != index_key:
+                if fkey not in wanted:
+                    continue  # the index (rebuilt below), another intent, a restriction
+                if book is not None and fact is not None:
                     fact = book.check(fact, stamp)
                 if fact != own.get(fkey):
+                    if fkey not in own:
+                        created[fkey] = stamp
+                        own[index_key] = (*own[index_key], fkey)
                     rows.append((_key_text("orders", fkey), stamp, fact))
-                    if fact is None:
-                        own.pop(fkey, None)
-                    else:
-                        own[fkey] = fact
+                    own[fkey] = fact
             self.folded += 1
-        for fkey in touched:
+        for fkey in wanted:
             dropped.append((_key_text("orders", fkey), before))
             finals[("orders", fkey)] = own.get(fkey)
+        self._reindex(cp, buyer, before, wanted, own, created, rows, dropped, finals)
         return True
+
+    @staticmethod
+    def _lifts_any(
+        event: ev.PolicyChange,
+        wanted: set[Hashable],
+        view: Mapping[Hashable, Any],
+        groups: dict[str, tuple[str, str | None]],
+    ) -> bool:
+        """Whether a permit or lift is by the authority, on the product, of a restriction
+        blocking one of the refolded intents (only those does it lift)."""
+        group = (event.authority, _product_of(event))
+        for fkey in wanted:
+            for rid in getattr(view.get(fkey), "blocked_by", ()):
+                if rid not in groups:
+                    found = view.get(("restriction", rid))
+                    if found is None:
+                        continue  # not in force here: nothing of it to lift
+                    groups[rid] = (found.authority, _product_of(found))
+                if groups[rid] == group:
+                    return True
+        return False
+
+    def _reindex(
+        self,
+        cp: Checkpoint,
+        buyer: str,
+        before: str,
+        wanted: set[Hashable],
+        own: dict[Hashable, Any],
+        created: dict[Hashable, str],
+        rows: list[tuple[str, str, Any]],
+        dropped: list[tuple[str, str]],
+        finals: dict[tuple[str, Hashable], Any],
+    ) -> None:
+        """The buyer's index of its intents (in the order they were created), rewritten
+        from the first place where a refolded intent is now created elsewhere (or not
+        at all); untouched where none is."""
+        versions_after = getattr(self.store, "versions_after")  # noqa: B009 - checked by caller
+        moved: list[str] = []
+        for fkey in wanted:
+            if fkey in own and fkey not in created:
+                continue  # there before the refold's start: created where it was
+            stored = versions_after(_key_text("orders", fkey), before)
+            was = stored[0] if stored else None
+            now = created.get(fkey)
+            if was != now:
+                moved.extend(k for k in (was, now) if k is not None)
+        if not moved:
+            return
+        first = min(moved)
+        index_key: Hashable = ("_intents_of", buyer)
+        births: list[tuple[str, Hashable]] = []
+        for fkey in self._stored("orders", index_key, cp.okey) or ():
+            if fkey not in wanted:
+                stored = versions_after(_key_text("orders", fkey), "")
+                if stored:
+                    births.append((stored[0], fkey))
+        for fkey in wanted:
+            if fkey in created:
+                births.append((created[fkey], fkey))
+            elif fkey in own:
+                stored = versions_after(_key_text("orders", fkey), "")
+                if stored:
+                    births.append((stored[0], fkey))
+        births.sort(key=lambda pair: pair[0])
+        index: tuple[Hashable, ...] = ()
+        for at, fkey in births:
+            index = (*index, fkey)
+            if at >= first:
+                rows.append((_key_text("orders", index_key), at, index))
+        dropped.append((_key_text("orders", index_key), _predecessor(first)))
+        finals[("orders", index_key)] = index or None
 
     def _stored(self, projection: str, key: Hashable, at: str) -> Any:
         """One fact's stored version at fold key ``at`` (``None``: absent)."""

@@ -364,7 +364,8 @@ def policy_event(draw: st.DrawFn, n: int) -> tl.Event:
 def news_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]]]:
     """Histories whose later batches hold backdated and later policy changes, stance,
     inquiry and order events, denials and confirmations (backdated or not, of events of
-    earlier batches) and corrections and retractions of any of those."""
+    earlier batches) and corrections and retractions of any of those (also of events,
+    corrections and retractions of the same batch)."""
     base = [draw(plain_event(n)) for n in range(draw(st.integers(1, 12)))]
     earlier: list[tl.Event] = list(base)
     later: list[list[tl.Event]] = []
@@ -397,9 +398,12 @@ def news_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]
                         )
                     )
             else:
-                target = draw(st.sampled_from(earlier))
+                # of an earlier batch's event, or of one of this batch
+                target = draw(st.sampled_from([*earlier, *batch]))
                 env = {"id": f"m{n}", "occurred_at": BASE + timedelta(days=40)}
-                if draw(st.booleans()) or isinstance(target, tl.Denial | tl.Confirmation):
+                if draw(st.booleans()) or isinstance(
+                    target, tl.Denial | tl.Confirmation | tl.Correction | tl.Retraction
+                ):
                     batch.append(tl.Retraction(**env, retracts=target.id))
                     continue
                 moved = target.occurred_at + timedelta(hours=draw(st.integers(-60, 60)))
