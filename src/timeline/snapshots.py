@@ -11,11 +11,11 @@ the fold position they cover, and the latest ``reported_at`` / ``recorded_at``
 among the events they cover: a query whose knowledge bounds lie beyond those
 sees exactly the same events and may use the versions; others fold the log.
 
-Snapshots are derived data, rebuilt lazily when a query needs them: a new
-event that sorts after everything folded is applied on top; a backdated event,
-a correction or a retraction invalidates the versions from its (earliest)
-occurred time and the fold resumes there, so the work is proportional to what
-follows it, never a full rebuild.
+Snapshots are derived data, kept current by the writer: a new event that sorts
+after everything folded is applied on top; a backdated event, a correction or a
+retraction refolds only the facts it touches, from its (earliest) occurred time
+on (``Snapshots._refold_facts``), and what that cannot take invalidates the
+versions from that time, where the fold resumes: never a full rebuild.
 """
 
 from __future__ import annotations
@@ -911,11 +911,16 @@ class Snapshots:
         scope (whether its actor takes part in a fact it names) is kept as stored; a
         refold that would change it returns ``False``.
 
+        Actors' kinds are read from the fold's context, so ``kind:<kind>`` entries need
+        no bail-out here; declaring an actor with a kind (or changing one) changes the
+        snapshots' signature and rebuilds them, because a ``kind:`` restriction reaches
+        that actor from the restriction's own time, before anything recorded it.
+
         ``False`` (the caller refolds everything from the earliest change): a type of
-        one's own, chains of corrections, corrections or retractions of claims, a
-        backdated claim together with other backdated events, a claim naming an event
-        of the same batch, a claim's scope that changes, or more than
-        ``_TARGETED_MAX`` new events.
+        one's own, chains of corrections (a correction or retraction of one stored
+        before), corrections or retractions of claims, a backdated claim together with
+        other backdated events, a claim naming an event of the same batch, a claim's
+        scope that changes, or more than ``_TARGETED_MAX`` new events.
         """
         store = self.store
         replace = getattr(store, "replace_versions", None)
