@@ -546,3 +546,47 @@ def test_a_backdated_denial_rechecks_only_the_facts_its_events_shape(tmp_path: P
         assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
+
+
+def test_corrections_of_events_of_the_same_batch_refold_per_fact_when_switched_on(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import timeline.snapshots as snapshots_module
+
+    monkeypatch.setattr(snapshots_module, "_SAME_BATCH_TARGETS", True)
+    path = tmp_path / "same.db"
+    with tl.Timeline.open(path) as live:
+        live.append(_statements(60), story="s")
+        early = tl.Statement(
+            id="early",
+            occurred_at=BASE + timedelta(hours=20, minutes=30),
+            actor="a1",
+            topic="t1",
+            position="opposes",
+        )
+        moved = attrs.evolve(early, occurred_at=BASE + timedelta(hours=25, minutes=30))
+        gone = tl.Statement(
+            id="gone-soon",
+            occurred_at=BASE + timedelta(hours=22, minutes=30),
+            actor="a2",
+            topic="t2",
+            position="supports",
+        )
+        live.append(
+            [
+                early,
+                gone,
+                tl.Correction(id="fix", occurred_at=BASE, corrects="early", replacement=moved),
+                tl.Retraction(id="drop", occurred_at=BASE, retracts="gone-soon"),
+            ],
+            story="s",
+        )
+        snapshots = live._snapshots
+        assert snapshots is not None
+        assert snapshots.folded < 30  # the two stances from hour 20 on, not all 40 events
+        stance = live.state(at=BASE + timedelta(hours=26)).stance("a1", "t1")
+        assert stance is not None
+        assert stance.evidence[0] == "early"
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
