@@ -18,11 +18,13 @@ A store written before these rules may hold keys they refuse;
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 __all__ = [
+    "IdentityIndex",
     "existing_problems",
     "fold",
     "identity_problem",
@@ -100,11 +102,14 @@ _CONFUSABLES = str.maketrans(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """The comparison key of an actor id, alias or name: NFKC, then case folding."""
+    # memoised: the same few thousand ids and aliases are folded on every lookup rebuild
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def skeleton(text: str) -> str:
     """``fold(text)`` with look-alike letters mapped to the Latin letter they imitate."""
     return fold(text).translate(_CONFUSABLES)
@@ -132,10 +137,78 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" {name}" if name else "")
 
 
+class IdentityIndex:
+    """The known actors' ids, aliases and display names, folded and skeletonised once.
+
+    :func:`identity_problem` compares each new key with it in constant time. A store
+    keeps one between appends and adds the actors it inserts (:meth:`add`), so that
+    registering one more actor does not fold every stored key again. It answers
+    exactly as the ``existing`` and ``names`` mappings it stands for: the first key
+    (in order) with a fold or a skeleton is the one compared, and its owner is the
+    last one given for that key.
+    """
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}  # id or alias -> its actor
+        self._by_fold: dict[str, str] = {}  # fold -> the first id or alias with it
+        self._by_shape: dict[str, str] = {}  # skeleton -> the first id or alias with it
+        self._name_owner: dict[str, str] = {}  # display name -> its actor
+        self._by_name_shape: dict[str, str] = {}  # skeleton -> the first name with it
+        self.stale = False  # set by a caller that changed what it stands for otherwise
+
+    @classmethod
+    def of(
+        cls, existing: Mapping[str, str] | None = None, names: Mapping[str, str] | None = None
+    ) -> IdentityIndex:
+        """The index of ``existing`` (id or alias -> actor) and ``names`` (display
+        name -> actor), as :func:`identity_problem` takes them."""
+        index = cls()
+        for key, owner in (existing or {}).items():
+            index.add_key(key, owner)
+        for name, owner in (names or {}).items():
+            index.add_name(name, owner)
+        return index
+
+    def add_key(self, key: str, owner: str) -> None:
+        """An id or alias of ``owner``, after those already in."""
+        self._owner[key] = owner
+        self._by_fold.setdefault(fold(key), key)
+        self._by_shape.setdefault(skeleton(key), key)
+
+    def add_name(self, name: str, owner: str) -> None:
+        """A display name of ``owner``, after those already in."""
+        self._name_owner[name] = owner
+        self._by_name_shape.setdefault(skeleton(name), name)
+
+    def add(self, actor_id: str, name: str, aliases: Iterable[str]) -> None:
+        """A stored actor's row, after those already in."""
+        self.add_key(actor_id, actor_id)
+        self.add_name(name, actor_id)
+        for alias in aliases:
+            self.add_key(alias, actor_id)
+
+    def owner_of_fold(self, folded: str) -> str | None:
+        """The actor whose id or alias folds to ``folded``."""
+        key = self._by_fold.get(folded)
+        return None if key is None else self._owner[key]
+
+    def shape(self, shape: str) -> tuple[str, str] | None:
+        """``(actor, spelling)`` of the id, alias (first) or name with this skeleton."""
+        key = self._by_shape.get(shape)
+        if key is not None:
+            return self._owner[key], key
+        name = self._by_name_shape.get(shape)
+        if name is not None:
+            return self._name_owner[name], name
+        return None
+
+
 def identity_problem(
     actors: Iterable[NamedActor],
     existing: Mapping[str, str] | None = None,
     names: Mapping[str, str] | None = None,
+    *,
+    index: IdentityIndex | None = None,
 ) -> tuple[str, str, str] | None:
     """Why these actors may not be registered beside ``existing``, or ``None``.
 
@@ -144,20 +217,25 @@ def identity_problem(
         existing: every id and alias already known -> its actor id (any spelling).
         names: display names already known -> their actor id (only their look
             counts: an id may equal another actor's display name).
+        index: the same as ``existing`` and ``names``, already indexed
+            (:class:`IdentityIndex`); then those two are not read.
 
     Returns:
         ``(actor id, field, message)`` for the first refused id or alias.
     """
-    owners: dict[str, str] = {}  # fold -> owner (ids and aliases)
-    shapes: dict[str, tuple[str, str]] = {}  # skeleton -> (owner, spelling)
+    base = index if index is not None else IdentityIndex.of(existing, names)
+    owners: dict[str, str] = {}  # fold -> owner, for the actors being declared
+    shapes: dict[str, tuple[str, str]] = {}  # skeleton -> (owner, spelling), the same
     actors = list(actors)
-    for key, owner in (existing or {}).items():
-        owners.setdefault(fold(key), owner)
-        shapes.setdefault(skeleton(key), (owner, key))
-    for key, owner in (names or {}).items():
-        shapes.setdefault(skeleton(key), (owner, key))
+
+    def shape_of(shape: str) -> tuple[str, str] | None:
+        known = base.shape(shape)
+        return known if known is not None else shapes.get(shape)
+
     for actor in actors:
-        shapes.setdefault(skeleton(actor.name), (actor.id, actor.name))
+        shape = skeleton(actor.name)
+        if base.shape(shape) is None:
+            shapes.setdefault(shape, (actor.id, actor.name))
     for actor in actors:
         keys = [("id", actor.id)] + [(f"aliases[{i}]", a) for i, a in enumerate(actor.aliases)]
         for field, key in keys:
@@ -170,14 +248,16 @@ def identity_problem(
                     f"{what} contains the invisible or bidirectional control character "
                     f"{_describe(char)} ({field})",
                 )
-            taken = owners.get(fold(key))
+            folded = fold(key)
+            taken = owners[folded] if folded in owners else base.owner_of_fold(folded)
             if taken is not None and taken != actor.id:
                 return (
                     actor.id,
                     field,
                     f"{what} already names actor {taken!r}",
                 )
-            other = shapes.get(skeleton(key))
+            shape = skeleton(key)
+            other = shape_of(shape)
             if other is not None and other[0] != actor.id and look_alike(other[1], key):
                 return (
                     actor.id,
@@ -185,8 +265,9 @@ def identity_problem(
                     f"{what} looks like {other[1]!r} of actor {other[0]!r} "
                     f"(confusable characters, {field})",
                 )
-            owners[fold(key)] = actor.id
-            shapes.setdefault(skeleton(key), (actor.id, key))
+            owners[folded] = actor.id
+            if other is None:
+                shapes[shape] = (actor.id, key)
     return None
 
 

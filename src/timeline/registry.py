@@ -137,6 +137,10 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
+    def size(self) -> int:
+        """How many names are registered (a name, once registered, keeps its class)."""
+        return len(self._by_name)
+
 
 default_registry = Registry()
 

@@ -310,6 +310,9 @@ def fact_layouts(projections: Sequence[Projection], codec: Codec) -> list[FactLa
     return [known[t] for t in types]
 
 
+_IDENTITY_LIMIT = 100_000  # sources remembered by identity (see _FactCodec._source_ref)
+
+
 class _FactCodec:
     """Compact JSON for facts; sources are interned in ``fact_sources``."""
 
@@ -320,6 +323,9 @@ class _FactCodec:
         self.by_tag = {layout.tag: layout for layout in layouts}
         self._source_ids: dict[ev.Source, int] = {}
         self._sources: dict[int, ev.Source] = {}
+        # the same, by object identity: folds share one Source object per source, and
+        # hashing a Source (every field) costs more than the rest of interning it
+        self._by_identity: dict[int, tuple[ev.Source, int]] = {}
         self._loaded = 0  # sources with ids up to this one are in the caches
 
     def preload(self) -> None:
@@ -338,17 +344,28 @@ class _FactCodec:
         """Drop the interning caches (after a rolled-back write)."""
         self._source_ids.clear()
         self._sources.clear()
+        self._by_identity.clear()
         self._loaded = 0
 
     def _source_ref(self, source: ev.Source) -> int:
+        seen = self._by_identity.get(id(source))
+        if seen is not None and seen[0] is source:
+            return seen[1]
         ref = self._source_ids.get(source)
         if ref is not None:
+            self._remember(source, ref)
             return ref
         # called inside the snapshot write transaction
         ref = self.store.source_ref(canonical_json(self.codec.unstructure(source)))
         self._source_ids[source] = ref
         self._sources[ref] = source
+        self._remember(source, ref)
         return ref
+
+    def _remember(self, source: ev.Source, ref: int) -> None:
+        if len(self._by_identity) >= _IDENTITY_LIMIT:
+            self._by_identity.clear()  # bounded: the objects it keeps alive
+        self._by_identity[id(source)] = (source, ref)
 
     def _sources_of(self, refs: list[int]) -> tuple[ev.Source, ...]:
         try:
@@ -754,8 +771,16 @@ class Snapshots:
             self._fresh, self._committing = self._committing, None
 
     def _ignored(self) -> frozenset[str]:
-        """Stored type names no projection follows (the registry may grow: not cached)."""
-        return frozenset(ignored_type_names(self.log, self.projections))
+        """Stored type names no projection follows (worked out again when the registry
+        grows: a name, once registered, keeps its class)."""
+        size = self.log.codec.registry.size()
+        cached: tuple[int, frozenset[str]] | None = getattr(self, "_ignored_cache", None)
+        if cached is None or cached[0] != size:
+            cached = self._ignored_cache = (
+                size,
+                frozenset(ignored_type_names(self.log, self.projections)),
+            )
+        return cached[1]
 
     def _catch_up_once(self, limit: int | None = None) -> None:
         self.folded = 0

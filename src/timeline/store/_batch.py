@@ -19,7 +19,7 @@ from timeline.errors import (
     UnknownActorError,
     ValidationError,
 )
-from timeline.identity import fold, identity_problem
+from timeline.identity import IdentityIndex, fold, identity_problem
 from timeline.registry import target_of, target_problem
 from timeline.store._where import id_chunks
 from timeline.store.integrity import GENESIS_HASH, row_hash
@@ -138,22 +138,26 @@ def check_append(
     return batch, story, declared
 
 
+def identity_index(stored: Iterable[tuple[str, str, Iterable[str]]]) -> IdentityIndex:
+    """The identity index of stored actors ``(id, name, aliases)``, in row order."""
+    index = IdentityIndex()
+    for actor_id, name, aliases in stored:
+        index.add(actor_id, name, aliases)
+    return index
+
+
 def refuse_actor_identity(
-    actors: Iterable[Actor], stored: Iterable[tuple[str, str, Iterable[str]]]
+    actors: Iterable[Actor],
+    stored: Iterable[tuple[str, str, Iterable[str]]] = (),
+    *,
+    index: IdentityIndex | None = None,
 ) -> None:
     """Refuse declared actors that would take over or imitate a stored one.
 
-    ``stored`` is every stored actor as ``(id, name, aliases)``. See
-    :mod:`timeline.identity` for the rules.
+    ``stored`` is every stored actor as ``(id, name, aliases)``, or ``index`` their
+    :func:`identity_index`. See :mod:`timeline.identity` for the rules.
     """
-    existing: dict[str, str] = {}
-    names: dict[str, str] = {}
-    for actor_id, name, aliases in stored:
-        existing[actor_id] = actor_id
-        names[name] = actor_id
-        for alias in aliases:
-            existing[alias] = actor_id
-    problem = identity_problem(actors, existing, names)
+    problem = identity_problem(actors, index=index or identity_index(stored))
     if problem is not None:
         owner, where, message = problem
         raise ValidationError(message, field=f"actors.{owner}.{where}")

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from timeline.codec import canonical_bytes_plain, canonical_json_plain
 from timeline.errors import IntegrityError, ValidationError
-from timeline.store._batch import refuse_actor_identity
+from timeline.identity import IdentityIndex
+from timeline.store._batch import identity_index, refuse_actor_identity
 from timeline.store.recorded import Actor
 
 __all__ = [
@@ -235,18 +236,33 @@ def check(
         )
 
 
-def upsert_actors(conn: _Execute, actors: Iterable[Actor], *, alias_owner: str) -> None:
+def stored_identity(conn: _Execute) -> IdentityIndex:
+    """The identity index of every stored actor (row order)."""
+    rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
+    return identity_index((r[0], r[1], json.loads(r[2])) for r in rows)
+
+
+def upsert_actors(
+    conn: _Execute,
+    actors: Iterable[Actor],
+    *,
+    alias_owner: str,
+    index: IdentityIndex | None = None,
+) -> None:
     """Declare or update ``actors`` inside the caller's write transaction, registering
     each change (``?`` placeholders; both backends).
 
     ``alias_owner`` is the backend's query for the actor that owns an alias (its
     case-insensitive match differs: a ``NOCASE`` column on SQLite, ``lower()`` on
-    PostgreSQL).
+    PostgreSQL). ``index`` is :func:`stored_identity` as the caller kept it (read
+    here when not given): actors inserted are added to it, and it is marked
+    ``stale`` when a stored actor changes.
     """
     actors = list(actors)
     if actors:
-        rows = conn.execute("SELECT id, name, aliases FROM actors").fetchall()
-        refuse_actor_identity(actors, [(r[0], r[1], json.loads(r[2])) for r in rows])
+        if index is None:
+            index = stored_identity(conn)
+        refuse_actor_identity(actors, index=index)
     records: dict[str, str] = {}  # id -> the registered value, once per actor
     for actor in actors:
         row = conn.execute(
@@ -259,6 +275,8 @@ def upsert_actors(conn: _Execute, actors: Iterable[Actor], *, alias_owner: str) 
             name = actor.name if actor.name and actor.name != actor.id else row[0]
             kind = actor.kind or row[1]
             if (name, kind, merged) != (row[0], row[1], json.loads(row[2])):
+                if index is not None:
+                    index.stale = True  # a row changed in place: read it again next time
                 conn.execute(
                     "UPDATE actors SET name = ?, kind = ?, aliases = ? WHERE id = ?",
                     (name, kind, json.dumps(merged, ensure_ascii=False), actor.id),
@@ -271,6 +289,8 @@ def upsert_actors(conn: _Execute, actors: Iterable[Actor], *, alias_owner: str) 
                 (actor.id, actor.name, actor.kind, json.dumps(aliases, ensure_ascii=False)),
             )
             records[actor.id] = actor_value(actor.name, actor.kind, aliases)
+            if index is not None:
+                index.add(actor.id, actor.name, aliases)
         for alias in aliases:
             owner = conn.execute(alias_owner, (alias,)).fetchone()
             if owner is not None and owner[0] != actor.id:

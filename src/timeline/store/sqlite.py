@@ -34,7 +34,7 @@ from timeline.errors import (
     StoreFormatError,
     TimelineError,
 )
-from timeline.identity import fold
+from timeline.identity import IdentityIndex, fold
 from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import (
     Batch,
@@ -67,7 +67,7 @@ from timeline.store.integrity import (
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
 from timeline.store.registrations import check as check_registrations
-from timeline.store.registrations import set_titles, upsert_actors
+from timeline.store.registrations import set_titles, stored_identity, upsert_actors
 from timeline.store.search import matching_rows
 from timeline.times import from_text, to_text
 
@@ -186,6 +186,8 @@ class EventStore:
         self._writing = False  # inside this store's own write transaction
         self._actor_writes = 0  # bumped by every write that may change actors
         self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
+        # the stored actors' identity index, kept across this connection's own writes
+        self._identity: tuple[tuple[int, int], IdentityIndex] | None = None
         memory = str(path) == ":memory:"
         # whether this object makes the file (see discard_if_new)
         self.created = not memory and not self.path.exists() and not self.path.is_symlink()
@@ -581,8 +583,17 @@ class EventStore:
             self._upsert_actors(conn, declared)
 
     def _upsert_actors(self, conn: sqlite3.Connection, actors: Iterable[Actor]) -> None:
+        # the identity index read once and then kept up by the upserts themselves: a
+        # new actor is checked against the index, not against every stored actor again
+        cached, self._identity = self._identity, None
+        key = (self.change_marker()[0], self._actor_writes)
+        index = cached[1] if cached is not None and cached[0] == key else None
+        if index is None:
+            index = stored_identity(conn)
         self._actor_writes += 1
-        upsert_actors(conn, actors, alias_owner=_ALIAS_OWNER)
+        upsert_actors(conn, actors, alias_owner=_ALIAS_OWNER, index=index)
+        if not index.stale:
+            self._identity = ((key[0], self._actor_writes), index)
 
     def _set_titles(
         self, conn: sqlite3.Connection, titles: Iterable[tuple[str, str | None]]
