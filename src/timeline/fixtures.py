@@ -342,6 +342,11 @@ SourceLookup = Callable[[str], "ev.Source | None"]
 def _parse_sources(
     raw: object, path: str, codec: Codec, known_source: SourceLookup | None = None
 ) -> dict[str, ev.Source]:
+    return _with_origins(_structure_sources(raw, path, codec), path, known_source)
+
+
+def _structure_sources(raw: object, path: str, codec: Codec) -> dict[str, ev.Source]:
+    """The declared sources, each checked, ``via`` not yet followed."""
     if not isinstance(raw, dict):
         raise FixtureError(f"expected an object, got {_kind(raw)}", path=path, field="sources")
     out = {}
@@ -360,7 +365,7 @@ def _parse_sources(
         except ValidationError as exc:
             sub = f"{field}.{exc.field}" if exc.field else field
             raise FixtureError(_strip(str(exc), exc.field), path=path, field=sub) from exc
-    return _with_origins(out, path, known_source)
+    return out
 
 
 def _with_origins(
@@ -722,11 +727,17 @@ class FixtureStream:
                 raise WholeFileNeeded  # no events, or malformed: the whole-file path says
         if "format" not in data or "story" not in data or not text.take("["):
             raise WholeFileNeeded
-        # everything but the events, checked exactly as for a whole file
+        # everything but the events, checked exactly as for a whole file: the sources
+        # last (as there), read once
         try:
             header = parse_fixture(
-                {**data, "events": []}, path=self.path, codec=self.codec, known_actors=known_actors
+                {**{k: v for k, v in data.items() if k != "sources"}, "events": []},
+                path=self.path,
+                codec=self.codec,
+                known_actors=known_actors,
             )
+            declared = _structure_sources(data.get("sources", {}), self.path, self.codec)
+            _with_origins(declared, self.path)
         except FixtureError:
             raise WholeFileNeeded from None  # which error comes first is its call
         self.story = header.story
@@ -736,9 +747,7 @@ class FixtureStream:
         for actor in header.actors:
             for name in (actor.id, *actor.aliases):
                 self.lookup[fold(name)] = actor.id
-        self.sources = _parse_sources(
-            data.get("sources", {}), self.path, self.codec, self.known_source
-        )
+        self.sources = _with_origins(declared, self.path, self.known_source)
 
     def chunks(self) -> Iterator[list[ev.Event]]:
         """Validated events, ``chunk`` at a time, with the story set."""

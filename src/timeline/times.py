@@ -113,12 +113,13 @@ def parse_instant(value: object, *, field: str | None = None) -> tuple[datetime,
         )
     text = value.strip()
     try:
-        if m := _YEAR.match(text):
-            return datetime(int(m[1]), 1, 1, tzinfo=UTC), Precision.YEAR
-        if m := _MONTH.match(text):
-            return datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), Precision.MONTH
-        if m := _DAY.match(text):
-            return datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC), Precision.DAY
+        if len(text) <= 10:  # a full timestamp is longer than any partial form
+            if m := _YEAR.match(text):
+                return datetime(int(m[1]), 1, 1, tzinfo=UTC), Precision.YEAR
+            if m := _MONTH.match(text):
+                return datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), Precision.MONTH
+            if m := _DAY.match(text):
+                return datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC), Precision.DAY
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         if not _ISO_START.match(text) and len(text) <= 100:
