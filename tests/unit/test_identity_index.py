@@ -10,10 +10,11 @@ from it, from an index built at once, and from one kept up append by append.
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import timeline as tl
@@ -110,6 +111,10 @@ def test_the_index_answers_as_the_whole_table_check(
 @settings(max_examples=40, deadline=None)
 @given(batches=st.lists(st.lists(actors, min_size=1, max_size=3), min_size=1, max_size=4),
        probe=st.lists(actors, min_size=1, max_size=2))  # fmt: skip
+@example(  # look-alikes where the row order, not the id order, decides the answer
+    batches=[[tl.Actor(id="\u03bf", name="0"), tl.Actor(id="0", name="0")]],
+    probe=[tl.Actor(id="0", name="0")],
+)
 def test_an_index_kept_across_appends_equals_one_read_afresh(
     batches: list[list[tl.Actor]], probe: list[tl.Actor]
 ) -> None:
@@ -123,8 +128,9 @@ def test_an_index_kept_across_appends_equals_one_read_afresh(
         fresh = stored_identity(store.conn)  # type: ignore[attr-defined]
         if kept is not None:
             assert identity_problem(probe, index=kept[1]) == identity_problem(probe, index=fresh)
-        stored = t.actors()
+        # what the table holds now, in its row order (the order the store reads it
+        # in, which decides which of two look-alike spellings is compared first)
+        rows = store.conn.execute("SELECT id, name, aliases FROM actors").fetchall()  # type: ignore[attr-defined]
+        stored = [tl.Actor(id=r[0], name=r[1], aliases=tuple(json.loads(r[2]))) for r in rows]
         existing, names = tables(stored)
-        # what the table holds now is what a whole-table check reads (row order aside,
-        # which the refused look-alikes keep from mattering)
-        assert (identity_problem(probe, index=fresh)) == reference(probe, existing, names)
+        assert identity_problem(probe, index=fresh) == reference(probe, existing, names)
