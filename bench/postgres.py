@@ -4,6 +4,7 @@ Usage (from the project root, with a server; ``bench/run.py --backend postgres``
 
     eval "$(bash .ci/postgres start)"
     python bench/postgres.py --n 20000
+    python bench/run.py --backend postgres --n 2000 --rounds 3 --only single_append
     bash .ci/postgres stop "$TIMELINE_PG_DIR"
 
 Measurements, each against its raw baseline, interleaved round by round (medians):
@@ -12,7 +13,8 @@ Measurements, each against its raw baseline, interleaved round by round (medians
   psycopg taking the same lock and COPYing the same rows, pre-serialised
   (payloads, hashes and search documents built before the clock starts);
 - single append: one event per ``append()`` against raw psycopg doing one
-  transaction per row (lock, read the head, insert, commit);
+  transaction per row (lock, read the head, insert, commit) of rows built before
+  the clock starts;
 - 4 concurrent writers: four processes each appending events one at a time,
   total events per second (library only).
 

@@ -81,6 +81,7 @@ _SCHEMES = ("postgresql://", "postgres://")
 _CHUNK = 1000
 _INLINE = 100  # rows an append inserts in its pipeline; more go by COPY after it
 _STREAM_CHUNK = 500  # rows a streaming read fetches at a time
+_LOCKED_TURNS = 8  # appends that take the locked path after a one-trip append lost a race
 _CURSOR_NAMES = itertools.count(1)
 _LOCK_KEY = "hashtext('timeline:' || current_schema())"
 
@@ -500,6 +501,7 @@ class PostgresEventStore:
     _seen: _Seen | None = None
     _staged_seen: _Seen | None = None  # the locked append's, once it commits
     _actor_bumps = 0  # actor upserts so far (each bumps store_changes.actors once)
+    _locked_turns = 0  # appends left to the locked path after a lost race
     # how far before the server's clock an append's recorded_at may be: the
     # estimate is a lower bound of that clock, late by a reply's one-way latency
     clock_slack = timedelta(seconds=1)
@@ -518,6 +520,9 @@ class PostgresEventStore:
         event already stored, a connection inside a transaction, a busy log)."""
         if self.conn.info.transaction_status != self._pg.pq.TransactionStatus.IDLE:
             return None
+        if self._locked_turns:
+            self._locked_turns -= 1
+            return None
         seen, fresh = self._seen, False
         for _ in range(3):
             staged: _PgBatch | None = None
@@ -531,9 +536,17 @@ class PostgresEventStore:
                     if staged.new_actors or not staged.rows:
                         return None
             seen = self._seen = self._call_append(batch, story, seen, staged)
-            if staged is not None and seen.wrote:
-                return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
-            fresh = True
+            if staged is not None:
+                if seen.wrote:
+                    return AppendResult(
+                        appended=tuple(staged.appended), skipped=tuple(staged.skipped)
+                    )
+                # another writer came first (or an id was stored): with writers
+                # racing, the locked path's two round trips beat building again,
+                # so it takes this append and the next few
+                self._locked_turns = _LOCKED_TURNS
+                return None
+            fresh = True  # that was a look at the log: build on what it found
         return None
 
     def _build(
