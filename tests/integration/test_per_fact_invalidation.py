@@ -590,3 +590,50 @@ def test_corrections_of_events_of_the_same_batch_refold_per_fact_when_switched_o
         assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
+
+
+def test_backdated_claims_on_a_ban_and_its_lift_recheck_the_intents_they_block(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lift.db"
+    ban = tl.PolicyChange(
+        id="ban",
+        occurred_at=BASE + timedelta(hours=5),
+        authority="a3",
+        topic="t1",
+        measure="ban",
+        product="P1",
+        applies_to=("a1", "kind:telecom"),
+    )
+    lift = attrs.evolve(ban, id="lift", occurred_at=BASE + timedelta(hours=50), measure="lift")
+    orders = [
+        tl.OrderPlaced(
+            id=f"p{i}",
+            occurred_at=BASE + timedelta(hours=10 + i),
+            buyer=ACTORS[i % 2],
+            supplier="s1",
+            product="P1",
+        )
+        for i in range(60)
+    ]
+    with tl.Timeline.open(path) as live:
+        live.register_actor("a2", kind="Telecom")
+        live.append([ban, *_statements(30), *orders, lift], story="s")
+        live.append(
+            [
+                tl.Denial(
+                    id="no", occurred_at=BASE + timedelta(hours=20), actor="a3", denies=("lift",)
+                ),
+                tl.Confirmation(
+                    id="yes", occurred_at=BASE + timedelta(hours=30), actor="a1", confirms=("ban",)
+                ),
+            ],
+            story="s",
+        )
+        intent = live.state(at=BASE + timedelta(hours=40)).order_intent("a1", "s1", "P1")
+        assert intent is not None
+        assert intent.blocked_by == ("ban",)
+        assert intent.confirmed_by == ("yes",)
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
