@@ -195,7 +195,17 @@ class _ClaimBook:
         return attrs.evolve(fact, disputed_by=d, confirmed_by=c)
 
 
-class _RestrictionView(Mapping[Hashable, Any]):
+class _KeyedView(Mapping[Hashable, Any]):
+    """A fact table a refold reads by key only (never iterated or counted)."""
+
+    def __iter__(self) -> Iterator[Hashable]:
+        raise TypeError("a refold view is read by key only")
+
+    def __len__(self) -> int:
+        raise TypeError("a refold view is read by key only")
+
+
+class _RestrictionView(_KeyedView):
     """The restriction facts as a replay of policy changes sees them: its own updates
     over those stored at ``before``; intents absent (the replay leaves them out)."""
 
@@ -224,14 +234,8 @@ class _RestrictionView(Mapping[Hashable, Any]):
             raise KeyError(key)
         return found
 
-    def __iter__(self) -> Iterator[Hashable]:
-        raise TypeError("a refold view is read by key only")
 
-    def __len__(self) -> int:
-        raise TypeError("a refold view is read by key only")
-
-
-class _BuyerView(Mapping[Hashable, Any]):
+class _BuyerView(_KeyedView):
     """The orders facts as one buyer's refold sees them just before a fold key: the
     buyer's own intents from the refold, restrictions from their stored versions,
     other buyers' intents absent (their updates are not kept)."""
@@ -268,12 +272,6 @@ class _BuyerView(Mapping[Hashable, Any]):
         if found is None:
             raise KeyError(key)
         return found
-
-    def __iter__(self) -> Iterator[Hashable]:
-        raise TypeError("a refold view is read by key only")
-
-    def __len__(self) -> int:
-        raise TypeError("a refold view is read by key only")
 
 
 def okey(occurred_at: datetime, position: int) -> str:
