@@ -274,6 +274,22 @@ class _BuyerView(_KeyedView):
         return found
 
 
+def _reach(
+    event: ev.Event, key: str, buyers: dict[str, str], scope: dict[str, set[Hashable]]
+) -> str:
+    """Mark what a policy change or an order event placed at fold key ``key`` refolds:
+    each buyer it names from ``key`` on (``buyers``), with the intent it touches
+    (``scope``). Returns ``key`` for a policy change (restrictions replay from there),
+    else ``_MAX``."""
+    if type(event) is ev.PolicyChange:
+        return key
+    if type(event) in _ORDER_TYPES:
+        for buyer in _buyers_of(event):
+            buyers[buyer] = min(buyers.get(buyer, _MAX), key)
+            scope.setdefault(buyer, set()).add(_intent_of(event, buyer))
+    return _MAX
+
+
 def okey(occurred_at: datetime, position: int) -> str:
     """The fold-order key as sortable text."""
     return f"{to_text(occurred_at)}#{position:012d}"
@@ -1014,12 +1030,7 @@ class Snapshots:
                 return False  # a type of one's own: refold from it
             for stance_key in dict.fromkeys(stance_keys):
                 placed.setdefault(_key_text("stance", stance_key), []).append((key, event))
-            if type(event) is ev.PolicyChange:
-                policy_from = min(policy_from, key)
-            elif type(event) in _ORDER_TYPES:
-                for buyer in _buyers_of(event):
-                    buyers[buyer] = min(buyers.get(buyer, _MAX), key)
-                    scope.setdefault(buyer, set()).add(_intent_of(event, buyer))
+            policy_from = min(policy_from, _reach(event, key, buyers, scope))
         if targets:
             found = self._place_targets(cp, new, targets, placed, buyers, scope, forward)
             if found is None:
@@ -1144,12 +1155,7 @@ class Snapshots:
                 for stance_key in keys:
                     text = _key_text("stance", stance_key)
                     placed.setdefault(text, []).append((earliest, _NOTHING_NEW))
-                if type(shape) is ev.PolicyChange:
-                    policy_from = min(policy_from, earliest)
-                elif type(shape) in _ORDER_TYPES:
-                    for buyer in _buyers_of(shape):
-                        buyers[buyer] = min(buyers.get(buyer, _MAX), earliest)
-                        scope.setdefault(buyer, set()).add(_intent_of(shape, buyer))
+                policy_from = min(policy_from, _reach(shape, earliest, buyers, scope))
             if original.id in retracted:
                 continue
             correction = replaced.get(original.id)
