@@ -331,6 +331,17 @@ class Codec:
             return self.from_dict(data)  # a row of unexpected shape: the strict path explains it
         return event
 
+    def decode_record_trusted(self, data: Any, cls: type[Any]) -> Any:
+        """Rebuild a non-event record (a ``Source``) that the store wrote itself, without
+        re-validating it; data of any other shape goes through :meth:`structure`."""
+        plan = self._plan(cls)
+        if plan is not None and isinstance(data, dict):
+            try:
+                return plan.decode(data)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                pass  # not as the store writes it: the strict path explains
+        return self.structure(data, cls)
+
     def _plan(self, cls: type[Any]) -> _Plan | None:
         if cls not in self._plans:
             self._plans[cls] = _Plan.compile(self, cls)

@@ -84,10 +84,12 @@ class TimelineCore:
         # (change marker, the corrected events under current knowledge): what every
         # query bounded only by ``at`` needs to judge replacements, read once per change
         self._corrected: tuple[tuple[int, int], list[Any]] | None = None
-        # (change marker, snapshots, actor lookup, vague extent) while the snapshots
+        # (change marker, snapshots, names resolved, vague extent) while the snapshots
         # answer single-fact lookups exactly: checked again only after a change
         self._fast: (
-            tuple[tuple[int, int], Snapshots, dict[str, str], tuple[datetime, datetime] | None]
+            tuple[
+                tuple[int, int], Snapshots, Callable[[str], str], tuple[datetime, datetime] | None
+            ]
             | None
         ) = None
         # events a writer refolds after its append at most (more is left to the next
@@ -154,10 +156,13 @@ class TimelineCore:
         self._materializable = materializable(self._projections)
 
     def _context(self, marker: tuple[int, int] | None = None) -> Context:
-        # from the cached actor lookup: no query unless the actors changed
-        lookup = self._store.actor_lookup(marker)
+        # from the cached actor ids (or lookup): no query unless the actors changed
+        ids_of: Callable[..., frozenset[str]] | None = getattr(self._store, "actor_ids", None)
+        token: frozenset[str] | dict[str, str] = (
+            ids_of(marker) if ids_of is not None else self._store.actor_lookup(marker)
+        )
         cached = getattr(self, "_ctx_cache", None)
-        if cached is not None and cached[0] is lookup:
+        if cached is not None and cached[0] is token:
             ctx: Context = cached[1]
             return ctx
         listed: Callable[[], list[tuple[str, str]]] | None = getattr(
@@ -165,8 +170,9 @@ class TimelineCore:
         )
         pairs = listed() if listed is not None else [(a.id, a.kind) for a in self._store.actors()]
         kinds = tuple(sorted((a, k.casefold()) for a, k in pairs if k))
-        ctx = Context(known_actors=frozenset(lookup.values()), actor_kinds=kinds)
-        self._ctx_cache = (lookup, ctx)
+        known = token if isinstance(token, frozenset) else frozenset(token.values())
+        ctx = Context(known_actors=known, actor_kinds=kinds)
+        self._ctx_cache = (token, ctx)
         return ctx
 
     def _resolver(self) -> Callable[[str], str]:

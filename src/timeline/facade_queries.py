@@ -19,7 +19,6 @@ from timeline.bitemporal import (
 )
 from timeline.catchup import LiveFold
 from timeline.facade_core import TimelineCore
-from timeline.identity import fold
 from timeline.projections.base import Change
 from timeline.projections.fold import Fold, State, diff_states
 from timeline.projections.orders import OrderIntent, intent_key
@@ -124,11 +123,7 @@ class TimelineQueries(TimelineCore):
         """
         when = parse_bound(at, field="at") if at is not None else None
         if known_at is None:  # certain or not: the lookup falls back on vague periods
-            answered, found = self._lookup(
-                "stance",
-                lambda lookup: (lookup.get(fold(actor)) or self.resolve_actor(actor), topic),
-                when,
-            )
+            answered, found = self._lookup("stance", lambda resolve: (resolve(actor), topic), when)
             if answered:
                 if found is None:
                     self.check_topic(topic)
@@ -154,11 +149,7 @@ class TimelineQueries(TimelineCore):
         if known_at is None:  # certain or not: the lookup falls back on vague periods
             answered, found = self._lookup(
                 "orders",
-                lambda lookup: intent_key(
-                    lookup.get(fold(buyer)) or self.resolve_actor(buyer),
-                    lookup.get(fold(supplier)) or self.resolve_actor(supplier),
-                    product,
-                ),
+                lambda resolve: intent_key(resolve(buyer), resolve(supplier), product),
                 when,
             )
             if answered:
@@ -167,26 +158,31 @@ class TimelineQueries(TimelineCore):
         return state.order_intent(buyer, supplier, product)
 
     def _lookup(
-        self, projection: str, key_of: Callable[[dict[str, str]], Hashable], when: datetime | None
+        self,
+        projection: str,
+        key_of: Callable[[Callable[[str], str]], Hashable],
+        when: datetime | None,
     ) -> tuple[bool, Any]:
         """One fact from the snapshots: ``(True, fact)``, or ``(False, None)`` when they
         cannot answer (not current, or some event only possibly happened by ``when``).
+        ``key_of`` builds the fact's key with the actor resolver it is given.
 
         While nothing was written anywhere since the last lookup (one ``PRAGMA``), the
-        checks are not repeated: a lookup is that and one indexed read.
+        checks are not repeated: a lookup is that and one indexed read. Names are
+        resolved one at a time (:meth:`_actor_named`), never the whole actor lookup.
         """
         for attempt in range(2):
             with self._store.reading():
                 marker = self._store.change_marker()
                 fast = self._fast
                 if fast is not None and fast[0] == marker:
-                    _, snapshots, lookup, vague = fast
+                    _, snapshots, resolve, vague = fast
                     possibly = (
                         vague is not None and when is not None and vague[0] <= when < vague[1]
                     )
                     if possibly and self._vague_at(when):
                         return False, None
-                    return True, snapshots.fact_at(projection, key_of(lookup), when)
+                    return True, snapshots.fact_at(projection, key_of(resolve), when)
             if attempt:
                 break
             self._fast = None
@@ -197,13 +193,28 @@ class TimelineQueries(TimelineCore):
                 marker = self._store.change_marker()
                 if not found.covers(_CURRENT_KNOWLEDGE, marker):
                     return False, None
-                self._fast = (
-                    marker,
-                    found,
-                    self._store.actor_lookup(marker),
-                    self._vague_extent(),
-                )
+                self._fast = (marker, found, self._name_resolver(), self._vague_extent())
         return False, None
+
+    def _name_resolver(self) -> Callable[[str], str]:
+        """Actor name -> id as :meth:`resolve_actor` says, each name resolved once (the
+        resolver lives until the next change): an exact id or alias from one indexed
+        read when the store offers it, else the whole lookup."""
+        names: dict[str, str] = {}
+        find: Callable[[str], str | None] | None = getattr(self._store, "actor_for", None)
+
+        def resolve(name: str) -> str:
+            if not isinstance(name, str):
+                return self.resolve_actor(name)  # says what is wrong with it
+            found = names.get(name)
+            if found is None:
+                found = find(name) if find is not None else None
+                if found is None:
+                    found = self.resolve_actor(name)  # folds case and width, or says unknown
+                names[name] = found
+            return found
+
+        return resolve
 
     def _vague_extent(self) -> tuple[datetime, datetime] | None:
         """From the earliest to the latest instant at which some event (or some

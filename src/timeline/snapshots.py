@@ -324,6 +324,18 @@ def fact_layouts(projections: Sequence[Projection], codec: Codec) -> list[FactLa
     return [known[t] for t in types]
 
 
+_SIGNATURES: dict[tuple[tuple[str, ...], tuple[FactLayout, ...]], str] = {}
+
+
+def _signature(names: tuple[str, ...], layouts: tuple[FactLayout, ...]) -> str:
+    """:func:`signature` of these projections and layouts, worked out once per process
+    (a newly opened store would otherwise describe and hash every layout again)."""
+    found = _SIGNATURES.get((names, layouts))
+    if found is None:
+        found = _SIGNATURES[(names, layouts)] = signature(LOGIC_VERSION, names, layouts)
+    return found
+
+
 _IDENTITY_LIMIT = 100_000  # sources remembered by identity (see _FactCodec._source_ref)
 
 
@@ -350,7 +362,9 @@ class _FactCodec:
             self._loaded = ref
 
     def _add(self, ref: int, text: str) -> None:
-        source = self.codec.structure(json.loads(text), ev.Source)
+        # the store wrote it: the trusted plan, not strict structuring (a cold lookup
+        # reads a few sources, a state at T thousands)
+        source = self.codec.decode_record_trusted(loads_trusted(text), ev.Source)
         self._sources[ref] = source
         self._source_ids[source] = ref
 
@@ -460,7 +474,7 @@ class Snapshots:
         self.projections = tuple(projections)
         self.ctx = ctx
         layouts = fact_layouts(self.projections, log.codec)
-        self.signature = signature(LOGIC_VERSION, (p.name for p in projections), layouts)
+        self.signature = _signature(tuple(p.name for p in self.projections), tuple(layouts))
         if ctx.actor_kinds:
             # kind:<kind> targets depend on the actors' kinds: a change refolds
             kinds = canonical_json(sorted(ctx.actor_kinds))

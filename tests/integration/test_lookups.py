@@ -149,3 +149,41 @@ def test_a_correction_making_an_event_vague_makes_its_lookup_uncertain(store_loc
         assert inside == store.state(at="2025-02-10").stance("a1", "t1")
         assert inside is not None
         assert (inside.position, inside.certain) == (tl.Position.OPPOSES, False)
+
+
+def test_a_newly_opened_store_resolves_every_spelling_as_the_state_does(
+    store_location: str,
+) -> None:
+    # ids, aliases and display names in any case or width: a lookup in a newly opened
+    # store (names resolved one at a time) answers as the full state (whole lookup)
+    with tl.Timeline.open(store_location) as store:
+        store.register_actor("cafe", name="Le Petit Café", aliases=["Café", "bistro-1"])
+        store.register_actor("Gov", name="Government", aliases=["ministry"])
+        store.append(
+            [
+                _statement(1, actor="cafe"),
+                _statement(2, actor="Gov", position="opposes"),
+                tl.Statement(
+                    id="s3", occurred_at=BASE, actor="ministry", topic="t2", position="supports"
+                ),
+            ],
+            story="s",
+        )
+        state = store.state()
+        expected = {(a, t): state.stance(a, t) for a in ("cafe", "Gov") for t in ("t1", "t2")}
+    assert expected[("cafe", "t1")] is not None
+    assert expected[("Gov", "t2")] is not None
+    cafe = ["cafe", "CAFE", "Café", "CAFÉ", "\uff43\uff41\uff46\uff45", "BISTRO-1"]
+    cafe += ["le petit café", "Le Petit Café"]
+    gov = ["Gov", "gov", "GOV", "ministry", "Ministry", "government", "Government"]
+    for actor, names in (("cafe", cafe), ("Gov", gov)):
+        for name in names:
+            with tl.Timeline.open(store_location) as store:  # nothing resolved yet
+                for topic in ("t1", "t2"):
+                    assert store.stance(name, topic) == expected[(actor, topic)], name
+                assert store.resolve_actor(name) == actor
+    with tl.Timeline.open(store_location) as store:
+        with pytest.raises(tl.UnknownActorError):
+            store.stance("nobody", "t1")
+        with pytest.raises(tl.ValidationError):
+            store.stance(["cafe"], "t1")  # type: ignore[arg-type]

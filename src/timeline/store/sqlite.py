@@ -186,6 +186,7 @@ class EventStore:
         self._writing = False  # inside this store's own write transaction
         self._actor_writes = 0  # bumped by every write that may change actors
         self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
+        self._ids: tuple[tuple[int, int], frozenset[str]] | None = None
         # the stored actors' identity index, kept across this connection's own writes
         self._identity: tuple[tuple[int, int], IdentityIndex] | None = None
         memory = str(path) == ":memory:"
@@ -554,6 +555,42 @@ class EventStore:
                 out[fold(actor)] = actor
         self._lookup = (key, out)
         return out
+
+    def actor_for(self, name: str) -> str | None:
+        """The actor whose id is ``name``, or else whose alias it is (ASCII case aside),
+        in one indexed read; ``None``: neither (ask :meth:`actor_lookup`, which also
+        folds Unicode case and width and knows display names).
+
+        Under the identity rules no two actors share an id or alias after folding, so
+        whenever this answers, ``actor_lookup()[fold(name)]`` is the same actor. A
+        single-fact lookup in a newly opened store resolves its names this way
+        instead of building the whole lookup.
+        """
+        with self.guard():
+            row = self.conn.execute(
+                "SELECT id FROM actors WHERE id = ?1 "
+                "UNION ALL SELECT actor FROM actor_aliases WHERE alias = ?1 LIMIT 1",
+                (name,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def actor_ids(self, marker: tuple[int, int] | None = None) -> frozenset[str]:
+        """Every actor id (the values of :meth:`actor_lookup`), from the id index alone;
+        cached until a change, as that lookup is."""
+        key = ((marker or self.change_marker())[0], self._actor_writes)
+        if self._ids is not None and self._ids[0] == key:
+            return self._ids[1]
+        if self._lookup is not None and self._lookup[0] == key:
+            ids = frozenset(self._lookup[1].values())
+        else:
+            with self.guard():
+                ids = frozenset(
+                    json.loads(
+                        self.conn.execute("SELECT json_group_array(id) FROM actors").fetchone()[0]
+                    )
+                )
+        self._ids = (key, ids)
+        return ids
 
     def actors(self) -> list[Actor]:
         """Every known actor, sorted by id."""
@@ -987,10 +1024,14 @@ class EventStore:
                 "WHERE occurred_until > occurred_at"
             ).fetchone()
             if list(correction_types) == ["correction"]:  # the built-in: from its index
+                # only replacements whose two ends are spelled differently can be
+                # periods: the others are left out inside the index, not parsed here
                 replaced = self.conn.execute(
                     "SELECT json_extract(payload, '$.replacement.occurred_at'), "
                     "json_extract(payload, '$.replacement.occurred_until') "
-                    f"FROM events INDEXED BY {VAGUE_REPLACEMENTS_INDEX} WHERE type = 'correction'"
+                    f"FROM events INDEXED BY {VAGUE_REPLACEMENTS_INDEX} WHERE type = 'correction' "
+                    "AND json_extract(payload, '$.replacement.occurred_until') "
+                    "!= json_extract(payload, '$.replacement.occurred_at')"
                 ).fetchall()
             elif correction_types:
                 replaced = self.conn.execute(
