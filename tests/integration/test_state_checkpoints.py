@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import timeline as tl
 from tests.conftest import StepClock
 from timeline.projections.fold import LazyFacts
+from timeline.snapshots import _key_text, okey
 from timeline.store import facts
 from timeline.store.facts import SQLiteSnapshotStore
 
@@ -50,16 +51,43 @@ def _checkpoints(path: Path) -> list[tuple[str, int]]:
 
 
 def _checkpoints_hold(path: Path) -> dict[str, dict[str, str]]:
-    """Every stored checkpoint, asserted equal to the state its versions give at its key."""
+    """Every stored checkpoint, asserted equal to the state its versions give at its key
+    but for the facts it lists as stale (which a reader takes from the versions);
+    returned as a reader sees it (stale facts from the versions)."""
     conn = sqlite3.connect(path)
     try:
         held = {}
-        for okey, size, blob in conn.execute("SELECT okey, size, facts FROM fact_checkpoints"):
+        for okey, size, blob in conn.execute(
+            "SELECT okey, size, facts FROM fact_checkpoints"
+        ).fetchall():
             state = orjson.loads(zlib.decompress(blob))
-            assert state == dict(SQLiteSnapshotStore._scan(conn, okey, "<=")), okey
             assert size == len(state)
-            held[okey] = state
+            stale = {
+                key
+                for (key,) in conn.execute(
+                    "SELECT k.key FROM fact_checkpoint_stale s "
+                    "JOIN fact_keys k ON k.id = s.key_id WHERE s.checkpoint = ?",
+                    (okey,),
+                )
+            }
+            versions = dict(SQLiteSnapshotStore._scan(conn, okey, "<="))
+            kept = {k: v for k, v in state.items() if k not in stale}
+            assert kept == {k: v for k, v in versions.items() if k not in stale}, okey
+            read = SQLiteSnapshotStore._state_texts(conn, okey, inclusive=True)
+            assert read == versions, okey
+            held[okey] = read
         return held
+    finally:
+        conn.close()
+
+
+def _stale(path: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT s.checkpoint, k.key FROM fact_checkpoint_stale s "
+            "JOIN fact_keys k ON k.id = s.key_id ORDER BY s.checkpoint, k.key"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -91,7 +119,7 @@ def test_a_state_at_t_from_checkpoints_equals_a_full_fold(
         _checkpoints_hold(path)
 
 
-def test_checkpoints_are_written_and_dropped_from_a_backdated_change_on(tmp_path: Path) -> None:
+def test_checkpoints_after_a_backdated_change_stay_listing_rewritten_facts(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     day = [BASE + timedelta(days=d) for d in range(40)]
 
@@ -119,10 +147,54 @@ def test_checkpoints_are_written_and_dropped_from_a_backdated_change_on(tmp_path
             store.append([said(99, 12, "undecided")], story="s")
             new = _checkpoints_hold(path)
             cut = day[12].strftime("%Y-%m-%d")
-            assert all(new[k] == old[k] for k in old if k < cut and k in new)
-            assert any(new.get(k) != old[k] for k in old if k >= cut)  # rewritten or dropped
+            assert all(new[k] == old[k] for k in old if k < cut)
+            # the checkpoints after it are kept, each listing a0's stance as stale
+            assert set(old) <= set(new)
+            a0 = _key_text("stance", ("a0", "t"))
+            late = store.get("s99")
+            assert late is not None
+            at = okey(day[12], late.position)  # where it sorts in the fold
+            assert _stale(path) == [(k, a0) for k in sorted(old) if k > at]
             with tl.Timeline.open(path, readonly=True) as reader:
                 for d in range(9, 32):
+                    assert store.state(at=day[d]) == reader.state(at=day[d]), d
+
+
+def test_a_checkpoint_listing_many_stale_facts_is_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    day = [BASE + timedelta(days=d) for d in range(40)]
+
+    def said(n: int, at: int, actor: str) -> tl.Event:
+        return tl.Statement(id=f"s{n}", occurred_at=day[at], actor=actor, topic="t")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 3)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        mp.setattr(facts, "STALE_SHARE", 1_000)  # the threshold: more than 1 stale fact
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            store.append([said(n, 10 + n, f"a{n % 4}") for n in range(24)], story="s")
+            old = _checkpoints_hold(path)
+            assert len(old) >= 4
+            assert _stale(path) == []
+            # one backdated fact: listed stale in every checkpoint after it
+            store.append([said(90, 11, "a0")], story="s")
+            assert len(_stale(path)) == len([k for k in old if k >= day[11].isoformat()[:10]])
+            # two facts in the last checkpoint: past the threshold, that one is rewritten
+            store.append([said(91, 12, "a1"), said(92, 12, "a2")], story="s")
+            latest = max(old)
+            assert latest not in {cp for cp, _ in _stale(path)}
+            held = _checkpoints_hold(path)
+            assert set(held) == set(old)
+            conn = sqlite3.connect(path)
+            try:
+                (blob,) = conn.execute(
+                    "SELECT facts FROM fact_checkpoints WHERE okey = ?", (latest,)
+                ).fetchone()
+            finally:
+                conn.close()
+            assert orjson.loads(zlib.decompress(blob)) == held[latest]  # no stale fact left
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for d in range(9, 36):
                     assert store.state(at=day[d]) == reader.state(at=day[d]), d
 
 

@@ -23,6 +23,7 @@ from timeline.store.sqlite import EventStore
 __all__ = ["SQLiteSnapshotStore"]
 
 _SCOPE = "all"
+_MAX = "~"  # sorts after every fold key
 _KEY_ID = "(SELECT id FROM fact_keys WHERE key = ?)"  # a fact's number, from its key text
 
 CHECKPOINT_EVERY = 2_000
@@ -35,6 +36,11 @@ a fraction of one). Measured at 100k events (11,700 facts; docs/performance.md):
 50 checkpoints, 12.8 MiB; a share of 1 took 4.8 MiB but read up to 11,000 versions
 after the nearest checkpoint, slower than one seek per fact."""
 _CHECK_AFTER = CHECKPOINT_EVERY // 4  # versions this process writes before it looks again
+STALE_SHARE = 2 * CHECKPOINT_SHARE
+"""A checkpoint is rewritten once the facts listed stale in it (``fact_checkpoint_stale``)
+outnumber this share of its facts (or ``_CHECK_AFTER``): a reader takes each of them
+from the versions, one seek each, as it does the facts changed after the checkpoint."""
+_STALE_MOST = 200_000  # more (checkpoint, fact) marks in one refold: drop the checkpoints
 
 
 class SQLiteSnapshotStore:
@@ -71,10 +77,10 @@ class SQLiteSnapshotStore:
             if delete_from == "":
                 conn.execute("DELETE FROM fact_versions")
                 conn.execute("DELETE FROM fact_keys")
-                conn.execute("DELETE FROM fact_checkpoints")
+                _drop_checkpoints(conn, "")
             elif delete_from is not None:
                 conn.execute("DELETE FROM fact_versions WHERE okey >= ?", (delete_from,))
-                conn.execute("DELETE FROM fact_checkpoints WHERE okey >= ?", (delete_from,))
+                _drop_checkpoints(conn, delete_from)
             self._put(conn, checkpoint)
 
     def write_versions(
@@ -93,9 +99,7 @@ class SQLiteSnapshotStore:
                 [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
             if rows:  # (normally all after the last checkpoint: nothing to drop)
-                conn.execute(
-                    "DELETE FROM fact_checkpoints WHERE okey >= ?", (min(o for _, o, _ in rows),)
-                )
+                _drop_checkpoints(conn, min(o for _, o, _ in rows))
             self._put(conn, checkpoint)
             self._checkpoints(conn, checkpoint.okey, len(rows))
 
@@ -160,12 +164,76 @@ class SQLiteSnapshotStore:
                 "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
                 [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
-            # full-state checkpoints from the first rewritten fold key on no longer hold
-            changed = [_after(a) for _, a in dropped] + [o for _, o, _ in rows]
-            if changed:
-                conn.execute("DELETE FROM fact_checkpoints WHERE okey >= ?", (min(changed),))
+            self._mark_stale(conn, ids, dropped, rows)
             self._put(conn, checkpoint)
             self._checkpoints(conn, checkpoint.okey, len(rows) + len(dropped))
+
+    def _mark_stale(
+        self,
+        conn: sqlite3.Connection,
+        ids: dict[str, int],
+        dropped: Sequence[tuple[str, str]],
+        rows: Sequence[FactRow],
+    ) -> None:
+        """Inside a refold's write transaction: list the rewritten facts as stale in the
+        full-state checkpoints at or after each one's first rewritten fold key (those
+        checkpoints hold the fact as it was); then rewrite the one checkpoint whose list
+        grew longest past ``STALE_SHARE``, if any. Work in proportion to the facts
+        rewritten and the checkpoints after them, never to the state's size, but for
+        that one rewrite."""
+        first: dict[int, str] = {}
+        for key, after in dropped:
+            at = _after(after)
+            ref = ids[key]
+            if first.get(ref, _MAX) > at:
+                first[ref] = at
+        for key, at, _ in rows:
+            ref = ids[key]
+            if first.get(ref, _MAX) > at:
+                first[ref] = at
+        if not first:
+            return
+        lowest = min(first.values())
+        held = conn.execute(
+            "SELECT okey, size, stale FROM fact_checkpoints WHERE okey >= ? ORDER BY okey",
+            (lowest,),
+        ).fetchall()
+        if not held:
+            return
+        marks = [(cp, ref) for cp, _, _ in held for ref, at in first.items() if at <= cp]
+        if len(marks) > _STALE_MOST:
+            _drop_checkpoints(conn, lowest)  # a refold of most facts: rebuilt as written
+            return
+        conn.executemany(
+            "INSERT OR IGNORE INTO fact_checkpoint_stale (checkpoint, key_id) VALUES (?, ?)",
+            marks,
+        )
+        counts: dict[str, int] = {}
+        for cp, _ in marks:
+            counts[cp] = counts.get(cp, 0) + 1
+        conn.executemany(
+            "UPDATE fact_checkpoints SET stale = stale + ? WHERE okey = ?",
+            [(n, cp) for cp, n in counts.items()],
+        )
+        # the stale counts over-count facts listed twice: a rewrite a little early at worst
+        over = [
+            (stale + counts.get(cp, 0) - max(_CHECK_AFTER, size // STALE_SHARE), cp)
+            for cp, size, stale in held
+        ]
+        excess, worst = max(over)
+        if excess > 0:
+            self._rewrite_checkpoint(conn, worst)
+
+    def _rewrite_checkpoint(self, conn: sqlite3.Connection, at: str) -> None:
+        """The checkpoint at fold key ``at`` written again with its stale facts taken from
+        the versions, its list of stale facts emptied."""
+        state = self._state_texts(conn, at, inclusive=True)
+        assert state is not None  # (the checkpoint at ``at`` is there)
+        conn.execute(
+            "UPDATE fact_checkpoints SET size = ?, facts = ?, stale = 0 WHERE okey = ?",
+            (len(state), zlib.compress(orjson.dumps(state), 6), at),
+        )
+        conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint = ?", (at,))
 
     @staticmethod
     def _put(conn: Any, cp: Checkpoint) -> None:
@@ -212,6 +280,7 @@ class SQLiteSnapshotStore:
             state = self._state_texts(conn, due[0], inclusive=True)
             if state is None:
                 state = dict(self._scan(conn, due[0], "<="))
+            conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint = ?", (due[0],))
             conn.execute(
                 "INSERT OR REPLACE INTO fact_checkpoints (okey, size, facts) VALUES (?, ?, ?)",
                 (due[0], len(state), zlib.compress(orjson.dumps(state), 6)),
@@ -242,6 +311,23 @@ class SQLiteSnapshotStore:
         ):
             latest[key_id] = at
         fetch = conn.execute
+        # facts a backdated refold rewrote at or before the checkpoint since it was
+        # written: as the versions have them at the checkpoint (one seek each), unless
+        # changed after it anyway
+        for (key_id,) in fetch(
+            "SELECT key_id FROM fact_checkpoint_stale WHERE checkpoint = ?", (found[0],)
+        ).fetchall():
+            if key_id in latest:
+                continue
+            key, fact = fetch(
+                "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key_id = k.id "
+                "AND v.okey <= ? ORDER BY v.okey DESC LIMIT 1) FROM fact_keys k WHERE k.id = ?",
+                (found[0], key_id),
+            ).fetchone()
+            if fact is None:
+                state.pop(key, None)
+            else:
+                state[key] = unpack_fact(fact)
         for key_id, at in sorted(latest.items()):
             key, fact = fetch(
                 "SELECT k.key, v.fact FROM fact_versions v JOIN fact_keys k ON k.id = v.key_id "
@@ -307,7 +393,7 @@ class SQLiteSnapshotStore:
         with self._store.write() as conn:
             conn.execute("DELETE FROM fact_versions")
             conn.execute("DELETE FROM fact_keys")
-            conn.execute("DELETE FROM fact_checkpoints")
+            _drop_checkpoints(conn, "")
             conn.execute("DELETE FROM snapshot_checkpoint")
 
     def source_ref(self, text: str) -> int:
@@ -346,6 +432,13 @@ class SQLiteSnapshotStore:
                     ).fetchall()
                 )
         return [(int(ref), text) for ref, text in found]
+
+
+def _drop_checkpoints(conn: Any, since: str) -> None:
+    """Drop the full-state checkpoints at or after fold key ``since`` ("": all), with
+    their lists of stale facts."""
+    conn.execute("DELETE FROM fact_checkpoints WHERE okey >= ?", (since,))
+    conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint >= ?", (since,))
 
 
 def _after(okey: str) -> str:
