@@ -360,6 +360,14 @@ class TimelineCore:
     def _snapshots_for(self, bounds: Bounds) -> Snapshots | None:
         """The persisted snapshots, refreshed if that can be done now without waiting
         (never an error), if they may answer ``bounds``; ``None`` otherwise."""
+        snapshots = self._snapshots_as_stored(bounds)
+        if snapshots is not None:
+            snapshots.refresh()
+        return snapshots
+
+    def _snapshots_as_stored(self, bounds: Bounds) -> Snapshots | None:
+        """:meth:`_snapshots_for` without the refresh: reads only (a single-fact lookup
+        asks these first, inside its read transaction)."""
         if self._store.readonly or not self._materializable or self._snapshot_store is None:
             return None
         if bounds.story is not None:
@@ -369,5 +377,4 @@ class TimelineCore:
         ctx = self._context()
         if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
             self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
-        self._snapshots.refresh()
         return self._snapshots

@@ -24,6 +24,7 @@ from timeline.projections.fold import Fold, State, diff_states
 from timeline.projections.orders import OrderIntent, intent_key
 from timeline.projections.stance import Stance
 from timeline.replay import Replay, ReplayStep
+from timeline.snapshots import Snapshots
 from timeline.store.base import EventFilter
 from timeline.store.recorded import RecordedEvent, SearchHit
 from timeline.times import TimeInput, parse_bound, parse_instant
@@ -175,7 +176,11 @@ class TimelineQueries(TimelineCore):
             with self._store.reading():
                 marker = self._store.change_marker()
                 fast = self._fast
-                if fast is not None and fast[0] == marker:
+                if fast is None or fast[0] != marker:
+                    # a newly opened store (or a change): when the snapshots already
+                    # cover the log, everything below is read in this one transaction
+                    fast = self._fast = self._fast_path(marker)
+                if fast is not None:
                     _, snapshots, resolve, vague = fast
                     possibly = (
                         vague is not None and when is not None and vague[0] <= when < vague[1]
@@ -183,18 +188,22 @@ class TimelineQueries(TimelineCore):
                     if possibly and self._vague_at(when):
                         return False, None
                     return True, snapshots.fact_at(projection, key_of(resolve), when)
-            if attempt:
-                break
-            self._fast = None
-            found = self._snapshots_for(_CURRENT_KNOWLEDGE)  # may bring them up to date
-            if found is None:
-                return False, None
-            with self._store.reading():
-                marker = self._store.change_marker()
-                if not found.covers(_CURRENT_KNOWLEDGE, marker):
-                    return False, None
-                self._fast = (marker, found, self._name_resolver(), self._vague_extent())
+            if attempt or self._snapshots_for(_CURRENT_KNOWLEDGE) is None:
+                break  # (the refresh may bring them up to date: then one more try)
         return False, None
+
+    def _fast_path(
+        self, marker: tuple[int, int]
+    ) -> (
+        tuple[tuple[int, int], Snapshots, Callable[[str], str], tuple[datetime, datetime] | None]
+        | None
+    ):
+        """Inside a read transaction: what lookups need while ``marker`` holds, if the
+        stored snapshots answer them exactly as they stand (no refresh)."""
+        found = self._snapshots_as_stored(_CURRENT_KNOWLEDGE)
+        if found is None or not found.covers(_CURRENT_KNOWLEDGE, marker):
+            return None
+        return (marker, found, self._name_resolver(), self._vague_extent())
 
     def _name_resolver(self) -> Callable[[str], str]:
         """Actor name -> id as :meth:`resolve_actor` says, each name resolved once (the

@@ -337,6 +337,9 @@ def _signature(names: tuple[str, ...], layouts: tuple[FactLayout, ...]) -> str:
 
 
 _IDENTITY_LIMIT = 100_000  # sources remembered by identity (see _FactCodec._source_ref)
+_MISSES_BEFORE_PRELOAD = 64
+"""Single facts whose sources are read one query each before all are read in one (a
+state at T reads them all anyway; a long run of lookups then costs one query each)."""
 
 
 class _FactCodec:
@@ -353,6 +356,7 @@ class _FactCodec:
         # hashing a Source (every field) costs more than the rest of interning it
         self._by_identity: dict[int, tuple[ev.Source, int]] = {}
         self._loaded = 0  # sources with ids up to this one are in the caches
+        self._misses = 0  # single facts whose sources were read one by one
 
     def preload(self) -> None:
         """Read the interned sources not read yet, in one query (before decoding facts)."""
@@ -402,9 +406,13 @@ class _FactCodec:
             fetch: Callable[[list[int]], list[tuple[int, str]]] | None = getattr(
                 self.store, "sources_with_ids", None
             )
-            if fetch is not None:  # only the ones this fact cites (a cold single lookup)
+            self._misses += 1
+            if fetch is not None and self._misses <= _MISSES_BEFORE_PRELOAD:
+                # only the ones this fact cites (a cold single lookup)
                 for ref, text in fetch([r for r in refs if r not in self._sources]):
                     self._add(ref, text)
+            elif fetch is not None:
+                self.preload()  # a reader doing many lookups: all of them, once
             elif self._loaded == 0:
                 raise  # nothing preloaded yet: the caller preloads and retries
             else:

@@ -187,3 +187,38 @@ def test_a_newly_opened_store_resolves_every_spelling_as_the_state_does(
             store.stance("nobody", "t1")
         with pytest.raises(tl.ValidationError):
             store.stance(["cafe"], "t1")  # type: ignore[arg-type]
+
+
+def test_a_long_run_of_lookups_citing_new_sources_answers_as_the_state(
+    store_location: str,
+) -> None:
+    # each fact cites a source of its own: the first lookups read theirs one by one,
+    # later ones after all sources were read at once; both as the full state says
+    count = 90
+    with tl.Timeline.open(store_location) as store:
+        store.append(
+            [
+                tl.Statement(
+                    id=f"s{i}",
+                    occurred_at=BASE + timedelta(hours=i),
+                    actor=f"a{i}",
+                    topic="t1",
+                    position="supports",
+                    source=tl.Source(
+                        publisher=f"Paper {i}",
+                        id=f"src-{i}",
+                        published_at=BASE + timedelta(hours=i),
+                    ),
+                )
+                for i in range(count)
+            ],
+            story="s",
+        )
+        state = store.state()
+        expected = [state.stance(f"a{i}", "t1") for i in range(count)]
+    with tl.Timeline.open(store_location) as store:
+        found = [store.stance(f"a{i}", "t1") for i in range(count)]
+    assert found == expected
+    assert [s.sources[0].publisher for s in found if s is not None] == [
+        f"Paper {i}" for i in range(count)
+    ]
