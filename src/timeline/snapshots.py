@@ -500,6 +500,8 @@ class Snapshots:
         self._fresh: tuple[tuple[int, int], Checkpoint | None, int] | None = None
         # what _fresh becomes once the append that carried fold_appended commits
         self._committing: tuple[tuple[int, int], Checkpoint | None, int] | None = None
+        # while a per-fact refold runs: key text -> (fold keys, texts, facts decoded)
+        self._cached: dict[str, tuple[list[str], list[str | None], dict[int, Any]]] | None = None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -829,7 +831,12 @@ class Snapshots:
                 return
             if limit is not None and self._behind is not None and self._behind[0] == cp:
                 raise _TooMuch  # already too far behind for this checkpoint: only more now
-            if self._refold_facts(cp, head):
+            self._cached = {}  # restriction versions, read once per refold (_stored)
+            try:
+                refolded = self._refold_facts(cp, head)
+            finally:
+                self._cached = None
+            if refolded:
                 return
             start = self._start(cp, head)
             if start > cp.okey:
@@ -1114,8 +1121,9 @@ class Snapshots:
             max_reported=max(filter(None, [reported, cp.max_reported]), default=None),
             max_recorded=max(filter(None, [recorded, cp.max_recorded]), default=None),
         )
+        removed, rows = self._only_changes(dropped, rows)
         try:
-            replace(cp, dropped, rows, self.codec.dumps, done)
+            replace(cp, removed, rows, self.codec.dumps, done)
         except BaseException:
             self.codec.forget()
             self._fold = None
@@ -1866,9 +1874,70 @@ class Snapshots:
         finals[("orders", index_key)] = index or None
 
     def _stored(self, projection: str, key: Hashable, at: str) -> Any:
-        """One fact's stored version at fold key ``at`` (``None``: absent)."""
+        """One fact's stored version at fold key ``at`` (``None``: absent). During a
+        refold a restriction's versions are read once (every buyer's refold asks for
+        them at each of its steps), from the earliest fold key asked for on."""
+        if self._cached is not None and _restriction_key(key):
+            return self._stored_cached(self._cached, _key_text(projection, key), at)
         text = self.store.fact_at(_key_text(projection, key), at)
         return None if text is None else self._loads(text)
+
+    def _stored_cached(
+        self,
+        cache: dict[str, tuple[list[str], list[str | None], dict[int, Any]]],
+        key_text: str,
+        at: str,
+    ) -> Any:
+        """:meth:`_stored` from the versions read once: the one in force at the first
+        fold key asked for, and every one after it (read again from an earlier key)."""
+        found = cache.get(key_text)
+        if found is None or at < found[0][0]:
+            versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
+            later = versions_from(key_text, at)
+            keys = [at, *(k for k, _ in later)]
+            texts = [self.store.fact_at(key_text, at), *(t for _, t in later)]
+            found = cache[key_text] = (keys, texts, {})
+        keys, texts, decoded = found
+        index = bisect.bisect_right(keys, at) - 1
+        if index not in decoded:
+            text = texts[index]
+            decoded[index] = None if text is None else self._loads(text)
+        return decoded[index]
+
+    def _only_changes(
+        self, dropped: Sequence[tuple[str, str]], rows: list[tuple[str, str, Any]]
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str, Any]]]:
+        """A refold's outcome as the writes it needs. ``dropped`` names the facts whose
+        versions after a fold key it redid (``(key, after)``): their stored versions
+        after that are compared with the new ones in memory, an unchanged version is
+        not written again and only the versions that disappear are removed. Returns
+        ``(removed, rows)``: the ``(key, fold key)`` versions to delete, and the rows
+        to write (the other facts' rows as they are)."""
+        versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
+        floor: dict[str, str] = {}
+        for key_text, after in dropped:
+            floor[key_text] = min(floor.get(key_text, after), after)
+        redone: dict[str, dict[str, Any]] = {}
+        out: list[tuple[str, str, Any]] = []
+        for row in rows:
+            key_text, at, fact = row
+            start = floor.get(key_text)
+            if start is not None and at > start:
+                redone.setdefault(key_text, {})[at] = fact  # the last row at a key wins
+            else:
+                out.append(row)
+        removed: list[tuple[str, str]] = []
+        for key_text, after in floor.items():
+            new = redone.get(key_text, {})
+            for at, text in versions_from(key_text, after):
+                if at not in new:
+                    removed.append((key_text, at))
+                    continue
+                fact = new[at]
+                if (fact is None) is (text is None) and (text is None or self._loads(text) == fact):
+                    del new[at]  # stored as it is
+            out.extend((key_text, at, fact) for at, fact in new.items())
+        return removed, out
 
     def _loads(self, text: str) -> Any:
         try:

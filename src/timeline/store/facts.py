@@ -145,34 +145,36 @@ class SQLiteSnapshotStore:
     def replace_versions(
         self,
         expected: Checkpoint,
-        dropped: Sequence[tuple[str, str]],
+        removed: Sequence[tuple[str, str]],
         rows: Sequence[FactRow],
         dumps: Callable[[Any], str | None],
         checkpoint: Checkpoint,
     ) -> None:
-        """Check ``expected``; for each ``(key, after)`` in ``dropped`` delete that fact's
-        versions after fold key ``after``; store ``rows``; move to ``checkpoint``: one
-        transaction."""
+        """Check ``expected``; delete the versions ``removed`` names (``(key, fold
+        key)``); store ``rows``; move to ``checkpoint``: one transaction. A refold
+        passes only what differs from the stored versions (unchanged versions are
+        neither deleted nor written again), so only the facts that really changed are
+        listed as stale in the full-state checkpoints."""
         with self._store.write() as conn:
             self._expect(expected)
-            ids = self._key_ids(conn, {k for k, _ in dropped} | {k for k, _, _ in rows})
+            ids = self._key_ids(conn, {k for k, _ in removed} | {k for k, _, _ in rows})
             conn.executemany(
-                "DELETE FROM fact_versions WHERE key_id = ? AND okey > ?",
-                [(ids[k], after) for k, after in dropped],
+                "DELETE FROM fact_versions WHERE key_id = ? AND okey = ?",
+                [(ids[k], at) for k, at in removed],
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO fact_versions (key_id, okey, fact) VALUES (?, ?, ?)",
                 [(ids[k], o, pack_fact(dumps(f))) for k, o, f in rows],
             )
-            self._mark_stale(conn, ids, dropped, rows)
+            self._mark_stale(conn, ids, removed, rows)
             self._put(conn, checkpoint)
-            self._checkpoints(conn, checkpoint.okey, len(rows) + len(dropped))
+            self._checkpoints(conn, checkpoint.okey, len(rows) + len(removed))
 
     def _mark_stale(
         self,
         conn: sqlite3.Connection,
         ids: dict[str, int],
-        dropped: Sequence[tuple[str, str]],
+        removed: Sequence[tuple[str, str]],
         rows: Sequence[FactRow],
     ) -> None:
         """Inside a refold's write transaction: list the rewritten facts as stale in the
@@ -182,8 +184,7 @@ class SQLiteSnapshotStore:
         rewritten and the checkpoints after them, never to the state's size, but for
         that one rewrite."""
         first: dict[int, str] = {}
-        for key, after in dropped:
-            at = _after(after)
+        for key, at in removed:
             ref = ids[key]
             if first.get(ref, _MAX) > at:
                 first[ref] = at
@@ -439,8 +440,3 @@ def _drop_checkpoints(conn: Any, since: str) -> None:
     their lists of stale facts."""
     conn.execute("DELETE FROM fact_checkpoints WHERE okey >= ?", (since,))
     conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint >= ?", (since,))
-
-
-def _after(okey: str) -> str:
-    """The least fold key after ``okey`` (versions ``> okey`` are those ``>= _after(okey)``)."""
-    return okey + "\x00"
