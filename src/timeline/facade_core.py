@@ -324,7 +324,7 @@ class TimelineCore:
             )
         try:
             if not snapshots.fold_appended(result.appended):
-                snapshots.catch_up(limit=self._upkeep_limit)
+                snapshots.catch_up(limit=self._upkeep_limit, appended=result.appended)
         except BaseException:
             self._snapshots = None
             raise

@@ -500,8 +500,10 @@ class Snapshots:
         self._fresh: tuple[tuple[int, int], Checkpoint | None, int] | None = None
         # what _fresh becomes once the append that carried fold_appended commits
         self._committing: tuple[tuple[int, int], Checkpoint | None, int] | None = None
-        # while a per-fact refold runs: key text -> (fold keys, texts, facts decoded)
+        # while a per-fact refold runs: key text -> (fold keys, texts, facts decoded),
+        # read from _cache_from on (the earliest fold key the refold reads them at)
         self._cached: dict[str, tuple[list[str], list[str | None], dict[int, Any]]] | None = None
+        self._cache_from = ""
 
     # --- reading ---------------------------------------------------------------------
 
@@ -708,15 +710,17 @@ class Snapshots:
         finally:
             self.store.wait = True
 
-    def catch_up(self, limit: int | None = None) -> bool:
+    def catch_up(self, limit: int | None = None, appended: Sequence[RecordedEvent] = ()) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
         kept moving them (the caller then folds the log itself), or if it would refold
-        more than ``limit`` events (a writer's bounded upkeep: left for later)."""
+        more than ``limit`` events (a writer's bounded upkeep: left for later).
+        ``appended``: the records the writer's append just wrote, in hand (not read
+        back when they are exactly the events after the checkpoint)."""
         if self._fresh is not None and self._fresh[0] == self.log.change_marker():
             return True  # nothing was written anywhere since we were last up to date
         for _ in range(3):
             try:
-                self._catch_up_once(limit)
+                self._catch_up_once(limit, appended)
             except _TooMuch:
                 return False
             except CheckpointMoved:
@@ -820,7 +824,9 @@ class Snapshots:
             )
         return cached[1]
 
-    def _catch_up_once(self, limit: int | None = None) -> None:
+    def _catch_up_once(
+        self, limit: int | None = None, appended: Sequence[RecordedEvent] = ()
+    ) -> None:
         self.folded = 0
         self._fresh = self._committing = None
         head = self.log.head()
@@ -832,8 +838,9 @@ class Snapshots:
             if limit is not None and self._behind is not None and self._behind[0] == cp:
                 raise _TooMuch  # already too far behind for this checkpoint: only more now
             self._cached = {}  # restriction versions, read once per refold (_stored)
+            self._cache_from = _MAX
             try:
-                refolded = self._refold_facts(cp, head)
+                refolded = self._refold_facts(cp, head, appended)
             finally:
                 self._cached = None
             if refolded:
@@ -957,7 +964,9 @@ class Snapshots:
 
     # --- per-fact invalidation ---------------------------------------------------------
 
-    def _refold_facts(self, cp: Checkpoint, head: int) -> bool:
+    def _refold_facts(
+        self, cp: Checkpoint, head: int, appended: Sequence[RecordedEvent] = ()
+    ) -> bool:
         """Apply backdated events by refolding only the facts they touch, and fold the
         batch's other (new, later) events on top: one transaction with the checkpoint.
 
@@ -1009,7 +1018,10 @@ class Snapshots:
         orders = next((p for p in self.projections if type(p) is OrderIntentProjection), None)
         if stance is None or orders is None:
             return False
-        new = list(self.log.read(EventFilter(after_position=cp.position, upto_position=head)))
+        if appended and appended[0].position == cp.position + 1 and appended[-1].position == head:
+            new = list(appended)  # the writer's records in hand: nothing read back
+        else:
+            new = list(self.log.read(EventFilter(after_position=cp.position, upto_position=head)))
         if not new:
             return False
         ignored = set(ignored_type_names(self.log, self.projections))
@@ -1029,9 +1041,8 @@ class Snapshots:
         if any(ev.target_of(r.event) in ids for r in new):
             # corrects or retracts an event of this very batch: that event stands as
             # its correction has it (or not at all), like any new event
-            fates = resolve_meta(
-                self.log.read(EventFilter(types=meta_type_names(self.log), upto_position=head))
-            )
+            # (only an event of this batch can correct or retract one of its events)
+            fates = resolve_meta(r for r in new if ev.target_of(r.event) is not None)
         for record in new:
             event = record.event
             if record.id in fates[0]:
@@ -1085,6 +1096,9 @@ class Snapshots:
             if not self._refold_claims(cp, claims, book, rows, finals):
                 return False
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] = {}
+        earliest = min([policy_from, *buyers.values()])
+        if earliest != _MAX:
+            self._cache_from = _predecessor(earliest)  # restrictions read from there (_stored)
         if policies and not self._refold_restrictions(
             cp, head, orders, policy_from, book, buyers, scope, overlay, rows, dropped, finals
         ):
@@ -1888,14 +1902,15 @@ class Snapshots:
         key_text: str,
         at: str,
     ) -> Any:
-        """:meth:`_stored` from the versions read once: the one in force at the first
-        fold key asked for, and every one after it (read again from an earlier key)."""
+        """:meth:`_stored` from the versions read once: the one in force at
+        ``_cache_from`` (or at ``at`` if earlier), and every one after it."""
         found = cache.get(key_text)
         if found is None or at < found[0][0]:
             versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
-            later = versions_from(key_text, at)
-            keys = [at, *(k for k, _ in later)]
-            texts = [self.store.fact_at(key_text, at), *(t for _, t in later)]
+            start = min(at, self._cache_from)
+            later = versions_from(key_text, start)
+            keys = [start, *(k for k, _ in later)]
+            texts = [self.store.fact_at(key_text, start), *(t for _, t in later)]
             found = cache[key_text] = (keys, texts, {})
         keys, texts, decoded = found
         index = bisect.bisect_right(keys, at) - 1
