@@ -12,6 +12,7 @@ explicitly.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from operator import lt
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
@@ -161,10 +162,18 @@ def merge_unique(new: Iterable[Any], old: Iterable[Any]) -> tuple[Any, ...]:
 
 def prepend(item: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
     """``item`` first, then ``items`` (without ``item``), at most ``EVIDENCE_LIMIT`` long."""
-    if items and items[0] == item:
+    if not items:
+        return (item,)
+    first = items[0]
+    # identity first: the store decodes equal sources to one shared object
+    if first is item or first == item:
         return items
-    if item in items:
-        items = tuple(i for i in items if i != item)
+    if item in items:  # compares by identity, then by equality
+        at = items.index(item)
+        rest = items[at + 1 :]
+        if item in rest:  # not built by prepend: drop every repeat
+            rest = tuple(i for i in rest if i != item)
+        items = (*items[:at], *rest)
     return (item, *items[: EVIDENCE_LIMIT - 1])
 
 
@@ -174,6 +183,12 @@ def origins(sources: tuple[ev.Source, ...], old: Iterable[str] = ()) -> tuple[st
     The store records each relaying source's ``origin``; for records folded without
     a store, a ``via`` naming another source of the same event is followed too.
     """
+    if len(sources) == 1 and type(old) is tuple and old:
+        # the common case: one source whose publisher the fact already counts
+        only = sources[0]
+        plain = only.via is None or only.origin is not None
+        if plain and (only.origin or only.publisher) in old and all(map(lt, old, old[1:])):
+            return old  # already sorted and without repeats, as origins() leaves it
     found = {*old}
     local: dict[str, ev.Source] | None = None
     for source in sources:
@@ -192,6 +207,10 @@ def origins(sources: tuple[ev.Source, ...], old: Iterable[str] = ()) -> tuple[st
 
 def prepend_all(items: tuple[Any, ...], current: tuple[Any, ...]) -> tuple[Any, ...]:
     """``items`` (in order) before ``current``, without repeats, at most ``EVIDENCE_LIMIT``."""
+    if len(items) > EVIDENCE_LIMIT:
+        # only the first EVIDENCE_LIMIT distinct items can stay (an intent blocked by
+        # many restrictions at once): one pass instead of a prepend per item
+        items = tuple(dict.fromkeys(items))[:EVIDENCE_LIMIT]
     for item in reversed(items):
         current = prepend(item, current)
     return current

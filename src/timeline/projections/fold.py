@@ -15,7 +15,7 @@ import attrs
 
 from timeline import events as ev
 from timeline.errors import ValidationError
-from timeline.projections.base import Change, Context, Projection, is_internal
+from timeline.projections.base import Change, Context, FoldProjection, Projection, is_internal
 from timeline.projections.orders import OrderIntent, Restriction, intent_key
 from timeline.projections.stance import Stance
 
@@ -79,15 +79,23 @@ class Fold:
         pairs = [(p, self.facts[p.name]) for p in self.projections]
         ctx = self.ctx
         claims = self.facts[CLAIMS]
+        # per event class: whether it may be a claim, and the handlers that follow it
+        # (projections that skip the class are not called at all)
+        plans: dict[type, tuple[bool, list[tuple[Callable[..., Any], dict[Hashable, Any]]]]] = {}
         count = 0
         for event in events:
-            if claims or ev.claimed_ids(event):
+            cls = type(event)
+            plan = plans.get(cls)
+            if plan is None:
+                plan = plans[cls] = _plan_for(pairs, cls)
+            claim, steps = plan
+            if claims or (claim and ev.claimed_ids(event)):
                 self.count += 1
                 self._claims(event, self._apply_tracked(pairs, event))
                 continue
             count += 1
-            for projection, table in pairs:
-                for key, new in projection.apply(table, event, ctx).items():
+            for handler, table in steps:
+                for key, new in handler(table, event, ctx).items():
                     if new is None:
                         table.pop(key, None)
                     else:
@@ -184,6 +192,26 @@ class Fold:
         """An immutable copy of the facts as they stand (see :class:`State` for ``uncertain``)."""
         # State copies what it keeps
         return State(self.facts, resolve=resolve, check_topic=check_topic, uncertain=uncertain)
+
+
+def _plan_for(
+    pairs: list[tuple[Projection, dict[Hashable, Any]]], cls: type
+) -> tuple[bool, list[tuple[Callable[..., Any], dict[Hashable, Any]]]]:
+    """How :meth:`Fold.run` applies events of class ``cls``: whether one may be a claim
+    (a denial or confirmation), and ``(handler, table)`` for each projection that
+    follows the class. A :class:`FoldProjection` that keeps the base ``apply`` is
+    called through its handler directly (the same one ``apply`` picks); any other
+    projection through its ``apply``."""
+    steps: list[tuple[Callable[..., Any], dict[Hashable, Any]]] = []
+    for projection, table in pairs:
+        direct = type(projection).apply is FoldProjection.apply
+        if isinstance(projection, FoldProjection) and direct:
+            handler = projection._handler_for(cls)
+            if handler is not None:
+                steps.append((handler, table))
+        else:
+            steps.append((projection.apply, table))
+    return issubclass(cls, (ev.Denial, ev.Confirmation)), steps
 
 
 def _claimable(fact: object) -> bool:

@@ -20,8 +20,11 @@ blocks whom.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left
 from collections.abc import Hashable, Mapping
 from datetime import datetime
+from itertools import filterfalse
+from operator import lt
 from typing import Any, ClassVar
 
 import attrs
@@ -418,12 +421,7 @@ class OrderIntentProjection(FoldProjection):
             for key in facts.get(_by_buyer(buyer), ()):
                 intent: OrderIntent = facts[key]
                 if restriction.blocks(intent, ctx):
-                    updates[key] = attrs.evolve(
-                        intent,
-                        blocked_by=tuple(sorted({*intent.blocked_by, event.id})),
-                        evidence=prepend(event.id, intent.evidence),
-                        sources=prepend_all(event.sources, intent.sources),
-                    )
+                    updates[key] = _reblocked(intent, _with_id(intent.blocked_by, event.id), event)
         return updates
 
     def _lift(
@@ -434,6 +432,7 @@ class OrderIntentProjection(FoldProjection):
         if not lifted:
             return {}
         updates: dict[Hashable, Any] = {by_authority: None}
+        lifted_set = set(lifted)
         buyers: set[str] = set()
         holders: set[str] = set()
         for rid in lifted:
@@ -446,19 +445,54 @@ class OrderIntentProjection(FoldProjection):
                 buyers.update(a for a, k in ctx.actor_kinds if kind_target(k) in old.kind_targets)
         for holder in holders:
             by_target = _by_target(product, holder)
-            remaining = tuple(r for r in facts.get(by_target, ()) if r not in lifted)
+            remaining = tuple(filterfalse(lifted_set.__contains__, facts.get(by_target, ())))
             updates[by_target] = remaining or None
         for buyer in sorted(buyers):
             for key in facts.get(_by_buyer(buyer), ()):
                 intent: OrderIntent = facts[key]
-                if set(lifted).intersection(intent.blocked_by):
-                    updates[key] = attrs.evolve(
+                if not lifted_set.isdisjoint(intent.blocked_by):
+                    updates[key] = _reblocked(
                         intent,
-                        blocked_by=tuple(b for b in intent.blocked_by if b not in lifted),
-                        evidence=prepend(event.id, intent.evidence),
-                        sources=prepend_all(event.sources, intent.sources),
+                        tuple(filterfalse(lifted_set.__contains__, intent.blocked_by)),
+                        event,
                     )
         return updates
+
+
+def _with_id(ids: tuple[str, ...], new: str) -> tuple[str, ...]:
+    """``tuple(sorted({*ids, new}))``: ``ids`` sorted and without repeats, as every
+    ``blocked_by`` is, takes ``new`` in its place (no sort of a list that grows
+    with every restriction the buyer is under)."""
+    if not all(map(lt, ids, ids[1:])):
+        return tuple(sorted({*ids, new}))
+    at = bisect_left(ids, new)
+    if at < len(ids) and ids[at] == new:
+        return ids
+    return (*ids[:at], new, *ids[at:])
+
+
+def _reblocked(intent: OrderIntent, blocked_by: tuple[str, ...], event: ev.Event) -> OrderIntent:
+    """``intent`` with ``blocked_by`` as given and ``event`` (a ban or its lift) first
+    in its evidence and sources. Every field spelled out: ``attrs.evolve`` costs
+    several times as much, once per intent a restriction reaches."""
+    return OrderIntent(
+        buyer=intent.buyer,
+        supplier=intent.supplier,
+        product=intent.product,
+        status=intent.status,
+        since=intent.since,
+        since_precision=intent.since_precision,
+        quantity=intent.quantity,
+        conditions=intent.conditions,
+        concerns=intent.concerns,
+        blocked_by=blocked_by,
+        evidence=prepend(event.id, intent.evidence),
+        sources=prepend_all(event.sources, intent.sources),
+        origins=intent.origins,
+        disputed_by=intent.disputed_by,
+        confirmed_by=intent.confirmed_by,
+        certain=intent.certain,
+    )
 
 
 def _status_of(event: ev.Event) -> IntentStatus:

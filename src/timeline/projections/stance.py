@@ -113,12 +113,20 @@ def _set(
     current: Stance | None = facts.get(key)
     sources = event.sources
     if current is not None and current.position == position:
-        return key, attrs.evolve(
-            current,
+        # every field spelled out: attrs.evolve costs several times as much per event
+        return key, Stance(
+            actor=current.actor,
+            topic=current.topic,
+            position=current.position,
+            since=current.since,
+            since_precision=current.since_precision,
             evidence=prepend(event.id, current.evidence),
             sources=prepend_all(sources, current.sources) if sources else current.sources,
-            origins=origins(sources, current.origins) if sources else current.origins,
             conditions=conditions or current.conditions,
+            origins=origins(sources, current.origins) if sources else current.origins,
+            disputed_by=current.disputed_by,
+            confirmed_by=current.confirmed_by,
+            certain=current.certain,
         )
     return key, Stance(
         actor=actor,
