@@ -25,7 +25,7 @@ from timeline import events as ev
 from timeline._codegen import compile_function
 from timeline.errors import TimelineError, UnknownEventTypeError, ValidationError
 from timeline.registry import Registry, default_registry
-from timeline.times import parse_instant, parse_period
+from timeline.times import Precision, parse_instant, parse_period
 
 __all__ = [
     "Codec",
@@ -497,9 +497,25 @@ class _Plan:
             "_fromiso": datetime.fromisoformat,
         }
         lines = ["def decode(d):", "    o = _new(_cls)"]
+        is_event = issubclass(self.cls, ev.Event)
+        if is_event:
+            env["_derived_iso"] = ev.DerivedEnd.fromisoformat
+            env["_exact"] = Precision.EXACT.value
+            lines.append("    ends = 0")  # period ends left for mark_derived_ends
         for i, (name, key, kind, extra) in enumerate(self.fields):
             lines.append(f"    v = d[{key!r}]")
-            if kind == "dt":
+            if is_event and kind == "dt" and name in _DERIVED_ENDS:
+                # an end spelled as its start (an exact time; reported when published)
+                # is the end the record derives itself: marked so here, as
+                # mark_derived_ends would, without working the period out again
+                start, precision = _DERIVED_ENDS[name]
+                same = f"v == d[{start!r}]"
+                if precision is not None:
+                    same += f" and d[{precision!r}] == _exact"
+                lines.append("    if v is not None:")
+                lines.append(f"        if {same}: v = _derived_iso(v)")
+                lines.append("        else: v = _fromiso(v); ends += 1")
+            elif kind == "dt":
                 lines.append("    if v is not None: v = _fromiso(v)")
             elif kind == "enum":
                 # the member map is what Enum.__call__ consults, minus its overhead
@@ -516,12 +532,19 @@ class _Plan:
                 env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
                 lines.append(f"    if v is not None: v = _dec{i}(v)")
             lines.append(f"    _set(o, {name!r}, v)")
-        if issubclass(self.cls, ev.Event):
+        if is_event:
             env["_defaults"] = ev.mark_derived_ends
-            lines.append("    _defaults(o)")
+            lines.append("    if ends: _defaults(o)")
         lines.append("    return o")
         source = "\n".join(lines) + "\n"
         return compile_function(source, "decode", env, f"decode {self.cls.__qualname__}")
+
+
+_DERIVED_ENDS = {
+    "occurred_until": ("occurred_at", "precision"),
+    "reported_until": ("reported_at", None),
+}
+"""An event's period ends: the start they may equal and the precision that must be exact."""
 
 
 class _GiveUp(Exception):

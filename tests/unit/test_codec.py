@@ -430,3 +430,23 @@ def test_decoding_arbitrary_json_values_raises_only_timeline_errors(
     except tl.TimelineError:
         return
     assert isinstance(event, tl.Event)
+
+
+@given(event=st.one_of(*ALL_EVENTS.values()), explicit=st.booleans())
+def test_trusted_decoding_marks_the_same_derived_ends(event: tl.Event, explicit: bool) -> None:
+    """The decoder marks an end spelled as its start derived without working out the
+    period; the record is the one the strict path and ``mark_derived_ends`` give,
+    down to which ends are derived."""
+    from timeline.events import mark_derived_ends
+
+    data = CODEC.to_dict(event)
+    if explicit:  # an end given as the start itself, whatever the precision
+        data["occurred_until"] = data["occurred_at"]
+        if data.get("reported_at") is not None:
+            data["reported_until"] = data["reported_at"]
+    data = json.loads(json.dumps(data))
+    got = CODEC.decode_trusted(data)
+    expected = mark_derived_ends(CODEC.from_dict(data))
+    assert got == expected
+    for end in ("occurred_until", "reported_until"):
+        assert type(getattr(got, end)) is type(getattr(expected, end)), end
