@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from timeline import events as ev
 from timeline.projections import orders
-from timeline.projections.base import EVIDENCE_LIMIT, origins, prepend, prepend_all
+from timeline.projections.base import (
+    EVIDENCE_LIMIT,
+    merge_unique,
+    origins,
+    prepend,
+    prepend_all,
+)
 from timeline.projections.orders import IntentStatus, OrderIntent
 from timeline.projections.stance import Stance, _set
 
@@ -77,6 +83,14 @@ def test_prepend_of_sources_is_the_loop(
     if shared:
         # the same object again: found by identity, same answer
         assert prepend(shared[-1], shared) == plain_prepend(shared[-1], shared)
+
+
+@given(st.lists(ids, max_size=3), st.lists(ids, max_size=3))
+def test_merge_unique_is_the_dict_merge(new: list[str], old: list[str]) -> None:
+    expected = tuple(dict.fromkeys([*new, *old]))
+    assert merge_unique(tuple(new), tuple(old)) == expected
+    assert merge_unique(tuple(new), tuple(new)) == tuple(dict.fromkeys(new))
+    assert merge_unique(tuple(new), iter(old)) == expected
 
 
 @given(st.lists(sources(), min_size=1, max_size=2), st.lists(publishers, max_size=4))

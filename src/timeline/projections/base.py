@@ -157,6 +157,8 @@ on every event; ``history()`` lists every event behind a fact without limit.
 
 def merge_unique(new: Iterable[Any], old: Iterable[Any]) -> tuple[Any, ...]:
     """``new`` then ``old``, without repeats, order kept (newest first)."""
+    if type(new) is tuple and len(new) < 2 and (not old or old == new):
+        return new  # the same list again (or nothing more): nothing to merge
     return tuple(dict.fromkeys([*new, *old]))
 
 
@@ -207,6 +209,8 @@ def origins(sources: tuple[ev.Source, ...], old: Iterable[str] = ()) -> tuple[st
 
 def prepend_all(items: tuple[Any, ...], current: tuple[Any, ...]) -> tuple[Any, ...]:
     """``items`` (in order) before ``current``, without repeats, at most ``EVIDENCE_LIMIT``."""
+    if len(items) == 1:
+        return prepend(items[0], current)
     if len(items) > EVIDENCE_LIMIT:
         # only the first EVIDENCE_LIMIT distinct items can stay (an intent blocked by
         # many restrictions at once): one pass instead of a prepend per item
