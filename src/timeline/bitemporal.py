@@ -195,6 +195,19 @@ def ignored_type_names(store: EventLog, projections: Sequence[Any]) -> list[str]
     return out
 
 
+def read_fields(projections: Sequence[Any]) -> frozenset[str] | None:
+    """The record fields a fold of ``projections`` reads, when each of them says
+    (``reads``, declared on its own class: a subclass may read more); else ``None``."""
+    fields: set[str] = set()
+    for projection in projections:
+        cls = type(projection)
+        reads = vars(cls).get("reads")
+        if reads is None or cls.apply is not FoldProjection.apply:
+            return None
+        fields.update(reads)
+    return frozenset(fields)
+
+
 def replacement_of(original: RecordedEvent, correction: RecordedEvent) -> ev.Event:
     """The corrected record, standing in the original's story."""
     assert isinstance(correction.event, ev.Correction)
@@ -244,6 +257,7 @@ def fold_events(
     meta_after: int = 0,
     actor: str | None = None,
     corrections: tuple[set[str], list[Placed]] | None = None,
+    fields: frozenset[str] | None = None,
 ) -> Iterator[tuple[datetime, int, ev.Event]]:
     """As :func:`effective_events`, lean: ``(occurred_at, position, event)`` only.
 
@@ -254,7 +268,8 @@ def fold_events(
     part holds no correction or retraction). ``actor``: only the stored events that
     name this actor (the replacements of corrected events are all yielded: the caller
     picks). ``corrections``: :func:`corrections_for` of the same arguments, if the
-    caller holds it (several reads over one log share it).
+    caller holds it (several reads over one log share it). ``fields``: the only fields
+    of the stored records the caller reads (:func:`read_fields`), a hint to the store.
     """
     skip, replacements = (
         corrections
@@ -269,6 +284,8 @@ def fold_events(
         where = where.but(exclude_types=[*(where.exclude_types or ()), *ignore])
     if actor is not None:
         where = where.but(actor=actor)  # the stored events naming it (replacements: all)
+    if fields is not None:
+        where = where.but(fields=fields)
     rows = store.read_events(where)
     if not skip:
         yield from rows

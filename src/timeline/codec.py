@@ -342,6 +342,41 @@ class Codec:
                 pass  # not as the store writes it: the strict path explains
         return self.structure(data, cls)
 
+    def trusted_decoder(
+        self, fields: frozenset[str] | None
+    ) -> Callable[[dict[str, Any]], ev.Event]:
+        """:meth:`decode_trusted`, or, for a fold that reads only ``fields`` of the
+        records its projections follow, a decoder that leaves every other field of
+        those records unset (never read, never parsed: a full replay's records are
+        folded and dropped). Corrections, retractions, denials and confirmations,
+        records of an older schema version and anything unexpected are decoded whole.
+        ``id`` and ``occurred_at`` are always read. Records so decoded must not leave
+        the fold: they do not compare or print.
+        """
+        if fields is None:
+            return self.decode_trusted
+        wanted = frozenset(fields) | _ALWAYS_READ
+        table: dict[str, tuple[int, Callable[[Mapping[str, Any]], Any]]] = {}
+        for entry in self.registry:
+            plan = None if issubclass(entry.cls, _WHOLE) else self._plan(entry.cls)
+            if plan is not None:
+                table[entry.name] = (entry.version, plan.lean(wanted))
+        whole = self.decode_trusted
+
+        def decode(data: dict[str, Any]) -> ev.Event:
+            name = data.get(_TYPE)
+            found = table.get(name) if type(name) is str else None
+            if found is not None and data.get(_VERSION, found[0]) == found[0]:
+                try:
+                    event: ev.Event = found[1](data)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    pass  # a row of unexpected shape: decoded whole, or explained
+                else:
+                    return event
+            return whole(data)
+
+        return decode
+
     def _plan(self, cls: type[Any]) -> _Plan | None:
         if cls not in self._plans:
             self._plans[cls] = _Plan.compile(self, cls)
@@ -430,6 +465,7 @@ class _Plan:
         self.encode: Callable[[Any], dict[str, Any]] = self._generate_encoder()
         self.decode: Callable[[Mapping[str, Any]], Any] = self._generate_decoder()
         self.decode_shared = _shared(self.decode)
+        self._lean: dict[frozenset[str], Callable[[Mapping[str, Any]], Any]] = {}
 
     @classmethod
     def compile(cls, codec: Codec, record: type[Any]) -> _Plan | None:
@@ -487,7 +523,15 @@ class _Plan:
         source = "def encode(obj):\n    return {" + ", ".join(items) + "}\n"
         return compile_function(source, "encode", env, f"encode {self.cls.__qualname__}")
 
-    def _generate_decoder(self) -> Any:
+    def lean(self, wanted: frozenset[str]) -> Callable[[Mapping[str, Any]], Any]:
+        """A decoder that sets only the fields in ``wanted`` (see
+        :meth:`Codec.trusted_decoder`); generated once per set of fields."""
+        found = self._lean.get(wanted)
+        if found is None:
+            found = self._lean[wanted] = self._generate_decoder(wanted)
+        return found
+
+    def _generate_decoder(self, only: frozenset[str] | None = None) -> Any:
         env: dict[str, Any] = {
             "_codec": self.codec,
             "_plan_for": _plan_for,
@@ -502,7 +546,11 @@ class _Plan:
             env["_derived_iso"] = ev.DerivedEnd.fromisoformat
             env["_exact"] = Precision.EXACT.value
             lines.append("    ends = 0")  # period ends left for mark_derived_ends
+        if only is not None and is_event and not only.isdisjoint(_DERIVED_ENDS):
+            only = only | _PERIOD_FIELDS  # mark_derived_ends reads them all
         for i, (name, key, kind, extra) in enumerate(self.fields):
+            if only is not None and name not in only:
+                continue  # left unset: the caller reads none of it
             lines.append(f"    v = d[{key!r}]")
             if is_event and kind == "dt" and name in _DERIVED_ENDS:
                 # an end spelled as its start (an exact time; reported when published)
@@ -537,7 +585,9 @@ class _Plan:
             lines.append("    if ends: _defaults(o)")
         lines.append("    return o")
         source = "\n".join(lines) + "\n"
-        return compile_function(source, "decode", env, f"decode {self.cls.__qualname__}")
+        label = f"decode {self.cls.__qualname__}" + (" (lean)" if only is not None else "")
+        made: Callable[[Mapping[str, Any]], Any] = compile_function(source, "decode", env, label)
+        return made
 
 
 _DERIVED_ENDS = {
@@ -545,6 +595,17 @@ _DERIVED_ENDS = {
     "reported_until": ("reported_at", None),
 }
 """An event's period ends: the start they may equal and the precision that must be exact."""
+
+_PERIOD_FIELDS = frozenset(
+    ("occurred_at", "precision", "occurred_until", "reported_at", "reported_until", "sources")
+)
+"""What :func:`timeline.events.mark_derived_ends` reads."""
+
+_ALWAYS_READ = frozenset(("id", "occurred_at"))
+"""Fields every read decodes: a fold skips events by id and merges them by time."""
+
+_WHOLE = (ev.Correction, ev.Retraction, ev.Denial, ev.Confirmation)
+"""Records a fold reads itself (claims, corrections): always decoded whole."""
 
 
 class _GiveUp(Exception):

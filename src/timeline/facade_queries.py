@@ -15,6 +15,7 @@ from timeline.bitemporal import (
     corrected_originals,
     fold_events,
     ignored_type_names,
+    read_fields,
     uncertain_ids,
 )
 from timeline.catchup import LiveFold
@@ -104,7 +105,9 @@ class TimelineQueries(TimelineCore):
             return live.fold.state(self._resolver(), self._topic_check())
         fold = Fold(self._projections, ctx)
         ignore = ignored_type_names(self._store, self._projections)
-        fold.run(event for _, _, event in fold_events(self._store, bounds, ignore=ignore))
+        fields = read_fields(self._projections)  # the records are folded, then dropped
+        stream = fold_events(self._store, bounds, ignore=ignore, fields=fields)
+        fold.run(event for _, _, event in stream)
         return fold.state(self._resolver(), self._topic_check(), uncertain)
 
     def stance(

@@ -255,6 +255,24 @@ class OrderIntentProjection(FoldProjection):
 
     name = "orders"
     fact_types = (OrderIntent, Restriction)
+    reads = frozenset(
+        [
+            "id",
+            "occurred_at",
+            "precision",
+            "sources",
+            "inquirers",
+            "buyer",
+            "supplier",
+            "product",
+            "quantity",
+            "conditions",
+            "concerns",
+            "authority",
+            "measure",
+            "applies_to",
+        ]
+    )
     handlers = {  # noqa: RUF012 - read-only dispatch table
         ev.Inquiry: "_inquiry",
         ev.OrderPlaced: "_order",

@@ -146,6 +146,22 @@ class StanceProjection(FoldProjection):
 
     name = "stance"
     fact_types = (Stance,)
+    reads = frozenset(
+        [
+            "id",
+            "occurred_at",
+            "precision",
+            "sources",
+            "actor",
+            "topic",
+            "position",
+            "conditions",
+            "authority",
+            "measure",
+            "regulator",
+            "inquirers",
+        ]
+    )
     handlers = {  # noqa: RUF012 - read-only dispatch table
         ev.Announcement: "_stated",
         ev.Statement: "_stated",

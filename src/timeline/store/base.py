@@ -49,6 +49,9 @@ class EventFilter:
     the *last* instant of each period (``occurred_until`` / ``reported_until``
     columns) instead of the first. ``vague_at`` / ``vague_known``: only events
     that possibly but not certainly happened by then / were public by then.
+    ``fields``: a hint for :meth:`EventLog.read_events` that the caller reads only
+    these fields of each record (see :meth:`timeline.Codec.trusted_decoder`); a
+    store may ignore it and decode every record whole.
     """
 
     story: str | None = None
@@ -67,6 +70,7 @@ class EventFilter:
     certain: bool = False
     vague_at: datetime | None = None
     vague_known: datetime | None = None
+    fields: frozenset[str] | None = None
 
     def but(self, **changes: Any) -> EventFilter:
         """A copy with some fields changed."""

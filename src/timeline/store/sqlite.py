@@ -869,7 +869,7 @@ class EventStore:
         The folding hot path: no :class:`RecordedEvent`, no ``recorded_at`` parsing.
         """
         sql, params = self._select("e.position, e.payload", where)
-        decode, loads = self.codec.decode_trusted, loads_trusted
+        decode, loads = self.codec.trusted_decoder(where.fields), loads_trusted
         for position, payload in self._stream(sql, params):
             event = decode(loads(payload))
             yield event.occurred_at, position, event
