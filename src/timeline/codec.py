@@ -25,7 +25,7 @@ from timeline import events as ev
 from timeline._codegen import compile_function
 from timeline.errors import TimelineError, UnknownEventTypeError, ValidationError
 from timeline.registry import Registry, default_registry
-from timeline.times import Precision, parse_instant, parse_period
+from timeline.times import Precision, is_utc_representable, parse_instant, parse_period
 
 __all__ = [
     "Codec",
@@ -132,6 +132,16 @@ class Codec:
 
     @staticmethod
     def _structure_datetime(value: object, _tp: object) -> datetime:
+        if type(value) is str and len(value) > 10:
+            # a full timestamp, the common case: what parse_instant ends with, without
+            # its partial forms (a longer text is none of them) and its wording
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                if parsed.tzinfo is not None and is_utc_representable(parsed):
+                    return parsed
         return parse_instant(value)[0]
 
     @staticmethod
@@ -223,7 +233,7 @@ class Codec:
                 field=_VERSION,
             )
         payload = self.registry.upcast(name, version, payload)
-        names = {a.name for a in attrs.fields(entry.cls)}
+        names = _field_names(entry.cls)
         if "occurred_at" in names:
             expand_period(payload, "occurred_at", "occurred_until", "precision")
         if "reported_at" in names:
@@ -439,6 +449,17 @@ def expand_period(
         # "2025-08" means the month of August: its spelling implies the precision
         payload[precision] = found.precision.value
     return payload
+
+
+_FIELD_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    """The names of a record class's fields (classes never change their fields)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(a.name for a in attrs.fields(cls))
+    return names
 
 
 _PLAIN = {str, int, float, bool, type(None)}

@@ -8,6 +8,7 @@ never writes: the store appends the whole file in one transaction, or nothing.
 from __future__ import annotations
 
 import codecs
+import gc
 import hashlib
 import json
 import os
@@ -188,9 +189,10 @@ def parse_fixture(
     in_file: set[str] = set()
     parsed: list[ev.Event] = []
     problems: list[FixtureError] = []  # every bad event is reported, up to a bound
+    plain: dict[str, dict[str, Any]] = {}  # each declared source as data, made once
     for index, item in enumerate(raw_events):
         try:
-            event = _parse_event(item, index, path, codec, sources, lookup, story)
+            event = _parse_event(item, index, path, codec, sources, lookup, story, plain)
             if isinstance(item, dict) and "id" not in item:
                 # A random default id would make every reload append the event again:
                 # derive it from the event's own text, so a reload finds it.
@@ -419,9 +421,11 @@ def _parse_event(
     sources: Mapping[str, ev.Source],
     lookup: Mapping[str, str],
     story: str,
+    plain: dict[str, dict[str, Any]] | None = None,
 ) -> ev.Event:
     """One fixture event as a record of ``story`` (set before it is built and validated
-    once, not copied afterwards)."""
+    once, not copied afterwards). ``plain``: the cited sources as data, by id, filled
+    as they are first cited (a file cites each on many events)."""
     if not isinstance(item, dict):
         raise FixtureError(f"expected an event object, got {_kind(item)}", path=path, index=index)
     raw_id = item.get("id")
@@ -429,11 +433,11 @@ def _parse_event(
     where: dict[str, Any] = {"path": path, "index": index, "event_id": event_id}
     if "story" in item:
         raise FixtureError("the story is set once at the top of the file", field="story", **where)
-    payload = _with_source(dict(item), sources, where)
+    payload = _with_source(dict(item), sources, where, plain=plain)
     payload["story"] = story
     if isinstance(payload.get("replacement"), dict):
         payload["replacement"] = _with_source(
-            dict(payload["replacement"]), sources, where, "replacement."
+            dict(payload["replacement"]), sources, where, "replacement.", plain
         )
     try:
         event = codec.from_dict(payload)
@@ -456,11 +460,15 @@ def _parse_event(
 
 
 def _with_source(
-    item: dict[str, Any], sources: Mapping[str, ev.Source], where: dict[str, Any], prefix: str = ""
+    item: dict[str, Any],
+    sources: Mapping[str, ev.Source],
+    where: dict[str, Any],
+    prefix: str = "",
+    plain: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     ref = item.get("source")
     if ref is not None:
-        item["source"] = _source_ref(ref, sources, where, f"{prefix}source")
+        item["source"] = _source_ref(ref, sources, where, f"{prefix}source", plain)
     refs = item.get("sources")
     if refs is not None:
         if not isinstance(refs, list):
@@ -470,21 +478,30 @@ def _with_source(
                 **where,
             )
         item["sources"] = [
-            _source_ref(r, sources, where, f"{prefix}sources[{i}]") for i, r in enumerate(refs)
+            _source_ref(r, sources, where, f"{prefix}sources[{i}]", plain)
+            for i, r in enumerate(refs)
         ]
     return item
 
 
 def _source_ref(
-    ref: object, sources: Mapping[str, ev.Source], where: dict[str, Any], field: str
+    ref: object,
+    sources: Mapping[str, ev.Source],
+    where: dict[str, Any],
+    field: str,
+    plain: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     if not isinstance(ref, str):
         raise FixtureError(f"expected a source id (text), got {_kind(ref)}", field=field, **where)
+    if plain is not None and ref in plain:
+        return dict(plain[ref])  # a copy: the record's structuring may fill it in
     source = sources.get(ref)
     if source is None:
         known = ", ".join(sorted(sources)) or "none declared"
         raise FixtureError(f"unknown source {ref!r} (declared: {known})", field=field, **where)
     data: dict[str, Any] = default_codec.unstructure(source)
+    if plain is not None:
+        plain[ref] = dict(data)
     return data
 
 
@@ -748,6 +765,7 @@ class FixtureStream:
             for name in (actor.id, *actor.aliases):
                 self.lookup[fold(name)] = actor.id
         self.sources = _with_origins(declared, self.path, self.known_source)
+        self.plain: dict[str, dict[str, Any]] = {}  # each cited source as data, made once
 
     def chunks(self) -> Iterator[list[ev.Event]]:
         """Validated events, ``chunk`` at a time, with the story set."""
@@ -755,6 +773,10 @@ class FixtureStream:
         in_file: dict[str, str] = {}
         out: list[ev.Event] = []
         index = 0
+        # Parsing a chunk allocates many small objects and no cycles: the cyclic
+        # collector is paused while a chunk is parsed (never while the caller holds it).
+        paused = gc.isenabled()
+        gc.disable()
         try:
             if not text.take("]"):
                 while True:
@@ -763,7 +785,11 @@ class FixtureStream:
                     index += 1
                     self.count = index
                     if len(out) >= self.chunk:
+                        if paused:
+                            gc.enable()
                         yield out
+                        paused = gc.isenabled()
+                        gc.disable()
                         out = []
                     if text.take("]"):
                         break
@@ -773,6 +799,9 @@ class FixtureStream:
         except FixtureError:
             # the whole-file reader reports every problem of the file at once
             raise WholeFileNeeded from None
+        finally:
+            if paused:
+                gc.enable()
         if not text.take("}") or text.peek() != "":
             raise WholeFileNeeded  # keys after the events, or trailing text
         if out:
@@ -780,7 +809,9 @@ class FixtureStream:
 
     def _event(self, item: object, index: int, in_file: dict[str, str]) -> ev.Event:
         path, codec = self.path, self.codec
-        event = _parse_event(item, index, path, codec, self.sources, self.lookup, self.story)
+        event = _parse_event(
+            item, index, path, codec, self.sources, self.lookup, self.story, self.plain
+        )
         if isinstance(item, dict) and "id" not in item:
             event = attrs.evolve(event, id=_derived_id(self.story, item))
         if event.id in in_file:

@@ -450,3 +450,37 @@ def test_trusted_decoding_marks_the_same_derived_ends(event: tl.Event, explicit:
     assert got == expected
     for end in ("occurred_until", "reported_until"):
         assert type(getattr(got, end)) is type(getattr(expected, end)), end
+
+
+_STAMPS = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+).map(lambda d: d.isoformat())
+
+
+@given(
+    value=st.one_of(
+        _STAMPS,
+        _STAMPS.map(lambda s: f" {s}"),
+        _STAMPS.map(lambda s: s.replace("T", " ")),
+        st.datetimes().map(lambda d: d.isoformat()),  # naive: refused
+        st.text(max_size=40),
+        st.sampled_from(
+            ["2025", "2025-08", "2025-12-08", "21 May 2023", "9999-12-31T23:00:00-05:00"]
+        ),
+    )
+)
+def test_structuring_a_time_gives_what_parse_instant_gives(value: str) -> None:
+    """The full-timestamp fast path of the codec's time hook changes no answer."""
+    from timeline.times import parse_instant
+
+    try:
+        expected: object = parse_instant(value)[0]
+    except tl.ValidationError as exc:
+        expected = ("refused", str(exc))
+    try:
+        got: object = tl.Codec._structure_datetime(value, None)
+    except tl.ValidationError as exc:
+        got = ("refused", str(exc))
+    assert got == expected
+    if isinstance(got, datetime) and isinstance(expected, datetime):
+        assert got.tzinfo == expected.tzinfo
