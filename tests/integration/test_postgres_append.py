@@ -14,10 +14,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 
 import timeline as tl
+from tests.conftest import H200
+from timeline.fixtures import Fixture, read_fixture
+from timeline.store import postgres as pg_store
+from timeline.store._pg_schema import SEARCH_DOCUMENT
 from timeline.times import to_text
 
 T0 = datetime(2025, 12, 1, tzinfo=UTC)
@@ -169,3 +174,127 @@ def test_an_actor_registered_by_another_writer_is_resolved(
     (recorded,) = a.append([_event(3, actor="NVDA")], story="s").appended
     assert recorded.event.actor == "nvidia"  # type: ignore[attr-defined]
     assert [e.id for e in a.events(actor="nvidia")] == ["e0003"]
+
+
+def test_an_id_the_writer_itself_stored_is_skipped_and_the_next_append_is_one_trip(
+    postgres_url: str,
+) -> None:
+    with tl.Timeline.open(postgres_url) as store:
+        store.append([_event(1)], story="s")
+        store.append([_event(2)], story="s")
+        # the writer's head is current: the server's unique key meets the stored id
+        result = store.append([_event(2)], story="s")
+        assert result.skipped == ("e0002",)
+        assert result.appended == ()
+        counting = _Counting(store.store.conn)  # type: ignore[attr-defined]
+        store.store.conn = counting  # type: ignore[attr-defined]
+        (recorded,) = store.append([_event(3)], story="s").appended
+        store.store.conn = counting._conn  # type: ignore[attr-defined]
+        assert (recorded.position, recorded.version) == (3, 3)
+        assert len(counting.statements) == 1
+        with pytest.raises(tl.DuplicateEventError):
+            store.append([_event(3, actor="nvidia")], story="s")
+        assert store.verify() == 3
+    assert [r[1] for r in _rows(postgres_url)] == ["e0001", "e0002", "e0003"]
+
+
+def _documents(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Each event's stored search document, and the one SEARCH_DOCUMENT builds from the
+    stored payload and actors (as text, so that the weights and positions compare)."""
+    select = SEARCH_DOCUMENT[SEARCH_DOCUMENT.index("SELECT") :]
+    with psycopg.connect(url, autocommit=True) as conn:
+        stored = conn.execute(
+            "SELECT position, document::text FROM events_search ORDER BY position"
+        ).fetchall()
+        built = conn.execute(
+            f"SELECT p, document::text FROM ({select}) d (p, document)", (0, 2**62)
+        ).fetchall()
+    return stored, built
+
+
+def _one_event_at_a_time(store: tl.Timeline, fixture: Fixture) -> int:
+    """Append the fixture's events one call each; how many took the one-trip path."""
+    counting = _Counting(store.store.conn)  # type: ignore[attr-defined]
+    store.store.conn = counting  # type: ignore[attr-defined]
+    try:
+        for event in fixture.events:
+            store.append([event], story=fixture.story)
+    finally:
+        store.store.conn = counting._conn  # type: ignore[attr-defined]
+    return sum("timeline_append(" in s for s in counting.statements)
+
+
+def test_one_trip_appends_index_the_searched_text_the_server_reads_from_the_payload(
+    postgres_url: str,
+) -> None:
+    fixture = read_fixture(H200)
+    said = next(e for e in fixture.events if isinstance(e, tl.Statement))
+    amended = (
+        tl.Correction(
+            id="fix-1",
+            occurred_at=said.occurred_at,
+            corrects=said.id,
+            replacement=attrs.evolve(said, summary="a corrected summary", quote="a new quote"),
+        ),
+        tl.Retraction(
+            id="ret-1",
+            occurred_at=said.occurred_at,
+            retracts=fixture.events[0].id,
+            reason="the publisher withdrew the report",
+        ),
+    )
+    fixture = attrs.evolve(fixture, events=fixture.events + amended)
+    with tl.Timeline.open(postgres_url) as store:
+        for actor in fixture.actors:
+            store.register_actor(actor.id, name=actor.name, kind=actor.kind, aliases=actor.aliases)
+        one_trip = _one_event_at_a_time(store, fixture)
+        assert one_trip >= len(fixture.events) - 2
+        assert store.verify() == len(fixture.events)
+        # quotes, lists of sources and actors with aliases are among them
+        assert any(e.quote for e in fixture.events[:-2])
+        assert any(len(e.sources) > 1 for e in fixture.events)
+        assert any(a.aliases for a in fixture.actors)
+        hits = [h.record.event.id for h in store.search('"export licence" OR nvidia OR quote*')]
+        assert len(hits) > 3
+    stored, built = _documents(postgres_url)
+    assert [p for p, _ in stored] == list(range(1, len(fixture.events) + 1))
+    assert stored == built
+    with tl.Timeline.open(postgres_url) as again:
+        assert [
+            h.record.event.id for h in again.search('"export licence" OR nvidia OR quote*')
+        ] == hits
+
+
+def test_a_store_of_the_0013_schema_migrates_and_its_appends_index_alike(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixture = read_fixture(H200)
+    monkeypatch.setattr(pg_store, "MIGRATIONS", pg_store.MIGRATIONS[:-1])
+    with tl.Timeline.open(postgres_url) as old:
+        assert old.store.schema_names()[-1] == "0013_one_trip_append"  # type: ignore[attr-defined]
+        old.load(H200)  # declared actors: the locked path, which 0013 has
+    monkeypatch.undo()
+    with tl.Timeline.open(postgres_url) as store:
+        names = store.store.schema_names()  # type: ignore[attr-defined]
+        assert names[-1] == "0014_cheaper_one_trip_append"
+        before = [h.record.event.id for h in store.search("nvidia OR huawei")]
+        later = [attrs.evolve(e, id=f"{e.id}-again", story="again") for e in fixture.events[:8]]
+        store.append([later[0]], story="again")  # a new story: the locked path
+        one_trip = _one_event_at_a_time(
+            store, attrs.evolve(fixture, story="again", events=tuple(later[1:]))
+        )
+        assert one_trip == len(later) - 1
+        assert store.verify() == len(fixture.events) + len(later)
+        after = [h.record.event.id for h in store.search("nvidia OR huawei")]
+        copied = {e.id for e in fixture.events[:8]}
+        # the copies are found as their originals are, by the same index
+        assert set(after) == set(before) | {f"{i}-again" for i in before if i in copied}
+        assert set(before) & copied
+    stored, built = _documents(postgres_url)
+    assert stored == built
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'timeline_append' "
+            "AND pronamespace = current_schema()::regnamespace"
+        ).fetchone()
+    assert row == (1,)

@@ -490,7 +490,7 @@ class Batch:
                     self.actor_rows.append((self.position, item, name))
         if self.builds_search_rows:
             actors = sorted({row[1] for row in self.actor_rows[first_actor_row:]})
-            self.search_rows.append((self.position, *search_text(data), actors))
+            self.search_rows.append(self.search_row(data, actors))
         self.appended.append(
             RecordedEvent(
                 position=self.position,
@@ -500,6 +500,11 @@ class Batch:
                 event=event,
             )
         )
+
+    def search_row(self, data: Mapping[str, Any], actors: list[str]) -> tuple[Any, ...]:
+        """The search index's row for the event just staged (``data``: its encoded
+        fields; ``actors``: the ids it names, sorted)."""
+        return (self.position, *search_text(data), actors)
 
     def add_all(self, batch: list[ev.Event]) -> None:
         """Stage every item; a refused one's error carries ``batch_index`` (its index),

@@ -20,7 +20,7 @@ import json
 import os
 import select
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,7 +156,8 @@ class _Seen:
 
 
 _APPEND_CALL = (
-    "SELECT * FROM timeline_append(%s, %s, %b::text[], %s, %s, %s, %s, %s, %b::text[], %b::text[])"
+    "SELECT * FROM timeline_append("
+    "%s, %s, %b::text[], %s, %s, %s, %s, %s, %b::text[], %b::text[], %b::text[])"
 )
 
 
@@ -201,6 +202,7 @@ class PostgresEventStore:
         self.clock: Clock = clock or _ServerClock(self)
         self._writes = 0
         self._lookup: tuple[int, dict[str, str]] | None = None
+        self._actor_texts: dict[str, str] = {}  # with the lookup: see search_texts()
         self._actors_seen = -1  # store_changes.actors when last read
         self.is_replica = False  # a standby server: read-only, learns by reading
         self._pg = _psycopg()
@@ -533,9 +535,18 @@ class PostgresEventStore:
                         raise ConcurrencyError(story, expected_version, current)
                 else:
                     staged = self._build(batch, story, current, seen, register_actors, fresh)
-                    if staged.new_actors or not staged.rows:
+                    if (
+                        staged.new_actors
+                        or not staged.rows
+                        or any(row[1] is None for row in staged.search_rows)
+                    ):
                         return None
-            seen = self._seen = self._call_append(batch, story, seen, staged)
+            try:
+                seen = self._seen = self._call_append(batch, story, seen, staged)
+            except self._pg.errors.UniqueViolation:
+                # an id of the batch is stored (nothing was written): the locked
+                # path finds it, and skips it or says how it differs
+                return None
             if staged is not None:
                 if seen.wrote:
                     return AppendResult(
@@ -574,6 +585,8 @@ class PostgresEventStore:
             ids=[e.id for e in batch],
             known=(seen.stored if fresh else {}, seen.head),
         )
+        staged.builds_search_rows = True
+        staged.actor_texts = self._actor_texts
         staged.add_all(batch)
         return staged
 
@@ -589,6 +602,7 @@ class PostgresEventStore:
         # flat text arrays, sent binary: a dozen arrays of one value cost more
         flat = [str(v) for row in rows for i, v in enumerate(row) if i != 2]
         actor_flat = [] if staged is None else [str(v) for r in staged.actor_rows for v in r]
+        search_flat = [] if staged is None else [t for r in staged.search_rows for t in r[1]]
         head = None if seen is None else seen.head
         server_clock = isinstance(self.clock, _ServerClock)
         now = staged.now if staged is not None else None
@@ -605,6 +619,7 @@ class PostgresEventStore:
                 self.clock_slack if server_clock else None,
                 flat,
                 actor_flat,
+                search_flat,
             ),
         ).fetchone()
         arrived = time.monotonic()
@@ -805,9 +820,12 @@ class PostgresEventStore:
             out[fold(name)] = actor
         for alias, actor in self._query("SELECT alias, actor FROM actor_aliases"):
             out[fold(alias)] = actor
-        for (actor,) in self._query("SELECT id FROM actors"):
+        texts = {}
+        for actor, name, aliases in self._query("SELECT id, name, aliases FROM actors"):
             out[fold(actor)] = actor
+            texts[actor] = f"{actor} {name} {aliases}"  # as SEARCH_DOCUMENT spells an actor
         self._lookup = (key, out)
+        self._actor_texts = texts
         return out
 
     def actors(self) -> list[Actor]:
@@ -1258,10 +1276,64 @@ def _tsquery(query: Query) -> tuple[str, list[str]]:
     return " && ".join(parts), params
 
 
+class _NotPlain(Exception):
+    """A searched field holds something other than a string: the server spells it."""
+
+
+def _field(obj: object, key: str) -> str | None:
+    """``obj ->> key`` on a JSON value, for an absent, null or string value."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    if value is None or isinstance(value, str):
+        return value
+    raise _NotPlain
+
+
+def _ws(*parts: str | None) -> str:
+    """``concat_ws(' ', ...)``: the parts that are not null, a space apart."""
+    return " ".join(p for p in parts if p is not None)
+
+
+def search_texts(
+    data: Mapping[str, Any], actors: Sequence[str], actor_texts: Mapping[str, str]
+) -> tuple[str, str, str, str] | None:
+    """An event's searched text, weights A to D, spelled exactly as
+    :data:`SEARCH_DOCUMENT` spells it from the stored payload and the actors'
+    rows, so that the append sends it and the server only builds the tsvector.
+    ``None``: a field holds another JSON type (the server then reads the payload)."""
+    try:
+        replacement = data.get("replacement")
+        summary = _ws(
+            _field(data, "summary"), _field(replacement, "summary"), _field(data, "reason")
+        )
+        quote = _ws(_field(data, "quote"), _field(replacement, "quote"))
+        sources = data.get("sources")
+        cited = None
+        if isinstance(sources, list) and sources:
+            cited = " ".join(
+                _ws(_field(s, "headline"), _field(s, "publisher"), _field(s, "origin"))
+                for s in sources
+            )
+        if cited is None:
+            source = data.get("source")
+            cited = _ws(_field(source, "headline"), _field(source, "publisher"))
+        attributed = _ws(_field(data, "attribution"), cited)
+    except _NotPlain:
+        return None
+    if not all(a in actor_texts for a in actors):
+        return None
+    return summary, quote, attributed, " ".join(actor_texts[a] for a in actors)
+
+
 class _PgBatch(Batch):
     """The batch builder, with PostgreSQL's JSON functions where it looks up sources."""
 
-    builds_search_rows = False  # PostgreSQL indexes its search text itself
+    # the one-trip append sends each event's searched text (the locked path lets
+    # the server read it from the payload): see search_texts()
+    builds_search_rows = False
+    actor_texts: Mapping[str, str] = {}  # actor id -> "id name aliases", as in table actors
+
+    def search_row(self, data: Mapping[str, Any], actors: list[str]) -> tuple[Any, ...]:
+        return (self.position, search_texts(data, actors, self.actor_texts))
 
     def _source(self, source_id: str) -> ev.Source | None:
         found = self.sources.get(source_id)
