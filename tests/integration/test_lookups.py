@@ -7,7 +7,10 @@ these tests make that fallback fail loudly where it must not be taken.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from tests.conftest import BOTH_BACKENDS
 BACKENDS = BOTH_BACKENDS
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
+SCHEMA_0003_STORE = Path(__file__).parent.parent / "data" / "store-schema-0003.db"
 
 
 def _statement(i: int, actor: str = "a1", position: str = "supports") -> tl.Statement:
@@ -222,3 +226,51 @@ def test_a_long_run_of_lookups_citing_new_sources_answers_as_the_state(
     assert [s.sources[0].publisher for s in found if s is not None] == [
         f"Paper {i}" for i in range(count)
     ]
+
+
+def _indexes(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        conn.close()
+
+
+def test_an_old_store_migrates_to_the_index_of_vague_replacements(tmp_path: Path) -> None:
+    # 0014 replaces the index of every correction by one of those whose replacement
+    # is a period; a lookup in the migrated store still sees such a replacement
+    copy = tmp_path / SCHEMA_0003_STORE.name
+    shutil.copyfile(SCHEMA_0003_STORE, copy)
+    with tl.Timeline.open(copy) as store:
+        assert "0014_vague_replacements_index" in store.store.schema_names()
+        store.append(
+            [
+                _statement(1, actor="beijing"),
+                _statement(40, actor="beijing", position="opposes"),
+                tl.Correction(
+                    id="c-vague",
+                    occurred_at=BASE,
+                    corrects="s1",
+                    replacement=tl.Statement(
+                        id="s1",
+                        occurred_at=datetime(2025, 1, 2, tzinfo=UTC),
+                        precision="month",
+                        actor="beijing",
+                        topic="t1",
+                        position="opposes",
+                    ),
+                ),
+            ],
+            story="s",
+        )
+        for at in ("2025-01-10", "2025-01-31", "2025-02-15"):
+            assert store.stance("beijing", "t1", at=at) == store.state(at=at).stance(
+                "beijing", "t1"
+            ), at
+        inside = store.stance("beijing", "t1", at="2025-01-10")
+        assert inside is not None
+        assert (inside.position, inside.certain) == (tl.Position.OPPOSES, False)
+        assert store.verify() > 0
+    names = _indexes(copy)
+    assert "events_vague_replacements" in names
+    assert "events_correction_periods" not in names

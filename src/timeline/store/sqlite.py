@@ -49,6 +49,7 @@ from timeline.store._schema import (
     SEARCH_COLUMNS,
     SEARCH_TABLE,
     SEARCH_VIEW,
+    VAGUE_REPLACEMENT,
     VAGUE_REPLACEMENTS_INDEX,
     index_for_search,
     migrations,
@@ -1025,13 +1026,11 @@ class EventStore:
             ).fetchone()
             if list(correction_types) == ["correction"]:  # the built-in: from its index
                 # only replacements whose two ends are spelled differently can be
-                # periods: the others are left out inside the index, not parsed here
+                # periods: their partial index holds just those
                 replaced = self.conn.execute(
                     "SELECT json_extract(payload, '$.replacement.occurred_at'), "
                     "json_extract(payload, '$.replacement.occurred_until') "
-                    f"FROM events INDEXED BY {VAGUE_REPLACEMENTS_INDEX} WHERE type = 'correction' "
-                    "AND json_extract(payload, '$.replacement.occurred_until') "
-                    "!= json_extract(payload, '$.replacement.occurred_at')"
+                    f"FROM events INDEXED BY {VAGUE_REPLACEMENTS_INDEX} WHERE {VAGUE_REPLACEMENT}"
                 ).fetchall()
             elif correction_types:
                 replaced = self.conn.execute(
