@@ -1607,21 +1607,24 @@ class Snapshots:
         ``targets``: events a new correction or retraction moves or removes (their
         stored places are skipped; ``placed`` holds where they stand now). ``book``:
         the claims, checked at each step and at each claim's place."""
-        metas = None
         fact_key: Hashable
+        laters = {
+            key_text: versions_after(key_text, _predecessor(min(k for k, _ in arrivals)))
+            for key_text, arrivals in placed.items()
+        }
+        # the events the stored versions name, and the fates of those alone
+        stored = self._records_at(k for later in laters.values() for k in later)
+        metas = self._metas_for(r.id for r in stored.values())
         for key_text, arrivals in placed.items():
             first = min(k for k, _ in arrivals)
             before = _predecessor(first)
-            later = versions_after(key_text, before)
-            if later and metas is None:
-                metas = resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
+            later = laters[key_text]
             # a new placement wins over a stored one at its key; _NOTHING_NEW only starts
             steps: dict[str, Any] = {k: e for k, e in arrivals if e is not _NOTHING_NEW}
             for stored_key in later:
                 if stored_key in steps:
                     continue
-                assert metas is not None
-                shaped = self._effective_at(stored_key, metas, targets)
+                shaped = self._effective_at(stored_key, metas, targets, stored)
                 if shaped is None:
                     return False  # the stored history does not match the log: refold all
                 if shaped is not _MOVED:
@@ -1966,20 +1969,67 @@ class Snapshots:
         names = [self.log.codec.registry.of(cls).name for cls in (ev.Denial, ev.Confirmation)]
         return next(iter(self.log.read(EventFilter(types=names))), None) is not None
 
+    def _records_at(self, stored_keys: Iterable[str]) -> dict[int, RecordedEvent]:
+        """The stored events at the log positions these fold keys name, by position."""
+        positions = {int(k.split("#")[1]) for k in stored_keys}
+        read: Callable[[Iterable[int]], Iterator[RecordedEvent]] | None = getattr(
+            self.log, "read_positions", None
+        )
+        if read is not None:
+            return {r.position: r for r in read(positions)}
+        found: dict[int, RecordedEvent] = {}
+        for position in positions:
+            where = EventFilter(after_position=position - 1, upto_position=position)
+            for record in self.log.read(where):
+                found[record.position] = record
+        return found
+
+    def _metas_for(self, ids: Iterable[str]) -> tuple[set[str], dict[str, RecordedEvent]]:
+        """:func:`resolve_meta` over the corrections and retractions that decide the fates
+        of these ids (through chains of them): only those are read and decoded when the
+        store can say what each names (``target_links``); else all of them. Exact for
+        these ids, says nothing of others."""
+        wanted = set(ids)
+        if not wanted:
+            return set(), {}
+        links: Callable[[Sequence[tuple[str, str]]], list[tuple[str, str]]] | None = getattr(
+            self.log, "target_links", None
+        )
+        if links is None:
+            return resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
+        registry = self.log.codec.registry
+        fields = [(registry.of(c).name, c.target_field) for c in (ev.Correction, ev.Retraction)]
+        naming: dict[str, list[str]] = {}
+        for meta_id, target in links(fields):
+            naming.setdefault(target, []).append(meta_id)
+        found: set[str] = set()
+        pending = list(wanted)
+        while pending:
+            for meta_id in naming.get(pending.pop(), ()):
+                if meta_id not in found:
+                    found.add(meta_id)
+                    pending.append(meta_id)
+        if not found:
+            return set(), {}
+        return resolve_meta(self.log.read_ids(sorted(found)))
+
     def _effective_at(
         self,
         stored_key: str,
         metas: tuple[set[str], dict[str, RecordedEvent]],
         targets: set[str] = frozenset(),  # type: ignore[assignment]
+        records: Mapping[int, RecordedEvent] | None = None,
     ) -> ev.Event | None:
         """The event (or its correction's replacement) a stored version's fold key names;
         ``_MOVED`` if it is one of ``targets`` and no longer stands there (retracted, or
-        corrected elsewhere); ``None`` if the stored history does not match the log."""
+        corrected elsewhere); ``None`` if the stored history does not match the log.
+        ``records``: the stored events by position, if read already."""
         position = int(stored_key.split("#")[1])
-        record = next(
-            iter(self.log.read(EventFilter(after_position=position - 1, upto_position=position))),
-            None,
-        )
+        if records is not None:
+            record = records.get(position)
+        else:
+            where = EventFilter(after_position=position - 1, upto_position=position)
+            record = next(iter(self.log.read(where)), None)
         if record is None:
             return None
         retracted, replaced = metas

@@ -569,14 +569,12 @@ def _checkpoint_stale_facts(db: Database) -> None:
     # A backdated event rewrites a few facts' versions from its time on: the full-state
     # checkpoints after that time are then wrong for those facts only. Instead of
     # dropping the checkpoints, the writer lists here which facts each one no longer
-    # holds; a reader takes those from the versions (one seek each). ``stale`` counts
-    # what was listed (at least the rows listed), so that the writer rewrites a
-    # checkpoint whose list grew long. Derived data, like the checkpoints.
+    # holds; a reader takes those from the versions (one seek each), and the writer
+    # rewrites a checkpoint whose list grew long. Derived data, like the checkpoints.
     db.execute(
         "CREATE TABLE fact_checkpoint_stale (checkpoint TEXT NOT NULL, key_id INTEGER NOT NULL, "
         "PRIMARY KEY (checkpoint, key_id)) WITHOUT ROWID"
     )
-    db.execute("ALTER TABLE fact_checkpoints ADD COLUMN stale INTEGER NOT NULL DEFAULT 0")
 
 
 # --- 0014: only the corrections whose replacement is a period, indexed ------------------

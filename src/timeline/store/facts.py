@@ -196,12 +196,11 @@ class SQLiteSnapshotStore:
             return
         lowest = min(first.values())
         held = conn.execute(
-            "SELECT okey, size, stale FROM fact_checkpoints WHERE okey >= ? ORDER BY okey",
-            (lowest,),
+            "SELECT okey, size FROM fact_checkpoints WHERE okey >= ? ORDER BY okey", (lowest,)
         ).fetchall()
         if not held:
             return
-        marks = [(cp, ref) for cp, _, _ in held for ref, at in first.items() if at <= cp]
+        marks = [(cp, ref) for cp, _ in held for ref, at in first.items() if at <= cp]
         if len(marks) > _STALE_MOST:
             _drop_checkpoints(conn, lowest)  # a refold of most facts: rebuilt as written
             return
@@ -209,19 +208,18 @@ class SQLiteSnapshotStore:
             "INSERT OR IGNORE INTO fact_checkpoint_stale (checkpoint, key_id) VALUES (?, ?)",
             marks,
         )
-        counts: dict[str, int] = {}
-        for cp, _ in marks:
-            counts[cp] = counts.get(cp, 0) + 1
-        conn.executemany(
-            "UPDATE fact_checkpoints SET stale = stale + ? WHERE okey = ?",
-            [(n, cp) for cp, n in counts.items()],
+        # (a count on the table's key, not a counter in the checkpoint's row: updating
+        # that row would write its whole blob again)
+        listed = dict(
+            conn.execute(
+                "SELECT checkpoint, count(*) FROM fact_checkpoint_stale WHERE checkpoint >= ? "
+                "GROUP BY checkpoint",
+                (lowest,),
+            ).fetchall()
         )
-        # the stale counts over-count facts listed twice: a rewrite a little early at worst
-        over = [
-            (stale + counts.get(cp, 0) - max(_CHECK_AFTER, size // STALE_SHARE), cp)
-            for cp, size, stale in held
-        ]
-        excess, worst = max(over)
+        excess, worst = max(
+            (listed.get(cp, 0) - max(_CHECK_AFTER, size // STALE_SHARE), cp) for cp, size in held
+        )
         if excess > 0:
             self._rewrite_checkpoint(conn, worst)
 
@@ -231,7 +229,7 @@ class SQLiteSnapshotStore:
         state = self._state_texts(conn, at, inclusive=True)
         assert state is not None  # (the checkpoint at ``at`` is there)
         conn.execute(
-            "UPDATE fact_checkpoints SET size = ?, facts = ?, stale = 0 WHERE okey = ?",
+            "UPDATE fact_checkpoints SET size = ?, facts = ? WHERE okey = ?",
             (len(state), zlib.compress(orjson.dumps(state), 6), at),
         )
         conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint = ?", (at,))

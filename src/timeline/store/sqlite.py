@@ -882,6 +882,42 @@ class EventStore:
         for chunk in id_chunks(ids):
             yield from self.read(where.but(ids=chunk))
 
+    def read_positions(self, positions: Iterable[int]) -> Iterator[RecordedEvent]:
+        """The stored events at these log positions, by position (one read per chunk of
+        positions: a refold looks up the events its facts' versions name)."""
+        decode, loads = self.codec.decode_trusted, loads_trusted
+        ordered = sorted(set(positions))
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = (
+                "SELECT e.position, e.story, e.version, e.recorded_at, e.payload FROM events e "
+                f"WHERE e.position IN ({marks}) ORDER BY e.position"
+            )
+            for position, story_, version, recorded_at, payload in self._stream(sql, chunk):
+                yield RecordedEvent(
+                    position=position,
+                    story=story_,
+                    version=version,
+                    recorded_at=from_text(recorded_at),
+                    event=decode(loads(payload)),
+                )
+
+    def target_links(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``(id, target id)`` of every stored event of each ``(type name, target
+        field)``: what each correction or retraction names, read from the payloads in
+        SQL (nothing decoded)."""
+        links: list[tuple[str, str]] = []
+        with self.guard():
+            for type_name, field in fields:
+                links.extend(
+                    self.conn.execute(
+                        "SELECT id, json_extract(payload, ?) FROM events WHERE type = ?",
+                        ("$." + field, type_name),
+                    ).fetchall()
+                )
+        return [(i, t) for i, t in links if isinstance(t, str)]
+
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         with self.guard():
             cursor = self.conn.execute(sql, params)
