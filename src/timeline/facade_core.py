@@ -81,9 +81,12 @@ class TimelineCore:
         self._materializable = materializable(self._projections)
         self._topics: tuple[tuple[int, int], frozenset[str]] | None = None
         self._named_topics: set[str] = set()
-        # (change marker, the corrected events under current knowledge): what every
-        # query bounded only by ``at`` needs to judge replacements, read once per change
-        self._corrected: tuple[tuple[int, int], list[Any]] | None = None
+        # (change marker, the corrected events under current knowledge, the log's head
+        # and its row then): what every query bounded only by ``at`` needs to judge
+        # replacements, read again only when corrections or retractions were appended
+        self._corrected: tuple[tuple[int, int], list[Any], int, tuple[Any, ...] | None] | None = (
+            None
+        )
         # (change marker, snapshots, names resolved, vague extent) while the snapshots
         # answer single-fact lookups exactly: checked again only after a change
         self._fast: (

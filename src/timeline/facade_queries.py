@@ -15,6 +15,7 @@ from timeline.bitemporal import (
     corrected_originals,
     fold_events,
     ignored_type_names,
+    meta_type_names,
     read_fields,
     uncertain_ids,
 )
@@ -251,8 +252,34 @@ class TimelineQueries(TimelineCore):
             return uncertain_ids(self._store, bounds)
         marker = self._store.change_marker()
         if self._corrected is None or self._corrected[0] != marker:
-            self._corrected = (marker, corrected_originals(self._store, _CURRENT_KNOWLEDGE))
+            head = self._store.head()
+            if self._corrected is not None and self._same_corrections(*self._corrected[2:], head):
+                self._corrected = (marker, self._corrected[1], head, self._row_at(head))
+            else:
+                found = corrected_originals(self._store, _CURRENT_KNOWLEDGE)
+                self._corrected = (marker, found, head, self._row_at(head))
         return uncertain_ids(self._store, bounds, self._corrected[1])
+
+    def _row_at(self, position: int) -> tuple[Any, ...] | None:
+        """The stored row at ``position`` (its hash seals the log up to it); ``None``
+        also when the store cannot say (its corrected events are then read each time)."""
+        raw: Callable[[int, int], list[tuple[Any, ...]]] | None = getattr(
+            self._store, "raw_rows", None
+        )
+        rows = raw(position - 1, 1) if raw is not None and position else []
+        return rows[0] if rows else None
+
+    def _same_corrections(self, head: int, row: tuple[Any, ...] | None, now: int) -> bool:
+        """Whether the log, at ``now``, still holds the same corrections and retractions
+        as when it ended at ``head`` with ``row``: the same row there (the hash chain
+        seals what precedes it) and none appended since. After an append of plain
+        events (a backdated one, say) the corrected events are not read again."""
+        if now < head or row is None or self._row_at(head) != row:
+            return False
+        since = EventFilter(
+            types=meta_type_names(self._store), after_position=head, upto_position=now
+        )
+        return next(iter(self._store.read(since)), None) is None
 
     def replay(
         self,

@@ -159,3 +159,51 @@ def test_exports_show_the_inquiry_as_people_write_it(h200: tl.Timeline, fmt: str
     h200.export(fmt, out)
     assert "8\u201310 Dec 2025" in out.getvalue()
     assert "2025-12-09" not in out.getvalue()
+
+
+def test_a_correction_to_a_period_after_a_plain_append_makes_the_fact_possible(
+    store: tl.Timeline,
+) -> None:
+    # the corrected events are kept across appends of plain events and read again
+    # once a correction is appended
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+
+    def said(n: int, position: str) -> tl.Event:
+        return tl.Announcement(
+            id=f"a{n}", occurred_at=day.replace(day=n), actor="x", topic="t", position=position
+        )
+
+    store.append([said(2, "supports")], story="s")
+    first = store.state(at="2025-03-10").stance("x", "t")
+    assert first is not None
+    assert (first.position.value, first.certain) == ("supports", True)
+    store.append([said(1, "opposes")], story="s")  # backdated, plain
+    assert store.state(at="2025-03-10").stance("x", "t") == first
+    store.append(
+        [
+            tl.Correction(
+                id="fix",
+                occurred_at=datetime(2025, 3, 12, tzinfo=UTC),
+                corrects="a2",
+                replacement=tl.Announcement(
+                    id="a2",
+                    occurred_at=datetime(2025, 3, 5, tzinfo=UTC),
+                    occurred_until=datetime(2025, 3, 20, tzinfo=UTC),
+                    actor="x",
+                    topic="t",
+                    position="supports",
+                ),
+            )
+        ],
+        story="s",
+    )
+    now = store.state(at="2025-03-10").stance("x", "t")
+    assert now is not None
+    assert (now.position.value, now.certain) == ("supports", False)
+    sure = store.state(at="2025-03-10", certain=True).stance("x", "t")
+    assert sure is not None
+    assert sure.position.value == "opposes"  # without the replacement, only possible then
+    for at, expected in (("2025-03-02", ("opposes", True)), ("2025-03-25", ("supports", True))):
+        fact = store.state(at=at).stance("x", "t")
+        assert fact is not None
+        assert (fact.position.value, fact.certain) == expected, at
