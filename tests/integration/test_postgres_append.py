@@ -298,3 +298,22 @@ def test_a_store_of_the_0013_schema_migrates_and_its_appends_index_alike(
             "AND pronamespace = current_schema()::regnamespace"
         ).fetchone()
     assert row == (1,)
+
+
+def test_text_with_quotes_backslashes_and_braces_arrives_as_written(postgres_url: str) -> None:
+    hostile = 'a "quoted" word, a back\\slash \\" {braced, NULL} \'single\' \\\\ naïve\tend'
+    with tl.Timeline.open(postgres_url) as store:
+        store.append([_event(1)], story="s")
+        store.append([_event(2)], story="s")
+        counting = _Counting(store.store.conn)  # type: ignore[attr-defined]
+        store.store.conn = counting  # type: ignore[attr-defined]
+        store.append([attrs.evolve(_event(3), summary=hostile, attribution='"x" \\')], story="s")
+        store.store.conn = counting._conn  # type: ignore[attr-defined]
+        assert len(counting.statements) == 1
+        assert store.verify() == 3
+        found = store.get("e0003")
+        assert found is not None
+        assert found.event.summary == hostile
+        assert [h.record.event.id for h in store.search("braced")] == ["e0003"]
+    stored, built = _documents(postgres_url)
+    assert stored == built

@@ -157,8 +157,18 @@ class _Seen:
 
 _APPEND_CALL = (
     "SELECT * FROM timeline_append("
-    "%s, %s, %b::text[], %s, %s, %s, %s, %s, %b::text[], %b::text[], %b::text[])"
+    "%s, %s, %s::text[], %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[])"
 )
+
+
+def _text_array(values: Iterable[str]) -> str:
+    """A ``text[]`` literal of ``values``, each quoted: one string for the driver to
+    pass as it is (adapting a list element by element costs the writer more)."""
+    return (
+        "{"
+        + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values])
+        + "}"
+    )
 
 
 def _psycopg() -> Any:
@@ -599,10 +609,14 @@ class PostgresEventStore:
     ) -> _Seen:
         """One call of ``timeline_append``: what the server saw under the lock."""
         rows = [] if staged is None else staged.rows
-        # flat text arrays, sent binary: a dozen arrays of one value cost more
-        flat = [str(v) for row in rows for i, v in enumerate(row) if i != 2]
-        actor_flat = [] if staged is None else [str(v) for r in staged.actor_rows for v in r]
-        search_flat = [] if staged is None else [t for r in staged.search_rows for t in r[1]]
+        # flat text arrays: a dozen arrays of one value cost more
+        flat = _text_array(str(v) for row in rows for i, v in enumerate(row) if i != 2)
+        actor_flat = _text_array(
+            [] if staged is None else [str(v) for r in staged.actor_rows for v in r]
+        )
+        search_flat = _text_array(
+            [] if staged is None else [t for r in staged.search_rows for t in r[1]]
+        )
         head = None if seen is None else seen.head
         server_clock = isinstance(self.clock, _ServerClock)
         now = staged.now if staged is not None else None
@@ -611,7 +625,7 @@ class PostgresEventStore:
             (
                 f"{int(self.busy_timeout * 1000)}ms",
                 story,
-                [e.id for e in batch],
+                _text_array(e.id for e in batch),
                 -1 if seen is None else (head[0] if head else 0),
                 "" if head is None else head[2],
                 -1 if seen is None else seen.actors,
