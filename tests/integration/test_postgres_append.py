@@ -317,3 +317,26 @@ def test_text_with_quotes_backslashes_and_braces_arrives_as_written(postgres_url
         assert [h.record.event.id for h in store.search("braced")] == ["e0003"]
     stored, built = _documents(postgres_url)
     assert stored == built
+
+
+def test_actors_registered_on_the_way_keep_the_lookup_without_reading_it_again(
+    postgres_url: str,
+) -> None:
+    with tl.Timeline.open(postgres_url) as store:
+        store.register_actor("gov", name="Government", aliases=["The State"])
+        store.append([_event(1)], story="s")
+        for n in range(2, 6):
+            store.append([_event(n, actor=f"new-{n}")], story="s")  # registers new-n
+            counting = _Counting(store.store.conn)  # type: ignore[attr-defined]
+            store.store.conn = counting  # type: ignore[attr-defined]
+            store.append([_event(n + 10, actor="the state")], story="s")
+            store.append([_event(n + 20, actor=f"NEW-{n}")], story="s")
+            store.store.conn = counting._conn  # type: ignore[attr-defined]
+            assert len(counting.statements) == 2  # one trip each, no look-up read
+        assert [e.id for e in store.events(actor="new-3")] == ["e0003", "e0023"]
+        assert [e.id for e in store.events(actor="gov")][-1] == "e0015"
+        assert store.verify() == 13
+    stored, built = _documents(postgres_url)
+    assert stored == built
+    with tl.Timeline.open(postgres_url) as again:
+        assert {a.id for a in again.actors()} == {"gov", "new-2", "new-3", "new-4", "new-5"}

@@ -505,7 +505,23 @@ class PostgresEventStore:
         self._seen = self._staged_seen
         if staged is None:
             return AppendResult()
+        if staged.new_actors and not declared and self._staged_seen is not None:
+            self._keep_lookup(staged, self._staged_seen.actors)
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
+
+    def _keep_lookup(self, staged: _PgBatch, actors: int) -> None:
+        """After a committed append that registered only unknown actor ids (each its
+        own name, no aliases): the cached lookup with them added is the one a new read
+        would give (no id, alias or name it holds folds like theirs, or they would not
+        have been unknown), so the writer's next append reads none of it again."""
+        lookup, texts = dict(staged.lookup), dict(self._actor_texts)
+        for actor in staged.new_actors.values():
+            if actor.name != actor.id or actor.aliases or actor.kind:
+                return
+            lookup[fold(actor.id)] = actor.id
+            texts[actor.id] = f"{actor.id} {actor.id} []"
+        self._lookup = (actors, lookup)
+        self._actor_texts = texts
 
     # --- one round trip -------------------------------------------------------
 
