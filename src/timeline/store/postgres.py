@@ -38,7 +38,7 @@ from timeline.errors import (
     TimelineError,
     ValidationError,
 )
-from timeline.identity import fold
+from timeline.identity import IdentityIndex, fold
 from timeline.store._batch import (
     Batch,
     check_append,
@@ -61,7 +61,7 @@ from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse, plai
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
 from timeline.store.registrations import check as check_registrations
-from timeline.store.registrations import set_titles, upsert_actors
+from timeline.store.registrations import set_titles, stored_identity, upsert_actors
 from timeline.times import from_text
 
 if TYPE_CHECKING:
@@ -213,6 +213,10 @@ class PostgresEventStore:
         self._writes = 0
         self._lookup: tuple[int, dict[str, str]] | None = None
         self._actor_texts: dict[str, str] = {}  # with the lookup: see search_texts()
+        # the identity index as of store_changes.actors (see _stage), and the one an
+        # append in progress keeps up (kept once it commits)
+        self._identity: tuple[int, IdentityIndex] | None = None
+        self._new_identity: IdentityIndex | None = None
         self._actors_seen = -1  # store_changes.actors when last read
         self.is_replica = False  # a standby server: read-only, learns by reading
         self._pg = _psycopg()
@@ -492,6 +496,7 @@ class PostgresEventStore:
                     self._write_staged(staged, story, copied=True)
         except BaseException as exc:
             self._seen = None
+            self._new_identity = None
             if not isinstance(exc, ConcurrencyError):  # raised before any actor is written
                 self._lookup = None  # actors cached inside it may be rolled back
             self._rollback()
@@ -507,6 +512,9 @@ class PostgresEventStore:
             return AppendResult()
         if staged.new_actors and not declared and self._staged_seen is not None:
             self._keep_lookup(staged, self._staged_seen.actors)
+            index, self._new_identity = self._new_identity, None
+            if index is not None and not index.stale:  # kept up by the upsert, committed
+                self._identity = (self._staged_seen.actors, index)
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
 
     def _keep_lookup(self, staged: _PgBatch, actors: int) -> None:
@@ -744,7 +752,14 @@ class PostgresEventStore:
         )
         staged.add_all(batch)
         if staged.new_actors:
-            self._upsert_actors(staged.new_actors.values())
+            # the identity index this writer kept, if no actor changed since: a new
+            # actor is checked against it instead of every stored actor read again
+            kept, self._identity = self._identity, None
+            if not declared and kept is not None and kept[0] == int(actors):
+                self._new_identity = kept[1]
+            else:
+                self._new_identity = stored_identity(_Qmark(conn))
+            self._upsert_actors(staged.new_actors.values(), index=self._new_identity)
         if staged.rows:
             last_row = staged.rows[-1]
             self._staged_seen.head = (last_row[0], last_row[9], last_row[12])
@@ -870,13 +885,14 @@ class PostgresEventStore:
         with self.write():
             self._upsert_actors(declared)
 
-    def _upsert_actors(self, actors: Iterable[Actor]) -> None:
+    def _upsert_actors(self, actors: Iterable[Actor], index: IdentityIndex | None = None) -> None:
         actors = list(actors)
         if actors:
             self.conn.execute("UPDATE store_changes SET actors = actors + 1")
             self._actor_bumps += 1
-        upsert_actors(_Qmark(self.conn), actors, alias_owner=_ALIAS_OWNER)
+        upsert_actors(_Qmark(self.conn), actors, alias_owner=_ALIAS_OWNER, index=index)
         self._lookup = None
+        self._identity = None
 
     def _set_titles(self, titles: Iterable[tuple[str, str | None]]) -> None:
         """Give stories these titles (``None`` keeps a story's title), registering each
