@@ -34,7 +34,7 @@ import attrs
 from timeline import events as ev
 from timeline.bitemporal import (
     Bounds,
-    corrections_for,
+    Placed,
     fold_events,
     ignored_type_names,
     meta_type_names,
@@ -505,6 +505,10 @@ class Snapshots:
         # read from _cache_from on (the earliest fold key the refold reads them at)
         self._cached: dict[str, tuple[list[str], list[str | None], dict[int, Any]]] | None = None
         self._cache_from = ""
+        # the log's corrections and retractions up to a position, and the events they
+        # target, read once and extended as the log grows (cleared after a rollback)
+        self._metas_read: tuple[int, list[RecordedEvent]] = (0, [])
+        self._targets_read: dict[str, RecordedEvent] = {}
 
     # --- reading ---------------------------------------------------------------------
 
@@ -706,7 +710,7 @@ class Snapshots:
         except StoreError:
             self._fold = None
             self._fresh = None
-            self.codec.forget()
+            self._forget()
             return False
         finally:
             self.store.wait = True
@@ -800,7 +804,7 @@ class Snapshots:
         try:
             self.store.write_versions(cp, rows, self.codec.dumps, done)
         except BaseException:
-            self.codec.forget()
+            self._forget()
             raise
         self._fold, self._fold_key = fold, last
         marker = self._marker_after_commit()
@@ -959,7 +963,7 @@ class Snapshots:
         try:
             self.store.write_versions(cp, batch, self.codec.dumps, done)
         except BaseException:
-            self.codec.forget()  # interned source ids may have been rolled back
+            self._forget()  # interned source ids may have been rolled back
             raise
         return done
 
@@ -1140,7 +1144,7 @@ class Snapshots:
         try:
             replace(cp, removed, rows, self.codec.dumps, done)
         except BaseException:
-            self.codec.forget()
+            self._forget()
             self._fold = None
             raise
         if fold is not None:
@@ -1176,7 +1180,7 @@ class Snapshots:
             return None  # corrects or retracts an event of this very batch
         registry = self.log.codec.registry
         ignored = set(ignored_type_names(self.log, self.projections))
-        metas = list(self.log.read(EventFilter(types=meta_type_names(self.log))))
+        metas = self._metas(self.log.head())
         retracted, replaced = resolve_meta(metas)
         versions: dict[str, list[ev.Event]] = {}
         policy_from = _MAX
@@ -1457,7 +1461,14 @@ class Snapshots:
         since = from_text(start.split("#")[0])
 
         def policies(upto: int) -> list[tuple[str, ev.Event]]:
-            stream = fold_events(self.log, Bounds(), upto=upto, occurred_from=since, ignore=ignore)
+            stream = fold_events(
+                self.log,
+                Bounds(),
+                upto=upto,
+                occurred_from=since,
+                ignore=ignore,
+                corrections=self._corrections(upto, since),
+            )
             out: list[tuple[str, ev.Event]] = []
             for at, position, event in stream:
                 key = okey(at, position)
@@ -1684,7 +1695,7 @@ class Snapshots:
         policy_name = registry.of(ev.PolicyChange).name
         earliest = min(buyers.values())
         since = from_text(earliest.split("#")[0])
-        meta = corrections_for(self.log, Bounds(), head, since)  # read once, for every stream
+        meta = self._corrections(head, since)  # read once, for every stream
         policies = [
             (okey(at, position), event)
             for at, position, event in fold_events(
@@ -1899,6 +1910,49 @@ class Snapshots:
             return self._stored_cached(self._cached, _key_text(projection, key), at)
         text = self.store.fact_at(_key_text(projection, key), at)
         return None if text is None else self._loads(text)
+
+    def _metas(self, upto: int) -> list[RecordedEvent]:
+        """The corrections and retractions up to log position ``upto``: read once, then
+        only those appended since (every refold needs them; the log only grows)."""
+        seen, metas = self._metas_read
+        if upto > seen:
+            names = meta_type_names(self.log)
+            more = self.log.read(EventFilter(types=names, after_position=seen, upto_position=upto))
+            metas = [*metas, *more]
+            self._metas_read = (upto, metas)
+        return metas if upto >= seen else [m for m in metas if m.position <= upto]
+
+    def _corrections(self, upto: int, since: datetime) -> tuple[set[str], list[Placed]]:
+        """:func:`~timeline.bitemporal.corrections_for` of the whole log up to ``upto``
+        from ``since``, from the corrections and targets read once (:meth:`_metas`)."""
+        retracted, replaced = resolve_meta(self._metas(upto))
+        known = self._targets_read
+        missing = sorted(i for i in replaced if i not in known)
+        if missing:
+            known.update((r.id, r) for r in self.log.read_ids(missing))
+        replacements: list[Placed] = []
+        for target, correction in replaced.items():
+            original = known.get(target)
+            if original is None or original.id in retracted or original.position > upto:
+                continue
+            event = replacement_of(original, correction)
+            if event.occurred_at >= since:
+                replacements.append(
+                    Placed(
+                        occurred_at=event.occurred_at,
+                        position=original.position,
+                        record=original,
+                        event=event,
+                    )
+                )
+        replacements.sort()
+        return retracted | set(replaced), replacements
+
+    def _forget(self) -> None:
+        """After a rolled-back write: drop what was read or interned inside it."""
+        self.codec.forget()
+        self._metas_read = (0, [])
+        self._targets_read = {}
 
     def _stored_cached(
         self,
