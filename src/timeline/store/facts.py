@@ -236,20 +236,28 @@ class SQLiteSnapshotStore:
 
     @staticmethod
     def _put(conn: Any, cp: Checkpoint) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO snapshot_checkpoint (scope, position, okey, "
-            "max_reported_at, max_recorded_at, signature, complete) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                _SCOPE,
-                cp.position,
-                cp.okey,
-                cp.max_reported,
-                cp.max_recorded,
-                cp.signature,
-                int(cp.complete),
-            ),
+        # an UPDATE in place (the common case: every upkeep) writes the row's page
+        # alone; INSERT OR REPLACE would delete and insert it, its key index too
+        values = (
+            cp.position,
+            cp.okey,
+            cp.max_reported,
+            cp.max_recorded,
+            cp.signature,
+            int(cp.complete),
+            _SCOPE,
         )
+        updated = conn.execute(
+            "UPDATE snapshot_checkpoint SET position = ?, okey = ?, max_reported_at = ?, "
+            "max_recorded_at = ?, signature = ?, complete = ? WHERE scope = ?",
+            values,
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                "INSERT INTO snapshot_checkpoint (position, okey, max_reported_at, "
+                "max_recorded_at, signature, complete, scope) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
 
     # --- full-state checkpoints -------------------------------------------------------
 
