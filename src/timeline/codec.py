@@ -366,16 +366,26 @@ class Codec:
         if fields is None:
             return self.decode_trusted
         wanted = frozenset(fields) | _ALWAYS_READ
-        table: dict[str, tuple[int, Callable[[Mapping[str, Any]], Any]]] = {}
-        for entry in self.registry:
-            plan = None if issubclass(entry.cls, _WHOLE) else self._plan(entry.cls)
-            if plan is not None:
-                table[entry.name] = (entry.version, plan.lean(wanted))
+        # per stored type name, as first met: (version, lean decoder), or None for
+        # a type decoded whole (a read meets a few of the registered types)
+        table: dict[str, tuple[int, Callable[[Mapping[str, Any]], Any]] | None] = {}
         whole = self.decode_trusted
+
+        def lean_for(name: str) -> tuple[int, Callable[[Mapping[str, Any]], Any]] | None:
+            found = None
+            if name in self.registry:
+                entry = self.registry.get(name)
+                plan = None if issubclass(entry.cls, _WHOLE) else self._plan(entry.cls)
+                if plan is not None:
+                    found = (entry.version, plan.lean(wanted))
+            table[name] = found
+            return found
 
         def decode(data: dict[str, Any]) -> ev.Event:
             name = data.get(_TYPE)
-            found = table.get(name) if type(name) is str else None
+            if type(name) is not str:
+                return whole(data)
+            found = table[name] if name in table else lean_for(name)
             if found is not None and data.get(_VERSION, found[0]) == found[0]:
                 try:
                     event: ev.Event = found[1](data)
