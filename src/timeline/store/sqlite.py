@@ -852,6 +852,10 @@ class EventStore:
         sql, params = self._select(
             "e.position, e.story, e.version, e.recorded_at, e.payload", where
         )
+        yield from self._records(sql, params)
+
+    def _records(self, sql: str, params: Sequence[Any]) -> Iterator[RecordedEvent]:
+        """Rows of ``position, story, version, recorded_at, payload`` as records."""
         decode, loads = self.codec.decode_trusted, loads_trusted
         for position, story_, version, recorded_at, payload in self._stream(sql, params):
             yield RecordedEvent(
@@ -885,7 +889,6 @@ class EventStore:
     def read_positions(self, positions: Iterable[int]) -> Iterator[RecordedEvent]:
         """The stored events at these log positions, by position (one read per chunk of
         positions: a refold looks up the events its facts' versions name)."""
-        decode, loads = self.codec.decode_trusted, loads_trusted
         ordered = sorted(set(positions))
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
@@ -894,14 +897,7 @@ class EventStore:
                 "SELECT e.position, e.story, e.version, e.recorded_at, e.payload FROM events e "
                 f"WHERE e.position IN ({marks}) ORDER BY e.position"
             )
-            for position, story_, version, recorded_at, payload in self._stream(sql, chunk):
-                yield RecordedEvent(
-                    position=position,
-                    story=story_,
-                    version=version,
-                    recorded_at=from_text(recorded_at),
-                    event=decode(loads(payload)),
-                )
+            yield from self._records(sql, chunk)
 
     def target_links(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """``(id, target id)`` of every stored event of each ``(type name, target
