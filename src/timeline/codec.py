@@ -25,7 +25,7 @@ from timeline import events as ev
 from timeline._codegen import compile_function
 from timeline.errors import TimelineError, UnknownEventTypeError, ValidationError
 from timeline.registry import Registry, default_registry
-from timeline.times import Precision, is_utc_representable, parse_instant, parse_period
+from timeline.times import Precision, full_timestamp, parse_instant, parse_period
 
 __all__ = [
     "Codec",
@@ -132,17 +132,8 @@ class Codec:
 
     @staticmethod
     def _structure_datetime(value: object, _tp: object) -> datetime:
-        if type(value) is str and len(value) > 10:
-            # a full timestamp, the common case: what parse_instant ends with, without
-            # its partial forms (a longer text is none of them) and its wording
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                pass
-            else:
-                if parsed.tzinfo is not None and is_utc_representable(parsed):
-                    return parsed
-        return parse_instant(value)[0]
+        parsed = full_timestamp(value)
+        return parsed if parsed is not None else parse_instant(value)[0]
 
     @staticmethod
     def _structure_enum(value: object, tp: type[enum.Enum]) -> enum.Enum:

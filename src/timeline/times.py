@@ -65,6 +65,20 @@ def is_utc_representable(value: datetime) -> bool:
     return True
 
 
+def full_timestamp(value: object) -> datetime | None:
+    """``value`` when it is the common case, a full aware ISO timestamp that fits in
+    UTC (what :func:`parse_instant` returns for it, without trying the partial forms);
+    else ``None``."""
+    if type(value) is str and len(value) > 10:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is not None and is_utc_representable(parsed):
+            return parsed
+    return None
+
+
 def _representable(value: datetime, shown: object, field: str | None) -> datetime:
     if not is_utc_representable(value):
         raise ValidationError(
@@ -144,15 +158,9 @@ def parse_bound(value: TimeInput, *, field: str | None = None) -> datetime:
     Raises:
         ValidationError: as :func:`parse_instant`.
     """
-    if isinstance(value, str) and len(value) > 10:
-        # a full timestamp, the common case for programs: skip the partial-date forms
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is not None and is_utc_representable(parsed):
-                return parsed
+    parsed = full_timestamp(value)
+    if parsed is not None:
+        return parsed
     start, implied = parse_instant(value, field=field)
     if implied is None:
         return start
