@@ -158,6 +158,8 @@ def test_the_page_is_usable_from_the_keyboard(browser_context: Any, h200_page: P
     else:
         raise AssertionError("the h200-0005 marker never receives the keyboard focus")
     page.keyboard.press("Enter")
+    # following the link and the page's hashchange handler run after the key press
+    page.wait_for_function("document.querySelector('details#ev-h200-0005').open", timeout=5_000)
     assert page.locator("details#ev-h200-0005").evaluate("d => d.open") is True
     assert w.errors == []
 
