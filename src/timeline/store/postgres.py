@@ -46,18 +46,17 @@ from timeline.store._batch import (
     refuse_nul_in_actors,
 )
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
+from timeline.store._pg_search import as_tsquery, search_texts, text_array
+from timeline.store._pg_snapshots import PostgresSnapshotStore
 from timeline.store._where import POSTGRES, order_by
 from timeline.store._where import where as where_sql
 from timeline.store.base import (
     EVERYTHING,
-    Checkpoint,
-    CheckpointMoved,
     EventFilter,
-    FactRow,
     vague_extent_of,
 )
 from timeline.store.integrity import STORED, check_continues, verify_rows
-from timeline.store.query_syntax import Query, Term, is_sqlite_only, parse, plain
+from timeline.store.query_syntax import is_sqlite_only, parse, plain
 from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHit
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
 from timeline.store.registrations import check as check_registrations
@@ -159,16 +158,6 @@ _APPEND_CALL = (
     "SELECT * FROM timeline_append("
     "%s, %s, %s::text[], %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[])"
 )
-
-
-def _text_array(values: Iterable[str]) -> str:
-    """A ``text[]`` literal of ``values``, each quoted: one string for the driver to
-    pass as it is (adapting a list element by element costs the writer more)."""
-    return (
-        "{"
-        + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values])
-        + "}"
-    )
 
 
 def _psycopg() -> Any:
@@ -634,11 +623,11 @@ class PostgresEventStore:
         """One call of ``timeline_append``: what the server saw under the lock."""
         rows = [] if staged is None else staged.rows
         # flat text arrays: a dozen arrays of one value cost more
-        flat = _text_array(str(v) for row in rows for i, v in enumerate(row) if i != 2)
-        actor_flat = _text_array(
+        flat = text_array(str(v) for row in rows for i, v in enumerate(row) if i != 2)
+        actor_flat = text_array(
             [] if staged is None else [str(v) for r in staged.actor_rows for v in r]
         )
-        search_flat = _text_array(
+        search_flat = text_array(
             [] if staged is None else [t for r in staged.search_rows for t in r[1]]
         )
         head = None if seen is None else seen.head
@@ -649,7 +638,7 @@ class PostgresEventStore:
             (
                 f"{int(self.busy_timeout * 1000)}ms",
                 story,
-                _text_array(e.id for e in batch),
+                text_array(e.id for e in batch),
                 -1 if seen is None else (head[0] if head else 0),
                 "" if head is None else head[2],
                 -1 if seen is None else seen.actors,
@@ -1071,7 +1060,7 @@ class PostgresEventStore:
                 "-word and prefix*",
                 field="query",
             )
-        tsquery, tsparams = _tsquery(plain(query) if raw is False else parse(query))
+        tsquery, tsparams = as_tsquery(plain(query) if raw is False else parse(query))
         join, condition, params = self._where(where)
         start, stop = (m.replace('"', "").replace(",", "") for m in markers)
         sql = (
@@ -1306,70 +1295,6 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _tsquery(query: Query) -> tuple[str, list[str]]:
-    """The query as a ``tsquery`` SQL expression and its parameters."""
-    params: list[str] = []
-
-    def term(t: Term) -> str:
-        if t.prefix:
-            params.append(" <-> ".join([*t.words[:-1], t.words[-1] + ":*"]))
-            return "to_tsquery('english', %s)"
-        params.append(" ".join(t.words))
-        return "phraseto_tsquery('english', %s)"
-
-    parts = ["(" + " || ".join(term(t) for t in group) + ")" for group in query.groups]
-    parts += ["!!" + term(t) for t in query.excluded]
-    return " && ".join(parts), params
-
-
-class _NotPlain(Exception):
-    """A searched field holds something other than a string: the server spells it."""
-
-
-def _field(obj: object, key: str) -> str | None:
-    """``obj ->> key`` on a JSON value, for an absent, null or string value."""
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    if value is None or isinstance(value, str):
-        return value
-    raise _NotPlain
-
-
-def _ws(*parts: str | None) -> str:
-    """``concat_ws(' ', ...)``: the parts that are not null, a space apart."""
-    return " ".join(p for p in parts if p is not None)
-
-
-def search_texts(
-    data: Mapping[str, Any], actors: Sequence[str], actor_texts: Mapping[str, str]
-) -> tuple[str, str, str, str] | None:
-    """An event's searched text, weights A to D, spelled exactly as
-    :data:`SEARCH_DOCUMENT` spells it from the stored payload and the actors'
-    rows, so that the append sends it and the server only builds the tsvector.
-    ``None``: a field holds another JSON type (the server then reads the payload)."""
-    try:
-        replacement = data.get("replacement")
-        summary = _ws(
-            _field(data, "summary"), _field(replacement, "summary"), _field(data, "reason")
-        )
-        quote = _ws(_field(data, "quote"), _field(replacement, "quote"))
-        sources = data.get("sources")
-        cited = None
-        if isinstance(sources, list) and sources:
-            cited = " ".join(
-                _ws(_field(s, "headline"), _field(s, "publisher"), _field(s, "origin"))
-                for s in sources
-            )
-        if cited is None:
-            source = data.get("source")
-            cited = _ws(_field(source, "headline"), _field(source, "publisher"))
-        attributed = _ws(_field(data, "attribution"), cited)
-    except _NotPlain:
-        return None
-    if not all(a in actor_texts for a in actors):
-        return None
-    return summary, quote, attributed, " ".join(actor_texts[a] for a in actors)
-
-
 class _PgBatch(Batch):
     """The batch builder, with PostgreSQL's JSON functions where it looks up sources."""
 
@@ -1410,119 +1335,3 @@ class _PgBatch(Batch):
             via=data.get("via"),
             origin=data.get("origin"),
         )
-
-
-class PostgresSnapshotStore:
-    """Fact versions kept beside the log in the same schema (see ``SQLiteSnapshotStore``)."""
-
-    def __init__(self, store: PostgresEventStore) -> None:
-        self._store = store
-        self.wait = True  # False: give up at once when another writer holds the lock
-
-    def checkpoint(self) -> Checkpoint | None:
-        """The checkpoint, or ``None`` before the first build."""
-        rows = self._store._query(
-            "SELECT position, okey, max_reported_at, max_recorded_at, signature, complete "
-            "FROM snapshot_checkpoint WHERE scope = 'all'"
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        return Checkpoint(int(row[0]), row[1], row[2], row[3], row[4], bool(row[5]))
-
-    def _expect(self, expected: Checkpoint | None) -> None:
-        if self.checkpoint() != expected:
-            raise CheckpointMoved(f"{self._store.label}: the snapshot checkpoint moved")
-
-    def begin(
-        self, expected: Checkpoint | None, checkpoint: Checkpoint, *, delete_from: str | None
-    ) -> None:
-        """Check ``expected``, drop versions from ``delete_from`` on, write ``checkpoint``."""
-        with self._store.write(wait=self.wait):
-            conn = self._store.conn
-            self._expect(expected)
-            if delete_from == "":
-                conn.execute("DELETE FROM fact_versions")
-                conn.execute("DELETE FROM fact_keys")
-            elif delete_from is not None:
-                conn.execute(
-                    'DELETE FROM fact_versions WHERE okey COLLATE "C" >= %s', (delete_from,)
-                )
-            self._put(checkpoint)
-
-    def write_versions(
-        self,
-        expected: Checkpoint,
-        rows: Sequence[FactRow],
-        dumps: Callable[[Any], str | None],
-        checkpoint: Checkpoint,
-    ) -> None:
-        """Check ``expected``, store the versions, move to ``checkpoint``: one transaction."""
-        with self._store.write(wait=self.wait):
-            self._expect(expected)
-            with self._store.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO fact_versions (key, okey, fact) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (key, okey) DO UPDATE SET fact = excluded.fact",
-                    [(k, o, dumps(f)) for k, o, f in rows],
-                )
-                cur.executemany(
-                    "INSERT INTO fact_keys (key) VALUES (%s) ON CONFLICT DO NOTHING",
-                    [(k,) for k in {k for k, _, _ in rows}],
-                )
-            self._put(checkpoint)
-
-    def _put(self, cp: Checkpoint) -> None:
-        self._store.conn.execute(
-            "INSERT INTO snapshot_checkpoint (scope, position, okey, max_reported_at, "
-            "max_recorded_at, signature, complete) VALUES ('all', %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (scope) DO UPDATE SET position = excluded.position, "
-            "okey = excluded.okey, max_reported_at = excluded.max_reported_at, "
-            "max_recorded_at = excluded.max_recorded_at, signature = excluded.signature, "
-            "complete = excluded.complete",
-            (cp.position, cp.okey, cp.max_reported, cp.max_recorded, cp.signature, cp.complete),
-        )
-
-    def facts_at(self, okey: str, *, inclusive: bool) -> Iterator[tuple[str, str]]:
-        """Each fact's latest version at (or before) ``okey``; removed facts left out."""
-        op = "<=" if inclusive else "<"
-        rows = self._store._query(
-            "SELECT k.key, (SELECT v.fact FROM fact_versions v WHERE v.key = k.key "
-            f'AND v.okey COLLATE "C" {op} %s ORDER BY v.okey COLLATE "C" DESC LIMIT 1) '
-            "FROM fact_keys k",
-            (okey,),
-        )
-        return ((key, fact) for key, fact in rows if fact is not None)
-
-    def fact_at(self, key: str, okey: str) -> str | None:
-        """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
-        rows = self._store._query(
-            'SELECT fact FROM fact_versions WHERE key = %s AND okey COLLATE "C" <= %s '
-            'ORDER BY okey COLLATE "C" DESC LIMIT 1',
-            (key, okey),
-        )
-        return None if not rows else rows[0][0]
-
-    def source_ref(self, text: str) -> int:
-        """The number of an interned source, interning it now if new."""
-        rows = self._store._query(
-            "WITH ins AS (INSERT INTO fact_sources (source) VALUES (%s) "
-            "ON CONFLICT (digest) DO NOTHING RETURNING id) "
-            "SELECT id FROM ins UNION ALL SELECT id FROM fact_sources WHERE digest = md5(%s)",
-            (text, text),
-        )
-        return int(rows[0][0])
-
-    def sources(self, after: int = 0) -> list[tuple[int, str]]:
-        """Interned sources numbered above ``after``, in order."""
-        rows = self._store._query(
-            "SELECT id, source FROM fact_sources WHERE id > %s ORDER BY id", (after,)
-        )
-        return [(int(ref), text) for ref, text in rows]
-
-    def sources_with_ids(self, refs: Sequence[int]) -> list[tuple[int, str]]:
-        """The interned sources with these numbers (a cold lookup reads only these)."""
-        rows = self._store._query(
-            "SELECT id, source FROM fact_sources WHERE id = ANY(%s)", (list(refs),)
-        )
-        return [(int(ref), text) for ref, text in rows]
