@@ -277,18 +277,24 @@ class _BuyerView(_KeyedView):
 
 
 def _reach(
-    event: ev.Event, key: str, buyers: dict[str, str], scope: dict[str, set[Hashable]]
+    event: ev.Event,
+    key: str,
+    buyers: dict[str, str],
+    scope: dict[str, set[Hashable]],
+    arrivals: dict[str, list[tuple[str, ev.Event]]] | None = None,
 ) -> str:
     """Mark what a policy change or an order event placed at fold key ``key`` refolds:
     each buyer it names from ``key`` on (``buyers``), with the intent it touches
-    (``scope``). Returns ``key`` for a policy change (restrictions replay from there),
-    else ``_MAX``."""
+    (``scope``), and the event itself as one to replay there (``arrivals``, if given).
+    Returns ``key`` for a policy change (restrictions replay from there), else ``_MAX``."""
     if type(event) is ev.PolicyChange:
         return key
     if type(event) in _ORDER_TYPES:
         for buyer in _buyers_of(event):
             buyers[buyer] = min(buyers.get(buyer, _MAX), key)
             scope.setdefault(buyer, set()).add(_intent_of(event, buyer))
+            if arrivals is not None:
+                arrivals.setdefault(buyer, []).append((key, event))
     return _MAX
 
 
@@ -1036,6 +1042,8 @@ class Snapshots:
         buyers: dict[str, str] = {}  # buyer -> the earliest fold key its intents change at
         # buyer -> the intents that change (keys), or the products / suppliers whose do
         scope: dict[str, set[Hashable]] = {}
+        # buyer -> the batch's inquiries and orders that now shape its intents, placed
+        arrivals: dict[str, list[tuple[str, ev.Event]]] = {}
         forward: list[tuple[str, ev.Event]] = []
         targets: set[str] = set()
         claims: list[tuple[str, ev.Event]] = []  # backdated denials and confirmations
@@ -1076,9 +1084,9 @@ class Snapshots:
                 return False  # a type of one's own: refold from it
             for stance_key in dict.fromkeys(stance_keys):
                 placed.setdefault(_key_text("stance", stance_key), []).append((key, event))
-            policy_from = min(policy_from, _reach(event, key, buyers, scope))
+            policy_from = min(policy_from, _reach(event, key, buyers, scope, arrivals))
         if targets:
-            found = self._place_targets(cp, new, targets, placed, buyers, scope, forward)
+            found = self._place_targets(cp, new, targets, placed, buyers, scope, arrivals, forward)
             if found is None:
                 return False
             policy_from = min(policy_from, found)
@@ -1114,7 +1122,7 @@ class Snapshots:
         ):
             return False
         if buyers and not self._refold_buyers(
-            cp, head, orders, buyers, scope, rows, dropped, finals, book, overlay
+            cp, orders, buyers, scope, arrivals, rows, dropped, finals, targets, book, overlay
         ):
             return False
         last = cp.okey
@@ -1167,13 +1175,15 @@ class Snapshots:
         placed: dict[str, list[tuple[str, ev.Event]]],
         buyers: dict[str, str],
         scope: dict[str, set[Hashable]],
+        arrivals: dict[str, list[tuple[str, ev.Event]]],
         forward: list[tuple[str, ev.Event]],
     ) -> str | None:
         """The facts that new corrections and retractions change: for each target, the
         stances and buyers every version of it (the original and each replacement)
         touches, from the earliest of their places on; where a target stands now joins
         ``placed`` (or ``forward``, folded on top, if it now sorts after everything
-        folded). Returns the earliest place of a policy change among them (``_MAX``:
+        folded); where an inquiry or order stands now joins ``arrivals``. Returns the
+        earliest place of a policy change among them (``_MAX``:
         none), whose restrictions refold from there. ``None``: refold from the earliest
         change instead (a correction of a correction or retraction, a target in this
         batch, a claim or a type of one's own)."""
@@ -1216,6 +1226,9 @@ class Snapshots:
                 continue
             for stance_key in _stance_keys(now) or ():
                 placed.setdefault(_key_text("stance", stance_key), []).append((stamp, now))
+            if type(now) in _ORDER_TYPES:
+                for buyer in _buyers_of(now):
+                    arrivals.setdefault(buyer, []).append((stamp, now))
         return policy_from
 
     def _fold_at(self, cp: Checkpoint) -> Fold:
@@ -1674,70 +1687,91 @@ class Snapshots:
     def _refold_buyers(
         self,
         cp: Checkpoint,
-        head: int,
         orders: Projection,
         buyers: dict[str, str],
         scope: dict[str, set[Hashable]],
+        arrivals: dict[str, list[tuple[str, ev.Event]]],
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str]],
         finals: dict[tuple[str, Hashable], Any],
+        targets: set[str],
         book: _ClaimBook | None = None,
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] | None = None,
     ) -> bool:
         """The order intents ``scope`` names, refolded from ``buyers[b]`` on: each one
         depends on nothing but its buyer's inquiries and orders of its supplier and
-        product and the restrictions in force (no other intent), so only those events
-        and the policy changes since are replayed on it; restrictions are read as
-        stored, or as ``overlay`` rebuilt them. The buyer's index of its intents changes
-        only where one of them is now created at another place."""
-        registry = self.log.codec.registry
-        names = registry.names()
-        order_names = {registry.of(cls).name for cls in _ORDER_TYPES}
-        policy_name = registry.of(ev.PolicyChange).name
-        earliest = min(buyers.values())
-        since = from_text(earliest.split("#")[0])
-        meta = self._corrections(head, since)  # read once, for every stream
-        policies = [
-            (okey(at, position), event)
-            for at, position, event in fold_events(
-                self.log,
-                Bounds(),
-                upto=head,
-                occurred_from=since,
-                ignore=[n for n in names if n != policy_name],
-                corrections=meta,
-            )
-            if type(event) is ev.PolicyChange
-        ]
+        product and the restrictions in force (no other intent). Replayed on it: the
+        events its own stored versions name (the index from a fact to its events), the
+        batch's events that now shape it (``arrivals``), and the policy changes the
+        versions of its restriction indexes name (``_restrictions_on`` its product or
+        supplier, for the buyer and the buyer's kind; as stored, or as ``overlay``
+        rebuilt them): every event that can change it, and no other. All of them are
+        read in one query, and only the corrections and retractions deciding their
+        fates are decoded. ``False``: a stored version names an event that no longer
+        stands there and is not one of ``targets`` (the stored history does not match
+        the log). The buyer's index of its intents changes only where one of them is
+        now created at another place."""
+        versions_after = getattr(self.store, "versions_after")  # noqa: B009 - checked by caller
+        overlay = overlay or {}
+        plans: list[tuple[str, str, set[Hashable], dict[str, Any]]] = []
         for buyer, start in sorted(buyers.items()):
             wanted = self._wanted_intents(cp, buyer, scope.get(buyer, set()))
             if not wanted:
                 continue
-            own = [
-                (okey(at, position), event)
-                for at, position, event in fold_events(
-                    self.log,
-                    Bounds(),
-                    upto=head,
-                    occurred_from=from_text(start.split("#")[0]),
-                    ignore=[n for n in names if n not in order_names],
-                    actor=buyer,
-                    corrections=meta,
+            before = _predecessor(start)
+            kind = self.ctx.kind_of(buyer)
+            holders = [buyer] if kind is None else [buyer, kind_target(kind)]
+            indexes = {
+                ("_restrictions_on", target, holder)
+                for fkey in wanted
+                for target in (fkey[3], fkey[2].casefold())  # type: ignore[index]
+                for holder in holders
+            }
+            named: set[str] = set()
+            for fkey in wanted:
+                named.update(versions_after(_key_text("orders", fkey), before))
+            steps: dict[str, Any] = {}
+            for index in sorted(indexes):
+                later = versions_after(_key_text("orders", index), before)
+                rebuilt = overlay.get(index)
+                if rebuilt is not None:  # stored up to the rebuild's start, rebuilt after
+                    later = [k for k in later if k <= rebuilt[0]]
+                    steps.update((k, None) for k, _ in rebuilt[2] if start <= k <= cp.okey)
+                named.update(later)
+            steps.update((k, None) for k in named)
+            for key, arrival in arrivals.get(buyer, ()):
+                if start <= key <= cp.okey:
+                    steps[key] = arrival  # a new placement wins over a stored one at its key
+            plans.append((buyer, start, wanted, steps))
+        if not plans:
+            return True
+        # the events the stored versions name (and the rebuilt policy changes), in one
+        # read, and the fates of those alone
+        wanted_keys = {k for _, _, _, steps in plans for k, e in steps.items() if e is None}
+        records = self._records_at(wanted_keys)
+        metas = self._metas_for(r.id for r in records.values())
+        for buyer, start, wanted, steps in plans:
+            replay: list[tuple[str, Any]] = []
+            for key, step in steps.items():
+                event = (
+                    step if step is not None else self._effective_at(key, metas, targets, records)
                 )
-                if type(event) in _ORDER_TYPES
-                and buyer in _buyers_of(event)
-                and _intent_of(event, buyer) in wanted
-            ]
-            steps: list[tuple[str, Any]] = [
-                (k, e)
-                for k, e in [*own, *policies]
-                if start <= k <= cp.okey  # later ones: the forward fold
-            ]
+                if event is None:
+                    return False  # the stored history does not match the log
+                if event is _MOVED:
+                    continue
+                kind_of = type(event)
+                if kind_of in _ORDER_TYPES:
+                    if buyer not in _buyers_of(event) or _intent_of(event, buyer) not in wanted:
+                        continue  # another buyer's or another intent's (a moved event)
+                elif kind_of is not ev.PolicyChange:
+                    continue  # a claim's place: the claim steps below check them
+                replay.append((key, event))
             if book is not None:
-                steps.extend((k, _CLAIM_STEP) for k in book.keys_between(start, cp.okey))
-            steps.sort(key=lambda pair: pair[0])
+                replay.extend((k, _CLAIM_STEP) for k in book.keys_between(start, cp.okey))
+            replay.sort(key=lambda pair: pair[0])
             if not self._refold_buyer(
-                cp, orders, buyer, start, wanted, steps, rows, dropped, finals, book, overlay or {}
+                cp, orders, buyer, start, wanted, replay, rows, dropped, finals, book, overlay
             ):
                 return False
         return True

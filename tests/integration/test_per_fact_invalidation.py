@@ -637,3 +637,85 @@ def test_backdated_claims_on_a_ban_and_its_lift_recheck_the_intents_they_block(
         assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
+
+
+class _CountingLog:
+    """The store as a refold sees it, counting every event record it reads."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self.records = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+    def _counted(self, found: Any) -> Any:
+        for item in found:
+            self.records += 1
+            yield item
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        return self._counted(self._log.read(*args, **kwargs))
+
+    def read_events(self, *args: Any, **kwargs: Any) -> Any:
+        return self._counted(self._log.read_events(*args, **kwargs))
+
+    def read_ids(self, *args: Any, **kwargs: Any) -> Any:
+        return self._counted(self._log.read_ids(*args, **kwargs))
+
+    def read_positions(self, *args: Any, **kwargs: Any) -> Any:
+        return self._counted(self._log.read_positions(*args, **kwargs))
+
+
+def test_an_intent_refold_reads_only_the_events_that_shape_the_intents_it_touches(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "reads.db"
+    at = [BASE + timedelta(hours=h) for h in range(200)]
+    ban = tl.PolicyChange(
+        id="ban", occurred_at=at[5], authority="a3", topic="t1", measure="ban",
+        product="P1", applies_to=("a1",),
+    )  # fmt: skip
+    lift = attrs.evolve(ban, id="lift", occurred_at=at[50], measure="lift")
+    history: list[tl.Event] = [ban, lift, *_statements(30)]
+    for i in range(10):  # the intent refolded: a1 orders P1 from s1
+        history.append(
+            tl.OrderPlaced(id=f"mine{i}", occurred_at=at[10 + 9 * i], buyer="a1",
+                           supplier="s1", product="P1")
+        )  # fmt: skip
+    for i in range(20):  # a1's other intent, another buyer's, bans on another product
+        history.append(
+            tl.OrderPlaced(id=f"other{i}", occurred_at=at[11 + 9 * (i % 10)], buyer="a1",
+                           supplier="s1", product="P2")
+        )  # fmt: skip
+        history.append(
+            tl.OrderPlaced(id=f"theirs{i}", occurred_at=at[12 + 9 * (i % 10)], buyer="a2",
+                           supplier="s1", product="P1")
+        )  # fmt: skip
+        history.append(
+            tl.PolicyChange(id=f"p3-{i}", occurred_at=at[13 + 9 * (i % 10)], authority="a3",
+                            topic="t1", measure="ban" if i % 2 else "lift", product="P3",
+                            applies_to=("a1",))
+        )  # fmt: skip
+    early = tl.Inquiry(
+        id="early", occurred_at=at[8], inquirers=("a1",), supplier="s1", product="p1"
+    )
+    with tl.Timeline.open(path) as live:
+        live.append(history, story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        counting = _CountingLog(snapshots.log)
+        snapshots.log = counting
+        live.append([early], story="s")
+        assert snapshots.log is counting
+        # the events a1's P1 intent has versions at from hour 8 on: its 10 orders and the
+        # lift (the ban is before the inquiry); none of a1's 20 other orders, a2's 20,
+        # the 20 policy changes on P3 or the 30 statements (the inquiry is in hand)
+        assert counting.records == 10 + 1
+        assert snapshots.folded == 10 + 1 + 1
+        intent = live.state(at=at[9]).order_intent("a1", "s1", "P1")
+        assert intent is not None
+        assert (intent.status, intent.blocked_by) == (tl.IntentStatus.EXPLORING, ("ban",))
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
