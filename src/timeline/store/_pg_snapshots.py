@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from timeline.store.base import Checkpoint, CheckpointMoved, FactRow
 
-if TYPE_CHECKING:
-    from timeline.store.postgres import PostgresEventStore
+
+class _Host(Protocol):
+    """What the snapshot store uses of the PostgreSQL event store it lives beside (a
+    protocol, so that this module does not import that one back)."""
+
+    label: str
+    conn: Any
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def write(self, *, wait: bool = True) -> AbstractContextManager[Any]: ...
+
 
 __all__ = ["PostgresSnapshotStore"]
 
@@ -16,7 +27,7 @@ __all__ = ["PostgresSnapshotStore"]
 class PostgresSnapshotStore:
     """Fact versions kept beside the log in the same schema (see ``SQLiteSnapshotStore``)."""
 
-    def __init__(self, store: PostgresEventStore) -> None:
+    def __init__(self, store: _Host) -> None:
         self._store = store
         self.wait = True  # False: give up at once when another writer holds the lock
 
