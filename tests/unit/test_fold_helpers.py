@@ -59,6 +59,8 @@ def sources(draw: st.DrawFn) -> ev.Source:
         publisher=draw(publishers),
         id=draw(st.sampled_from([None, "a", "b"])),
         origin=draw(st.sampled_from([None, "AP"])),
+        # same publisher and id, yet not equal: prepend must not take them for one
+        url=draw(st.sampled_from([None, "https://example.org/1"])),
     )
 
 
