@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -639,31 +639,64 @@ def map_actors(
     Args:
         event: the record.
         actor: called as ``actor(value, field)`` for each id or alias in an actor
-            field (``field`` is its path, ``inquirers[1]``); returns the id or raises.
-        known: casefolded ids and aliases -> actor id; a description field's entry
-            is replaced only when it names a known actor.
+            field that ``known`` does not map (``field`` is its path,
+            ``inquirers[1]``); returns the id or raises.
+        known: casefolded ids and aliases -> actor id: maps an actor field's value
+            before ``actor`` is asked; a description field's entry is replaced only
+            when it names a known actor.
         prefix: path prefix for the fields of a correction's replacement.
 
     Returns:
         ``event`` itself when nothing changes, else a copy (validated again).
     """
     changes: dict[str, Any] = {}
+    # a value ``known`` maps is mapped by it (as ``actor`` would); ``actor`` (and the
+    # field's path) only for the others: most values are ids already
     for name in event.actor_fields:
         value = getattr(event, name)
         if value is None:
             continue
         if isinstance(value, str):
-            changes[name] = actor(value, f"{prefix}{name}")
+            found = known.get(fold(value))
+            if found is None:
+                found = actor(value, f"{prefix}{name}")
+            if found != value:
+                changes[name] = found
         else:
-            changes[name] = tuple(actor(v, f"{prefix}{name}[{i}]") for i, v in enumerate(value))
+            mapped = _mapped(value, actor, known, f"{prefix}{name}")
+            if mapped != value:
+                changes[name] = mapped
     if event.about:
-        changes["about"] = tuple(actor(v, f"{prefix}about[{i}]") for i, v in enumerate(event.about))
+        mapped = _mapped(event.about, actor, known, f"{prefix}about")
+        if mapped != event.about:
+            changes["about"] = mapped
     for name in event.description_fields:
-        changes[name] = tuple(known.get(fold(v), v) for v in getattr(event, name))
+        value = getattr(event, name)
+        if value:
+            described = tuple([known.get(fold(v), v) for v in value])
+            if described != value:
+                changes[name] = described
     if isinstance(event, Correction):
-        changes["replacement"] = map_actors(event.replacement, actor, known, "replacement.")
-    changed = {k: v for k, v in changes.items() if v != getattr(event, k)}
-    return attrs.evolve(event, **changed) if changed else event
+        replacement = map_actors(event.replacement, actor, known, "replacement.")
+        if replacement != event.replacement:
+            changes["replacement"] = replacement
+    return attrs.evolve(event, **changes) if changes else event
+
+
+def _mapped(
+    values: Iterable[str],
+    actor: Callable[[str, str], str],
+    known: Mapping[str, str],
+    path: str,
+) -> tuple[str, ...]:
+    """Each of ``values`` mapped by ``known``, or by ``actor`` (``path[i]``) if it is not."""
+    found = [known.get(fold(v)) for v in values]
+    if None in found:
+        found = [
+            f if f is not None else actor(v, f"{path}[{i}]")
+            for i, (f, v) in enumerate(zip(found, values, strict=True))
+        ]
+    return tuple(found)  # type: ignore[arg-type]
 
 
 def target_of(event: Event) -> str | None:

@@ -81,6 +81,19 @@ def test_appends_index_the_text_the_view_reads(tmp_path: Path) -> None:
                     summary="",
                 ),
                 tl.Report(id="r0", occurred_at=BASE + timedelta(days=2), summary="no source"),
+                # one source only (the append's short path): relayed, then plain
+                tl.Report(
+                    id="r2",
+                    occurred_at=BASE + timedelta(days=2),
+                    summary="relayed alone",
+                    sources=(tl.Source(publisher="Yicai", via="r1"),),
+                ),
+                tl.Report(
+                    id="r3",
+                    occurred_at=BASE + timedelta(days=2),
+                    summary="one headline",
+                    source=tl.Source(publisher="Xinhua", headline="Alone  here"),
+                ),
             ],
             story="s",
         )

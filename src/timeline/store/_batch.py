@@ -576,7 +576,15 @@ def search_text(data: Mapping[str, Any]) -> tuple[str, str, Any, Any, Any]:
     quote = f"{_text(data.get('quote'))} {_text(replacement.get('quote'))}".strip(" ")
     sources = data.get("sources")
     headline = publisher = None
-    if isinstance(sources, list) and sources:
+    if type(sources) is list and len(sources) == 1 and type(sources[0]) is dict:
+        # one source (the common case): the same spelling as the general loop below
+        only = sources[0]
+        headline = only.get("headline")
+        name = only.get("publisher")
+        if name is not None:
+            origin = only.get("origin")
+            publisher = name if origin is None else f"{name} {origin}"
+    elif isinstance(sources, list) and sources:
         headlines = [s.get("headline") for s in sources]
         headline = (
             " ".join(h for h in headlines if h is not None)
