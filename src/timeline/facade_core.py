@@ -87,11 +87,16 @@ class TimelineCore:
         self._corrected: tuple[tuple[int, int], list[Any], int, tuple[Any, ...] | None] | None = (
             None
         )
-        # (change marker, snapshots, names resolved, vague extent) while the snapshots
-        # answer single-fact lookups exactly: checked again only after a change
+        # (change marker, snapshots, names resolved, vague extent, the store's change
+        # count if it keeps one) while the snapshots answer single-fact lookups exactly:
+        # checked again only after a change
         self._fast: (
             tuple[
-                tuple[int, int], Snapshots, Callable[[str], str], tuple[datetime, datetime] | None
+                tuple[int, int],
+                Snapshots,
+                Callable[[str], str],
+                tuple[datetime, datetime] | None,
+                tuple[int, int] | None,
             ]
             | None
         ) = None

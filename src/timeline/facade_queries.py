@@ -172,10 +172,22 @@ class TimelineQueries(TimelineCore):
         cannot answer (not current, or some event only possibly happened by ``when``).
         ``key_of`` builds the fact's key with the actor resolver it is given.
 
-        While nothing was written anywhere since the last lookup (one ``PRAGMA``), the
-        checks are not repeated: a lookup is that and one indexed read. Names are
-        resolved one at a time (:meth:`_actor_named`), never the whole actor lookup.
+        While nothing was written anywhere since the last lookup, the checks are not
+        repeated: a lookup is one statement reading the fact and the store's change
+        count together (a store that keeps no count: one ``PRAGMA`` and the indexed
+        read in a read transaction). Names are resolved one at a time
+        (:meth:`_actor_named`), never the whole actor lookup.
         """
+        if self._fast is not None:
+            # warm: the count unchanged since the checks says the fact read with it, the
+            # names resolved and the vague extent all belong to that same state
+            _, snapshots, resolve, vague, count = self._fast
+            if count is not None and (
+                vague is None or when is None or not vague[0] <= when < vague[1]
+            ):
+                same, found = snapshots.fact_if_unchanged(projection, key_of(resolve), when, count)
+                if same:
+                    return True, found
         for attempt in range(2):
             with self._store.reading():
                 marker = self._store.change_marker()
@@ -185,7 +197,7 @@ class TimelineQueries(TimelineCore):
                     # cover the log, everything below is read in this one transaction
                     fast = self._fast = self._fast_path(marker)
                 if fast is not None:
-                    _, snapshots, resolve, vague = fast
+                    _, snapshots, resolve, vague, _ = fast
                     possibly = (
                         vague is not None and when is not None and vague[0] <= when < vague[1]
                     )
@@ -199,15 +211,24 @@ class TimelineQueries(TimelineCore):
     def _fast_path(
         self, marker: tuple[int, int]
     ) -> (
-        tuple[tuple[int, int], Snapshots, Callable[[str], str], tuple[datetime, datetime] | None]
+        tuple[
+            tuple[int, int],
+            Snapshots,
+            Callable[[str], str],
+            tuple[datetime, datetime] | None,
+            tuple[int, int] | None,
+        ]
         | None
     ):
         """Inside a read transaction: what lookups need while ``marker`` holds, if the
-        stored snapshots answer them exactly as they stand (no refresh)."""
+        stored snapshots answer them exactly as they stand (no refresh), with the
+        store's change count as of the same transaction when it keeps one."""
         found = self._snapshots_as_stored(_CURRENT_KNOWLEDGE)
         if found is None or not found.covers(_CURRENT_KNOWLEDGE, marker):
             return None
-        return (marker, found, self._name_resolver(), self._vague_extent())
+        counter: Callable[[], tuple[int, int]] | None = getattr(self._store, "change_count", None)
+        count = counter() if counter is not None else None
+        return (marker, found, self._name_resolver(), self._vague_extent(), count)
 
     def _name_resolver(self) -> Callable[[str], str]:
         """Actor name -> id as :meth:`resolve_actor` says, each name resolved once (the

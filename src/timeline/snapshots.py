@@ -365,6 +365,9 @@ class _FactCodec:
         self._by_identity: dict[int, tuple[ev.Source, int]] = {}
         self._loaded = 0  # sources with ids up to this one are in the caches
         self._misses = 0  # single facts whose sources were read one by one
+        # single facts looked up, by their stored text (facts are immutable; the same
+        # text names the same interned sources until a rolled-back write: forget)
+        self._decoded: dict[str, Any] = {}
 
     def preload(self) -> None:
         """Read the interned sources not read yet, in one query (before decoding facts)."""
@@ -385,6 +388,7 @@ class _FactCodec:
         self._source_ids.clear()
         self._sources.clear()
         self._by_identity.clear()
+        self._decoded.clear()
         self._loaded = 0
 
     def _source_ref(self, source: ev.Source) -> int:
@@ -443,7 +447,18 @@ class _FactCodec:
             return _tuples(data[1])
         return layout.load(data, self._sources_of)
 
+    def loads_one(self, text: str) -> Any:
+        """:meth:`loads` for single-fact lookups: each text decoded once (bounded)."""
+        found = self._decoded.get(text)
+        if found is None:
+            found = self.loads(text)
+            if len(self._decoded) >= _DECODED_LIMIT:
+                self._decoded.clear()
+            self._decoded[text] = found
+        return found
 
+
+_DECODED_LIMIT = 4_096  # decoded facts a reader keeps for repeated lookups
 _INDEX_TAG = '["T"'  # how an index fact's JSON starts (see _FactCodec.dumps)
 
 
@@ -643,15 +658,34 @@ class Snapshots:
 
     def fact_at(self, projection: str, key: Hashable, at: datetime | None) -> Any:
         """One fact as of valid time ``at`` (``None`` if absent)."""
-        text = self.store.fact_at(_key_text(projection, key), _bound(at))
+        return self._decoded(self.store.fact_at(_key_text(projection, key), _bound(at)))
+
+    def fact_if_unchanged(
+        self, projection: str, key: Hashable, at: datetime | None, count: tuple[int, int]
+    ) -> tuple[bool, Any]:
+        """:meth:`fact_at` in one statement that also reads the store's change count:
+        ``(True, fact)`` if the count is still ``count`` (nothing was committed since the
+        caller read it, so the fact belongs to the state it checked then), else
+        ``(False, None)``, as when the store cannot count its changes."""
+        read: Callable[[str, str], tuple[tuple[int, int], str | None]] | None = getattr(
+            self.store, "fact_counted", None
+        )
+        if read is None:
+            return False, None
+        found, text = read(_key_text(projection, key), _bound(at))
+        if found != count:
+            return False, None
+        return True, self._decoded(text)
+
+    def _decoded(self, text: str | None) -> Any:
         if text is None:
             return None
         try:
-            return self.codec.loads(text)
+            return self.codec.loads_one(text)
         except KeyError:
             # a source interned since the last preload (another writer): read them all
             self.codec.preload()
-            return self.codec.loads(text)
+            return self.codec.loads_one(text)
 
     # --- keeping up with the log --------------------------------------------------------
 

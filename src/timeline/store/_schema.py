@@ -599,3 +599,21 @@ def _vague_replacements_index(db: Database) -> None:
         "(json_extract(payload, '$.replacement.occurred_at'), "
         f"json_extract(payload, '$.replacement.occurred_until')) WHERE {VAGUE_REPLACEMENT}"
     )
+
+
+# --- 0015: a counter of committed writes ---------------------------------------------
+
+CHANGE_COUNTER = "store_changes"
+"""One row: how many write transactions have committed (bumped by each, in it)."""
+
+
+@migrations(name="0015_change_counter")
+def _change_counter(db: Database) -> None:
+    # Every write transaction bumps it before it commits, so one SELECT can read it
+    # beside what it looks up: both come from the same snapshot of the file, and an
+    # unchanged count says nothing was committed since it was last read. (A single-fact
+    # lookup asked ``PRAGMA data_version`` in a read transaction of its own first.)
+    db.execute(
+        f"CREATE TABLE {CHANGE_COUNTER} (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)"
+    )
+    db.execute(f"INSERT INTO {CHANGE_COUNTER} (id, n) VALUES (1, 0)")

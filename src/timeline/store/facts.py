@@ -25,6 +25,10 @@ __all__ = ["SQLiteSnapshotStore"]
 _SCOPE = "all"
 _MAX = "~"  # sorts after every fold key
 _KEY_ID = "(SELECT id FROM fact_keys WHERE key = ?)"  # a fact's number, from its key text
+_FACT_AT = (  # one fact's latest version at or before a fold key
+    f"SELECT fact FROM fact_versions WHERE key_id = {_KEY_ID} AND okey <= ? "
+    "ORDER BY okey DESC LIMIT 1"
+)
 
 CHECKPOINT_EVERY = 2_000
 """The fewest fact versions between two full-state checkpoints (``fact_checkpoints``)."""
@@ -379,12 +383,15 @@ class SQLiteSnapshotStore:
     def fact_at(self, key: str, okey: str) -> str | None:
         """One fact's latest version at or before ``okey`` (``None``: absent or removed)."""
         with self._store.guard():
-            row = self._store.conn.execute(
-                f"SELECT fact FROM fact_versions WHERE key_id = {_KEY_ID} AND okey <= ? "
-                "ORDER BY okey DESC LIMIT 1",
-                (key, okey),
-            ).fetchone()
+            row = self._store.conn.execute(_FACT_AT, (key, okey)).fetchone()
         return None if row is None or row[0] is None else unpack_fact(row[0])
+
+    def fact_counted(self, key: str, okey: str) -> tuple[tuple[int, int], str | None]:
+        """:meth:`fact_at` and the store's :meth:`~EventStore.change_count`, from one
+        statement (one snapshot of the file): a reader that saw that count before knows
+        the fact is as of the state it read then."""
+        count, fact = self._store.counted(_FACT_AT, (key, okey))
+        return count, None if fact is None else unpack_fact(fact)
 
     def versions(self) -> list[tuple[str, str, str | None]]:
         """Every stored fact version ``(key text, okey, fact text)``, by key then okey."""

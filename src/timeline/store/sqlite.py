@@ -45,6 +45,7 @@ from timeline.store._batch import (
     stored_source,
 )
 from timeline.store._schema import (
+    CHANGE_COUNTER,
     MIGRATION_SET,
     SEARCH_COLUMNS,
     SEARCH_TABLE,
@@ -162,6 +163,10 @@ class _RemovedConnection:
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+_COUNT = f"SELECT n FROM {CHANGE_COUNTER}"
+_BUMP = f"UPDATE {CHANGE_COUNTER} SET n = n + 1"
 
 
 class EventStore:
@@ -483,6 +488,9 @@ class EventStore:
         self._writing = True
         try:
             yield self.conn
+            # in the same transaction: a reader seeing the count unchanged knows that
+            # nothing was committed since (see :meth:`change_count`)
+            self.conn.execute(_BUMP)
             self.conn.execute("COMMIT")
         except BaseException as exc:
             if self.conn.in_transaction:
@@ -504,6 +512,21 @@ class EventStore:
         with self.guard():
             version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         return int(version), self._writes
+
+    def change_count(self) -> tuple[int, int]:
+        """The count of write transactions committed to the file, and this connection's
+        own writes: unchanged, nothing was written since. Read inside a read transaction
+        beside other reads, it dates them; :meth:`counted` reads it with a query."""
+        with self.guard():
+            return int(self.conn.execute(_COUNT).fetchone()[0]), self._writes
+
+    def counted(self, sql: str, params: Sequence[Any]) -> tuple[tuple[int, int], Any]:
+        """One statement: the first column of ``sql``'s first row (``None``: no row),
+        with :meth:`change_count` as of the same snapshot of the file (one implicit
+        read transaction, or the one already open)."""
+        with self.guard():
+            count, value = self.conn.execute(f"SELECT ({_COUNT}), ({sql})", params).fetchone()
+        return (int(count), self._writes), value
 
     def marker_after_commit(self) -> tuple[int, int] | None:
         """Inside this store's write transaction: what :meth:`change_marker` will say
