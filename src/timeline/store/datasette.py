@@ -112,6 +112,7 @@ ORDER BY e.reported_at, e.position
 def _is_internal(name: str) -> bool:
     return name.startswith((SEARCH_TABLE, "fact_", "_sqlite", "sqlite_")) or name in (
         "snapshot_checkpoint",
+        "store_changes",
         "actor_aliases",
         "registrations",
     )
