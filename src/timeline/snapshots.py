@@ -512,6 +512,8 @@ class Snapshots:
             self.signature += ":" + hashlib.sha256(kinds.encode("utf-8")).hexdigest()[:16]
         self.codec = _FactCodec(store, log.codec, layouts)
         self._parsed_keys: dict[str, tuple[str, Hashable]] = {}  # key text -> (projection, key)
+        # single-fact lookups: (projection, key) -> key text, valid time -> fold key bound
+        self._lookup_texts: dict[Any, str] = {}
         self._state_keys: dict[str, tuple[str, Hashable] | None] = {}  # the same, facts only
         # the in-memory fold at the checkpoint's fold key, reused while it still matches
         self._fold: Fold | None = None
@@ -672,7 +674,16 @@ class Snapshots:
         )
         if read is None:
             return False, None
-        found, text = read(_key_text(projection, key), _bound(at))
+        texts = self._lookup_texts
+        key_text = texts.get((projection, key))
+        if key_text is None:
+            if len(texts) >= _DECODED_LIMIT:
+                texts.clear()
+            key_text = texts[(projection, key)] = _key_text(projection, key)
+        bound = texts.get(at)
+        if bound is None:
+            bound = texts[at] = _bound(at)
+        found, text = read(key_text, bound)
         if found != count:
             return False, None
         return True, self._decoded(text)

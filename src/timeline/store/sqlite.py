@@ -524,9 +524,11 @@ class EventStore:
         """One statement: the first column of ``sql``'s first row (``None``: no row),
         with :meth:`change_count` as of the same snapshot of the file (one implicit
         read transaction, or the one already open)."""
-        with self.guard():
+        try:  # (the guard, inlined: this is a warm lookup's one statement)
             count, value = self.conn.execute(f"SELECT ({_COUNT}), ({sql})", params).fetchone()
-        return (int(count), self._writes), value
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        return (count, self._writes), value
 
     def marker_after_commit(self) -> tuple[int, int] | None:
         """Inside this store's write transaction: what :meth:`change_marker` will say
