@@ -8,6 +8,7 @@ hold many checkpoints and every state at T reads one.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sqlite3
 import tempfile
@@ -25,7 +26,7 @@ from tests.conftest import StepClock
 from timeline.projections.fold import LazyFacts
 from timeline.snapshots import _key_text, okey
 from timeline.store import facts
-from timeline.store.facts import SQLiteSnapshotStore
+from timeline.store.facts import SQLiteSnapshotStore, stored_state
 
 from .test_state_properties import BASE, history
 
@@ -57,10 +58,8 @@ def _checkpoints_hold(path: Path) -> dict[str, dict[str, str]]:
     conn = sqlite3.connect(path)
     try:
         held = {}
-        for okey, size, blob in conn.execute(
-            "SELECT okey, size, facts FROM fact_checkpoints"
-        ).fetchall():
-            state = orjson.loads(zlib.decompress(blob))
+        for okey, size in conn.execute("SELECT okey, size FROM fact_checkpoints").fetchall():
+            state, _ = stored_state(conn, okey)
             assert size == len(state)
             stale = {
                 key
@@ -100,6 +99,7 @@ def test_a_state_at_t_from_checkpoints_equals_a_full_fold(
     with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as tmp:
         mp.setattr(facts, "CHECKPOINT_EVERY", 2)
         mp.setattr(facts, "_CHECK_AFTER", 1)
+        mp.setattr(facts, "CHECKPOINT_CHAIN", 3)  # whole checkpoints and changes both
         path = Path(tmp) / "c.db"
         with tl.Timeline.open(path, clock=StepClock()) as live:
             for batch in batches:
@@ -187,12 +187,9 @@ def test_a_checkpoint_listing_many_stale_facts_is_rewritten(tmp_path: Path) -> N
             assert set(held) == set(old)
             conn = sqlite3.connect(path)
             try:
-                (blob,) = conn.execute(
-                    "SELECT facts FROM fact_checkpoints WHERE okey = ?", (latest,)
-                ).fetchone()
+                assert stored_state(conn, latest)[0] == held[latest]  # no stale fact left
             finally:
                 conn.close()
-            assert orjson.loads(zlib.decompress(blob)) == held[latest]  # no stale fact left
             with tl.Timeline.open(path, readonly=True) as reader:
                 for d in range(9, 36):
                     assert store.state(at=day[d]) == reader.state(at=day[d]), d
@@ -227,3 +224,138 @@ def test_a_store_without_checkpoints_migrates_answers_and_gets_them(tmp_path: Pa
             for at in [*times, "2025-12-21"]:
                 assert store.state(at=at) == reader.state(at=at)
             assert store.verify() == 22
+
+
+def _runs(path: Path) -> list[tuple[str, str | None]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT okey, base FROM fact_checkpoints ORDER BY okey").fetchall()
+    finally:
+        conn.close()
+
+
+def _stored(path: Path) -> dict[str, dict[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        keys = [k for (k,) in conn.execute("SELECT okey FROM fact_checkpoints")]
+        return {k: stored_state(conn, k)[0] for k in keys}
+    finally:
+        conn.close()
+
+
+def _said(n: int, at: int, position: str = "supports") -> tl.Event:
+    return tl.Statement(
+        id=f"s{n}",
+        occurred_at=BASE + timedelta(days=at),
+        actor=f"a{n % 3}",
+        topic="t",
+        position=position,
+    )
+
+
+def test_checkpoints_are_stored_in_runs_of_changes(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        mp.setattr(facts, "CHECKPOINT_CHAIN", 3)
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for n in range(30):
+                store.append([_said(n, 10 + n, "supports" if n % 2 else "opposes")], story="s")
+            runs = _runs(path)
+            assert len(runs) >= 7
+            # each run: a whole state, then changes of the one before, at most 3 in all
+            assert runs[0][1] is None
+            for (before, _), (okey, base) in itertools.pairwise(runs):
+                assert base in (None, before), okey
+            conn = sqlite3.connect(path)
+            try:
+                chains = [stored_state(conn, k)[1] for k, _ in runs]
+            finally:
+                conn.close()
+            assert max(chains) == 2
+            assert chains[:6] == [0, 1, 2, 0, 1, 2]
+            _checkpoints_hold(path)
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for d in range(9, 42):
+                    at = BASE + timedelta(days=d)
+                    assert store.state(at=at) == reader.state(at=at), d
+
+
+def test_a_rewritten_checkpoint_leaves_the_ones_stored_as_its_changes_as_they_were(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 3)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for n in range(24):
+                store.append([_said(n, 10 + n, "supports" if n % 2 else "opposes")], story="s")
+            # a new fact, backdated: missing from (stale in) every checkpoint after day 12
+            late = tl.Statement(
+                id="late", occurred_at=BASE + timedelta(days=12), actor="a9", topic="t"
+            )
+            store.append([late], story="s")
+            before = _stored(path)
+            runs = _runs(path)
+            middle = next(okey for okey, _ in runs[1:-1] if _stale_in(path, okey))
+            dependent = next(okey for okey, base in runs if base == middle)
+            snapshot_store = SQLiteSnapshotStore(store.store)
+            with store.store.write() as conn:
+                snapshot_store._rewrite_checkpoint(conn, middle)
+            after = _stored(path)
+            assert after[middle] != before[middle]  # its stale fact taken from the versions
+            assert not _stale_in(path, middle)
+            assert after[dependent] == before[dependent]
+            assert {k: v for k, v in after.items() if k != middle} == {
+                k: v for k, v in before.items() if k != middle
+            }
+            _checkpoints_hold(path)
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for d in range(9, 36):
+                    at = BASE + timedelta(days=d)
+                    assert store.state(at=at) == reader.state(at=at), d
+
+
+def _stale_in(path: Path, okey: str) -> bool:
+    return any(cp == okey for cp, _ in _stale(path))
+
+
+def test_whole_checkpoints_of_an_older_store_migrate_into_runs(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for n in range(40):
+                store.append([_said(n, 10 + n, "supports" if n % 3 else "opposes")], story="s")
+            expected = _stored(path)
+    assert len(expected) >= 17
+    # the table as 0011 made it, every checkpoint whole, and 0016 not applied yet
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("DROP TABLE fact_checkpoints")
+        conn.execute(
+            "CREATE TABLE fact_checkpoints (id INTEGER PRIMARY KEY, okey TEXT NOT NULL UNIQUE, "
+            "size INTEGER NOT NULL, facts BLOB NOT NULL)"
+        )
+        conn.executemany(
+            "INSERT INTO fact_checkpoints (okey, size, facts) VALUES (?, ?, ?)",
+            [(k, len(v), zlib.compress(orjson.dumps(v))) for k, v in sorted(expected.items())],
+        )
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0016_checkpoint_changes'")
+        conn.commit()
+    finally:
+        conn.close()
+    with tl.Timeline.open(path) as store:
+        assert "0016_checkpoint_changes" in store.store.schema_names()
+        assert _stored(path) == expected
+        runs = _runs(path)
+        assert [base for _, base in runs[:17]] == [None] + [k for k, _ in runs[:15]] + [None]
+        assert store.verify() == 40
+        _checkpoints_hold(path)
+        with tl.Timeline.open(path, readonly=True) as reader:
+            for d in range(9, 52, 3):
+                at = BASE + timedelta(days=d)
+                assert store.state(at=at) == reader.state(at=at), d

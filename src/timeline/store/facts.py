@@ -15,12 +15,18 @@ from typing import Any
 
 import orjson
 
-from timeline.store._schema import pack_fact, source_digest, unpack_fact
+from timeline.store._schema import (
+    CHECKPOINT_CHAIN,
+    checkpoint_change,
+    pack_fact,
+    source_digest,
+    unpack_fact,
+)
 from timeline.store._where import id_chunks
 from timeline.store.base import Checkpoint, CheckpointMoved, FactRow
 from timeline.store.sqlite import EventStore
 
-__all__ = ["SQLiteSnapshotStore"]
+__all__ = ["SQLiteSnapshotStore", "stored_state"]
 
 _SCOPE = "all"
 _MAX = "~"  # sorts after every fold key
@@ -229,13 +235,30 @@ class SQLiteSnapshotStore:
 
     def _rewrite_checkpoint(self, conn: sqlite3.Connection, at: str) -> None:
         """The checkpoint at fold key ``at`` written again with its stale facts taken from
-        the versions, its list of stale facts emptied."""
+        the versions, its list of stale facts emptied. A checkpoint stored as a change of
+        this one is stored again as a change of what this one now holds (what it holds
+        itself does not change)."""
         state = self._state_texts(conn, at, inclusive=True)
         assert state is not None  # (the checkpoint at ``at`` is there)
+        dependents = [
+            (okey, stored_state(conn, okey)[0])
+            for (okey,) in conn.execute(
+                "SELECT okey FROM fact_checkpoints WHERE base = ?", (at,)
+            ).fetchall()
+        ]
+        base = conn.execute("SELECT base FROM fact_checkpoints WHERE okey = ?", (at,)).fetchone()[0]
+        blob = (
+            _whole(state) if base is None else checkpoint_change(stored_state(conn, base)[0], state)
+        )
         conn.execute(
             "UPDATE fact_checkpoints SET size = ?, facts = ? WHERE okey = ?",
-            (len(state), zlib.compress(orjson.dumps(state), 6), at),
+            (len(state), blob, at),
         )
+        for okey, held in dependents:
+            conn.execute(
+                "UPDATE fact_checkpoints SET facts = ? WHERE okey = ?",
+                (checkpoint_change(state, held), okey),
+            )
         conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint = ?", (at,))
 
     @staticmethod
@@ -288,30 +311,49 @@ class SQLiteSnapshotStore:
             ).fetchone()
             if due is None:
                 return
-            state = self._state_texts(conn, due[0], inclusive=True)
-            if state is None:
+            base: str | None = None
+            if last is None:
                 state = dict(self._scan(conn, due[0], "<="))
+                blob = _whole(state)
+            else:
+                # the state at ``due`` from the last checkpoint (the nearest before it)
+                held, chain = stored_state(conn, after)
+                found = self._state_texts(conn, due[0], inclusive=True, start=(after, held))
+                assert found is not None
+                state = found
+                if chain + 1 < CHECKPOINT_CHAIN:  # stored as a change of the last one
+                    base, blob = after, checkpoint_change(held, state)
+                else:
+                    blob = _whole(state)
             conn.execute("DELETE FROM fact_checkpoint_stale WHERE checkpoint = ?", (due[0],))
             conn.execute(
-                "INSERT OR REPLACE INTO fact_checkpoints (okey, size, facts) VALUES (?, ?, ?)",
-                (due[0], len(state), zlib.compress(orjson.dumps(state), 6)),
+                "INSERT OR REPLACE INTO fact_checkpoints (okey, size, base, facts) "
+                "VALUES (?, ?, ?, ?)",
+                (due[0], len(state), base, blob),
             )
 
     @staticmethod
     def _state_texts(
-        conn: sqlite3.Connection, okey: str, *, inclusive: bool
+        conn: sqlite3.Connection,
+        okey: str,
+        *,
+        inclusive: bool,
+        start: tuple[str, dict[str, str]] | None = None,
     ) -> dict[str, str] | None:
         """``{key text: fact text}`` at ``okey`` from the nearest checkpoint at or before
-        it and the versions after that; ``None``: no checkpoint there."""
+        it and the versions after that; ``None``: no checkpoint there. ``start``: that
+        checkpoint's fold key and stored state, already read (left unchanged)."""
         op = "<=" if inclusive else "<"
-        found = conn.execute(
-            f"SELECT okey, facts FROM fact_checkpoints WHERE okey {op} ? ORDER BY okey DESC "
-            "LIMIT 1",
-            (okey,),
-        ).fetchone()
-        if found is None:
-            return None
-        state: dict[str, str] = orjson.loads(zlib.decompress(found[1]))
+        if start is None:
+            found = conn.execute(
+                f"SELECT okey FROM fact_checkpoints WHERE okey {op} ? ORDER BY okey DESC LIMIT 1",
+                (okey,),
+            ).fetchone()
+            if found is None:
+                return None
+            state = stored_state(conn, found[0])[0]
+        else:
+            found, state = (start[0],), dict(start[1])
         # which facts changed after the checkpoint, and at which fold key last, from the
         # okey index alone; then one seek per fact changed (about half as many as the
         # versions: a fact changed twice since is read once)
@@ -446,6 +488,30 @@ class SQLiteSnapshotStore:
                     ).fetchall()
                 )
         return [(int(ref), text) for ref, text in found]
+
+
+def stored_state(conn: sqlite3.Connection, okey: str) -> tuple[dict[str, str], int]:
+    """The state the full-state checkpoint at ``okey`` holds as stored (before its stale
+    facts are taken from the versions), and how many changes it is from a whole one."""
+    blobs: list[bytes] = []
+    at: str | None = okey
+    while at is not None:
+        at, blob = conn.execute(
+            "SELECT base, facts FROM fact_checkpoints WHERE okey = ?", (at,)
+        ).fetchone()
+        blobs.append(blob)
+    state: dict[str, str] = orjson.loads(zlib.decompress(blobs.pop()))
+    for blob in reversed(blobs):
+        changed, removed = orjson.loads(zlib.decompress(blob))
+        state.update(changed)
+        for key in removed:
+            state.pop(key, None)
+    return state, len(blobs)
+
+
+def _whole(state: dict[str, str]) -> bytes:
+    """A checkpoint's ``facts`` holding the whole state: ``{key text: fact text}``."""
+    return zlib.compress(orjson.dumps(state), 6)
 
 
 def _drop_checkpoints(conn: Any, since: str) -> None:
