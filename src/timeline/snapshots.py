@@ -533,6 +533,9 @@ class Snapshots:
         # target, read once and extended as the log grows (cleared after a rollback)
         self._metas_read: tuple[int, list[RecordedEvent]] = (0, [])
         self._targets_read: dict[str, RecordedEvent] = {}
+        # the log's policy changes as stored, up to a position, read and decoded once
+        # and extended as the log grows (cleared after a rollback)
+        self._policies_read: tuple[int, list[tuple[datetime, int, ev.Event]]] = (0, [])
 
     # --- reading ---------------------------------------------------------------------
 
@@ -1514,26 +1517,11 @@ class Snapshots:
         either replay touches is rewritten from the new one (``overlay`` holds it for
         the buyers' refold); the buyers a differing restriction or policy change reaches
         join ``buyers`` from ``start``, and the products it names their ``scope``."""
-        registry = self.log.codec.registry
-        policy_name = registry.of(ev.PolicyChange).name
-        ignore = [n for n in registry.names() if n != policy_name]
         since = from_text(start.split("#")[0])
 
         def policies(upto: int) -> list[tuple[str, ev.Event]]:
-            stream = fold_events(
-                self.log,
-                Bounds(),
-                upto=upto,
-                occurred_from=since,
-                ignore=ignore,
-                corrections=self._corrections(upto, since),
-            )
-            out: list[tuple[str, ev.Event]] = []
-            for at, position, event in stream:
-                key = okey(at, position)
-                if type(event) is ev.PolicyChange and start <= key <= cp.okey:
-                    out.append((key, event))
-            return out
+            steps = self._policy_steps(upto, since)
+            return [(key, event) for key, event in steps if start <= key <= cp.okey]
 
         before = _predecessor(start)
         old_steps, new_steps = policies(cp.position), policies(head)
@@ -2002,6 +1990,34 @@ class Snapshots:
             self._metas_read = (upto, metas)
         return metas if upto >= seen else [m for m in metas if m.position <= upto]
 
+    def _policy_steps(self, upto: int, since: datetime) -> list[tuple[str, ev.Event]]:
+        """The policy changes of the log up to position ``upto`` occurring from ``since``
+        on, as corrected and retracted up to there, in fold order (what a fold of the
+        policy changes alone replays): from the stored ones read and decoded once
+        (:meth:`_metas` for the corrections), then only those appended since."""
+        seen, stored = self._policies_read
+        if upto > seen:
+            name = self.log.codec.registry.of(ev.PolicyChange).name
+            where = EventFilter(types=[name], after_position=seen, upto_position=upto)
+            stored = [*stored, *self.log.read_events(where)]
+            self._policies_read = (upto, stored)
+        skip, replacements = self._corrections(upto, since)
+        out: list[tuple[str, ev.Event]] = [
+            (okey(at, position), event)
+            for at, position, event in stored
+            if position <= upto
+            and at >= since
+            and type(event) is ev.PolicyChange
+            and event.id not in skip
+        ]
+        out.extend(
+            (okey(p.occurred_at, p.position), p.event)
+            for p in replacements
+            if type(p.event) is ev.PolicyChange
+        )
+        out.sort(key=lambda pair: pair[0])
+        return out
+
     def _corrections(self, upto: int, since: datetime) -> tuple[set[str], list[Placed]]:
         """:func:`~timeline.bitemporal.corrections_for` of the whole log up to ``upto``
         from ``since``, from the corrections and targets read once (:meth:`_metas`)."""
@@ -2033,6 +2049,7 @@ class Snapshots:
         self.codec.forget()
         self._metas_read = (0, [])
         self._targets_read = {}
+        self._policies_read = (0, [])
 
     def _stored_cached(
         self,
