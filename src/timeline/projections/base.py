@@ -186,17 +186,20 @@ def prepend(item: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
 def _may_hold(items: tuple[Any, ...], item: Any) -> bool:
     """Whether ``item`` may equal one of ``items``: ``False`` only when none can.
 
-    A :class:`~timeline.events.Source` equals another only with the same publisher
-    and id: comparing those first (in C) skips most of attrs' ``__eq__`` calls (a
+    A :class:`~timeline.events.Source` equals another only with the same id and
+    publisher: comparing those first (in C) skips most of attrs' ``__eq__`` calls (a
     fact's sources are compared on every event that adds one)."""
     if type(item) is not ev.Source:
         return True
     try:
-        return (item.publisher, item.id) in map(_SOURCE_KEY, items)
+        if item.id is not None:  # most sources have one: a plain string compare
+            return item.id in map(_SOURCE_ID, items)
+        return (item.publisher, None) in map(_SOURCE_KEY, items)
     except AttributeError:  # not all sources: let equality decide
         return True
 
 
+_SOURCE_ID = attrgetter("id")
 _SOURCE_KEY = attrgetter("publisher", "id")
 
 
