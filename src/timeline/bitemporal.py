@@ -11,6 +11,7 @@ place in the log (its position) at the replacement's own ``occurred_at``.
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -346,11 +347,16 @@ def _corrections(
     meta_after: int = 0,
 ) -> tuple[set[str], list[Placed]]:
     """Ids the main stream skips, and the replacements merged into it, in fold order."""
-    meta = list(known_meta(store, bounds, upto, meta_after))
-    retracted, replaced = resolve_meta(meta)
+    if meta_after:
+        retracted, replaced = resolve_meta(known_meta(store, bounds, upto, meta_after))
+        originals: Iterable[RecordedEvent] = (
+            store.read_ids(replaced, bounds.knowledge()) if replaced else ()
+        )
+    else:
+        retracted, replaced, originals = _resolved(store, bounds, upto)
     replacements: list[Placed] = []
     if replaced:
-        for original in store.read_ids(replaced, bounds.knowledge()):
+        for original in originals:
             if original.id in retracted or (upto is not None and original.position > upto):
                 continue
             placed = _placed(original, replaced[original.id], bounds)
@@ -360,6 +366,53 @@ def _corrections(
                 replacements.append(placed)
         replacements.sort()
     return retracted | set(replaced), replacements
+
+
+_Resolved = tuple[set[str], dict[str, RecordedEvent], list[RecordedEvent]]
+
+_SHARED: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], _Resolved]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per store: the last :func:`_resolved` answer and the state of the log it holds for."""
+
+
+def _resolved(store: EventLog, bounds: Bounds, upto: int | None) -> _Resolved:
+    """:func:`resolve_meta` of the corrections and retractions known under ``bounds``
+    (up to ``upto``), and the stored records of the replaced events, read under the
+    same knowledge bounds.
+
+    A query reads these twice (the uncertain facts, then the fold): the answer is kept
+    while the log is unchanged (the store's change marker and head), outside writes
+    (rows written there may still roll back). Callers must not modify it.
+    """
+    key = _shared_key(store, bounds, upto)
+    if key is not None:
+        kept = _SHARED.get(store)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+    retracted, replaced = resolve_meta(known_meta(store, bounds, upto))
+    originals = list(store.read_ids(replaced, bounds.knowledge())) if replaced else []
+    found = (retracted, replaced, originals)
+    if key is not None:
+        _SHARED[store] = (key, found)
+    return found
+
+
+def _shared_key(store: EventLog, bounds: Bounds, upto: int | None) -> tuple[Any, ...] | None:
+    """What a kept :func:`_resolved` answer must match, or ``None``: not kept (a store
+    that cannot say when it changed, or one inside a write)."""
+    marker = getattr(store, "change_marker", None)
+    writing = getattr(store, "marker_after_commit", None)
+    if marker is None or writing is None:
+        return None
+    try:
+        weakref.ref(store)
+    except TypeError:
+        return None
+    if writing() is not None:
+        return None
+    knowledge = (bounds.story, bounds.known_at, bounds.recorded_by, bounds.certain)
+    return (marker(), store.head(), knowledge, upto)
 
 
 def known_meta(
@@ -408,12 +461,10 @@ def corrected_originals(
     """Every event a known correction replaces: ``(original id, replacement as it
     stands in the fold, the correction)``, under ``bounds``' knowledge bounds (``at``
     plays no part: a caller may reuse the answer for any ``at``)."""
-    _, replaced = resolve_meta(known_meta(store, bounds))
-    if not replaced:
-        return []
+    _, replaced, originals = _resolved(store, bounds, None)
     return [
         (original.id, replacement_of(original, replaced[original.id]), replaced[original.id])
-        for original in store.read_ids(replaced, bounds.knowledge())
+        for original in originals
     ]
 
 
