@@ -487,6 +487,11 @@ class _Plan:
         self.encode: Callable[[Any], dict[str, Any]] = self._generate_encoder()
         self.decode: Callable[[Mapping[str, Any]], Any] = self._generate_decoder()
         self.decode_shared = _shared(self.decode)
+        # a frozen record of plain fields (a Source) cited by many events: encoded once
+        flat = all(kind in ("plain", "dt", "enum") for _, _, kind, _ in fields)
+        self.encode_nested: Callable[[Any], dict[str, Any]] = (
+            _encoded_once(self.encode) if flat and _is_frozen(cls) else self.encode
+        )
         self._lean: dict[frozenset[str], Callable[[Mapping[str, Any]], Any]] = {}
 
     @classmethod
@@ -534,12 +539,12 @@ class _Plan:
             elif kind == "tuple":
                 expr = f"list({get})"
             elif kind == "records":
-                env[f"_enc{i}"] = _plan_for(self.codec, extra).encode
+                env[f"_enc{i}"] = _plan_for(self.codec, extra).encode_nested
                 expr = f"[_enc{i}(x) for x in {get}]"
             elif kind == "event":
                 expr = f"(None if {get} is None else _codec.encode({get}))"
             else:
-                env[f"_enc{i}"] = _plan_for(self.codec, extra).encode
+                env[f"_enc{i}"] = _plan_for(self.codec, extra).encode_nested
                 expr = f"(None if {get} is None else _enc{i}({get}))"
             items.append(f"{key!r}: {expr}")
         source = "def encode(obj):\n    return {" + ", ".join(items) + "}\n"
@@ -857,6 +862,40 @@ def _shared(decode: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str
         return found
 
     return decode_shared
+
+
+def _encoded_once(encode: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """``encode`` of a frozen record of plain fields, kept per object: the same
+    ``Source`` object is cited by many events (and twice by each, as ``source`` and
+    first of ``sources``). Each call returns its own copy (the values are plain: a
+    shallow copy is a whole one). Bounded; cleared when full."""
+    cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+    def encode_once(obj: Any) -> dict[str, Any]:
+        kept = cache.get(id(obj))
+        if kept is not None and kept[0] is obj:  # the object is held: its id is its own
+            return kept[1].copy()
+        data = encode(obj)
+        if len(cache) >= _SHARED_LIMIT:
+            cache.clear()
+        cache[id(obj)] = (obj, data)
+        return data.copy()
+
+    return encode_once
+
+
+def _is_frozen(cls: type[Any]) -> bool:
+    """Whether an attrs class is frozen (its instances never change)."""
+    fields = attrs.fields(cls)
+    if not fields:
+        return False
+    try:
+        setattr(object.__new__(cls), fields[0].name, None)
+    except attrs.exceptions.FrozenInstanceError:
+        return True
+    except Exception:  # noqa: BLE001 - anything else: not known to be frozen
+        return False
+    return False
 
 
 def _plan_for(codec: Codec, cls: type[Any]) -> _Plan:

@@ -484,3 +484,33 @@ def test_structuring_a_time_gives_what_parse_instant_gives(value: str) -> None:
     assert got == expected
     if isinstance(got, datetime) and isinstance(expected, datetime):
         assert got.tzinfo == expected.tzinfo
+
+
+def test_a_cited_source_is_encoded_once_yet_each_record_gets_its_own_copy() -> None:
+    codec = tl.Codec()
+    cited = tl.Source(
+        publisher="Reuters",
+        id="r1",
+        headline="Chips",
+        published_at=datetime(2025, 1, 2, tzinfo=UTC),
+    )
+    first = tl.Report(
+        id="a", occurred_at=datetime(2025, 1, 2, tzinfo=UTC), summary="one", source=cited
+    )
+    second = tl.Report(
+        id="b",
+        occurred_at=datetime(2025, 1, 3, tzinfo=UTC),
+        summary="two",
+        sources=(cited, tl.Source(publisher="FT")),
+    )
+    one = codec.encode(first)
+    assert one == codec.to_dict(first)
+    assert one["source"] == one["sources"][0]
+    assert one["source"] is not one["sources"][0]
+    one["source"]["headline"] = "changed by a caller"
+    two = codec.encode(second)
+    assert two == codec.to_dict(second)
+    assert two["source"]["headline"] == "Chips"
+    assert codec.dumps(second) == json.dumps(
+        codec.to_dict(second), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
