@@ -26,6 +26,7 @@ from tests.conftest import StepClock
 from timeline.projections.fold import LazyFacts
 from timeline.snapshots import _key_text, okey
 from timeline.store import facts
+from timeline.store._schema import CHECKPOINT_CHAIN
 from timeline.store.facts import SQLiteSnapshotStore, stored_state
 
 from .test_state_properties import BASE, history
@@ -299,8 +300,9 @@ def test_a_rewritten_checkpoint_leaves_the_ones_stored_as_its_changes_as_they_we
             store.append([late], story="s")
             before = _stored(path)
             runs = _runs(path)
-            middle = next(okey for okey, _ in runs[1:-1] if _stale_in(path, okey))
-            dependent = next(okey for okey, base in runs if base == middle)
+            bases = {base: okey for okey, base in runs if base is not None}
+            middle = next(okey for okey, _ in runs if _stale_in(path, okey) and okey in bases)
+            dependent = bases[middle]
             snapshot_store = SQLiteSnapshotStore(store.store)
             with store.store.write() as conn:
                 snapshot_store._rewrite_checkpoint(conn, middle)
@@ -331,7 +333,7 @@ def test_whole_checkpoints_of_an_older_store_migrate_into_runs(tmp_path: Path) -
             for n in range(40):
                 store.append([_said(n, 10 + n, "supports" if n % 3 else "opposes")], story="s")
             expected = _stored(path)
-    assert len(expected) >= 17
+    assert len(expected) >= 2 * CHECKPOINT_CHAIN + 1
     # the table as 0011 made it, every checkpoint whole, and 0016 not applied yet
     conn = sqlite3.connect(path)
     try:
@@ -352,7 +354,10 @@ def test_whole_checkpoints_of_an_older_store_migrate_into_runs(tmp_path: Path) -
         assert "0016_checkpoint_changes" in store.store.schema_names()
         assert _stored(path) == expected
         runs = _runs(path)
-        assert [base for _, base in runs[:17]] == [None] + [k for k, _ in runs[:15]] + [None]
+        chain = CHECKPOINT_CHAIN
+        assert [base for _, base in runs] == [
+            None if i % chain == 0 else runs[i - 1][0] for i in range(len(runs))
+        ]
         assert store.verify() == 40
         _checkpoints_hold(path)
         with tl.Timeline.open(path, readonly=True) as reader:
