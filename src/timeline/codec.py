@@ -864,11 +864,16 @@ def _shared(decode: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str
     return decode_shared
 
 
+_ENCODED_LIMIT = 8192
+"""How many records :func:`_encoded_once` keeps (a fixture cites its sources near where
+they are published: a few thousand recent ones cover it; the load's memory stays bounded)."""
+
+
 def _encoded_once(encode: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
     """``encode`` of a frozen record of plain fields, kept per object: the same
     ``Source`` object is cited by many events (and twice by each, as ``source`` and
     first of ``sources``). Each call returns its own copy (the values are plain: a
-    shallow copy is a whole one). Bounded; cleared when full."""
+    shallow copy is a whole one). Bounded (``_ENCODED_LIMIT``); cleared when full."""
     cache: dict[int, tuple[Any, dict[str, Any]]] = {}
 
     def encode_once(obj: Any) -> dict[str, Any]:
@@ -876,7 +881,7 @@ def _encoded_once(encode: Callable[[Any], dict[str, Any]]) -> Callable[[Any], di
         if kept is not None and kept[0] is obj:  # the object is held: its id is its own
             return kept[1].copy()
         data = encode(obj)
-        if len(cache) >= _SHARED_LIMIT:
+        if len(cache) >= _ENCODED_LIMIT:
             cache.clear()
         cache[id(obj)] = (obj, data)
         return data.copy()
