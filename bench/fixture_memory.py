@@ -7,7 +7,10 @@ Usage (from the project root, in the project's virtualenv)::
 Writes the synthetic story of ``bench/run.py`` as a ``timeline-fixture/1`` file,
 streamed to disk (the story itself is held, the file is not), then loads it into a
 new store in a fresh process and prints the load's time and its peak RSS growth
-(``getrusage``: the high-water mark after the load minus the one before it). The
+(``VmHWM`` after the load minus ``VmRSS`` before it, the high-water mark reset just
+before the load; ``getrusage`` would not do: its high-water mark is kept across the
+``exec`` of the fresh process, which starts at its parent's size, and the parent
+holds the whole story, so a load that stays under that would show no growth). The
 target is a growth of at most 256 MiB at any size. Needs disk for the fixture (740
 MiB at 1M events) and the store (about 4 GiB at 1M, all in one transaction's WAL
 until it commits).
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -63,11 +65,14 @@ def write_fixture(n: int, path: Path) -> None:
 def load(fixture: Path, store: Path) -> dict[str, Any]:
     """Load ``fixture`` into a new store; time and peak RSS growth (this process)."""
     with tl.Timeline.open(store) as timeline:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        bench._reset_peak()  # the high-water mark back to the current size
+        before = bench._status("VmRSS")
         started = time.perf_counter()
         report = timeline.load(fixture)
         seconds = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = bench._status("VmHWM")
+    if before is None or after is None:
+        raise SystemExit("fixture_memory.py needs /proc/self/status (Linux)")
     return {
         "events": report.appended,
         "seconds": round(seconds, 1),
