@@ -49,6 +49,8 @@ from timeline.projections.layout import FactLayout, signature
 from timeline.projections.orders import (
     OrderIntentProjection,
     Restriction,
+    _reblocked,
+    _with_id,
     intent_key,
     is_kind_target,
     kind_target,
@@ -296,6 +298,44 @@ def _reach(
             if arrivals is not None:
                 arrivals.setdefault(buyer, []).append((key, event))
     return _MAX
+
+
+def _policy_on_intents(
+    event: ev.PolicyChange,
+    restricts: bool,
+    wanted: Sequence[Hashable],
+    own: Mapping[Hashable, Any],
+    view: Mapping[Hashable, Any],
+) -> dict[Hashable, Any]:
+    """What a policy change that reaches a buyer does to the buyer's refolded intents
+    (``own``), as the orders projection's ``_restrict`` / ``_lift`` do to each of them,
+    without building the restriction facts a buyer's refold does not keep: a ban or
+    restriction blocks each intent on its product (or supplier); a permit or lift
+    clears the restrictions of its authority on its product (``view``: as they stand
+    just before it) from each intent they block."""
+    out: dict[Hashable, Any] = {}
+    product = _product_of(event)
+    if product is None:
+        return out
+    if restricts:
+        for fkey in wanted:
+            intent = own.get(fkey)
+            if intent is not None and product in (
+                intent.product.casefold(),
+                intent.supplier.casefold(),
+            ):
+                out[fkey] = _reblocked(intent, _with_id(intent.blocked_by, event.id), event)
+        return out
+    lifted = view.get(("_restrictions_by", event.authority, product))
+    if not lifted:
+        return out
+    gone = set(lifted)
+    for fkey in wanted:
+        intent = own.get(fkey)
+        if intent is not None and not gone.isdisjoint(intent.blocked_by):
+            kept = tuple(rid for rid in intent.blocked_by if rid not in gone)
+            out[fkey] = _reblocked(intent, kept, event)
+    return out
 
 
 def okey(occurred_at: datetime, position: int) -> str:
@@ -1846,7 +1886,7 @@ class Snapshots:
         own[index_key] = tuple(k for k in sorted(wanted, key=repr) if k in own)
         created: dict[Hashable, str] = {}  # intent -> where the refold creates it
         names = {n for k in wanted for n in (k[3], k[2].casefold())}  # type: ignore[index]
-        groups: dict[str, tuple[str, str | None]] = {}  # restriction -> (authority, product)
+        ordered = sorted(wanted, key=repr)
         for stamp, event in steps:
             restricts = False
             if event is _CLAIM_STEP:
@@ -1877,10 +1917,12 @@ class Snapshots:
                     event, inquirers=tuple(b for b in event.inquirers if b == buyer)
                 )
             view = _BuyerView(self, buyer, own, _predecessor(stamp), overlay)
-            lifts = type(event) is ev.PolicyChange and not restricts
-            if lifts and not self._lifts_any(event, wanted, view, groups):
-                continue  # lifts nothing this buyer is blocked by
-            for fkey, fact in orders.apply(view, event, self.ctx).items():
+            updates: Mapping[Hashable, Any]
+            if type(event) is ev.PolicyChange:
+                updates = _policy_on_intents(event, restricts, ordered, own, view)
+            else:
+                updates = orders.apply(view, event, self.ctx)
+            for fkey, fact in updates.items():
                 if fkey not in wanted:
                     continue  # the index (rebuilt below), another intent, a restriction
                 if book is not None and fact is not None:
@@ -1897,27 +1939,6 @@ class Snapshots:
             finals[("orders", fkey)] = own.get(fkey)
         self._reindex(cp, buyer, before, wanted, own, created, rows, dropped, finals)
         return True
-
-    @staticmethod
-    def _lifts_any(
-        event: ev.PolicyChange,
-        wanted: set[Hashable],
-        view: Mapping[Hashable, Any],
-        groups: dict[str, tuple[str, str | None]],
-    ) -> bool:
-        """Whether a permit or lift is by the authority, on the product, of a restriction
-        blocking one of the refolded intents (only those does it lift)."""
-        group = (event.authority, _product_of(event))
-        for fkey in wanted:
-            for rid in getattr(view.get(fkey), "blocked_by", ()):
-                if rid not in groups:
-                    found = view.get(("restriction", rid))
-                    if found is None:
-                        continue  # not in force here: nothing of it to lift
-                    groups[rid] = (found.authority, _product_of(found))
-                if groups[rid] == group:
-                    return True
-        return False
 
     def _reindex(
         self,
