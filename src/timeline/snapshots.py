@@ -70,13 +70,16 @@ _MAX = "~"  # sorts after every okey suffix
 _TARGETED_MAX = 5_000  # new events a per-fact refold takes on; more: refold from the earliest
 _SAME_BATCH_TARGETS = False
 """Whether a batch that corrects or retracts one of its own events is refolded per fact
-(exact, tested) rather than from its earliest change. Off for now: on the bench
-story (a correction of a random earlier event in most batches of 1,000, 3% of events
-backdated by up to a year of a one-year story) it keeps the bounded upkeep from ever
-falling behind, so every batch pays per-fact refolds reaching back to near the start of
-the log. With refolds writing only the versions that differ, at 100k the first
-``state()`` took 0.42 s instead of 81 s, but building the store through ``append``
-took 332 s instead of 132 s (docs/performance.md: the profile and what would bound it)."""
+(exact, tested) rather than from its earliest change. Off: on the bench story (a
+correction of a random earlier event in most batches of 1,000, 3% of events backdated
+by up to a year of a one-year story) it keeps the bounded upkeep from ever falling
+behind, so the first ``state()`` after a 100k load takes 0.2 s instead of 17 s, but
+every batch then pays per-fact refolds reaching back to near the start of the log.
+Intent refolds now replay only the events their own versions and their restriction
+indexes name, yet the build through ``append`` at 100k still takes 4 to 6 times as
+long with it on (131 s against 22 s; turning it on waits for at most 1.2x): each version
+of a hot intent or stance after a year-old backdated event changes and is rewritten
+(docs/performance.md: the profile and what is left)."""
 
 
 def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
