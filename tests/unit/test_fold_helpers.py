@@ -87,6 +87,16 @@ def test_prepend_of_sources_is_the_loop(
         assert prepend(shared[-1], shared) == plain_prepend(shared[-1], shared)
 
 
+def test_prepend_all_of_many_items_onto_repeats_is_the_loop() -> None:
+    # more items than EVIDENCE_LIMIT onto a tuple with repeats (not built by prepend):
+    # a repeat leaves with its first copy, at a different step than one pass would say
+    items = tuple("hoajhonwqwxvjyxpwqsrk")
+    current = ("C", "C", "M", "M", "a", "a", "F", "B", "E")
+    expected = plain_prepend_all(items, current)
+    assert expected == (*"hoajnwqxvypsrk", "C", "C", "M", "M", "F")
+    assert prepend_all(items, current) == expected
+
+
 @given(st.lists(ids, max_size=3), st.lists(ids, max_size=3))
 def test_merge_unique_is_the_dict_merge(new: list[str], old: list[str]) -> None:
     expected = tuple(dict.fromkeys([*new, *old]))

@@ -235,9 +235,11 @@ def prepend_all(items: tuple[Any, ...], current: tuple[Any, ...]) -> tuple[Any, 
     """``items`` (in order) before ``current``, without repeats, at most ``EVIDENCE_LIMIT``."""
     if len(items) == 1:
         return prepend(items[0], current)
-    if len(items) > EVIDENCE_LIMIT:
+    if len(items) > EVIDENCE_LIMIT and len(set(current)) == len(current):
         # only the first EVIDENCE_LIMIT distinct items can stay (an intent blocked by
-        # many restrictions at once): one pass instead of a prepend per item
+        # many restrictions at once): one pass instead of a prepend per item. Exact
+        # only when ``current`` holds no repeats (as prepend leaves it): a repeat is
+        # dropped with its first copy, which makes room at a different step.
         items = tuple(dict.fromkeys(items))[:EVIDENCE_LIMIT]
     for item in reversed(items):
         current = prepend(item, current)
