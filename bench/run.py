@@ -626,6 +626,21 @@ def _say(text: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
+def plain_table_mib(store: Path, work: Path) -> float:
+    """The size of a plain table holding ``store``'s payloads (the store size's yardstick)."""
+    plain = work / "plain.db"
+    _remove(plain)
+    conn = sqlite3.connect(plain)
+    conn.execute("CREATE TABLE events (position INTEGER PRIMARY KEY, payload TEXT)")
+    conn.execute("ATTACH DATABASE ? AS main_store", (str(store),))
+    conn.execute("INSERT INTO events SELECT position, payload FROM main_store.events")
+    conn.commit()
+    conn.close()
+    mib = plain.stat().st_size / 2**20
+    _remove(plain)
+    return mib
+
+
 def prepare(
     n: int, seed: int, work: Path, quick: bool, only: list[str] | None = None
 ) -> dict[str, Any]:
@@ -652,15 +667,7 @@ def prepare(
         store.state(at="2000-01-01")
         snapshot_seconds = time.perf_counter() - started
     _say(f"snapshots rebuilt from scratch in {snapshot_seconds:.1f} s")
-    plain = work / "plain.db"
-    conn = sqlite3.connect(plain)
-    conn.execute("CREATE TABLE events (position INTEGER PRIMARY KEY, payload TEXT)")
-    conn.execute("ATTACH DATABASE ? AS main_store", (str(main),))
-    conn.execute("INSERT INTO events SELECT position, payload FROM main_store.events")
-    conn.commit()
-    conn.close()
-    plain_mib = round(plain.stat().st_size / 2**20, 1)
-    _remove(plain)
+    plain_mib = round(plain_table_mib(main, work), 1)
     db_mib = main.stat().st_size / 2**20
     _say(f"store {db_mib:.1f} MiB = {db_mib / plain_mib:.2f}x a plain JSON table ({plain_mib} MiB)")
     times = sorted(f[1]["occurred_at"] for f in story.fields)

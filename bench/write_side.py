@@ -94,16 +94,7 @@ def main() -> None:
     )  # fmt: skip
     first = json.loads(out.stdout.strip().splitlines()[-1])
 
-    plain = work / "plain.db"
-    run._remove(plain)
-    conn = sqlite3.connect(plain)
-    conn.execute("CREATE TABLE events (position INTEGER PRIMARY KEY, payload TEXT)")
-    conn.execute("ATTACH DATABASE ? AS main_store", (str(main_db),))
-    conn.execute("INSERT INTO events SELECT position, payload FROM main_store.events")
-    conn.commit()
-    conn.close()
-    plain_mib = plain.stat().st_size / 2**20
-    run._remove(plain)
+    plain_mib = run.plain_table_mib(main_db, work)
     sizes = []
     for db in (main_db, copy):
         conn = sqlite3.connect(db)
