@@ -39,6 +39,15 @@ from timeline.times import TimeInput, parse_bound, parse_instant
 
 __all__ = ["UPKEEP_LIMIT", "TimelineCore", "TopicSummary"]
 
+FastPath = tuple[
+    tuple[int, int],  # the change marker it was checked at
+    Snapshots,
+    Callable[[str], str],  # names resolved
+    tuple[datetime, datetime] | None,  # the vague extent
+    tuple[int, int] | None,  # the store's change count, if it keeps one
+]
+"""What single-fact lookups need while the snapshots answer them exactly."""
+
 UPKEEP_LIMIT = 20_000
 
 
@@ -87,19 +96,9 @@ class TimelineCore:
         self._corrected: tuple[tuple[int, int], list[Any], int, tuple[Any, ...] | None] | None = (
             None
         )
-        # (change marker, snapshots, names resolved, vague extent, the store's change
-        # count if it keeps one) while the snapshots answer single-fact lookups exactly:
-        # checked again only after a change
-        self._fast: (
-            tuple[
-                tuple[int, int],
-                Snapshots,
-                Callable[[str], str],
-                tuple[datetime, datetime] | None,
-                tuple[int, int] | None,
-            ]
-            | None
-        ) = None
+        # while the snapshots answer single-fact lookups exactly: checked again only
+        # after a change
+        self._fast: FastPath | None = None
         # events a writer refolds after its append at most (more is left to the next
         # query): new events, a per-fact refold and short backdatings stay current
         self._upkeep_limit = UPKEEP_LIMIT  # topics known to be named by some event

@@ -20,13 +20,12 @@ from timeline.bitemporal import (
     uncertain_ids,
 )
 from timeline.catchup import LiveFold
-from timeline.facade_core import TimelineCore
+from timeline.facade_core import FastPath, TimelineCore
 from timeline.projections.base import Change
 from timeline.projections.fold import Fold, State, diff_states
 from timeline.projections.orders import OrderIntent, intent_key
 from timeline.projections.stance import Stance
 from timeline.replay import Replay, ReplayStep
-from timeline.snapshots import Snapshots
 from timeline.store.base import EventFilter
 from timeline.store.recorded import RecordedEvent, SearchHit
 from timeline.times import TimeInput, parse_bound, parse_instant
@@ -208,18 +207,7 @@ class TimelineQueries(TimelineCore):
                 break  # (the refresh may bring them up to date: then one more try)
         return False, None
 
-    def _fast_path(
-        self, marker: tuple[int, int]
-    ) -> (
-        tuple[
-            tuple[int, int],
-            Snapshots,
-            Callable[[str], str],
-            tuple[datetime, datetime] | None,
-            tuple[int, int] | None,
-        ]
-        | None
-    ):
+    def _fast_path(self, marker: tuple[int, int]) -> FastPath | None:
         """Inside a read transaction: what lookups need while ``marker`` holds, if the
         stored snapshots answer them exactly as they stand (no refresh), with the
         store's change count as of the same transaction when it keeps one."""
