@@ -281,6 +281,67 @@ class _BuyerView(_KeyedView):
         return found
 
 
+def _holders(applies_to: Iterable[str]) -> set[str]:
+    """The holders a restriction is indexed under (``kind:`` entries canonical)."""
+    return {kind_target(a[5:]) if is_kind_target(a) else a for a in applies_to}
+
+
+def _settled_after(first: Any, old: list[tuple[str, Any]], new: list[tuple[str, Any]]) -> str:
+    """The fold key from which two histories of one fact, each starting at ``first``,
+    hold the same value for good (``_MAX``: they still differ at their end; ``""``:
+    they never differ)."""
+    olds, news = dict(old), dict(new)
+    old_value = new_value = first
+    settled = ""
+    for at in sorted(olds.keys() | news.keys()):
+        old_value = olds.get(at, old_value)
+        new_value = news.get(at, new_value)
+        if old_value != new_value:
+            settled = _MAX
+        elif settled == _MAX:
+            settled = at
+    return settled
+
+
+def _target_at(stored_key: str, records: Mapping[int, RecordedEvent], targets: set[str]) -> bool:
+    """Whether the stored event a fold key names is one a new correction or retraction
+    targets (the refold's step there differs from the stored history's)."""
+    record = records.get(int(stored_key.split("#")[1]))
+    return record is not None and record.id in targets
+
+
+class _History:
+    """One fact's stored versions after a refold's start, decoded as they are asked for:
+    what the stored history held at each fold key, to see where a refold meets it."""
+
+    __slots__ = ("_decoded", "_first", "_keys", "_snapshots", "_texts")
+
+    def __init__(
+        self, snapshots: Snapshots, versions: list[tuple[str, str | None]], first: Any
+    ) -> None:
+        self._snapshots = snapshots
+        self._keys = [k for k, _ in versions]
+        self._texts = [t for _, t in versions]
+        self._first = first
+        self._decoded: dict[int, Any] = {}
+
+    def _fact(self, index: int) -> Any:
+        if index < 0:
+            return self._first
+        if index not in self._decoded:
+            text = self._texts[index]
+            self._decoded[index] = None if text is None else self._snapshots._loads(text)
+        return self._decoded[index]
+
+    def holds(self, stamp: str, fact: Any) -> bool:
+        """Whether the stored history held ``fact`` just before fold key ``stamp``."""
+        return bool(self._fact(bisect.bisect_left(self._keys, stamp) - 1) == fact)
+
+    def last(self) -> Any:
+        """The stored fact after its last version."""
+        return self._fact(len(self._keys) - 1)
+
+
 def _reach(
     event: ev.Event,
     key: str,
@@ -572,6 +633,12 @@ class Snapshots:
         # read from _cache_from on (the earliest fold key the refold reads them at)
         self._cached: dict[str, tuple[list[str], list[str | None], dict[int, Any]]] | None = None
         self._cache_from = ""
+        # while a per-fact refold runs: (key text, fold key) -> its versions after it
+        self._versions_seen: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+        # while a per-fact refold runs: restriction keys whose rebuilt history differs
+        # from the stored one -> the fold key from which they agree again
+        # (_settled_after), and the (product, holder) pairs a restriction's versions reach
+        self._unsettled: dict[Hashable, tuple[str, set[tuple[str, str]]]] = {}
         # the log's corrections and retractions up to a position, and the events they
         # target, read once and extended as the log grows (cleared after a rollback)
         self._metas_read: tuple[int, list[RecordedEvent]] = (0, [])
@@ -946,6 +1013,8 @@ class Snapshots:
                 refolded = self._refold_facts(cp, head, appended)
             finally:
                 self._cached = None
+                self._versions_seen = {}
+                self._unsettled = {}
             if refolded:
                 return
             start = self._start(cp, head)
@@ -1194,7 +1263,7 @@ class Snapshots:
             if book is None:
                 return False
         rows: list[tuple[str, str, Any]] = []
-        dropped: list[tuple[str, str]] = []
+        dropped: list[tuple[str, str, str]] = []
         finals: dict[tuple[str, Hashable], Any] = {}
         if claims:
             assert book is not None
@@ -1551,7 +1620,7 @@ class Snapshots:
         scope: dict[str, set[Hashable]],
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
         rows: list[tuple[str, str, Any]],
-        dropped: list[tuple[str, str]],
+        dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
     ) -> bool:
         """Rebuild the restriction facts (and their indexes) from fold key ``start`` on:
@@ -1615,9 +1684,20 @@ class Snapshots:
                 if checked is None:
                     return False
                 new_seq = checked
-            dropped.append((key_text, before))
+            dropped.append((key_text, before, _MAX))
             rows.extend((key_text, at, fact) for at, fact in new_seq)
             overlay[fkey] = (before, first, new_seq)
+            if old_seq != new_seq:
+                # claims checked into the new versions alone: no like-for-like comparison
+                self._unsettled[fkey] = (
+                    _MAX if book is not None else _settled_after(first, old_seq, new_seq),
+                    {
+                        (fact.product.casefold(), holder)
+                        for _, fact in [*old_seq, *new_seq, (None, first)]
+                        if isinstance(fact, Restriction)
+                        for holder in _holders(fact.applies_to)
+                    },
+                )
             finals[("orders", fkey)] = new_seq[-1][1] if new_seq else first
             self.folded += len(new_seq)
         self.folded += len(new_steps)
@@ -1699,7 +1779,7 @@ class Snapshots:
         placed: dict[str, list[tuple[str, ev.Event]]],
         versions_after: Callable[[str, str], list[str]],
         rows: list[tuple[str, str, Any]],
-        dropped: list[tuple[str, str]],
+        dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
         targets: set[str] = frozenset(),  # type: ignore[assignment]
         book: _ClaimBook | None = None,
@@ -1723,12 +1803,17 @@ class Snapshots:
             later = laters[key_text]
             # a new placement wins over a stored one at its key; _NOTHING_NEW only starts
             steps: dict[str, Any] = {k: e for k, e in arrivals if e is not _NOTHING_NEW}
+            # the last fold key at which this refold's steps differ from the stored
+            # history's: the new placements, and the places a target leaves or changes
+            fresh = max(k for k, _ in arrivals)
             for stored_key in later:
                 if stored_key in steps:
                     continue
                 shaped = self._effective_at(stored_key, metas, targets, stored)
                 if shaped is None:
                     return False  # the stored history does not match the log: refold all
+                if targets and _target_at(stored_key, stored, targets):
+                    fresh = max(fresh, stored_key)
                 if shaped is not _MOVED:
                     steps[stored_key] = shaped
             if book is not None:
@@ -1740,7 +1825,14 @@ class Snapshots:
             current = None if text is None else self._loads(text)
             participants = {fact_key[0]}  # type: ignore[index]
             facts: dict[Hashable, Any] = {} if current is None else {fact_key: current}
+            history = _History(self, self._versions_from(key_text, before), current)
+            until = _MAX
             for stamp, step in replay:
+                if stamp > fresh and history.holds(stamp, current):
+                    # the stored history from here on was folded from this very fact
+                    # and the same events: it stays as stored
+                    until, current = _predecessor(stamp), history.last()
+                    break
                 if book is not None and (step is _CLAIM_STEP or ev.claimed_ids(step)):
                     if stamp in book.at and not self._candidacy_kept(
                         book, stamp, key_text, participants, current
@@ -1756,7 +1848,7 @@ class Snapshots:
                     current = new_fact
                     facts = {} if current is None else {fact_key: current}
                 self.folded += 1
-            dropped.append((key_text, before))
+            dropped.append((key_text, before, until))
             finals[("stance", fact_key)] = current
         return True
 
@@ -1768,7 +1860,7 @@ class Snapshots:
         scope: dict[str, set[Hashable]],
         arrivals: dict[str, list[tuple[str, ev.Event]]],
         rows: list[tuple[str, str, Any]],
-        dropped: list[tuple[str, str]],
+        dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
         targets: set[str],
         book: _ClaimBook | None = None,
@@ -1828,12 +1920,23 @@ class Snapshots:
         metas = self._metas_for(r.id for r in records.values())
         for buyer, start, wanted, steps in plans:
             replay: list[tuple[str, Any]] = []
+            # the last fold key at which this refold's steps or the restrictions it reads
+            # differ from the stored history's
+            fresh = max(
+                [
+                    *(k for k, _ in arrivals.get(buyer, ())),
+                    *self._unsettled_for(buyer, wanted),
+                ],
+                default="",
+            )
             for key, step in steps.items():
                 event = (
                     step if step is not None else self._effective_at(key, metas, targets, records)
                 )
                 if event is None:
                     return False  # the stored history does not match the log
+                if step is None and targets and _target_at(key, records, targets):
+                    fresh = max(fresh, key)
                 if event is _MOVED:
                     continue
                 kind_of = type(event)
@@ -1847,8 +1950,9 @@ class Snapshots:
                 replay.extend((k, _CLAIM_STEP) for k in book.keys_between(start, cp.okey))
             replay.sort(key=lambda pair: pair[0])
             if not self._refold_buyer(
-                cp, orders, buyer, start, wanted, replay, rows, dropped, finals, book, overlay
-            ):
+                cp, orders, buyer, start, wanted, replay, rows, dropped, finals, book, overlay,
+                fresh,
+            ):  # fmt: skip
                 return False
         return True
 
@@ -1872,25 +1976,35 @@ class Snapshots:
         wanted: set[Hashable],
         steps: list[tuple[str, Any]],
         rows: list[tuple[str, str, Any]],
-        dropped: list[tuple[str, str]],
+        dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
         book: _ClaimBook | None,
         overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
+        fresh: str = _MAX,
     ) -> bool:
         before = _predecessor(start)
         index_key: Hashable = ("_intents_of", buyer)
         own: dict[Hashable, Any] = {}
+        histories: dict[Hashable, _History] = {}
         for fkey in sorted(wanted, key=repr):
             found = self._stored("orders", fkey, before)
             if found is not None:
                 own[fkey] = found
+            versions = self._versions_from(_key_text("orders", fkey), before)
+            histories[fkey] = _History(self, versions, found)
         # the index the projection sees: the wanted intents there are (their order
         # does not matter to it); the stored index is rebuilt below if need be
         own[index_key] = tuple(k for k in sorted(wanted, key=repr) if k in own)
         created: dict[Hashable, str] = {}  # intent -> where the refold creates it
         names = {n for k in wanted for n in (k[3], k[2].casefold())}  # type: ignore[index]
         ordered = sorted(wanted, key=repr)
+        until = _MAX
         for stamp, event in steps:
+            if stamp > fresh and all(histories[k].holds(stamp, own.get(k)) for k in ordered):
+                # the stored history from here on was folded from these very intents, the
+                # same events and the same restrictions: it stays as stored
+                until = _predecessor(stamp)
+                break
             restricts = False
             if event is _CLAIM_STEP:
                 assert book is not None
@@ -1938,10 +2052,34 @@ class Snapshots:
                     own[fkey] = fact
             self.folded += 1
         for fkey in wanted:
-            dropped.append((_key_text("orders", fkey), before))
-            finals[("orders", fkey)] = own.get(fkey)
-        self._reindex(cp, buyer, before, wanted, own, created, rows, dropped, finals)
+            dropped.append((_key_text("orders", fkey), before, until))
+            finals[("orders", fkey)] = histories[fkey].last() if until != _MAX else own.get(fkey)
+        self._reindex(cp, buyer, before, wanted, own, created, rows, dropped, finals, until != _MAX)
         return True
+
+    def _unsettled_for(self, buyer: str, wanted: set[Hashable]) -> list[str]:
+        """The fold keys from which the rebuilt restriction keys this buyer's intents
+        can read (:meth:`_refold_restrictions`) agree with the stored ones again: its
+        indexes on their products and suppliers, the indexes by authority of those
+        products (a lift reads them), and the restrictions any version of which
+        reaches the buyer (or its kind) on one of them."""
+        if not self._unsettled:
+            return []
+        kind = self.ctx.kind_of(buyer)
+        holders = {buyer} if kind is None else {buyer, kind_target(kind)}
+        names = {n for k in wanted for n in (k[3], k[2].casefold())}  # type: ignore[index]
+        out: list[str] = []
+        for fkey, (settled, reach) in self._unsettled.items():
+            kind_of_key = fkey[0]  # type: ignore[index]
+            if kind_of_key == "_restrictions_on":
+                if fkey[1] in names and fkey[2] in holders:  # type: ignore[index]
+                    out.append(settled)
+            elif kind_of_key == "_restrictions_by":
+                if fkey[2] in names:  # type: ignore[index]
+                    out.append(settled)
+            elif any(t in names and h in holders for t, h in reach):
+                out.append(settled)  # a restriction that reaches it on one of them
+        return out
 
     def _reindex(
         self,
@@ -1952,17 +2090,22 @@ class Snapshots:
         own: dict[Hashable, Any],
         created: dict[Hashable, str],
         rows: list[tuple[str, str, Any]],
-        dropped: list[tuple[str, str]],
+        dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
+        met: bool = False,
     ) -> None:
         """The buyer's index of its intents (in the order they were created), rewritten
         from the first place where a refolded intent is now created elsewhere (or not
-        at all); untouched where none is."""
+        at all); untouched where none is. ``met``: the refold stopped where it met the
+        stored history, so an intent it had not created by then is created where the
+        stored history has it."""
         versions_after = getattr(self.store, "versions_after")  # noqa: B009 - checked by caller
         moved: list[str] = []
         for fkey in wanted:
             if fkey in own and fkey not in created:
                 continue  # there before the refold's start: created where it was
+            if met and fkey not in created:
+                continue  # created after the refold stopped, as stored
             stored = versions_after(_key_text("orders", fkey), before)
             was = stored[0] if stored else None
             now = created.get(fkey)
@@ -1981,7 +2124,7 @@ class Snapshots:
         for fkey in wanted:
             if fkey in created:
                 births.append((created[fkey], fkey))
-            elif fkey in own:
+            elif fkey in own or met:
                 stored = versions_after(_key_text("orders", fkey), "")
                 if stored:
                     births.append((stored[0], fkey))
@@ -1991,7 +2134,7 @@ class Snapshots:
             index = (*index, fkey)
             if at >= first:
                 rows.append((_key_text("orders", index_key), at, index))
-        dropped.append((_key_text("orders", index_key), _predecessor(first)))
+        dropped.append((_key_text("orders", index_key), _predecessor(first), _MAX))
         finals[("orders", index_key)] = index or None
 
     def _stored(self, projection: str, key: Hashable, at: str) -> Any:
@@ -2099,31 +2242,34 @@ class Snapshots:
         return decoded[index]
 
     def _only_changes(
-        self, dropped: Sequence[tuple[str, str]], rows: list[tuple[str, str, Any]]
+        self, dropped: Sequence[tuple[str, str, str]], rows: list[tuple[str, str, Any]]
     ) -> tuple[list[tuple[str, str]], list[tuple[str, str, Any]]]:
         """A refold's outcome as the writes it needs. ``dropped`` names the facts whose
-        versions after a fold key it redid (``(key, after)``): their stored versions
-        after that are compared with the new ones in memory, an unchanged version is
-        not written again and only the versions that disappear are removed. Returns
+        versions in a range of fold keys it redid (``(key, after, until)``): their
+        stored versions there are compared with the new ones in memory, an unchanged
+        version is not written again and only the versions that disappear are removed
+        (the versions after ``until`` stay as stored: the refold met them). Returns
         ``(removed, rows)``: the ``(key, fold key)`` versions to delete, and the rows
         to write (the other facts' rows as they are)."""
-        versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
-        floor: dict[str, str] = {}
-        for key_text, after in dropped:
-            floor[key_text] = min(floor.get(key_text, after), after)
+        floor: dict[str, tuple[str, str]] = {}
+        for key_text, after, until in dropped:
+            low, high = floor.get(key_text, (after, until))
+            floor[key_text] = (min(low, after), max(high, until))
         redone: dict[str, dict[str, Any]] = {}
         out: list[tuple[str, str, Any]] = []
         for row in rows:
             key_text, at, fact = row
-            start = floor.get(key_text)
-            if start is not None and at > start:
+            bounds = floor.get(key_text)
+            if bounds is not None and bounds[0] < at <= bounds[1]:
                 redone.setdefault(key_text, {})[at] = fact  # the last row at a key wins
             else:
                 out.append(row)
         removed: list[tuple[str, str]] = []
-        for key_text, after in floor.items():
+        for key_text, (after, until) in floor.items():
             new = redone.get(key_text, {})
-            for at, text in versions_from(key_text, after):
+            for at, text in self._versions_from(key_text, after):
+                if at > until:
+                    break  # a refold that met the stored history there: kept as stored
                 if at not in new:
                     removed.append((key_text, at))
                     continue
@@ -2132,6 +2278,16 @@ class Snapshots:
                     del new[at]  # stored as it is
             out.extend((key_text, at, fact) for at, fact in new.items())
         return removed, out
+
+    def _versions_from(self, key_text: str, after: str) -> list[tuple[str, str | None]]:
+        """The store's ``versions_from``, read once per refold (a refold that compares
+        its steps with the stored history and :meth:`_only_changes` both ask)."""
+        seen = self._versions_seen
+        found = seen.get((key_text, after))
+        if found is None:
+            versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
+            found = seen[(key_text, after)] = versions_from(key_text, after)
+        return found
 
     def _loads(self, text: str) -> Any:
         try:

@@ -7,6 +7,8 @@ fold of the log, at every valid time, for random histories.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import timeline as tl
+import timeline.projections.base as projection_base
 from tests.conftest import StepClock
 
 from .test_state_properties import plain_event
@@ -60,6 +63,23 @@ def histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]]]:
     return base, later
 
 
+# a refold stops where it meets the stored history; with short evidence lists it meets
+# it within a few steps, so the random histories below reach that stop often
+LIMITS = st.sampled_from([projection_base.EVIDENCE_LIMIT, 2])
+
+
+@contextmanager
+def evidence_limit(limit: int) -> Iterator[None]:
+    """Facts keep at most ``limit`` evidence ids and sources (the fold and the full
+    fold it is compared with alike)."""
+    kept = projection_base.EVIDENCE_LIMIT
+    projection_base.EVIDENCE_LIMIT = limit
+    try:
+        yield
+    finally:
+        projection_base.EVIDENCE_LIMIT = kept
+
+
 def assert_snapshots_equal_a_full_fold(path: Path, live: tl.Timeline) -> None:
     # a read-only store folds the log itself; a fresh writer reads the persisted versions
     with tl.Timeline.open(path, readonly=True) as reader, tl.Timeline.open(path) as fresh:
@@ -71,12 +91,12 @@ def assert_snapshots_equal_a_full_fold(path: Path, live: tl.Timeline) -> None:
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=histories())
+@given(history=histories(), limit=LIMITS)
 def test_after_any_backdated_append_the_snapshots_equal_a_full_fold(
-    history: tuple[list[tl.Event], list[list[tl.Event]]],
+    history: tuple[list[tl.Event], list[list[tl.Event]]], limit: int
 ) -> None:
     base, later = history
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, evidence_limit(limit):
         path = Path(tmp) / "p.db"
         clock = StepClock()
         with tl.Timeline.open(path, clock=clock) as live:
@@ -114,11 +134,94 @@ def test_a_backdated_statement_refolds_only_its_own_stance(tmp_path: Path) -> No
         live.append([late], story="s")
         snapshots = live._snapshots
         assert snapshots is not None
-        # the new event and the 9 later events of (a1, t1) (hours 66, 72 ... 114), not 60
-        assert snapshots.folded == 1 + 9
+        # the new event and the next event of (a1, t1) (hour 66), not 60: that one sets
+        # another position, so from there on the stored history holds as it is
+        assert snapshots.folded == 1 + 1
         stance = live.state(at=BASE + timedelta(hours=61)).stance("a1", "t1")
         assert stance is not None
         assert (stance.position, stance.evidence) == (tl.Position.OPPOSES, ("late",))
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
+
+
+def test_a_backdated_statement_stops_where_it_meets_the_stored_history(tmp_path: Path) -> None:
+    # 60 statements of one stance, one position: a backdated one just after the first
+    # stays in the evidence of the next 19 versions, then drops out of it (the limit
+    # is 20); from there the stored versions are the ones a full fold writes
+    path = tmp_path / "s.db"
+    same = [
+        tl.Statement(
+            id=f"s{i:02d}",
+            occurred_at=BASE + timedelta(hours=i),
+            actor="a1",
+            topic="t1",
+            position="supports",
+        )
+        for i in range(60)
+    ]
+    with tl.Timeline.open(path) as live:
+        live.append(same, story="s")
+        late = attrs.evolve(same[0], id="late", occurred_at=BASE + timedelta(minutes=30))
+        live.append([late], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        # the new event, then s01 ... s20: after s20 the refolded stance is the stored
+        # one (s20 ... s01), so s21 ... s59 are neither replayed nor written again
+        assert projection_base.EVIDENCE_LIMIT == 20
+        assert snapshots.folded == 1 + 20
+        early = live.state(at=BASE + timedelta(hours=5, minutes=1)).stance("a1", "t1")
+        assert early is not None
+        assert early.evidence == ("s05", "s04", "s03", "s02", "s01", "late", "s00")
+        last = live.state().stance("a1", "t1")
+        assert last is not None
+        assert last.evidence == tuple(f"s{i:02d}" for i in range(59, 39, -1))
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
+
+
+def test_a_backdated_inquiry_stops_where_it_meets_the_stored_intent(tmp_path: Path) -> None:
+    path = tmp_path / "i.db"
+    asks = [
+        tl.Inquiry(
+            id=f"q{i:02d}",
+            occurred_at=BASE + timedelta(hours=i),
+            inquirers=("b1",),
+            supplier="nvidia",
+            product="H200",
+        )
+        for i in range(40)
+    ]
+    with tl.Timeline.open(path) as live:
+        live.append(asks, story="s")
+        late = attrs.evolve(asks[0], id="late", occurred_at=BASE + timedelta(minutes=30))
+        live.append([late], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        assert snapshots.folded == 1 + 20  # as for the stance above: q21 ... q39 kept
+        intent = live.state(at=BASE + timedelta(hours=2, minutes=1)).order_intent(
+            "b1", "nvidia", "H200"
+        )
+        assert intent is not None
+        assert intent.evidence == ("q02", "q01", "late", "q00")
+        assert live.derived_differences() == []
+        # a backdated ban reaches every later version (its id stays in blocked_by):
+        # nothing there is the stored history, so the refold runs to the end
+        ban = tl.PolicyChange(
+            id="ban",
+            occurred_at=BASE + timedelta(hours=1, minutes=30),
+            authority="us",
+            topic="exports",
+            measure="ban",
+            product="H200",
+            applies_to=("b1",),
+        )
+        live.append([ban], story="s")
+        assert snapshots.folded >= 1 + 38  # the ban, then every one of q02 ... q39
+        final = live.state().order_intent("b1", "nvidia", "H200")
+        assert final is not None
+        assert final.blocked_by == ("ban",)
+        assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
 
@@ -181,11 +284,11 @@ def order_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=order_histories())
+@given(history=order_histories(), limit=LIMITS)
 def test_backdated_orders_and_inquiries_mixed_with_later_events_equal_a_full_fold(
-    history: tuple[list[tl.Event], list[list[tl.Event]]],
+    history: tuple[list[tl.Event], list[list[tl.Event]]], limit: int
 ) -> None:
-    _append_each_batch_and_compare(history)
+    _append_each_batch_and_compare(history, limit=limit)
 
 
 def test_a_backdated_order_refolds_only_its_buyers_intents(tmp_path: Path) -> None:
@@ -284,11 +387,11 @@ def corrected_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.E
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=corrected_histories())
+@given(history=corrected_histories(), limit=LIMITS)
 def test_corrections_and_retractions_refold_their_targets_facts_exactly(
-    history: tuple[list[tl.Event], list[list[tl.Event]]],
+    history: tuple[list[tl.Event], list[list[tl.Event]]], limit: int
 ) -> None:
-    _append_each_batch_and_compare(history)
+    _append_each_batch_and_compare(history, limit=limit)
 
 
 def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path: Path) -> None:
@@ -321,13 +424,16 @@ def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path:
 
 
 def _append_each_batch_and_compare(
-    history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool = False
+    history: tuple[list[tl.Event], list[list[tl.Event]]],
+    kinds: bool = False,
+    limit: int = projection_base.EVIDENCE_LIMIT,
 ) -> None:
     """Append the base, then each later batch an hour apart; after each, the snapshots
     answer as a full fold does and every stored version (index facts included) is the
-    one a fresh fold writes. ``kinds``: a1 and a3 are declared as telecoms first."""
+    one a fresh fold writes. ``kinds``: a1 and a3 are declared as telecoms first.
+    ``limit``: the facts' evidence limit."""
     base, later = history
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, evidence_limit(limit):
         path = Path(tmp) / "p.db"
         clock = StepClock()
         with tl.Timeline.open(path, clock=clock) as live:
@@ -423,11 +529,11 @@ def news_histories(draw: st.DrawFn) -> tuple[list[tl.Event], list[list[tl.Event]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=news_histories(), kinds=st.booleans())
+@given(history=news_histories(), kinds=st.booleans(), limit=LIMITS)
 def test_policy_changes_claims_and_kinds_refold_exactly(
-    history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool
+    history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool, limit: int
 ) -> None:
-    _append_each_batch_and_compare(history, kinds=kinds)
+    _append_each_batch_and_compare(history, kinds=kinds, limit=limit)
 
 
 def _busy_story(count: int) -> list[tl.Event]:

@@ -95,7 +95,9 @@ def test_a_backdated_append_refolds_only_what_follows_it(
     store.append([late], story="s")
     state = store.state(at=BASE + timedelta(days=150, hours=2))
     assert store._snapshots is not None
-    assert store._snapshots.folded == 50  # the backdated event and the 49 after it
+    # the backdated event and the next one (day 151), which sets another position:
+    # from there on the stored versions are the ones a full fold writes, not all 49
+    assert store._snapshots.folded == 2
     assert state == folded(store_location, at=BASE + timedelta(days=150, hours=2))
     stance = state.stance("a", "t")
     assert stance is not None
