@@ -2028,15 +2028,14 @@ class Snapshots:
                 restricts = event.measure in (ev.Measure.BAN, ev.Measure.RESTRICT)
                 if restricts and not self._reaches(event, buyer):
                     continue  # blocks none of this buyer's intents
-            if type(event) is ev.Inquiry and len(set(event.inquirers)) > 1:
-                # the others' intents are not kept (a buyer named twice stays twice)
-                event = attrs.evolve(
-                    event, inquirers=tuple(b for b in event.inquirers if b == buyer)
-                )
             view = _BuyerView(self, buyer, own, _predecessor(stamp), overlay)
             updates: Mapping[Hashable, Any]
             if type(event) is ev.PolicyChange:
                 updates = _policy_on_intents(event, restricts, ordered, own, view)
+            elif type(event) is ev.Inquiry and len(set(event.inquirers)) > 1:
+                # the others' intents are not kept (a buyer named twice stays twice)
+                mine = tuple(b for b in event.inquirers if b == buyer)
+                updates = cast(OrderIntentProjection, orders)._inquiry(view, event, self.ctx, mine)
             else:
                 updates = orders.apply(view, event, self.ctx)
             for fkey, fact in updates.items():

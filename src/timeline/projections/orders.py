@@ -357,9 +357,17 @@ class OrderIntentProjection(FoldProjection):
             confirmed_by=current.confirmed_by,
         )
 
-    def _inquiry(self, facts: Mapping[Hashable, Any], event: ev.Inquiry, ctx: Context) -> Updates:
+    def _inquiry(
+        self,
+        facts: Mapping[Hashable, Any],
+        event: ev.Inquiry,
+        ctx: Context,
+        inquirers: tuple[str, ...] | None = None,
+    ) -> Updates:
+        """``inquirers``: only these of the event's inquirers (a refold of one buyer's
+        intents), as given; ``None``: all of them."""
         updates: dict[Hashable, Any] = {}
-        for buyer in event.inquirers:
+        for buyer in event.inquirers if inquirers is None else inquirers:
             current: OrderIntent | None = facts.get(
                 intent_key(buyer, event.supplier, event.product)
             )
