@@ -212,6 +212,12 @@ class _KeyedView(Mapping[Hashable, Any]):
         raise TypeError("a refold view is read by key only")
 
 
+# restriction keys a refold rebuilt: key -> (the fold key the rebuild starts after, the
+# value there, the rebuilt versions, the last fold key rebuilt: the stored versions
+# after it stand, the rebuild having met them)
+_Overlay = dict[Hashable, tuple[str, Any, list[tuple[str, Any]], str]]
+
+
 class _RestrictionView(_KeyedView):
     """The restriction facts as a replay of policy changes sees them: its own updates
     over those stored at ``before``; intents absent (the replay leaves them out)."""
@@ -253,7 +259,7 @@ class _BuyerView(_KeyedView):
         buyer: str,
         own: dict[Hashable, Any],
         at: str,
-        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] | None = None,
+        overlay: _Overlay | None = None,
     ):
         self._snapshots = snapshots
         self._buyer = buyer
@@ -268,8 +274,8 @@ class _BuyerView(_KeyedView):
                 return self._own[key]
             raise KeyError(key)
         rebuilt = self._overlay.get(key)
-        if rebuilt is not None and self._at >= rebuilt[0]:
-            _, found, versions = rebuilt
+        if rebuilt is not None and rebuilt[0] <= self._at <= rebuilt[3]:
+            _, found, versions, _ = rebuilt
             for at, fact in versions:
                 if at > self._at:
                     break
@@ -279,6 +285,39 @@ class _BuyerView(_KeyedView):
         if found is None:
             raise KeyError(key)
         return found
+
+
+class _Replay:
+    """One replay of policy changes on the restrictions stored at a fold key."""
+
+    __slots__ = ("ctx", "orders", "reach", "seqs", "state", "view")
+
+    def __init__(
+        self, snapshots: Snapshots, orders: Projection, starts: dict[Hashable, Any], before: str
+    ) -> None:
+        self.orders = orders
+        self.ctx = snapshots.ctx
+        self.state: dict[Hashable, Any] = {}
+        self.view = _RestrictionView(snapshots, self.state, starts, before)
+        self.seqs: dict[Hashable, list[tuple[str, Any]]] = {}
+        self.reach: dict[tuple[str, str], set[str]] = {}
+
+    def step(self, stamp: str, event: ev.Event) -> list[Hashable]:
+        """Apply one policy change; returns the restriction keys it wrote."""
+        assert isinstance(event, ev.PolicyChange)
+        holders = self.reach.setdefault((stamp, event.id), set(event.applies_to))
+        view, state = self.view, self.state
+        touched: list[Hashable] = []
+        for fkey, fact in self.orders.apply(view, event, self.ctx).items():
+            if not _restriction_key(fkey):
+                continue
+            if fkey[0] == "_restrictions_on":  # type: ignore[index]
+                holders.add(fkey[2])  # type: ignore[index]
+            if view.get(fkey) != fact:
+                self.seqs.setdefault(fkey, []).append((stamp, fact))
+            state[fkey] = fact
+            touched.append(fkey)
+        return touched
 
 
 def _holders(applies_to: Iterable[str]) -> set[str]:
@@ -1269,7 +1308,7 @@ class Snapshots:
             assert book is not None
             if not self._refold_claims(cp, claims, book, rows, finals):
                 return False
-        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] = {}
+        overlay: _Overlay = {}
         earliest = min([policy_from, *buyers.values()])
         if earliest != _MAX:
             self._cache_from = _predecessor(earliest)  # restrictions read from there (_stored)
@@ -1618,7 +1657,7 @@ class Snapshots:
         book: _ClaimBook | None,
         buyers: dict[str, str],
         scope: dict[str, set[Hashable]],
-        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
+        overlay: _Overlay,
         rows: list[tuple[str, str, Any]],
         dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
@@ -1650,8 +1689,21 @@ class Snapshots:
         old_steps = [(k, e) for k, e in old_steps if _product_of(e) in products]
         new_steps = [(k, e) for k, e in new_steps if _product_of(e) in products]
         starts: dict[Hashable, Any] = {}
-        old_seqs, old_holders = self._replay_restrictions(orders, old_steps, before, starts)
-        new_seqs, new_holders = self._replay_restrictions(orders, new_steps, before, starts)
+        # the last fold key at which the two replays' steps differ; with claims, the
+        # replays run to the end (their checks are compared over whole sequences)
+        differ = _MAX
+        if book is None:
+            differ = max(
+                (
+                    k
+                    for k, i in old_map.keys() | new_map.keys()
+                    if old_map.get((k, i)) != new_map.get((k, i))
+                ),
+                default="",
+            )
+        old_seqs, old_holders, new_seqs, new_holders, until = self._replay_restrictions(
+            orders, old_steps, new_steps, before, starts, differ
+        )
         holders: dict[str, set[str]] = {}  # applies_to entry -> the products it changed on
 
         def reaches(entries: Iterable[str], product: str | None) -> None:
@@ -1684,9 +1736,9 @@ class Snapshots:
                 if checked is None:
                     return False
                 new_seq = checked
-            dropped.append((key_text, before, _MAX))
+            dropped.append((key_text, before, until))
             rows.extend((key_text, at, fact) for at, fact in new_seq)
-            overlay[fkey] = (before, first, new_seq)
+            overlay[fkey] = (before, first, new_seq, until)
             if old_seq != new_seq:
                 # claims checked into the new versions alone: no like-for-like comparison
                 self._unsettled[fkey] = (
@@ -1698,9 +1750,12 @@ class Snapshots:
                         for holder in _holders(fact.applies_to)
                     },
                 )
-            finals[("orders", fkey)] = new_seq[-1][1] if new_seq else first
+            if until == _MAX:
+                finals[("orders", fkey)] = new_seq[-1][1] if new_seq else first
+            else:  # the replays met the stored history: its last version stands
+                finals[("orders", fkey)] = self._stored("orders", fkey, cp.okey)
             self.folded += len(new_seq)
-        self.folded += len(new_steps)
+        self.folded += sum(1 for k, _ in new_steps if k <= until)
         for entry, products in holders.items():
             for buyer in sorted(self._reached([entry])):
                 # a description, or an actor with no intents, has nothing a restriction blocks
@@ -1712,28 +1767,48 @@ class Snapshots:
     def _replay_restrictions(
         self,
         orders: Projection,
-        steps: list[tuple[str, ev.Event]],
+        old_steps: list[tuple[str, ev.Event]],
+        new_steps: list[tuple[str, ev.Event]],
         before: str,
         starts: dict[Hashable, Any],
-    ) -> tuple[dict[Hashable, list[tuple[str, Any]]], dict[tuple[str, str], set[str]]]:
-        """Policy changes replayed on the restrictions stored at ``before`` (intents left
-        out): each restriction key's new versions, and the holders each step reaches."""
-        state: dict[Hashable, Any] = {}
-        view = _RestrictionView(self, state, starts, before)
-        seqs: dict[Hashable, list[tuple[str, Any]]] = {}
-        reach: dict[tuple[str, str], set[str]] = {}
-        for stamp, event in steps:
-            assert isinstance(event, ev.PolicyChange)
-            holders = reach.setdefault((stamp, event.id), set(event.applies_to))
-            for fkey, fact in orders.apply(view, event, self.ctx).items():
-                if not _restriction_key(fkey):
-                    continue
-                if fkey[0] == "_restrictions_on":  # type: ignore[index]
-                    holders.add(fkey[2])  # type: ignore[index]
-                if view.get(fkey) != fact:
-                    seqs.setdefault(fkey, []).append((stamp, fact))
-                state[fkey] = fact
-        return seqs, reach
+        differ: str,
+    ) -> tuple[
+        dict[Hashable, list[tuple[str, Any]]],
+        dict[tuple[str, str], set[str]],
+        dict[Hashable, list[tuple[str, Any]]],
+        dict[tuple[str, str], set[str]],
+        str,
+    ]:
+        """The policy changes as the log stood before the batch (``old_steps``) and as
+        it stands now (``new_steps``), replayed side by side on the restrictions stored
+        at ``before`` (intents left out): each replay's new versions of each
+        restriction key, and the holders each of its steps reaches. Past ``differ``
+        (the last fold key at which their steps differ) the replays stop as soon as
+        they hold the same restrictions: from there on they run alike, as the stored
+        versions did. The last element: the last fold key replayed (``_MAX``: all)."""
+        old = _Replay(self, orders, starts, before)
+        new = _Replay(self, orders, starts, before)
+        at_old: dict[str, list[ev.Event]] = {}
+        at_new: dict[str, list[ev.Event]] = {}
+        for stamp, event in old_steps:
+            at_old.setdefault(stamp, []).append(event)
+        for stamp, event in new_steps:
+            at_new.setdefault(stamp, []).append(event)
+        differing: set[Hashable] = set()
+        for stamp in sorted(at_old.keys() | at_new.keys()):
+            if stamp > differ and not differing:
+                return old.seqs, old.reach, new.seqs, new.reach, _predecessor(stamp)
+            touched: set[Hashable] = set()
+            for event in at_old.get(stamp, ()):
+                touched.update(old.step(stamp, event))
+            for event in at_new.get(stamp, ()):
+                touched.update(new.step(stamp, event))
+            for fkey in touched:
+                if old.view.get(fkey) != new.view.get(fkey):
+                    differing.add(fkey)
+                else:
+                    differing.discard(fkey)
+        return old.seqs, old.reach, new.seqs, new.reach, _MAX
 
     def _checked_sequence(
         self,
@@ -1864,7 +1939,7 @@ class Snapshots:
         finals: dict[tuple[str, Hashable], Any],
         targets: set[str],
         book: _ClaimBook | None = None,
-        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]] | None = None,
+        overlay: _Overlay | None = None,
     ) -> bool:
         """The order intents ``scope`` names, refolded from ``buyers[b]`` on: each one
         depends on nothing but its buyer's inquiries and orders of its supplier and
@@ -1903,7 +1978,7 @@ class Snapshots:
                 later = versions_after(_key_text("orders", index), before)
                 rebuilt = overlay.get(index)
                 if rebuilt is not None:  # stored up to the rebuild's start, rebuilt after
-                    later = [k for k in later if k <= rebuilt[0]]
+                    later = [k for k in later if k <= rebuilt[0] or k > rebuilt[3]]
                     steps.update((k, None) for k, _ in rebuilt[2] if start <= k <= cp.okey)
                 named.update(later)
             steps.update((k, None) for k in named)
@@ -1979,7 +2054,7 @@ class Snapshots:
         dropped: list[tuple[str, str, str]],
         finals: dict[tuple[str, Hashable], Any],
         book: _ClaimBook | None,
-        overlay: dict[Hashable, tuple[str, Any, list[tuple[str, Any]]]],
+        overlay: _Overlay,
         fresh: str = _MAX,
     ) -> bool:
         before = _predecessor(start)

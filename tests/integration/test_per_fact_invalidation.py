@@ -226,6 +226,71 @@ def test_a_backdated_inquiry_stops_where_it_meets_the_stored_intent(tmp_path: Pa
         assert_snapshots_equal_a_full_fold(path, again)
 
 
+def test_a_backdated_ban_lifted_later_refolds_only_until_the_lift(tmp_path: Path) -> None:
+    # b1 asks every hour; "us" lifts its restrictions on H200 at hour 10 (none then);
+    # "eu" bans and lifts for b2 all along. A ban by "us" for b1 learnt late, dated
+    # hour 5: it blocks b1's intent from hour 5 to the lift at hour 10, and after that
+    # the restrictions are as stored, and b1's intent once the ban and the lift drop
+    # out of its evidence
+    path = tmp_path / "lift.db"
+
+    def hour(h: float) -> datetime:
+        return BASE + timedelta(hours=h)
+
+    asks = [
+        tl.Inquiry(
+            id=f"q{i:02d}",
+            occurred_at=hour(i),
+            inquirers=("b1",),
+            supplier="nvidia",
+            product="H200",
+        )
+        for i in range(60)
+    ]
+    policy = {"topic": "exports", "product": "H200"}
+    lift = tl.PolicyChange(
+        id="us-lift", occurred_at=hour(10.5), authority="us", measure="lift", **policy
+    )
+    others = [
+        tl.PolicyChange(
+            id=f"eu{i:02d}",
+            occurred_at=hour(i + 0.5),
+            authority="eu",
+            measure="ban" if i % 2 else "lift",
+            applies_to=("b2",),
+            **policy,
+        )
+        for i in range(20, 60)
+    ]
+    with tl.Timeline.open(path) as live:
+        live.append([*asks, lift, *others], story="s")
+        ban = tl.PolicyChange(
+            id="us-ban",
+            occurred_at=hour(5.5),
+            authority="us",
+            measure="ban",
+            applies_to=("b1",),
+            **policy,
+        )
+        live.append([ban], story="s")
+        snapshots = live._snapshots
+        assert snapshots is not None
+        # the ban and the lift (and the 6 restriction versions they write), then b1's
+        # intent from hour 6 until the ban and the lift leave its evidence (about 27
+        # steps): not the 40 later policy changes (twice), nor the rest of b1's asks
+        assert snapshots.folded <= 40
+        blocked = live.state(at=hour(7)).order_intent("b1", "nvidia", "H200")
+        assert blocked is not None
+        assert blocked.blocked_by == ("us-ban",)
+        after = live.state(at=hour(10.75)).order_intent("b1", "nvidia", "H200")
+        assert after is not None
+        assert after.blocked_by == ()
+        assert after.evidence[:3] == ("us-lift", "q10", "q09")
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
+
+
 @st.composite
 def order_event(draw: st.DrawFn, n: int) -> tl.Event:
     """A backdated inquiry or order (refolds its buyers' intents), or a later event of
@@ -414,6 +479,7 @@ def test_a_correction_of_a_statement_refolds_only_the_stances_it_moves(tmp_path:
         assert snapshots is not None
         # s60 (a1, t1) leaves its stance and joins (a2, t1); s61 (a2, t2) is gone: the
         # three stances' events from hour 60 on, not the 60 events after it
+        print("FOLDED", snapshots.folded)
         assert snapshots.folded < 40
         stance = live.state(at=BASE + timedelta(hours=61)).stance("a2", "t1")
         assert stance is not None
