@@ -278,7 +278,7 @@ class EventStore:
         self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         tables: set[str] = self._retry(self._inspect)
         if self.readonly:
-            if migrations.pending(self.db) and tables:
+            if self._pending and tables:
                 raise StoreFormatError(
                     f"{self.path}: store needs a schema upgrade but was opened read-only"
                 )
@@ -291,7 +291,7 @@ class EventStore:
             self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        if not tables or migrations.pending(self.db):
+        if not tables or self._pending:
             self._retry(self._migrate)
 
     def _inspect(self) -> set[str]:
@@ -341,15 +341,26 @@ class EventStore:
             raise
 
     def _check_format(self, tables: set[str]) -> None:
-        """Refuse files that are not timeline stores, or are from a newer version."""
+        """Refuse files that are not timeline stores, or are from a newer version; note
+        the migrations still to apply (``_pending``)."""
         known = {m.name for m in migrations._migrations}
+        self._pending = [m.name for m in migrations._migrations]
         if tables:
             if "_sqlite_migrations" not in tables or "events" not in tables:
                 raise StoreFormatError(
                     f"{self.path}: not a timeline store "
                     "(an SQLite database without timeline tables)"
                 )
-            applied = {m.name for m in migrations.applied(self.db)}
+            # one query (the set's names), not sqlite-utils' table inspection: every
+            # open of the store asks
+            applied = {
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT name FROM [{migrations.migrations_table}] WHERE migration_set = ?",
+                    (migrations.name,),
+                )
+            }
+            self._pending = [name for name in self._pending if name not in applied]
             if not applied:
                 raise StoreFormatError(f"{self.path}: not a timeline store (no timeline schema)")
             newer = applied - known
