@@ -5,10 +5,11 @@ Usage (from the project root, in the project's virtualenv)::
 
     python bench/backdated.py STORE.db               # times, events refolded
     python bench/backdated.py STORE.db --profile --explain
+    python bench/backdated.py STORE.db --kind ban  # a ban on a product, learnt late
 
 ``STORE.db`` is never written: it is copied (with its ``-wal``) next to itself,
 the copy's snapshots are rebuilt from scratch as ``bench/run.py`` does before its
-measures (not timed), then one statement dated
+measures (not timed), then one event (a statement, or what ``--kind`` says) dated
 at the story's median time (the 50th percentile of ``occurred_at``) is appended
 and ``state(at=T)`` is read for ``T`` 90% through the story, each timed on its
 own. ``--keep-warm DIR`` keeps the rebuilt copy there for the next run (rebuilding
@@ -112,6 +113,31 @@ def explain(conn: sqlite3.Connection, statements: list[str]) -> None:
             print(f"    {row[-1]}")
 
 
+def backdated(kind: str, at: datetime) -> tl.Event:
+    """The event learnt late, dated ``at`` (actors and products of bench/run.py's story)."""
+    if kind == "inquiry":
+        return tl.Inquiry(
+            occurred_at=at,
+            inquirers=("actor-000", "actor-001"),
+            supplier="nvidia",
+            product="H200",
+            summary="A backdated inquiry.",
+        )
+    if kind == "ban":
+        return tl.PolicyChange(
+            occurred_at=at,
+            authority="actor-001",
+            topic="topic-01",
+            measure="ban",
+            product="H200",
+            applies_to=("actor-000", "actor-002", "actor-003"),
+            summary="A backdated ban.",
+        )
+    return tl.Statement(
+        occurred_at=at, actor="actor-001", topic="topic-01", summary="A backdated report."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("store", type=Path, help="a store built by bench/run.py (never written)")
@@ -119,6 +145,15 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--keep-warm", type=Path, help="keep the rebuilt copy in this directory")
+    parser.add_argument(
+        "--kind",
+        choices=["statement", "inquiry", "ban"],
+        default="statement",
+        help="what is learnt late: a statement (one stance), an inquiry by the two "
+        "busiest buyers (their intents on a product), or a ban on a product for the "
+        "three busiest actors by the second busiest (restrictions, and the intents of "
+        "those it reaches)",
+    )
     args = parser.parse_args()
     source: Path = args.store
     warm = args.keep_warm / "warm.db" if args.keep_warm else None
@@ -148,12 +183,7 @@ def main() -> None:
             conn: Any = store._store.conn  # type: ignore[attr-defined]
             if args.explain:
                 conn.set_trace_callback(statements.append)
-            late = tl.Statement(
-                occurred_at=datetime.fromisoformat(t50),
-                actor="actor-001",
-                topic="topic-01",
-                summary="A backdated report.",
-            )
+            late = backdated(args.kind, datetime.fromisoformat(t50))
             append = profiled(
                 "append", lambda: store.append([late], story="bench"), args.top, args.profile
             )
