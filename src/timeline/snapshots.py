@@ -101,6 +101,7 @@ def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
 
 
 _MOVED: Any = object()  # a stored place a correction or retraction took the event from
+_STORED: Any = object()  # a refold's step at a stored version: its event read when reached
 _NOTHING_NEW: Any = None  # a refold start with no event of its own (see _refold_stances)
 
 _ORDER_TYPES = (ev.Inquiry, ev.OrderPlaced, ev.OrderCancelled, ev.OrderDelivered)
@@ -342,27 +343,52 @@ def _settled_after(first: Any, old: list[tuple[str, Any]], new: list[tuple[str, 
     return settled
 
 
-def _target_at(stored_key: str, records: Mapping[int, RecordedEvent], targets: set[str]) -> bool:
-    """Whether the stored event a fold key names is one a new correction or retraction
-    targets (the refold's step there differs from the stored history's)."""
-    record = records.get(int(stored_key.split("#")[1]))
-    return record is not None and record.id in targets
+def _position_of(key: str) -> int:
+    """The log position a fold key names."""
+    return int(key.rsplit("#", 1)[1])
 
 
 class _History:
-    """One fact's stored versions after a refold's start, decoded as they are asked for:
-    what the stored history held at each fold key, to see where a refold meets it."""
+    """One fact's stored versions after a refold's start, read a window at a time as
+    the refold asks and decoded as they are asked for: what the stored history held at
+    each fold key, to see where a refold meets it (and, for :meth:`Snapshots.
+    _only_changes`, the versions up to there)."""
 
-    __slots__ = ("_decoded", "_first", "_keys", "_snapshots", "_texts")
+    __slots__ = (
+        "_after",
+        "_complete",
+        "_decoded",
+        "_first",
+        "_key",
+        "_keys",
+        "_snapshots",
+        "_texts",
+        "_window",
+    )
 
-    def __init__(
-        self, snapshots: Snapshots, versions: list[tuple[str, str | None]], first: Any
-    ) -> None:
+    def __init__(self, snapshots: Snapshots, key_text: str, after: str, first: Any) -> None:
         self._snapshots = snapshots
-        self._keys = [k for k, _ in versions]
-        self._texts = [t for _, t in versions]
+        self._key = key_text
+        self._after = after
+        self._keys: list[str] = []
+        self._texts: list[str | None] = []
+        self._complete = False
+        self._window = 32  # versions read at first; doubled with each further read
         self._first = first
         self._decoded: dict[int, Any] = {}
+
+    def _read_through(self, key: str) -> None:
+        """Read on until the versions up to fold key ``key`` (``_MAX``: all) are in."""
+        versions_from = getattr(self._snapshots.store, "versions_from")  # noqa: B009
+        while not self._complete and (not self._keys or self._keys[-1] <= key):
+            since = self._keys[-1] if self._keys else self._after
+            limit = None if key == _MAX else self._window
+            more = versions_from(self._key, since, None, limit)
+            self._window = min(self._window * 2, 4096)
+            self._keys.extend(k for k, _ in more)
+            self._texts.extend(t for _, t in more)
+            if limit is None or len(more) < limit:
+                self._complete = True
 
     def _fact(self, index: int) -> Any:
         if index < 0:
@@ -374,11 +400,70 @@ class _History:
 
     def holds(self, stamp: str, fact: Any) -> bool:
         """Whether the stored history held ``fact`` just before fold key ``stamp``."""
+        self._read_through(stamp)
         return bool(self._fact(bisect.bisect_left(self._keys, stamp) - 1) == fact)
 
     def last(self) -> Any:
         """The stored fact after its last version."""
+        if not self._complete:
+            text = self._snapshots.store.fact_at(self._key, _MAX)
+            return None if text is None else self._snapshots._loads(text)
         return self._fact(len(self._keys) - 1)
+
+    def upto(self, until: str) -> list[tuple[str, Any]]:
+        """The stored versions up to fold key ``until``: ``(fold key, fact)``."""
+        self._read_through(until)
+        stop = bisect.bisect_right(self._keys, until)
+        return [(self._keys[i], _Decoded(self, i)) for i in range(stop)]
+
+
+class _Decoded:
+    """A stored version of a :class:`_History`, decoded when compared."""
+
+    __slots__ = ("_at", "_history")
+
+    def __init__(self, history: _History, at: int) -> None:
+        self._history = history
+        self._at = at
+
+    def fact(self) -> Any:
+        return self._history._fact(self._at)
+
+    def is_removed(self) -> bool:
+        return self._history._texts[self._at] is None
+
+
+class _StoredSteps:
+    """The events stored versions name, for one refold's steps: read (with the
+    corrections and retractions deciding their fates) a window at a time as the
+    refold reaches them, so that a refold that meets the stored history early reads
+    little of what follows."""
+
+    __slots__ = ("_keys", "_metas", "_next", "_records", "_snapshots", "_targets", "_window")
+
+    def __init__(self, snapshots: Snapshots, keys: list[str], targets: set[str]) -> None:
+        self._snapshots = snapshots
+        self._keys = keys  # sorted
+        self._targets = targets
+        self._next = 0
+        self._window = 64
+        self._records: dict[int, RecordedEvent] = {}
+        self._metas: tuple[set[str], dict[str, RecordedEvent]] = (set(), {})
+
+    def event_at(self, key: str) -> Any:
+        """:meth:`Snapshots._effective_at` for stored fold key ``key`` (one of the keys)."""
+        if _position_of(key) not in self._records:
+            at = bisect.bisect_left(self._keys, key)
+            end = max(at + 1, self._next + self._window)
+            self._window = min(self._window * 2, 8192)
+            chunk, self._next = self._keys[self._next : end], end
+            snapshots = self._snapshots
+            records = snapshots._records_at(chunk)
+            self._records.update(records)
+            retracted, replaced = snapshots._metas_for(r.id for r in records.values())
+            self._metas[0].update(retracted)
+            self._metas[1].update(replaced)
+        return self._snapshots._effective_at(key, self._metas, self._targets, self._records)
 
 
 def _reach(
@@ -672,8 +757,13 @@ class Snapshots:
         # read from _cache_from on (the earliest fold key the refold reads them at)
         self._cached: dict[str, tuple[list[str], list[str | None], dict[int, Any]]] | None = None
         self._cache_from = ""
+        # the log head, and what each correction or retraction names, by the id named
+        self._naming: tuple[int, dict[str, list[str]]] | None = None
         # while a per-fact refold runs: (key text, fold key) -> its versions after it
-        self._versions_seen: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+        self._histories: dict[tuple[str, str], _History] = {}
+        # while a per-fact refold runs: the log positions of the events its corrections
+        # and retractions target
+        self._target_positions: set[int] = set()
         # while a per-fact refold runs: restriction keys whose rebuilt history differs
         # from the stored one -> the fold key from which they agree again
         # (_settled_after), and the (product, holder) pairs a restriction's versions reach
@@ -684,7 +774,7 @@ class Snapshots:
         self._targets_read: dict[str, RecordedEvent] = {}
         # the log's policy changes as stored, up to a position, read and decoded once
         # and extended as the log grows (cleared after a rollback)
-        self._policies_read: tuple[int, list[tuple[datetime, int, ev.Event]]] = (0, [])
+        self._policies_read: tuple[int, list[tuple[str, datetime, int, ev.Event]]] = (0, [])
 
     # --- reading ---------------------------------------------------------------------
 
@@ -1052,7 +1142,8 @@ class Snapshots:
                 refolded = self._refold_facts(cp, head, appended)
             finally:
                 self._cached = None
-                self._versions_seen = {}
+                self._histories = {}
+                self._target_positions = set()
                 self._unsettled = {}
             if refolded:
                 return
@@ -1401,6 +1492,7 @@ class Snapshots:
             if ev.target_of(original.event) is not None:
                 return None  # a correction or retraction of one: chains refold from it
             position = original.position
+            self._target_positions.add(position)  # its stored places: see _refold_stances
             shapes = [original.event, *versions.get(original.id, [])]
             if all(registry.of(x).name in ignored for x in shapes):
                 continue  # no projection follows any version of it
@@ -1865,32 +1957,22 @@ class Snapshots:
         stored places are skipped; ``placed`` holds where they stand now). ``book``:
         the claims, checked at each step and at each claim's place."""
         fact_key: Hashable
-        laters = {
-            key_text: versions_after(key_text, _predecessor(min(k for k, _ in arrivals)))
-            for key_text, arrivals in placed.items()
-        }
-        # the events the stored versions name, and the fates of those alone
-        stored = self._records_at(k for later in laters.values() for k in later)
-        metas = self._metas_for(r.id for r in stored.values())
         for key_text, arrivals in placed.items():
             first = min(k for k, _ in arrivals)
             before = _predecessor(first)
-            later = laters[key_text]
             # a new placement wins over a stored one at its key; _NOTHING_NEW only starts
             steps: dict[str, Any] = {k: e for k, e in arrivals if e is not _NOTHING_NEW}
+            # the stored versions' events, read (with their fates) as the refold
+            # reaches them
+            later = [k for k in versions_after(key_text, before) if k not in steps]
+            stored = _StoredSteps(self, later, targets)
+            steps.update((k, _STORED) for k in later)
             # the last fold key at which this refold's steps differ from the stored
             # history's: the new placements, and the places a target leaves or changes
             fresh = max(k for k, _ in arrivals)
-            for stored_key in later:
-                if stored_key in steps:
-                    continue
-                shaped = self._effective_at(stored_key, metas, targets, stored)
-                if shaped is None:
-                    return False  # the stored history does not match the log: refold all
-                if targets and _target_at(stored_key, stored, targets):
-                    fresh = max(fresh, stored_key)
-                if shaped is not _MOVED:
-                    steps[stored_key] = shaped
+            if self._target_positions:
+                moved = [k for k in later if _position_of(k) in self._target_positions]
+                fresh = max([fresh, *moved])
             if book is not None:
                 for claim_key in book.keys_between(before, cp.okey):
                     steps.setdefault(claim_key, _CLAIM_STEP)
@@ -1900,7 +1982,7 @@ class Snapshots:
             current = None if text is None else self._loads(text)
             participants = {fact_key[0]}  # type: ignore[index]
             facts: dict[Hashable, Any] = {} if current is None else {fact_key: current}
-            history = _History(self, self._versions_from(key_text, before), current)
+            history = self._history(key_text, before, current)
             until = _MAX
             for stamp, step in replay:
                 if stamp > fresh and history.holds(stamp, current):
@@ -1908,6 +1990,12 @@ class Snapshots:
                     # and the same events: it stays as stored
                     until, current = _predecessor(stamp), history.last()
                     break
+                if step is _STORED:
+                    step = stored.event_at(stamp)
+                    if step is None:
+                        return False  # the stored history does not match the log
+                    if step is _MOVED:
+                        continue
                 if book is not None and (step is _CLAIM_STEP or ev.claimed_ids(step)):
                     if stamp in book.at and not self._candidacy_kept(
                         book, stamp, key_text, participants, current
@@ -1986,47 +2074,28 @@ class Snapshots:
                 if start <= key <= cp.okey:
                     steps[key] = arrival  # a new placement wins over a stored one at its key
             plans.append((buyer, start, wanted, steps))
-        if not plans:
-            return True
-        # the events the stored versions name (and the rebuilt policy changes), in one
-        # read, and the fates of those alone
-        wanted_keys = {k for _, _, _, steps in plans for k, e in steps.items() if e is None}
-        records = self._records_at(wanted_keys)
-        metas = self._metas_for(r.id for r in records.values())
         for buyer, start, wanted, steps in plans:
-            replay: list[tuple[str, Any]] = []
+            # the events the stored versions name (and the rebuilt policy changes), read
+            # with the fates deciding them as the refold reaches them
+            later = sorted(k for k, e in steps.items() if e is None)
+            stored = _StoredSteps(self, later, targets)
             # the last fold key at which this refold's steps or the restrictions it reads
             # differ from the stored history's
             fresh = max(
                 [
                     *(k for k, _ in arrivals.get(buyer, ())),
                     *self._unsettled_for(buyer, wanted),
+                    *(k for k in later if _position_of(k) in self._target_positions),
                 ],
                 default="",
             )
-            for key, step in steps.items():
-                event = (
-                    step if step is not None else self._effective_at(key, metas, targets, records)
-                )
-                if event is None:
-                    return False  # the stored history does not match the log
-                if step is None and targets and _target_at(key, records, targets):
-                    fresh = max(fresh, key)
-                if event is _MOVED:
-                    continue
-                kind_of = type(event)
-                if kind_of in _ORDER_TYPES:
-                    if buyer not in _buyers_of(event) or _intent_of(event, buyer) not in wanted:
-                        continue  # another buyer's or another intent's (a moved event)
-                elif kind_of is not ev.PolicyChange:
-                    continue  # a claim's place: the claim steps below check them
-                replay.append((key, event))
+            replay = [(k, _STORED if e is None else e) for k, e in steps.items()]
             if book is not None:
                 replay.extend((k, _CLAIM_STEP) for k in book.keys_between(start, cp.okey))
             replay.sort(key=lambda pair: pair[0])
             if not self._refold_buyer(
                 cp, orders, buyer, start, wanted, replay, rows, dropped, finals, book, overlay,
-                fresh,
+                fresh, stored,
             ):  # fmt: skip
                 return False
         return True
@@ -2056,7 +2125,11 @@ class Snapshots:
         book: _ClaimBook | None,
         overlay: _Overlay,
         fresh: str = _MAX,
+        stored: _StoredSteps | None = None,
     ) -> bool:
+        """``steps``: the refold's steps in order; ``_STORED`` ones are read from
+        ``stored`` as they are reached (another buyer's or intent's event, and a claim's
+        place, are passed over there)."""
         before = _predecessor(start)
         index_key: Hashable = ("_intents_of", buyer)
         own: dict[Hashable, Any] = {}
@@ -2065,8 +2138,7 @@ class Snapshots:
             found = self._stored("orders", fkey, before)
             if found is not None:
                 own[fkey] = found
-            versions = self._versions_from(_key_text("orders", fkey), before)
-            histories[fkey] = _History(self, versions, found)
+            histories[fkey] = self._history(_key_text("orders", fkey), before, found)
         # the index the projection sees: the wanted intents there are (their order
         # does not matter to it); the stored index is rebuilt below if need be
         own[index_key] = tuple(k for k in sorted(wanted, key=repr) if k in own)
@@ -2080,6 +2152,19 @@ class Snapshots:
                 # same events and the same restrictions: it stays as stored
                 until = _predecessor(stamp)
                 break
+            if event is _STORED:
+                assert stored is not None
+                event = stored.event_at(stamp)
+                if event is None:
+                    return False  # the stored history does not match the log
+                if event is _MOVED:
+                    continue
+                kind_of = type(event)
+                if kind_of in _ORDER_TYPES:
+                    if buyer not in _buyers_of(event) or _intent_of(event, buyer) not in wanted:
+                        continue  # another buyer's or another intent's (a moved event)
+                elif kind_of is not ev.PolicyChange:
+                    continue  # a claim's place: the claim steps check them
             restricts = False
             if event is _CLAIM_STEP:
                 assert book is not None
@@ -2240,12 +2325,14 @@ class Snapshots:
         if upto > seen:
             name = self.log.codec.registry.of(ev.PolicyChange).name
             where = EventFilter(types=[name], after_position=seen, upto_position=upto)
-            stored = [*stored, *self.log.read_events(where)]
+            read = self.log.read_events(where)
+            # each fold key worked out once (every refold asks for the steps twice)
+            stored = [*stored, *((okey(at, position), at, position, e) for at, position, e in read)]
             self._policies_read = (upto, stored)
         skip, replacements = self._corrections(upto, since)
         out: list[tuple[str, ev.Event]] = [
-            (okey(at, position), event)
-            for at, position, event in stored
+            (key, event)
+            for key, at, position, event in stored
             if position <= upto
             and at >= since
             and type(event) is ev.PolicyChange
@@ -2263,12 +2350,19 @@ class Snapshots:
         """:func:`~timeline.bitemporal.corrections_for` of the whole log up to ``upto``
         from ``since``, from the corrections and targets read once (:meth:`_metas`)."""
         retracted, replaced = resolve_meta(self._metas(upto))
+        # only corrections to a policy change place one (a policy change corrected into
+        # another type is skipped below all the same, being corrected)
+        policies = {
+            target: correction
+            for target, correction in replaced.items()
+            if type(correction.event.replacement) is ev.PolicyChange  # type: ignore[attr-defined]
+        }
         known = self._targets_read
-        missing = sorted(i for i in replaced if i not in known)
+        missing = sorted(i for i in policies if i not in known)
         if missing:
             known.update((r.id, r) for r in self.log.read_ids(missing))
         replacements: list[Placed] = []
-        for target, correction in replaced.items():
+        for target, correction in policies.items():
             original = known.get(target)
             if original is None or original.id in retracted or original.position > upto:
                 continue
@@ -2289,6 +2383,7 @@ class Snapshots:
         """After a rolled-back write: drop what was read or interned inside it."""
         self.codec.forget()
         self._metas_read = (0, [])
+        self._naming = None
         self._targets_read = {}
         self._policies_read = (0, [])
 
@@ -2341,27 +2436,41 @@ class Snapshots:
         removed: list[tuple[str, str]] = []
         for key_text, (after, until) in floor.items():
             new = redone.get(key_text, {})
-            for at, text in self._versions_from(key_text, after):
-                if at > until:
-                    break  # a refold that met the stored history there: kept as stored
+            # (the versions after ``until`` stay as stored: the refold met them there)
+            for at, stored in self._versions_upto(key_text, after, until):
                 if at not in new:
                     removed.append((key_text, at))
                     continue
                 fact = new[at]
-                if (fact is None) is (text is None) and (text is None or self._loads(text) == fact):
+                if type(stored) is _Decoded:
+                    same = (fact is None) is stored.is_removed() and (
+                        fact is None or stored.fact() == fact
+                    )
+                else:
+                    same = (fact is None) is (stored is None) and (
+                        stored is None or self._loads(stored) == fact
+                    )
+                if same:
                     del new[at]  # stored as it is
             out.extend((key_text, at, fact) for at, fact in new.items())
         return removed, out
 
-    def _versions_from(self, key_text: str, after: str) -> list[tuple[str, str | None]]:
-        """The store's ``versions_from``, read once per refold (a refold that compares
-        its steps with the stored history and :meth:`_only_changes` both ask)."""
-        seen = self._versions_seen
-        found = seen.get((key_text, after))
+    def _history(self, key_text: str, after: str, first: Any) -> _History:
+        """Fact ``key_text``'s stored versions after ``after`` (``first``: the fact
+        there), read once per refold as they are asked for (:class:`_History`)."""
+        found = self._histories.get((key_text, after))
         if found is None:
-            versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
-            found = seen[(key_text, after)] = versions_from(key_text, after)
+            found = self._histories[(key_text, after)] = _History(self, key_text, after, first)
         return found
+
+    def _versions_upto(self, key_text: str, after: str, until: str) -> list[tuple[str, Any]]:
+        """Fact ``key_text``'s stored versions in ``(after, until]``: ``(fold key, text
+        or _Decoded)``, from the refold's :class:`_History` if it read them."""
+        history = self._histories.get((key_text, after))
+        if history is not None:
+            return history.upto(until)
+        versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
+        return list(versions_from(key_text, after, None if until == _MAX else until))
 
     def _loads(self, text: str) -> Any:
         try:
@@ -2403,21 +2512,26 @@ class Snapshots:
         )
         if links is None:
             return resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
-        registry = self.log.codec.registry
-        fields = [(registry.of(c).name, c.target_field) for c in (ev.Correction, ev.Retraction)]
-        naming: dict[str, list[str]] = {}
-        # many small acyclic objects (one pair per correction or retraction) while the
-        # writer holds its whole fold: the cyclic collector would walk that fold again
-        # (measured: half of a backdated append at 1M events). Paused, as Fold.run does.
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
-            for meta_id, target in links(fields):
-                naming.setdefault(target, []).append(meta_id)
-        finally:
+        head = self.log.head()
+        if self._naming is None or self._naming[0] != head:
+            registry = self.log.codec.registry
+            fields = [(registry.of(c).name, c.target_field) for c in (ev.Correction, ev.Retraction)]
+            names: dict[str, list[str]] = {}
+            # many small acyclic objects (one pair per correction or retraction) while
+            # the writer holds its whole fold: the cyclic collector would walk that fold
+            # again (measured: half of a backdated append at 1M events). Paused, as
+            # Fold.run does.
+            paused = gc.isenabled()
             if paused:
-                gc.enable()
+                gc.disable()
+            try:
+                for meta_id, target in links(fields):
+                    names.setdefault(target, []).append(meta_id)
+            finally:
+                if paused:
+                    gc.enable()
+            self._naming = (head, names)  # read once per log head (a refold asks often)
+        naming = self._naming[1]
         found: set[str] = set()
         pending = list(wanted)
         while pending:

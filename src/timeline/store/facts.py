@@ -142,14 +142,22 @@ class SQLiteSnapshotStore:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def versions_from(self, key: str, okey: str) -> list[tuple[str, str | None]]:
-        """Fact ``key``'s versions after fold key ``okey``: ``(fold key, fact text)``."""
+    def versions_from(
+        self, key: str, okey: str, until: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, str | None]]:
+        """Fact ``key``'s versions after fold key ``okey`` (up to ``until``, the first
+        ``limit`` of them if given): ``(fold key, fact text)``."""
+        sql = f"SELECT okey, fact FROM fact_versions WHERE key_id = {_KEY_ID} AND okey > ?"
+        params: list[Any] = [key, okey]
+        if until is not None:
+            sql += " AND okey <= ?"
+            params.append(until)
+        sql += " ORDER BY okey"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         with self._store.guard():
-            rows = self._store.conn.execute(
-                f"SELECT okey, fact FROM fact_versions WHERE key_id = {_KEY_ID} AND okey > ? "
-                "ORDER BY okey",
-                (key, okey),
-            ).fetchall()
+            rows = self._store.conn.execute(sql, params).fetchall()
         return [(o, None if f is None else unpack_fact(f)) for o, f in rows]
 
     def replace_versions(
