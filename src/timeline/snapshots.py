@@ -70,16 +70,16 @@ _MAX = "~"  # sorts after every okey suffix
 _TARGETED_MAX = 5_000  # new events a per-fact refold takes on; more: refold from the earliest
 _SAME_BATCH_TARGETS = False
 """Whether a batch that corrects or retracts one of its own events is refolded per fact
-(exact, tested) rather than from its earliest change. Off: on the bench story (a
-correction of a random earlier event in most batches of 1,000, 3% of events backdated
-by up to a year of a one-year story) it keeps the bounded upkeep from ever falling
-behind, so the first ``state()`` after a 100k load takes 0.2 s instead of 17 s, but
-every batch then pays per-fact refolds reaching back to near the start of the log.
-Intent refolds now replay only the events their own versions and their restriction
-indexes name, yet the build through ``append`` at 100k still takes 4 to 6 times as
-long with it on (131 s against 22 s; turning it on waits for at most 1.2x): each version
-of a hot intent or stance after a year-old backdated event changes and is rewritten
-(docs/performance.md: the profile and what is left)."""
+(exact, tested) rather than from its earliest change. Off. Turned on, on the bench
+story (a correction of a random earlier event in most batches of 1,000, 3% of events
+backdated by up to a year of a one-year story), it keeps the bounded upkeep from ever
+falling behind, so the first ``state()`` after a 100k load takes 0.12 s instead of 12-14 s,
+but every batch then pays per-fact refolds reaching back to near the start of the log:
+the build through ``append`` at 100k takes 79 s against about 22 s with it off, even
+though refolds stop where they meet the stored history. What is left is what really
+changes: a ban whose authority never lifts it stays in ``blocked_by`` of every later
+version of every intent it reaches, and a year-old inquiry changes the evidence of
+the next 20 versions of its intent (docs/performance.md: the profile)."""
 
 
 def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
