@@ -411,26 +411,11 @@ class _History:
         return self._fact(len(self._keys) - 1)
 
     def upto(self, until: str) -> list[tuple[str, Any]]:
-        """The stored versions up to fold key ``until``: ``(fold key, fact)``."""
+        """The stored versions up to fold key ``until``: ``(fold key, fact)``, each
+        decoded (once) here."""
         self._read_through(until)
         stop = bisect.bisect_right(self._keys, until)
-        return [(self._keys[i], _Decoded(self, i)) for i in range(stop)]
-
-
-class _Decoded:
-    """A stored version of a :class:`_History`, decoded when compared."""
-
-    __slots__ = ("_at", "_history")
-
-    def __init__(self, history: _History, at: int) -> None:
-        self._history = history
-        self._at = at
-
-    def fact(self) -> Any:
-        return self._history._fact(self._at)
-
-    def is_removed(self) -> bool:
-        return self._history._texts[self._at] is None
+        return [(self._keys[i], self._fact(i)) for i in range(stop)]
 
 
 class _StoredSteps:
@@ -2450,15 +2435,7 @@ class Snapshots:
                     removed.append((key_text, at))
                     continue
                 fact = new[at]
-                if type(stored) is _Decoded:
-                    same = (fact is None) is stored.is_removed() and (
-                        fact is None or stored.fact() == fact
-                    )
-                else:
-                    same = (fact is None) is (stored is None) and (
-                        stored is None or self._loads(stored) == fact
-                    )
-                if same:
+                if (fact is None) is (stored is None) and (stored is None or stored == fact):
                     del new[at]  # stored as it is
             out.extend((key_text, at, fact) for at, fact in new.items())
         return removed, out
@@ -2472,13 +2449,10 @@ class Snapshots:
         return found
 
     def _versions_upto(self, key_text: str, after: str, until: str) -> list[tuple[str, Any]]:
-        """Fact ``key_text``'s stored versions in ``(after, until]``: ``(fold key, text
-        or _Decoded)``, from the refold's :class:`_History` if it read them."""
-        history = self._histories.get((key_text, after))
-        if history is not None:
-            return history.upto(until)
-        versions_from = getattr(self.store, "versions_from")  # noqa: B009 - checked by caller
-        return list(versions_from(key_text, after, None if until == _MAX else until))
+        """Fact ``key_text``'s stored versions in ``(after, until]``, decoded: ``(fold
+        key, fact)`` (``None``: removed there), through the refold's :class:`_History`
+        (the versions a refold compared are not read or decoded again)."""
+        return self._history(key_text, after, None).upto(until)
 
     def _loads(self, text: str) -> Any:
         try:
