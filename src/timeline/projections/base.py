@@ -170,7 +170,15 @@ def prepend(item: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
     # identity first: the store decodes equal sources to one shared object
     if first is item:
         return items
-    if type(item) is not str and not _may_hold(items, item):
+    if type(item) is _Source and item.id is not None:
+        # most sources have an id: a new one (the common case) is told in C (as in
+        # _may_hold, without the call)
+        try:
+            if item.id not in map(_SOURCE_ID, items):
+                return (item, *items[: EVIDENCE_LIMIT - 1])
+        except AttributeError:
+            pass  # not all sources: let equality decide
+    elif type(item) is not str and not _may_hold(items, item):
         return (item, *items[: EVIDENCE_LIMIT - 1])
     if first == item:
         return items
@@ -200,6 +208,7 @@ def _may_hold(items: tuple[Any, ...], item: Any) -> bool:
 
 
 _SOURCE_ID = attrgetter("id")
+_Source = ev.Source
 _SOURCE_KEY = attrgetter("publisher", "id")
 
 

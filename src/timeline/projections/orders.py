@@ -443,8 +443,9 @@ class OrderIntentProjection(FoldProjection):
         kinds = restriction.kind_targets
         if kinds:
             buyers.update(a for a, k in ctx.actor_kinds if kind_target(k) in kinds)
+        target = product.casefold()
         for buyer in sorted(buyers):
-            for key in facts.get(_by_buyer(buyer), ()):
+            for key in _naming(facts.get(_by_buyer(buyer), ()), target):
                 intent: OrderIntent = facts[key]
                 if restriction.blocks(intent, ctx):
                     updates[key] = _reblocked(intent, _with_id(intent.blocked_by, event.id), event)
@@ -473,8 +474,10 @@ class OrderIntentProjection(FoldProjection):
             by_target = _by_target(product, holder)
             remaining = tuple(filterfalse(lifted_set.__contains__, facts.get(by_target, ())))
             updates[by_target] = remaining or None
+        # a restriction blocks only intents naming its product (as product or supplier)
+        target = product.casefold()
         for buyer in sorted(buyers):
-            for key in facts.get(_by_buyer(buyer), ()):
+            for key in _naming(facts.get(_by_buyer(buyer), ()), target):
                 intent: OrderIntent = facts[key]
                 if not lifted_set.isdisjoint(intent.blocked_by):
                     updates[key] = _reblocked(
@@ -483,6 +486,21 @@ class OrderIntentProjection(FoldProjection):
                         event,
                     )
         return updates
+
+
+def _naming(keys: tuple[Hashable, ...], target: str) -> list[Hashable]:
+    """The intent keys of ``keys`` whose product or supplier is ``target`` (casefolded),
+    read from the keys themselves (``intent_key``: the product casefolded, the supplier
+    as given): a restriction or its lift looks at no other intent of a buyer. A key of
+    another shape is kept (the caller checks the intent itself)."""
+    return [
+        key
+        for key in keys
+        if type(key) is not tuple
+        or len(key) != 4
+        or key[3] == target
+        or key[2].casefold() == target
+    ]
 
 
 def _with_id(ids: tuple[str, ...], new: str) -> tuple[str, ...]:

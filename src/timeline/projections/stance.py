@@ -173,20 +173,22 @@ class StanceProjection(FoldProjection):
     def _stated(
         self, facts: Mapping[Hashable, Any], event: ev.Announcement | ev.Statement, _ctx: Context
     ) -> Updates:
-        return dict(
-            [_set(facts, event.actor, event.topic, event.position, event, event.conditions)]
-        )
+        key, stance = _set(facts, event.actor, event.topic, event.position, event, event.conditions)
+        return {key: stance}
 
     def _policy(
         self, facts: Mapping[Hashable, Any], event: ev.PolicyChange, _ctx: Context
     ) -> Updates:
-        position = _MEASURE_POSITION[event.measure]
-        return dict([_set(facts, event.authority, event.topic, position, event)])
+        key, stance = _set(
+            facts, event.authority, event.topic, _MEASURE_POSITION[event.measure], event
+        )
+        return {key: stance}
 
     def _meeting(
         self, facts: Mapping[Hashable, Any], event: ev.RegulatorMeeting, _ctx: Context
     ) -> Updates:
-        return dict([_set(facts, event.regulator, event.topic, event.position, event)])
+        key, stance = _set(facts, event.regulator, event.topic, event.position, event)
+        return {key: stance}
 
     def _inquiry(self, facts: Mapping[Hashable, Any], event: ev.Inquiry, _ctx: Context) -> Updates:
         if event.topic is None:
