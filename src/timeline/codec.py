@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -600,13 +601,21 @@ class _Plan:
                 lines.append("    v = tuple(v)")
             elif kind == "records":
                 env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
-                lines.append(f"    v = tuple([_dec{i}(x) for x in v])")
+                # most events cite one source: no comprehension for it
+                lines.append(
+                    f"    v = (_dec{i}(v[0]),) if len(v) == 1 else tuple([_dec{i}(x) for x in v])"
+                )
             elif kind == "event":
                 lines.append("    if v is not None: v = _codec.decode_trusted(v)")
             elif kind == "record":
                 env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
                 lines.append(f"    if v is not None: v = _dec{i}(v)")
-            lines.append(f"    _set(o, {name!r}, v)")
+            setter = _slot_setter(self.cls, name)
+            if setter is None:
+                lines.append(f"    _set(o, {name!r}, v)")
+            else:
+                env[f"_put{i}"] = setter
+                lines.append(f"    _put{i}(o, v)")
         if is_event:
             env["_defaults"] = ev.mark_derived_ends
             lines.append("    if ends: _defaults(o)")
@@ -615,6 +624,21 @@ class _Plan:
         label = f"decode {self.cls.__qualname__}" + (" (lean)" if only is not None else "")
         made: Callable[[Mapping[str, Any]], Any] = compile_function(source, "decode", env, label)
         return made
+
+
+def _slot_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None] | None:
+    """The ``__set__`` of the slot that holds ``name`` on ``cls`` (attrs' slotted classes),
+    or ``None`` (a class with a ``__dict__``, or a descriptor of another kind). A frozen
+    record's fields are set through it: a third cheaper per field than
+    ``object.__setattr__``, which looks the same slot up by name each time."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            found = vars(klass)[name]
+            if type(found) is types.MemberDescriptorType:
+                setter: Callable[[Any, Any], None] = found.__set__
+                return setter
+            return None
+    return None
 
 
 _DERIVED_ENDS = {
