@@ -757,9 +757,12 @@ class Snapshots:
         # target, read once and extended as the log grows (cleared after a rollback)
         self._metas_read: tuple[int, list[RecordedEvent]] = (0, [])
         self._targets_read: dict[str, RecordedEvent] = {}
-        # the log's policy changes as stored, up to a position, read and decoded once
-        # and extended as the log grows (cleared after a rollback)
-        self._policies_read: tuple[int, list[tuple[str, datetime, int, ev.Event]]] = (0, [])
+        # the log's policy changes as stored, up to a position and occurring from a
+        # time on, read and decoded once and extended as the log grows (cleared after
+        # a rollback)
+        self._policies_read: tuple[
+            int, datetime | None, list[tuple[str, datetime, int, ev.Event]]
+        ] = (0, None, [])
 
     # --- reading ---------------------------------------------------------------------
 
@@ -2313,15 +2316,22 @@ class Snapshots:
         """The policy changes of the log up to position ``upto`` occurring from ``since``
         on, as corrected and retracted up to there, in fold order (what a fold of the
         policy changes alone replays): from the stored ones read and decoded once
-        (:meth:`_metas` for the corrections), then only those appended since."""
-        seen, stored = self._policies_read
+        (:meth:`_metas` for the corrections), then only those appended since. Only
+        those stored as occurring from the earliest ``since`` asked for are read (a
+        refold of an earlier time reads them again from there): a corrected one that
+        the correction moves to ``since`` or later is among the replacements."""
+        seen, floor, stored = self._policies_read
+        if floor is None or since < floor:
+            seen, floor, stored = 0, since, []
         if upto > seen:
             name = self.log.codec.registry.of(ev.PolicyChange).name
-            where = EventFilter(types=[name], after_position=seen, upto_position=upto)
+            where = EventFilter(
+                types=[name], after_position=seen, upto_position=upto, occurred_from=floor
+            )
             read = self.log.read_events(where)
             # each fold key worked out once (every refold asks for the steps twice)
             stored = [*stored, *((okey(at, position), at, position, e) for at, position, e in read)]
-            self._policies_read = (upto, stored)
+            self._policies_read = (upto, floor, stored)
         skip, replacements = self._corrections(upto, since)
         out: list[tuple[str, ev.Event]] = [
             (key, event)
@@ -2378,7 +2388,7 @@ class Snapshots:
         self._metas_read = (0, [])
         self._naming = None
         self._targets_read = {}
-        self._policies_read = (0, [])
+        self._policies_read = (0, None, [])
 
     def _stored_cached(
         self,
