@@ -6,12 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import timeline as tl
-from tests.strategies import ALL_EVENTS, USER_REGISTRY
+from tests.strategies import ALL_EVENTS, USER_REGISTRY, registry_with_builtins
 
 CODEC = tl.Codec(USER_REGISTRY)
 
@@ -514,3 +515,25 @@ def test_a_cited_source_is_encoded_once_yet_each_record_gets_its_own_copy() -> N
     assert codec.dumps(second) == json.dumps(
         codec.to_dict(second), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class Memo(tl.Event):
+    """A user type whose own fields live in its ``__dict__`` (not slotted), beside the
+    slotted fields it inherits."""
+
+    author: str
+    pages: int = 0
+
+
+def test_the_trusted_and_lean_decoders_set_fields_of_a_class_with_a_dict() -> None:
+    registry = registry_with_builtins()
+    tl.event_type("memo", version=1, registry=registry)(Memo)
+    codec = tl.Codec(registry)
+    memo = Memo(id="m-1", occurred_at=datetime(2025, 12, 9, tzinfo=UTC), author="ana", pages=3)
+    data = json.loads(json.dumps(codec.to_dict(memo)))
+    assert codec.decode_trusted(data) == memo
+    lean = codec.trusted_decoder(frozenset({"author"}))(data)
+    assert (type(lean), lean.id, lean.author) == (Memo, "m-1", "ana")
+    assert lean.occurred_at == memo.occurred_at
+    assert "pages" not in vars(lean)  # left unset: the fold reads none of it

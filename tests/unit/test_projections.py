@@ -234,6 +234,38 @@ def test_ban_on_another_product_or_buyer_blocks_nothing() -> None:
     assert intent.blocked_by == ()
 
 
+def test_a_ban_and_its_lift_reach_exactly_the_existing_intents_naming_their_product() -> None:
+    # a ban reads which of a buyer's intents it names from their keys (product
+    # casefolded, supplier as given): by product, or by supplier in another case
+    asks = [
+        inquiry(1),
+        inquiry(2, product="h20"),
+        inquiry(3, supplier="AMD", product="MI308"),
+        inquiry(4, supplier="amd", product="H200"),
+        inquiry(5, supplier="huawei", product="Ascend"),
+    ]
+    bans = [
+        ban(6, product="NVIDIA"),
+        ban(7, product="h200", authority="us"),
+        ban(8, product="amd", authority="eu"),
+    ]
+    state = fold(*asks, *bans)
+    blocked = {(i.supplier, i.product): i.blocked_by for i in state.order_intents()}
+    assert blocked == {
+        ("nvidia", "H200"): ("pol-6", "pol-7"),
+        ("nvidia", "h20"): ("pol-6",),
+        ("AMD", "MI308"): ("pol-8",),
+        ("amd", "H200"): ("pol-7", "pol-8"),
+        ("huawei", "Ascend"): (),
+    }
+    lifted = fold(*asks, *bans, ban(9, "lift", product="Nvidia", applies_to=()))
+    after = {(i.supplier, i.product): i.blocked_by for i in lifted.order_intents()}
+    assert after == {**blocked, ("nvidia", "H200"): ("pol-7",), ("nvidia", "h20"): ()}
+    untouched = lifted.order_intent("bytedance", "huawei", "Ascend")
+    assert untouched is not None
+    assert untouched.evidence == ("inq-5",)
+
+
 def test_applies_to_descriptions_block_no_one() -> None:
     state = fold(ban(1, applies_to=("Chinese tech companies",)), inquiry(2))
     intent = state.order_intent("bytedance", "nvidia", "H200")
