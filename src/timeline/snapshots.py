@@ -744,6 +744,11 @@ class Snapshots:
         self._cache_from = ""
         # the log head, and what each correction or retraction names, by the id named
         self._naming: tuple[int, dict[str, list[str]]] | None = None
+        # the fates of the policy changes a restriction refold asked about (per log
+        # head, position and ids: see _policy_fates)
+        self._fates_read: (
+            tuple[tuple[int, int], set[str], tuple[set[str], dict[str, RecordedEvent]]] | None
+        ) = None
         # while a per-fact refold runs: (key text, fold key) -> its versions after it
         self._histories: dict[tuple[str, str], _History] = {}
         # while a per-fact refold runs: the log positions of the events its corrections
@@ -2332,7 +2337,8 @@ class Snapshots:
             # each fold key worked out once (every refold asks for the steps twice)
             stored = [*stored, *((okey(at, position), at, position, e) for at, position, e in read)]
             self._policies_read = (upto, floor, stored)
-        skip, replacements = self._corrections(upto, since)
+        ids = {event.id for _, _, position, event in stored if position <= upto}
+        skip, replacements = self._corrections(upto, since, ids)
         out: list[tuple[str, ev.Event]] = [
             (key, event)
             for key, at, position, event in stored
@@ -2349,10 +2355,17 @@ class Snapshots:
         out.sort(key=lambda pair: pair[0])
         return out
 
-    def _corrections(self, upto: int, since: datetime) -> tuple[set[str], list[Placed]]:
-        """:func:`~timeline.bitemporal.corrections_for` of the whole log up to ``upto``
-        from ``since``, from the corrections and targets read once (:meth:`_metas`)."""
-        retracted, replaced = resolve_meta(self._metas(upto))
+    def _corrections(
+        self, upto: int, since: datetime, ids: set[str]
+    ) -> tuple[set[str], list[Placed]]:
+        """:func:`~timeline.bitemporal.corrections_for` of the log up to ``upto`` from
+        ``since`` for the policy changes: ids to skip (exact for ``ids``, the stored
+        policy changes asked about) and the replacements that are policy changes. Only
+        the corrections and retractions deciding those fates are read when the store
+        can say what each names (:meth:`_policy_fates`); else all of them, once
+        (:meth:`_metas`)."""
+        fates = self._policy_fates(upto, ids)
+        retracted, replaced = fates if fates is not None else resolve_meta(self._metas(upto))
         # only corrections to a policy change place one (a policy change corrected into
         # another type is skipped below all the same, being corrected)
         policies = {
@@ -2382,6 +2395,38 @@ class Snapshots:
         replacements.sort()
         return retracted | set(replaced), replacements
 
+    def _policy_fates(
+        self, upto: int, ids: set[str]
+    ) -> tuple[set[str], dict[str, RecordedEvent]] | None:
+        """:func:`resolve_meta` over the corrections and retractions up to ``upto`` that
+        decide the fates of ``ids`` and of every event a correction turns into a policy
+        change (what each correction's replacement is, read from the payloads in SQL);
+        ``None`` when the store cannot say what each names. Kept per log head, ``upto``
+        and ``ids``: a refold asks for the log before its batch and now."""
+        links: Callable[[Sequence[tuple[str, str]]], list[tuple[str, str]]] | None = getattr(
+            self.log, "target_links", None
+        )
+        if links is None:
+            return None
+        head = self.log.head()
+        kept = self._fates_read
+        if kept is not None and kept[0] == (head, upto) and kept[1] == ids:
+            return kept[2]
+        registry = self.log.codec.registry
+        policy = registry.of(ev.PolicyChange).name
+        typed = links([(registry.of(ev.Correction).name, "replacement.type")])
+        into_policy = {meta_id for meta_id, name in typed if name == policy}
+        wanted = set(ids)
+        if into_policy:
+            wanted.update(
+                target
+                for target, metas in (self._names() or {}).items()
+                if not into_policy.isdisjoint(metas)
+            )
+        fates = self._metas_for(wanted, upto)
+        self._fates_read = ((head, upto), set(ids), fates)
+        return fates
+
     def _forget(self) -> None:
         """After a rolled-back write: drop what was read or interned inside it."""
         self.codec.forget()
@@ -2389,6 +2434,7 @@ class Snapshots:
         self._naming = None
         self._targets_read = {}
         self._policies_read = (0, None, [])
+        self._fates_read = None
 
     def _stored_cached(
         self,
@@ -2491,19 +2537,40 @@ class Snapshots:
                 found[record.position] = record
         return found
 
-    def _metas_for(self, ids: Iterable[str]) -> tuple[set[str], dict[str, RecordedEvent]]:
+    def _metas_for(
+        self, ids: Iterable[str], upto: int | None = None
+    ) -> tuple[set[str], dict[str, RecordedEvent]]:
         """:func:`resolve_meta` over the corrections and retractions that decide the fates
         of these ids (through chains of them): only those are read and decoded when the
         store can say what each names (``target_links``); else all of them. Exact for
-        these ids, says nothing of others."""
+        these ids, says nothing of others. ``upto``: the log up to this position only."""
         wanted = set(ids)
         if not wanted:
             return set(), {}
+        naming = self._names()
+        if naming is None:
+            where = EventFilter(types=meta_type_names(self.log), upto_position=upto)
+            return resolve_meta(self.log.read(where))
+        found: set[str] = set()
+        pending = list(wanted)
+        while pending:
+            for meta_id in naming.get(pending.pop(), ()):
+                if meta_id not in found:
+                    found.add(meta_id)
+                    pending.append(meta_id)
+        if not found:
+            return set(), {}
+        records = self.log.read_ids(sorted(found))
+        return resolve_meta(r for r in records if upto is None or r.position <= upto)
+
+    def _names(self) -> dict[str, list[str]] | None:
+        """Target id -> the ids of the corrections and retractions naming it, read from
+        the payloads in SQL once per log head (``None``: the store cannot say)."""
         links: Callable[[Sequence[tuple[str, str]]], list[tuple[str, str]]] | None = getattr(
             self.log, "target_links", None
         )
         if links is None:
-            return resolve_meta(self.log.read(EventFilter(types=meta_type_names(self.log))))
+            return None
         head = self.log.head()
         if self._naming is None or self._naming[0] != head:
             registry = self.log.codec.registry
@@ -2523,17 +2590,7 @@ class Snapshots:
                 if paused:
                     gc.enable()
             self._naming = (head, names)  # read once per log head (a refold asks often)
-        naming = self._naming[1]
-        found: set[str] = set()
-        pending = list(wanted)
-        while pending:
-            for meta_id in naming.get(pending.pop(), ()):
-                if meta_id not in found:
-                    found.add(meta_id)
-                    pending.append(meta_id)
-        if not found:
-            return set(), {}
-        return resolve_meta(self.log.read_ids(sorted(found)))
+        return self._naming[1]
 
     def _effective_at(
         self,

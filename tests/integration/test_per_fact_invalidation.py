@@ -291,6 +291,101 @@ def test_a_backdated_ban_lifted_later_refolds_only_until_the_lift(tmp_path: Path
         assert_snapshots_equal_a_full_fold(path, again)
 
 
+def test_late_bans_replay_the_corrected_and_retracted_policy_changes_as_they_stand(
+    tmp_path: Path,
+) -> None:
+    # a restriction refold reads the policy changes stored from its start on, and the
+    # fates of those and of every policy change a correction moves there: a ban on b2
+    # corrected into one on b1, a ban moved from before the refold's start to after it,
+    # a retracted ban; then a second late ban, earlier than the first, in the same writer
+    path = tmp_path / "fates.db"
+
+    def hour(h: float) -> datetime:
+        return BASE + timedelta(hours=h)
+
+    def ban(id_: str, at: float, authority: str) -> tl.PolicyChange:
+        return tl.PolicyChange(
+            id=id_,
+            occurred_at=hour(at),
+            authority=authority,
+            topic="exports",
+            measure="ban",
+            product="H200",
+            applies_to=("b1",),
+        )
+
+    asks = [
+        tl.Inquiry(
+            id=f"q{i:02d}",
+            occurred_at=hour(i),
+            inquirers=("b1",),
+            supplier="nvidia",
+            product="H200",
+        )
+        for i in range(30)
+    ]
+    said = attrs.evolve(ban("s1", 12.5, "eu"), applies_to=("b2",))
+    moved, dropped = ban("p1", 3.5, "cn"), ban("p2", 15.5, "jp")
+    with tl.Timeline.open(path) as live:
+        live.append([*asks, said, moved, dropped], story="s")
+        live.append(
+            [
+                tl.Correction(
+                    id="c1", occurred_at=hour(40), corrects="s1", replacement=ban("s1", 12.5, "eu")
+                ),
+                tl.Correction(
+                    id="c2",
+                    occurred_at=hour(40),
+                    corrects="p1",
+                    replacement=attrs.evolve(moved, occurred_at=hour(20.5)),
+                ),
+                tl.Retraction(id="r1", occurred_at=hour(40), retracts="p2"),
+            ],
+            story="s",
+        )
+    # a new writer: nothing read before the late ban's refold
+    with tl.Timeline.open(path) as live:
+        live.append([ban("late", 8.5, "us")], story="s")
+
+        def blocked(at: float) -> tuple[str, ...]:
+            intent = live.state(at=hour(at)).order_intent("b1", "nvidia", "H200")
+            assert intent is not None
+            return intent.blocked_by
+
+        assert [blocked(h) for h in (5, 10, 16, 25)] == [
+            (),
+            ("late",),
+            ("late", "s1"),
+            ("late", "p1", "s1"),
+        ]
+        assert live.derived_differences() == []
+        # a new intent reads the restrictions in force on its product from their index
+        live.append(
+            [
+                tl.Inquiry(
+                    id="q-amd",
+                    occurred_at=hour(26),
+                    inquirers=("b1",),
+                    supplier="amd",
+                    product="H200",
+                )
+            ],
+            story="s",
+        )
+        amd = live.state(at=hour(27)).order_intent("b1", "amd", "H200")
+        assert amd is not None
+        assert amd.blocked_by == ("late", "p1", "s1")
+        live.append([ban("earlier", 1.5, "uk")], story="s")
+        assert [blocked(h) for h in (2, 10, 25)] == [
+            ("earlier",),
+            ("earlier", "late"),
+            ("earlier", "late", "p1", "s1"),
+        ]
+        assert live.derived_differences() == []
+    with tl.Timeline.open(path) as again:
+        assert_snapshots_equal_a_full_fold(path, again)
+
+
 @st.composite
 def order_event(draw: st.DrawFn, n: int) -> tl.Event:
     """A backdated inquiry or order (refolds its buyers' intents), or a later event of
