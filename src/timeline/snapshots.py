@@ -120,6 +120,20 @@ def _product_of(event: ev.Event) -> str | None:
     return None if product is None else product.casefold()
 
 
+class _PolicyRow:
+    """A stored policy change as a restriction refold first reads it: its id, product
+    and log position from SQL, the event itself decoded only if the refold replays it
+    (its product is one the batch changes). Never equal to another step but itself."""
+
+    __slots__ = ("event", "id", "position", "product")
+
+    def __init__(self, id_: str, product: str | None, position: int) -> None:
+        self.id = id_
+        self.product = product
+        self.position = position
+        self.event: ev.Event | None = None
+
+
 def _intent_of(event: ev.Event, buyer: str) -> Hashable:
     """The key of ``buyer``'s intent an inquiry or order event shapes."""
     return intent_key(buyer, event.supplier, event.product)  # type: ignore[attr-defined]
@@ -765,9 +779,12 @@ class Snapshots:
         # the log's policy changes as stored, up to a position and occurring from a
         # time on, read and decoded once and extended as the log grows (cleared after
         # a rollback)
-        self._policies_read: tuple[
-            int, datetime | None, list[tuple[str, datetime, int, ev.Event]]
-        ] = (0, None, [])
+        # (a stored one as a _PolicyRow until a refold needs it decoded)
+        self._policies_read: tuple[int, datetime | None, list[tuple[str, datetime, int, Any]]] = (
+            0,
+            None,
+            [],
+        )
 
     # --- reading ---------------------------------------------------------------------
 
@@ -1786,8 +1803,12 @@ class Snapshots:
             for e in (old_map.get(step), new_map.get(step))
             if e is not None and e.product is not None  # type: ignore[attr-defined]
         }
-        old_steps = [(k, e) for k, e in old_steps if _product_of(e) in products]
-        new_steps = [(k, e) for k, e in new_steps if _product_of(e) in products]
+        old_steps = self._decoded_steps(
+            [(k, e) for k, e in old_steps if _product_of(e) in products]
+        )
+        new_steps = self._decoded_steps(
+            [(k, e) for k, e in new_steps if _product_of(e) in products]
+        )
         starts: dict[Hashable, Any] = {}
         # the last fold key at which the two replays' steps differ; with claims, the
         # replays run to the end (their checks are compared over whole sequences)
@@ -2317,7 +2338,7 @@ class Snapshots:
             self._metas_read = (upto, metas)
         return metas if upto >= seen else [m for m in metas if m.position <= upto]
 
-    def _policy_steps(self, upto: int, since: datetime) -> list[tuple[str, ev.Event]]:
+    def _policy_steps(self, upto: int, since: datetime) -> list[tuple[str, Any]]:
         """The policy changes of the log up to position ``upto`` occurring from ``since``
         on, as corrected and retracted up to there, in fold order (what a fold of the
         policy changes alone replays): from the stored ones read and decoded once
@@ -2329,22 +2350,41 @@ class Snapshots:
         if floor is None or since < floor:
             seen, floor, stored = 0, since, []
         if upto > seen:
-            name = self.log.codec.registry.of(ev.PolicyChange).name
+            entry = self.log.codec.registry.of(ev.PolicyChange)
             where = EventFilter(
-                types=[name], after_position=seen, upto_position=upto, occurred_from=floor
+                types=[entry.name], after_position=seen, upto_position=upto, occurred_from=floor
             )
-            read = self.log.read_events(where)
-            # each fold key worked out once (every refold asks for the steps twice)
-            stored = [*stored, *((okey(at, position), at, position, e) for at, position, e in read)]
+            rows: Callable[[EventFilter, Sequence[str]], list[tuple[Any, ...]]] | None = getattr(
+                self.log, "field_rows", None
+            )
+            more: list[tuple[str, datetime, int, Any]] = []
+            if rows is None:
+                read = self.log.read_events(where)
+                # each fold key worked out once (every refold asks for the steps twice)
+                more = [(okey(at, position), at, position, e) for at, position, e in read]
+            else:
+                # decoded later, and only those on the products the batch changes
+                # (_decoded_steps); one of an older schema version at once
+                older: list[_PolicyRow] = []
+                for position, at_text, id_, product, version in rows(
+                    where, ["product", "schema_version"]
+                ):
+                    at = from_text(at_text)
+                    row = _PolicyRow(id_, product, position)
+                    if version != entry.version or not isinstance(product, str | None):
+                        older.append(row)
+                    more.append((okey(at, position), at, position, row))
+                self._decode_rows(older)
+            stored = [*stored, *more]
             self._policies_read = (upto, floor, stored)
         ids = {event.id for _, _, position, event in stored if position <= upto}
         skip, replacements = self._corrections(upto, since, ids)
-        out: list[tuple[str, ev.Event]] = [
+        out: list[tuple[str, Any]] = [
             (key, event)
             for key, at, position, event in stored
             if position <= upto
             and at >= since
-            and type(event) is ev.PolicyChange
+            and (type(event) is ev.PolicyChange or type(event) is _PolicyRow)
             and event.id not in skip
         ]
         out.extend(
@@ -2354,6 +2394,22 @@ class Snapshots:
         )
         out.sort(key=lambda pair: pair[0])
         return out
+
+    def _decode_rows(self, rows: Sequence[_PolicyRow]) -> None:
+        """Decode the stored policy changes of these rows not decoded yet (each kept in
+        its row: the writer's list of policy changes holds them)."""
+        pending = {row.position: row for row in rows if row.event is None}
+        if pending:
+            # a store that reads rows by field (field_rows) reads them by position too
+            by_position = getattr(self.log, "read_positions")  # noqa: B009
+            for record in by_position(pending):
+                pending[record.position].event = record.event
+
+    def _decoded_steps(self, steps: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """``steps`` with each stored policy change not decoded yet (a ``_PolicyRow``)
+        decoded."""
+        self._decode_rows([event for _, event in steps if type(event) is _PolicyRow])
+        return [(key, event.event if type(event) is _PolicyRow else event) for key, event in steps]
 
     def _corrections(
         self, upto: int, since: datetime, ids: set[str]

@@ -6,6 +6,7 @@ fold of the log, at every valid time, for random histories.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -384,6 +385,34 @@ def test_late_bans_replay_the_corrected_and_retracted_policy_changes_as_they_sta
         assert live.derived_differences() == []
     with tl.Timeline.open(path) as again:
         assert_snapshots_equal_a_full_fold(path, again)
+
+
+def test_a_late_ban_in_a_store_of_an_older_schema_refolds_its_policy_changes_exactly(
+    tmp_path: Path,
+) -> None:
+    # the stored policy changes of the H200 story are of an older schema version: a
+    # restriction refold decodes them at once (their fields may be named otherwise)
+    path = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent.parent / "data" / "store-schema-0003.db", path)
+    late = tl.PolicyChange(
+        id="late-ban",
+        occurred_at=datetime(2025, 6, 1, tzinfo=UTC),
+        authority="beijing",
+        topic="h200-imports",
+        measure="ban",
+        product="h200",
+        applies_to=("bytedance",),
+    )
+    with tl.Timeline.open(path) as live:
+        live.state()  # the snapshots built as the old store stood
+        live.append([late], story="h200")
+        intent = live.state().order_intent("bytedance", "nvidia", "H200")
+        assert intent is not None
+        assert intent.blocked_by == ("late-ban",)
+        assert live.derived_differences() == []
+        with tl.Timeline.open(path, readonly=True) as reader:
+            for at in ("2025-08-31", "2025-09-30", "2025-12-08", None):
+                assert live.state(at=at) == reader.state(at=at), at
 
 
 @st.composite
