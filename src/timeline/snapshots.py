@@ -759,10 +759,12 @@ class Snapshots:
         # the log head, and what each correction or retraction names, by the id named
         self._naming: tuple[int, dict[str, list[str]]] | None = None
         # the fates of the policy changes a restriction refold asked about (per log
-        # head, position and ids: see _policy_fates)
+        # head, position and ids: see _policy_fates), and the log head with the ids of
+        # the corrections whose replacement is a policy change
         self._fates_read: (
             tuple[tuple[int, int], set[str], tuple[set[str], dict[str, RecordedEvent]]] | None
         ) = None
+        self._into_policy: tuple[int, set[str]] | None = None
         # while a per-fact refold runs: (key text, fold key) -> its versions after it
         self._histories: dict[tuple[str, str], _History] = {}
         # while a per-fact refold runs: the log positions of the events its corrections
@@ -777,9 +779,8 @@ class Snapshots:
         self._metas_read: tuple[int, list[RecordedEvent]] = (0, [])
         self._targets_read: dict[str, RecordedEvent] = {}
         # the log's policy changes as stored, up to a position and occurring from a
-        # time on, read and decoded once and extended as the log grows (cleared after
-        # a rollback)
-        # (a stored one as a _PolicyRow until a refold needs it decoded)
+        # time on, read once and extended as the log grows, each a _PolicyRow until a
+        # refold needs it decoded (cleared after a rollback)
         self._policies_read: tuple[int, datetime | None, list[tuple[str, datetime, int, Any]]] = (
             0,
             None,
@@ -2341,11 +2342,13 @@ class Snapshots:
     def _policy_steps(self, upto: int, since: datetime) -> list[tuple[str, Any]]:
         """The policy changes of the log up to position ``upto`` occurring from ``since``
         on, as corrected and retracted up to there, in fold order (what a fold of the
-        policy changes alone replays): from the stored ones read and decoded once
-        (:meth:`_metas` for the corrections), then only those appended since. Only
-        those stored as occurring from the earliest ``since`` asked for are read (a
-        refold of an earlier time reads them again from there): a corrected one that
-        the correction moves to ``since`` or later is among the replacements."""
+        policy changes alone replays): from the stored ones read once, then only those
+        appended since. Only those stored as occurring from the earliest ``since``
+        asked for are read (a refold of an earlier time reads them again from there): a
+        corrected one that the correction moves to ``since`` or later is among the
+        replacements. With a store that reads fields in SQL (``field_rows``) a stored
+        one is a ``_PolicyRow`` (id and product) until :meth:`_decoded_steps`; else it
+        is decoded as read."""
         seen, floor, stored = self._policies_read
         if floor is None or since < floor:
             seen, floor, stored = 0, since, []
@@ -2468,10 +2471,12 @@ class Snapshots:
         kept = self._fates_read
         if kept is not None and kept[0] == (head, upto) and kept[1] == ids:
             return kept[2]
-        registry = self.log.codec.registry
-        policy = registry.of(ev.PolicyChange).name
-        typed = links([(registry.of(ev.Correction).name, "replacement.type")])
-        into_policy = {meta_id for meta_id, name in typed if name == policy}
+        if self._into_policy is None or self._into_policy[0] != head:
+            registry = self.log.codec.registry
+            policy = registry.of(ev.PolicyChange).name
+            typed = links([(registry.of(ev.Correction).name, "replacement.type")])
+            self._into_policy = (head, {meta_id for meta_id, name in typed if name == policy})
+        into_policy = self._into_policy[1]
         wanted = set(ids)
         if into_policy:
             wanted.update(
@@ -2491,6 +2496,7 @@ class Snapshots:
         self._targets_read = {}
         self._policies_read = (0, None, [])
         self._fates_read = None
+        self._into_policy = None
 
     def _stored_cached(
         self,
