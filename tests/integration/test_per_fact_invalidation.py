@@ -227,6 +227,25 @@ def test_a_backdated_inquiry_stops_where_it_meets_the_stored_intent(tmp_path: Pa
         assert_snapshots_equal_a_full_fold(path, again)
 
 
+def hour(h: float) -> datetime:
+    """``h`` hours after ``BASE``."""
+    return BASE + timedelta(hours=h)
+
+
+def hourly_asks(count: int) -> list[tl.Event]:
+    """b1 asks nvidia about H200 every hour, from hour 0 (``q00``, ``q01``, ...)."""
+    return [
+        tl.Inquiry(
+            id=f"q{i:02d}",
+            occurred_at=hour(i),
+            inquirers=("b1",),
+            supplier="nvidia",
+            product="H200",
+        )
+        for i in range(count)
+    ]
+
+
 def test_a_backdated_ban_lifted_later_refolds_only_until_the_lift(tmp_path: Path) -> None:
     # b1 asks every hour; "us" lifts its restrictions on H200 at hour 10 (none then);
     # "eu" bans and lifts for b2 all along. A ban by "us" for b1 learnt late, dated
@@ -235,19 +254,7 @@ def test_a_backdated_ban_lifted_later_refolds_only_until_the_lift(tmp_path: Path
     # out of its evidence
     path = tmp_path / "lift.db"
 
-    def hour(h: float) -> datetime:
-        return BASE + timedelta(hours=h)
-
-    asks = [
-        tl.Inquiry(
-            id=f"q{i:02d}",
-            occurred_at=hour(i),
-            inquirers=("b1",),
-            supplier="nvidia",
-            product="H200",
-        )
-        for i in range(60)
-    ]
+    asks = hourly_asks(60)
     policy = {"topic": "exports", "product": "H200"}
     lift = tl.PolicyChange(
         id="us-lift", occurred_at=hour(10.5), authority="us", measure="lift", **policy
@@ -301,9 +308,6 @@ def test_late_bans_replay_the_corrected_and_retracted_policy_changes_as_they_sta
     # a retracted ban; then a second late ban, earlier than the first, in the same writer
     path = tmp_path / "fates.db"
 
-    def hour(h: float) -> datetime:
-        return BASE + timedelta(hours=h)
-
     def ban(id_: str, at: float, authority: str) -> tl.PolicyChange:
         return tl.PolicyChange(
             id=id_,
@@ -315,16 +319,7 @@ def test_late_bans_replay_the_corrected_and_retracted_policy_changes_as_they_sta
             applies_to=("b1",),
         )
 
-    asks = [
-        tl.Inquiry(
-            id=f"q{i:02d}",
-            occurred_at=hour(i),
-            inquirers=("b1",),
-            supplier="nvidia",
-            product="H200",
-        )
-        for i in range(30)
-    ]
+    asks = hourly_asks(30)
     said = attrs.evolve(ban("s1", 12.5, "eu"), applies_to=("b2",))
     moved, dropped = ban("p1", 3.5, "cn"), ban("p2", 15.5, "jp")
     with tl.Timeline.open(path) as live:
