@@ -610,7 +610,7 @@ class _Plan:
             elif kind == "record":
                 env[f"_dec{i}"] = _plan_for(self.codec, extra).decode_shared
                 lines.append(f"    if v is not None: v = _dec{i}(v)")
-            setter = _slot_setter(self.cls, name)
+            setter = slot_setter(self.cls, name)
             if setter is None:
                 lines.append(f"    _set(o, {name!r}, v)")
             else:
@@ -626,7 +626,7 @@ class _Plan:
         return made
 
 
-def _slot_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None] | None:
+def slot_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None] | None:
     """The ``__set__`` of the slot that holds ``name`` on ``cls`` (attrs' slotted classes),
     or ``None`` (a class with a ``__dict__``, or a descriptor of another kind). A frozen
     record's fields are set through it: a third cheaper per field than

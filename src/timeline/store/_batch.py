@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -12,7 +12,7 @@ import attrs
 from timeline import events as ev
 from timeline._codegen import compile_function
 from timeline.clock import Clock
-from timeline.codec import Codec, loads_trusted
+from timeline.codec import Codec, loads_trusted, slot_setter
 from timeline.errors import (
     DuplicateEventError,
     TimelineError,
@@ -167,33 +167,49 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def with_fields(event: ev.Event, **changes: Any) -> ev.Event:
-    """A copy of a validated record with store-assigned fields set, not re-validated.
+    """A copy of a validated record with store-assigned fields set, not re-validated
+    (``event`` itself when every one of them already equals its new value).
 
     ``attrs.evolve`` would run every validator again; the store only sets
     ``story`` and ``reported_at`` to values it has checked itself.
     """
-    if all(getattr(event, k) == v for k, v in changes.items()):
-        return event
-    copy: ev.Event = _copier(type(event))(event)
-    for name, value in changes.items():
-        object.__setattr__(copy, name, value)
-    return copy
+    changer: Callable[..., ev.Event] = _changer(type(event), tuple(changes))
+    return changer(event, *changes.values())
 
 
-_COPIERS: dict[type, Callable[[Any], Any]] = {}
+_CHANGERS: dict[tuple[type, tuple[str, ...]], Callable[..., Any]] = {}
 
 
-def _copier(cls: type) -> Callable[[Any], Any]:
-    """A generated field-by-field copy for one record class (a loop costs twice as much)."""
-    copier = _COPIERS.get(cls)
-    if copier is None:
-        lines = ["def copy(e):", "    o = _new(_cls)"]
-        lines += [f"    _set(o, {f.name!r}, e.{f.name})" for f in attrs.fields(cls)]
-        lines.append("    return o")
+def _changer(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+    """A generated copy of one record class with the fields ``names`` set to the values
+    given after the record (a loop with ``object.__setattr__`` costs twice as much):
+    each field is set through its slot's own setter where the class has slots."""
+    key = (cls, names)
+    changer = _CHANGERS.get(key)
+    if changer is None:
+        params = [f"v{i}" for i in range(len(names))]
+        given = dict(zip(names, params, strict=True))
+        same = " and ".join(f"e.{name} == {v}" for name, v in given.items()) or "True"
+        fields = attrs.fields(cls)
+        unknown = set(names) - {f.name for f in fields}
+        if unknown:
+            raise TypeError(f"{cls.__qualname__} has no field {sorted(unknown)[0]!r}")
+        lines = [f"def change({', '.join(['e', *params])}):"]
+        lines += [f"    if {same}:", "        return e", "    o = _new(_cls)"]
         env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+        for i, field in enumerate(fields):
+            value = given.get(field.name, f"e.{field.name}")
+            setter = slot_setter(cls, field.name)
+            if setter is None:
+                lines.append(f"    _set(o, {field.name!r}, {value})")
+            else:
+                env[f"_put{i}"] = setter
+                lines.append(f"    _put{i}(o, {value})")
+        lines.append("    return o")
         source = "\n".join(lines) + "\n"
-        copier = _COPIERS[cls] = compile_function(source, "copy", env, f"copy {cls.__qualname__}")
-    return copier
+        label = f"change {cls.__qualname__} ({', '.join(names)})"
+        changer = _CHANGERS[key] = compile_function(source, "change", env, label)
+    return changer
 
 
 def stored_payloads(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
@@ -365,6 +381,7 @@ class Batch:
         register_actors: bool,
         ids: list[str],
         known: tuple[dict[str, str], tuple[Any, ...] | None] | None = None,
+        actor_ids: frozenset[str] | None = None,
     ) -> None:
         """Start a batch after the log's last row.
 
@@ -379,6 +396,7 @@ class Batch:
             known: ``(payloads of those ids already stored, the last row's
                 (position, recorded_at, hash))`` when the caller read them under
                 the lock already; ``None``: read them here.
+            actor_ids: the values of ``lookup``, when the caller keeps them.
         """
         self.conn = conn
         self.codec = codec
@@ -396,8 +414,9 @@ class Batch:
         self.prev_hash: str = last[2] if last else GENESIS_HASH
         self.prev_recorded: datetime | None = from_text(last[1]) if last else None
         self.now = clock.now()
+        self._second: tuple[datetime, str] | None = None  # see _recorded_text
         self.lookup = lookup
-        self.known_ids = set(self.lookup.values())
+        self.known_ids = actor_ids if actor_ids is not None else frozenset(lookup.values())
         self.new_actors: dict[str, Actor] = {}
         self.types: dict[str, str] = {}  # id -> stored type name, for correction checks
         self.sources: dict[str, ev.Source] = {}  # sources of the batch by id, for via
@@ -444,7 +463,7 @@ class Batch:
             if occurred_until == event.occurred_at
             else to_text_spelled(occurred_until, data.get("occurred_until"))
         )
-        recorded_text = to_text(recorded_at)
+        recorded_text = self._recorded_text(recorded_at)
         reported_text = (
             recorded_text
             if reported == recorded_at
@@ -500,6 +519,20 @@ class Batch:
                 event=event,
             )
         )
+
+    def _recorded_text(self, recorded_at: datetime) -> str:
+        """:func:`to_text` of ``recorded_at``: a batch's events are recorded within
+        microseconds of each other, so the text up to the second is formatted once and
+        each event adds its microseconds to it."""
+        second = self._second
+        if second is not None:
+            delta = recorded_at - second[0]
+            if not delta.days and not delta.seconds and delta.microseconds >= 0:
+                return f"{second[1]}{delta.microseconds:06d}Z"
+        text = to_text(recorded_at)
+        if recorded_at.tzinfo is UTC:
+            self._second = (recorded_at.replace(microsecond=0), text[:20])
+        return text
 
     def search_row(self, data: Mapping[str, Any], actors: list[str]) -> tuple[Any, ...]:
         """The search index's row for the event just staged (``data``: its encoded
