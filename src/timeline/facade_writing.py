@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import attrs
 
 from timeline import events as ev
+from timeline._gc import collector_paused
 from timeline.errors import (
     DuplicateEventError,
     FixtureError,
@@ -77,18 +78,19 @@ class TimelineWriting(TimelineCore):
             ValidationError: a correction or retraction points nowhere, etc.
         """
         store = self._store
-        if not isinstance(store, EventStore):
-            result = store.append(events, story=story, expected_version=expected_version)
-            if result.appended:
-                self._keep_snapshots(len(result.appended))
-            return result
-        try:
-            result = store.append(
-                events, story=story, expected_version=expected_version, then=self._upkeep
-            )
-        except BaseException:
-            self._snapshots = None  # its in-memory fold may hold what was rolled back
-            raise
+        with collector_paused():
+            if not isinstance(store, EventStore):
+                result = store.append(events, story=story, expected_version=expected_version)
+                if result.appended:
+                    self._keep_snapshots(len(result.appended))
+                return result
+            try:
+                result = store.append(
+                    events, story=story, expected_version=expected_version, then=self._upkeep
+                )
+            except BaseException:
+                self._snapshots = None  # its in-memory fold may hold what was rolled back
+                raise
         if self._snapshots is not None:
             self._snapshots.committed()
         return result

@@ -193,6 +193,9 @@ class EventStore:
         self._actor_writes = 0  # bumped by every write that may change actors
         self._lookup: tuple[tuple[int, int], dict[str, str]] | None = None
         self._ids: tuple[tuple[int, int], frozenset[str]] | None = None
+        self._kinds: tuple[tuple[int, int], list[tuple[str, str]]] | None = None
+        # actor id -> its searched text (``id name aliases``), under the lookup's key
+        self._named: tuple[tuple[int, int], dict[str, str]] | None = None
         # the stored actors' identity index, kept across this connection's own writes
         self._identity: tuple[tuple[int, int], IdentityIndex] | None = None
         memory = str(path) == ":memory:"
@@ -638,12 +641,16 @@ class EventStore:
         return [Actor(id=r[0], name=r[1], kind=r[2], aliases=tuple(json.loads(r[3]))) for r in rows]
 
     def actor_kinds(self) -> list[tuple[str, str]]:
-        """``(id, kind)`` of every actor declared with a kind, sorted by id."""
-        with self.guard():
-            rows = self.conn.execute(
-                "SELECT id, kind FROM actors WHERE kind != '' ORDER BY id"
-            ).fetchall()
-        return [(r[0], r[1]) for r in rows]
+        """``(id, kind)`` of every actor declared with a kind, sorted by id (cached until
+        a change, as :meth:`actor_lookup` is)."""
+        key = (self.change_marker()[0], self._actor_writes)
+        if self._kinds is None or self._kinds[0] != key:
+            with self.guard():
+                rows = self.conn.execute(
+                    "SELECT id, kind FROM actors WHERE kind != '' ORDER BY id"
+                ).fetchall()
+            self._kinds = (key, [(r[0], r[1]) for r in rows])
+        return list(self._kinds[1])
 
     def register_actors(self, actors: Iterable[Actor]) -> None:
         """Declare or update actors (names, kinds, aliases merged), in one transaction.
@@ -668,6 +675,29 @@ class EventStore:
         upsert_actors(conn, actors, alias_owner=_ALIAS_OWNER, index=index)
         if not index.stale:
             self._identity = ((key[0], self._actor_writes), index)
+
+    def _register_met(self, conn: sqlite3.Connection, actors: list[Actor]) -> None:
+        """Register the unknown actor ids an append met (``Actor(id, name=id)`` each),
+        and keep the cached lookup and ids current instead of reading every actor
+        again: such an actor adds exactly its folded id to the lookup (ids win over
+        display names, and it has no alias) and its id to the ids."""
+        # the append read the lookup under its lock
+        lookup, ids, kinds, named = self._lookup, self._ids, self._kinds, self._named
+        self._upsert_actors(conn, actors)
+        if lookup is None or lookup[0][1] != self._actor_writes - 1:
+            return
+        before = lookup[0]
+        after = (before[0], self._actor_writes)
+        if all(a.name == a.id and not a.aliases and not a.kind for a in actors):
+            grown = dict(lookup[1])
+            grown.update((fold(a.id), a.id) for a in actors)
+            self._lookup = (after, grown)
+            if kinds is not None and kinds[0] == before:
+                self._kinds = (after, kinds[1])  # none of them has a kind
+            if named is not None and named[0] == before:
+                self._named = (after, named[1])  # the others' texts stay as they were
+        if ids is not None and ids[0] == before:
+            self._ids = (after, ids[1] | {a.id for a in actors})
 
     def _set_titles(
         self, conn: sqlite3.Connection, titles: Iterable[tuple[str, str | None]]
@@ -784,13 +814,17 @@ class EventStore:
             raise not_unicode(exc, f"story {story!r}") from exc
         return appended, skipped
 
-    @staticmethod
-    def _index_for_search(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _index_for_search(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[int, int]
+    ) -> None:
         """Add one search row per staged event: its text as :func:`search_text` spelled
         it, and its actors as ``id name aliases`` each, ordered by id, as the view
-        ``events_search`` joins them."""
-        ids = sorted({actor for row in rows for actor in row[-1]})
-        named: dict[str, str] = {}
+        ``events_search`` joins them. Those actor texts are kept while ``key`` (the
+        actor lookup's, as of this write) holds: only actors not met before are read."""
+        if self._named is None or self._named[0] != key:
+            self._named = (key, {})
+        named = self._named[1]
+        ids = sorted({actor for row in rows for actor in row[-1]} - named.keys())
         for chunk in id_chunks(ids):
             marks = ", ".join("?" * len(chunk))
             for actor, name, aliases in conn.execute(
@@ -848,11 +882,17 @@ class EventStore:
             self._set_titles(conn, [(story, title)])
         if not batch:
             return AppendResult()
+        lookup = self.actor_lookup()
+        assert self._lookup is not None  # the lookup just read is cached with its key
+        lookup_key = self._lookup[0]
+        if self._ids is None or self._ids[0] != lookup_key:
+            self._ids = (lookup_key, frozenset(lookup.values()))
         staged = Batch(
             conn,
             clock=self.clock,
             codec=self.codec,
-            lookup=self.actor_lookup(),
+            lookup=lookup,
+            actor_ids=self._ids[1],
             story=story,
             version=current,
             register_actors=register_actors,
@@ -860,7 +900,7 @@ class EventStore:
         )
         staged.add_all(batch)
         if staged.new_actors:
-            self._upsert_actors(conn, staged.new_actors.values())
+            self._register_met(conn, list(staged.new_actors.values()))
         conn.executemany(
             f"INSERT INTO events ({COLUMNS}, occurred_until, reported_until) "
             f"VALUES ({', '.join('?' * 15)})",
@@ -873,7 +913,7 @@ class EventStore:
         if staged.rows:
             # the search index is derived data, kept in step in the same transaction,
             # from the values in hand (the same text the view reads back for snippets)
-            self._index_for_search(conn, staged.search_rows)
+            self._index_for_search(conn, staged.search_rows, (lookup_key[0], self._actor_writes))
         conn.execute("INSERT OR IGNORE INTO stories (story) VALUES (?)", (story,))
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
 
