@@ -13,7 +13,10 @@ side's targets need, once each (one round):
   and after that first query (which writes the snapshots the writer's bounded upkeep
   left behind: the size a store in use has).
 
-    python bench/write_side.py --n 1000000 --workdir DIR [--keep]
+    python bench/write_side.py --n 1000000 --workdir DIR [--keep] [--import-only]
+
+``--import-only`` stops after the bulk import and its raw baseline (a few minutes at
+1M, where the first query after the load adds about three more).
 
 ``--keep`` leaves ``DIR/main.db`` (the store as built) and ``DIR/queried.db`` (after
 the first query) for ``bench/lookup_store.py`` and ``bench/backdated.py``, which run
@@ -48,12 +51,25 @@ def _first_state(path: Path) -> None:
     print(json.dumps({"seconds": seconds, "facts": facts}))
 
 
+def _print_import(n: int, lib_s: float, lib_cpu: float, raw_s: float, raw_cpu: float) -> None:
+    print(
+        f"bulk import through append: timeline {n / lib_s:,.0f} events/s ({lib_s:.1f} s), raw "
+        f"{n / raw_s:,.0f} events/s ({raw_s:.1f} s): {raw_s / lib_s:.2f} of raw "
+        f"(CPU {raw_cpu / lib_cpu:.2f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="events in the story")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, required=True, help="an empty directory")
     parser.add_argument("--keep", action="store_true", help="keep DIR/main.db")
+    parser.add_argument(
+        "--import-only",
+        action="store_true",
+        help="the bulk import and its raw baseline only (no first state(), no sizes)",
+    )
     parser.add_argument("--first-state", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_state is not None:
@@ -82,6 +98,13 @@ def main() -> None:
     run._remove(raw_db)
     del events, actors, people
     run._say(f"raw sqlite3: the same rows in {raw_s:.1f} s")
+    n = args.n
+    if args.import_only:
+        print(f"{n:,} events, seed {args.seed}")
+        _print_import(n, lib_s, lib_cpu, raw_s, raw_cpu)
+        if not args.keep:
+            run._remove(main_db)
+        return
 
     copy = work / "queried.db"
     run._remove(copy)
@@ -104,12 +127,8 @@ def main() -> None:
         if not args.keep:
             run._remove(db)
 
-    n = args.n
     print(f"{n:,} events, seed {args.seed}")
-    print(
-        f"bulk import through append: timeline {n / lib_s:,.0f} events/s, raw "
-        f"{n / raw_s:,.0f} events/s: {raw_s / lib_s:.2f} of raw (CPU {raw_cpu / lib_cpu:.2f})"
-    )
+    _print_import(n, lib_s, lib_cpu, raw_s, raw_cpu)
     print(f"first state() after the load: {first['seconds']:.2f} s ({first['facts']:,} facts)")
     for label, mib in zip(("as the writer left it", "after the first query"), sizes, strict=True):
         print(
