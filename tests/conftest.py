@@ -232,3 +232,16 @@ def h200(store: tl.Timeline) -> tl.Timeline:
     """A store holding the H200 story."""
     store.load(H200)
     return store
+
+
+def traced(store: tl.Timeline, events: list[tl.Event], story: str = "s") -> list[str]:
+    """The SQL statements one ``append`` of ``events`` sends through a SQLite store's
+    connection (SQLite's trace: each row of an ``executemany`` too), stripped."""
+    statements: list[str] = []
+    conn = store.store.conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(statements.append)
+    try:
+        store.append(events, story=story)
+    finally:
+        conn.set_trace_callback(None)
+    return [s.strip() for s in statements]

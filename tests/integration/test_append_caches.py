@@ -14,6 +14,8 @@ import pytest
 
 import timeline as tl
 
+from ..conftest import traced
+
 BASE = datetime(2025, 3, 1, tzinfo=UTC)
 
 
@@ -27,17 +29,6 @@ def statement(i: int, actor: str, summary: str = "") -> tl.Event:
         summary=summary or f"statement {i}",
         source=tl.Source(publisher="Reuters"),
     )
-
-
-def traced(store: tl.Timeline, events: list[tl.Event]) -> list[str]:
-    statements: list[str] = []
-    conn = store.store.conn  # type: ignore[attr-defined]
-    conn.set_trace_callback(statements.append)
-    try:
-        store.append(events, story="s")
-    finally:
-        conn.set_trace_callback(None)
-    return [s.strip() for s in statements]
 
 
 def as_read_again(path: Path) -> tuple[dict[str, str], frozenset[str]]:

@@ -11,6 +11,8 @@ import timeline as tl
 from timeline.errors import StoreError
 from timeline.store.facts import SQLiteSnapshotStore
 
+from ..conftest import traced
+
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -35,17 +37,6 @@ def checkpoint(store: tl.Timeline) -> tuple[int, int]:
         "SELECT position, complete FROM snapshot_checkpoint"
     ).fetchone()
     return int(row[0]), int(row[1])
-
-
-def traced(store: tl.Timeline, events: list[tl.Event]) -> list[str]:
-    statements: list[str] = []
-    conn = store.store.conn  # type: ignore[attr-defined]
-    conn.set_trace_callback(statements.append)
-    try:
-        store.append(events, story="s")
-    finally:
-        conn.set_trace_callback(None)
-    return [s.strip() for s in statements]
 
 
 def test_an_in_order_append_keeps_the_snapshots_in_one_transaction(tmp_path: Path) -> None:
