@@ -26,7 +26,7 @@ import hashlib
 import json
 import weakref
 from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import attrs
@@ -62,8 +62,9 @@ from timeline.times import from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
 
-LOGIC_VERSION = "3"
-"""Bump when a built-in projection's rules change: stored versions are rebuilt."""
+LOGIC_VERSION = "4"
+"""Bump when a built-in projection's rules change, or the spelling of the fold keys
+(4: :func:`okey` in hex): stored versions are rebuilt."""
 
 _CHUNK = 20_000  # events folded per write transaction while building
 _MAX = "~"  # sorts after every okey suffix
@@ -357,11 +358,6 @@ def _settled_after(first: Any, old: list[tuple[str, Any]], new: list[tuple[str, 
     return settled
 
 
-def _position_of(key: str) -> int:
-    """The log position a fold key names."""
-    return int(key.rsplit("#", 1)[1])
-
-
 class _History:
     """One fact's stored versions after a refold's start, read a window at a time as
     the refold asks and decoded as they are asked for: what the stored history held at
@@ -525,13 +521,37 @@ def _policy_on_intents(
     return out
 
 
+_YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_STAMP = 15  # hex digits of microseconds since 0001-01-01 UTC: any year up to 9999
+
+
 def okey(occurred_at: datetime, position: int) -> str:
-    """The fold-order key as sortable text."""
-    return f"{to_text(occurred_at)}#{position:012d}"
+    """The fold-order key as sortable text: the occurred time (UTC microseconds since
+    0001-01-01, 15 hex digits) then the log position (10 hex digits). 25 characters
+    where the readable spelling took 40: each fact version stores its key twice (the
+    versions' key and the index in fold order)."""
+    return f"{(occurred_at - _YEAR_ONE) // _MICROSECOND:015x}{position:010x}"
+
+
+def okey_time(key: str) -> datetime:
+    """The occurred time a fold key (or a :func:`_bound`) names."""
+    return _YEAR_ONE + timedelta(microseconds=int(key[:_STAMP], 16))
+
+
+def _position_of(key: str) -> int:
+    """The log position a fold key names."""
+    return int(key[_STAMP:], 16)
 
 
 def _bound(at: datetime | None) -> str:
-    return _MAX if at is None else f"{to_text(at)}#{_MAX}"
+    """A key after every fold key up to ``at`` and before any later one."""
+    return _MAX if at is None else f"{(at - _YEAR_ONE) // _MICROSECOND:015x}{_MAX}"
+
+
+def _readable(key: str) -> str:
+    """A fold key as people read it: ``2025-12-09T03:04:05.000000Z (log position 12)``."""
+    return f"{to_text(okey_time(key))} (log position {_position_of(key)})"
 
 
 def materializable(projections: Sequence[Projection]) -> bool:
@@ -836,7 +856,7 @@ class Snapshots:
             self.log,
             Bounds(),
             upto=head,
-            occurred_from=from_text(resume.split("#")[0]) if resume else None,
+            occurred_from=okey_time(resume) if resume else None,
             ignore=ignored_type_names(self.log, self.projections),
         )
         try:
@@ -1209,7 +1229,7 @@ class Snapshots:
         count: Callable[[datetime | None], int] | None = getattr(
             self.log, "count_occurred_from", None
         )
-        since = from_text(start.split("#")[0]) if start else None
+        since = okey_time(start) if start else None
         if count is None or count(since) > limit:
             raise _TooMuch
 
@@ -1246,7 +1266,7 @@ class Snapshots:
                 for name, table in self._facts(cp.okey, inclusive=True).items():
                     fold.facts[name].update(table)
         self._fold = None
-        occurred_from = from_text(cp.okey.split("#")[0]) if cp.okey else None
+        occurred_from = okey_time(cp.okey) if cp.okey else None
         stream = fold_events(
             self.log,
             Bounds(),
@@ -1780,7 +1800,7 @@ class Snapshots:
         either replay touches is rewritten from the new one (``overlay`` holds it for
         the buyers' refold); the buyers a differing restriction or policy change reaches
         join ``buyers`` from ``start``, and the products it names their ``scope``."""
-        since = from_text(start.split("#")[0])
+        since = okey_time(start)
 
         def policies(upto: int) -> list[tuple[str, ev.Event]]:
             steps = self._policy_steps(upto, since)
@@ -2586,7 +2606,7 @@ class Snapshots:
 
     def _records_at(self, stored_keys: Iterable[str]) -> dict[int, RecordedEvent]:
         """The stored events at the log positions these fold keys name, by position."""
-        positions = {int(k.split("#")[1]) for k in stored_keys}
+        positions = {_position_of(k) for k in stored_keys}
         read: Callable[[Iterable[int]], Iterator[RecordedEvent]] | None = getattr(
             self.log, "read_positions", None
         )
@@ -2665,7 +2685,7 @@ class Snapshots:
         ``_MOVED`` if it is one of ``targets`` and no longer stands there (retracted, or
         corrected elsewhere); ``None`` if the stored history does not match the log.
         ``records``: the stored events by position, if read already."""
-        position = int(stored_key.split("#")[1])
+        position = _position_of(stored_key)
         if records is not None:
             record = records.get(position)
         else:
@@ -2734,9 +2754,7 @@ def _first_difference(a: list[tuple[str, Any]], b: list[tuple[str, Any]]) -> str
             vb = b[ib][1]
             ib += 1
         if va != vb:
-            return f"{at.split('#')[0]} (log position {int(at.split('#')[1])}): " + (
-                f"stored {_short(vb)}, the log gives {_short(va)}"
-            )
+            return f"{_readable(at)}: " + (f"stored {_short(vb)}, the log gives {_short(va)}")
     return None
 
 
@@ -2766,8 +2784,7 @@ class _TooMuch(Exception):
 
 def _predecessor(key: str) -> str:
     """A fold key just before ``key``: nothing sorts strictly between them."""
-    stamp, position = key.split("#")
-    return f"{stamp}#{int(position) - 1:012d}"
+    return f"{key[:_STAMP]}{_position_of(key) - 1:010x}"
 
 
 __all__ += ["materializable"]
