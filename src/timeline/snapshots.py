@@ -60,7 +60,7 @@ from timeline.store.base import Checkpoint, CheckpointMoved, EventFilter, EventL
 from timeline.store.recorded import RecordedEvent
 from timeline.times import from_text, to_text
 
-__all__ = ["LOGIC_VERSION", "Snapshots", "okey"]
+__all__ = ["LOGIC_VERSION", "Snapshots", "okey", "okey_time"]
 
 LOGIC_VERSION = "4"
 """Bump when a built-in projection's rules change, or the spelling of the fold keys

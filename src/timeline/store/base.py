@@ -86,7 +86,7 @@ class Checkpoint:
 
     Attributes:
         position: the log position they are built towards (or cover, once complete).
-        okey: the fold key (``occurred_at#position``) folded up to.
+        okey: the fold key (``snapshots.okey``: occurred time, then position) folded up to.
         max_reported / max_recorded: the latest ``reported_at`` / ``recorded_at``
             among the events covered, as stored text.
         signature: the projections and fact layouts they were built with.
