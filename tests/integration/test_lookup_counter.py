@@ -9,11 +9,15 @@ a state it has not checked, and never mixes two states inside one read.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import timeline as tl
 
@@ -122,3 +126,43 @@ def test_an_old_store_migrates_to_the_change_count(tmp_path: Path) -> None:
         store.append([_statement(400)], story="s")
         assert store.store.change_count()[0] == count + 1
         assert store.stance("a1", "t1") == store.state().stance("a1", "t1")
+
+
+def test_the_cyclic_collector_is_paused_for_a_lookup_and_restored_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    seen: list[tuple[str, bool]] = []
+    with tl.Timeline.open(path) as store:
+        store.append([_statement(0)], story="s")
+        assert _position(store) == "supports"  # the checks done: the next ones are warm
+        snapshots: Any = store._snapshots
+        for name in ("fact_if_unchanged", "fact_at"):
+            method = getattr(snapshots, name)
+
+            def watched(*args: Any, _name: str = name, _method: Any = method) -> Any:
+                seen.append((_name, gc.isenabled()))
+                return _method(*args)
+
+            monkeypatch.setattr(snapshots, name, watched)
+        was = gc.isenabled()
+        try:
+            gc.enable()
+            assert _position(store) == "supports"  # warm: one statement
+            assert gc.isenabled()
+            _append_elsewhere(path, 1, "opposes")
+            assert _position(store) == "opposes"  # the count moved: checked again
+            assert gc.isenabled()
+            with pytest.raises(tl.UnknownActorError):
+                store.stance("nobody", "t1")
+            assert gc.isenabled()
+            gc.disable()  # the caller's choice is kept
+            assert _position(store) == "opposes"
+            assert not gc.isenabled()
+        finally:
+            if was:
+                gc.enable()
+    assert [name for name, _ in seen] == [
+        "fact_if_unchanged", "fact_if_unchanged", "fact_at", "fact_if_unchanged",
+    ]  # fmt: skip
+    assert not any(enabled for _, enabled in seen)
