@@ -606,7 +606,7 @@ class _FactCodec:
         self.layouts = {layout.cls: layout for layout in layouts}
         self.by_tag = {layout.tag: layout for layout in layouts}
         self._source_ids: dict[ev.Source, int] = {}
-        self._sources: dict[int, ev.Source] = {}
+        self._sources = _Sources(self._decode_source)
         # the same, by object identity: folds share one Source object per source, and
         # hashing a Source (every field) costs more than the rest of interning it
         self._by_identity: dict[int, tuple[ev.Source, int]] = {}
@@ -617,18 +617,24 @@ class _FactCodec:
         self._decoded: dict[str, Any] = {}
 
     def preload(self) -> None:
-        """Read the interned sources not read yet, in one query (before decoding facts)."""
+        """Read the interned sources not read yet, in one query (before decoding facts).
+        Each is decoded when a fact first cites it (:class:`_Sources`): a reader doing a
+        few hundred lookups decodes the few sources they cite, not all of them."""
+        pending = self._sources.pending
         for ref, text in self.store.sources(self._loaded):
             if ref not in self._sources:
-                self._add(ref, text)
+                pending[ref] = text
             self._loaded = ref
 
     def _add(self, ref: int, text: str) -> None:
+        self._sources[ref] = self._decode_source(ref, text)
+
+    def _decode_source(self, ref: int, text: str) -> ev.Source:
         # the store wrote it: the trusted plan, not strict structuring (a cold lookup
         # reads a few sources, a state at T thousands)
-        source = self.codec.decode_record_trusted(loads_trusted(text), ev.Source)
-        self._sources[ref] = source
+        source: ev.Source = self.codec.decode_record_trusted(loads_trusted(text), ev.Source)
         self._source_ids[source] = ref
+        return source
 
     def forget(self) -> None:
         """Drop the interning caches (after a rolled-back write)."""
@@ -668,7 +674,7 @@ class _FactCodec:
             self._misses += 1
             if fetch is not None and self._misses <= _MISSES_BEFORE_PRELOAD:
                 # only the ones this fact cites (a cold single lookup)
-                for ref, text in fetch([r for r in refs if r not in self._sources]):
+                for ref, text in fetch([r for r in refs if not self._sources.holds(r)]):
                     self._add(ref, text)
             elif fetch is not None:
                 self.preload()  # a reader doing many lookups: all of them, once
@@ -703,6 +709,31 @@ class _FactCodec:
                 self._decoded.clear()
             self._decoded[text] = found
         return found
+
+
+class _Sources(dict[int, ev.Source]):
+    """Interned sources by number; those read but not decoded yet (``pending``: their
+    stored text) are decoded when first asked for."""
+
+    __slots__ = ("decode", "pending")
+
+    def __init__(self, decode: Callable[[int, str], ev.Source]) -> None:
+        super().__init__()
+        self.decode = decode
+        self.pending: dict[int, str] = {}
+
+    def __missing__(self, ref: int) -> ev.Source:
+        text = self.pending.pop(ref)  # KeyError: not read at all (the caller reads it)
+        source = self[ref] = self.decode(ref, text)
+        return source
+
+    def holds(self, ref: int) -> bool:
+        """Whether ``ref`` is here, decoded or not."""
+        return ref in self.pending or dict.__contains__(self, ref)
+
+    def clear(self) -> None:
+        super().clear()
+        self.pending.clear()
 
 
 _DECODED_LIMIT = 4_096  # decoded facts a reader keeps for repeated lookups

@@ -7,10 +7,12 @@ these tests make that fallback fail loudly where it must not be taken.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -274,3 +276,58 @@ def test_an_old_store_migrates_to_the_index_of_vague_replacements(tmp_path: Path
     names = _indexes(copy)
     assert "events_vague_replacements" in names
     assert "events_correction_periods" not in names
+
+
+def test_sources_read_at_once_are_decoded_only_when_a_fact_cites_them(
+    store_location: str,
+) -> None:
+    count = 90
+    with tl.Timeline.open(store_location) as store:
+        store.append(
+            [
+                tl.Statement(
+                    id=f"s{i}",
+                    occurred_at=BASE + timedelta(hours=i),
+                    actor=f"a{i}",
+                    topic="t1",
+                    source=tl.Source(publisher=f"Paper {i}", id=f"src-{i}"),
+                )
+                for i in range(count)
+            ],
+            story="s",
+        )
+        state = store.state()
+    asked = range(70)  # the first 64 read their sources one by one, then all are read
+    with tl.Timeline.open(store_location) as store:
+        found = [store.stance(f"a{i}", "t1") for i in asked]
+        assert found == [state.stance(f"a{i}", "t1") for i in asked]
+        sources: Any = store._snapshots.codec._sources  # type: ignore[union-attr]
+        # read, never decoded: the sources only the facts not asked for cite
+        assert sorted(json.loads(t)["id"] for t in sources.pending.values()) == sorted(
+            f"src-{i}" for i in range(70, count)
+        )
+        assert sorted(s.id for s in dict(sources).values()) == sorted(f"src-{i}" for i in asked)
+        late = store.stance("a85", "t1")
+        assert late == state.stance("a85", "t1")
+        assert late is not None
+        assert late.sources[0].publisher == "Paper 85"
+        ref = store._snapshots.codec._source_ids[late.sources[0]]  # type: ignore[union-attr]
+        assert sources.holds(ref)
+        assert ref not in sources.pending  # decoded now
+        # a new event citing a source stored before finds it, not a new copy
+        store.append(
+            [
+                tl.Statement(
+                    id="s-again",
+                    occurred_at=BASE + timedelta(hours=count + 1),
+                    actor="a89",
+                    topic="t1",
+                    source=tl.Source(publisher="Paper 89", id="src-89"),
+                )
+            ],
+            story="s",
+        )
+        again = store.stance("a89", "t1")
+        assert again is not None
+        assert [s.id for s in again.sources] == ["src-89"]
+        assert store.state().stance("a89", "t1") == again
