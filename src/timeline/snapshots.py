@@ -32,6 +32,7 @@ from typing import Any, cast
 import attrs
 
 from timeline import events as ev
+from timeline._gc import collector_paused
 from timeline.bitemporal import (
     Bounds,
     Placed,
@@ -912,7 +913,16 @@ class Snapshots:
 
     def facts_at(self, at: datetime | None) -> Mapping[str, Mapping[Hashable, Any]]:
         """Every fact as of valid time ``at``, without the projections' own indexes
-        (a state to read, not to fold on), each decoded when first read."""
+        (a state to read, not to fold on), each decoded when first read.
+
+        With the cyclic collector paused: reading a checkpoint makes tens of thousands of
+        small acyclic objects (key texts, parsed keys), and a full collection started by
+        them walks the caller's whole heap (a writer's fold: measured at 1M events, a
+        state at T after a backdated append took 200-240 ms with one, 105 ms without)."""
+        with collector_paused():
+            return self._facts_at(at)
+
+    def _facts_at(self, at: datetime | None) -> Mapping[str, Mapping[Hashable, Any]]:
         tables: dict[str, dict[Hashable, Any]] = {p.name: {} for p in self.projections}
         rows = [
             row

@@ -1,0 +1,70 @@
+"""A state at T read from the snapshots runs with the cyclic collector paused, and the
+collector comes back as the caller had it, also when the read fails."""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import timeline as tl
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_a_state_at_t_from_the_snapshots_pauses_the_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tl.Timeline.open(tmp_path / "s.db") as store:
+        store.append(
+            [
+                tl.Statement(
+                    id=f"s{i}",
+                    occurred_at=BASE + timedelta(days=i),
+                    actor="a1",
+                    topic="t1",
+                    position="supports" if i % 2 else "opposes",
+                )
+                for i in range(6)
+            ],
+            story="s",
+        )
+        expected = store.state(at=BASE + timedelta(days=2))
+        inner: Any = store._snapshot_store
+        read = inner.facts_at
+        seen: list[bool] = []
+
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            seen.append(gc.isenabled())
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(inner, "facts_at", watched)
+        was = gc.isenabled()
+        try:
+            gc.enable()
+            found = store.state(at=BASE + timedelta(days=2))
+            assert gc.isenabled()
+            assert found == expected
+            stance = found.stance("a1", "t1")
+            assert stance is not None
+            assert stance.position == "opposes"
+
+            def broken(*args: Any, **kwargs: Any) -> Any:
+                seen.append(gc.isenabled())
+                raise RuntimeError("the read failed")
+
+            monkeypatch.setattr(inner, "facts_at", broken)
+            with pytest.raises(RuntimeError, match="the read failed"):
+                store.state(at=BASE + timedelta(days=3))
+            assert gc.isenabled()
+            gc.disable()  # the caller's choice is kept
+            monkeypatch.setattr(inner, "facts_at", watched)
+            assert store.state(at=BASE + timedelta(days=2)) == expected
+            assert not gc.isenabled()
+        finally:
+            if was:
+                gc.enable()
+    assert seen == [False, False, False]
