@@ -63,9 +63,9 @@ from timeline.times import from_text, to_text
 
 __all__ = ["LOGIC_VERSION", "Snapshots", "okey", "okey_time"]
 
-LOGIC_VERSION = "4"
-"""Bump when a built-in projection's rules change, or the spelling of the fold keys
-(4: :func:`okey` in hex): stored versions are rebuilt."""
+LOGIC_VERSION = "3"
+"""Bump when a built-in projection's rules change: stored versions are rebuilt. (A new
+spelling of the fold keys is a migration that converts them: ``0017_compact_fold_keys``.)"""
 
 _CHUNK = 20_000  # events folded per write transaction while building
 _MAX = "~"  # sorts after every okey suffix

@@ -153,7 +153,7 @@ _SEARCH = [
 
 
 _SNAPSHOTS = [
-    # each fact a fold changes, with the fold key (occurred_at#position) it holds
+    # each fact a fold changes, with the fold key (timeline.snapshots.okey) it holds
     # from; NULL fact = removed. See timeline.snapshots.
     'CREATE TABLE fact_versions (key TEXT NOT NULL, okey TEXT COLLATE "C" NOT NULL, '
     "fact TEXT, PRIMARY KEY (key, okey))",
@@ -498,6 +498,27 @@ _CHEAPER_ONE_TRIP_APPEND = [
 ]
 
 
+# the readable fold keys (``2025-12-09T03:04:05.123456Z#000000000151``) in the compact
+# spelling of timeline.snapshots.okey: UTC microseconds since 0001-01-01 in 15 hex
+# digits, then the log position in 10. Whole days and the time of day are counted
+# apart, each exactly (an epoch of the whole timestamp as a double would round).
+_COMPACT_FOLD_KEY = """
+    lpad(to_hex((left({k}, 10)::date - date '0001-01-01')::bigint * 86400000000
+                + round(extract(epoch FROM substr({k}, 12, 15)::time) * 1000000)::bigint),
+         15, '0')
+    || lpad(to_hex(split_part({k}, '#', 2)::bigint), 10, '0')
+"""
+
+_COMPACT_FOLD_KEYS = [
+    "UPDATE fact_versions SET okey = {} WHERE strpos(okey, '#') > 0".format(
+        _COMPACT_FOLD_KEY.format(k="okey")
+    ),
+    "UPDATE snapshot_checkpoint SET okey = {} WHERE strpos(okey, '#') > 0".format(
+        _COMPACT_FOLD_KEY.format(k="okey")
+    ),
+]
+
+
 def _backfill_search(execute: Callable[[str, tuple[Any, ...]], Any]) -> None:
     execute(SEARCH_DOCUMENT, (0, 2**62))
 
@@ -512,4 +533,5 @@ MIGRATIONS: list[tuple[str, list[str], Callable[[Callable[..., Any]], None] | No
     ("0010_fast_append", _FAST_APPEND, None),
     ("0013_one_trip_append", _ONE_TRIP_APPEND, None),
     ("0014_cheaper_one_trip_append", _CHEAPER_ONE_TRIP_APPEND, None),
+    ("0015_compact_fold_keys", _COMPACT_FOLD_KEYS, None),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import zlib
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlite_utils import Database
@@ -670,3 +671,43 @@ def _checkpoint_changes(db: Database) -> None:
         before, previous = state, okey
     db.execute("DROP TABLE fact_checkpoints")
     db.execute("ALTER TABLE fact_checkpoints_new RENAME TO fact_checkpoints")
+
+
+# --- 0017: fold keys in 25 characters ------------------------------------------------
+
+_YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def compact_fold_key(key: str | None) -> str | None:
+    """A fold key of the readable spelling (``2025-12-09T03:04:05.123456Z#000000000151``)
+    in the compact one of ``timeline.snapshots.okey`` (UTC microseconds since 0001-01-01
+    in 15 hex digits, then the log position in 10); any other text as it is. Spelled out
+    here, not imported: a migration keeps converting to the spelling of its day."""
+    if key is None or "#" not in key:
+        return key
+    stamp, position = key.rsplit("#", 1)
+    at = from_text(stamp)
+    return f"{(at - _YEAR_ONE) // _MICROSECOND:015x}{int(position):010x}"
+
+
+@migrations(name="0017_compact_fold_keys")
+def _compact_fold_keys(db: Database) -> None:
+    # The fold keys of the snapshots were 40 characters of readable text; each fact
+    # version holds its key twice (its primary key and the index in fold order). The
+    # stored ones are converted in place, in fold order as before, so that nothing is
+    # rebuilt (the snapshots' rules version is unchanged). In place rather than copied
+    # into a new table: at 1M events a copy took half the time (17 s against 38 s) but
+    # left the old table's 500 MB free in the file; in place it grows by about 40 MB.
+    db.conn.create_function("timeline_compact_fold_key", 1, compact_fold_key, deterministic=True)
+    convert = "timeline_compact_fold_key"
+    db.execute(f"UPDATE fact_versions SET okey = {convert}(okey) WHERE instr(okey, '#') > 0")
+    db.execute(
+        f"UPDATE fact_checkpoints SET okey = {convert}(okey), base = {convert}(base) "
+        "WHERE instr(okey, '#') > 0 OR instr(base, '#') > 0"
+    )
+    db.execute(
+        f"UPDATE fact_checkpoint_stale SET checkpoint = {convert}(checkpoint) "
+        "WHERE instr(checkpoint, '#') > 0"
+    )
+    db.execute(f"UPDATE snapshot_checkpoint SET okey = {convert}(okey) WHERE instr(okey, '#') > 0")
