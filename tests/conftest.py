@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
 import sqlite3
@@ -245,3 +246,29 @@ def traced(store: tl.Timeline, events: list[tl.Event], story: str = "s") -> list
     finally:
         conn.set_trace_callback(None)
     return [s.strip() for s in statements]
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    """The cyclic collector on for the test, and back as the run had it afterwards."""
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not was:
+            gc.disable()
+
+
+def watch_collector(
+    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, seen: list[tuple[str, bool]]
+) -> None:
+    """Wrap ``owner.name``: each call first records ``(name, whether the cyclic collector
+    is on)`` in ``seen``."""
+    method = getattr(owner, name)
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append((name, gc.isenabled()))
+        return method(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, watched)

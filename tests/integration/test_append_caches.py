@@ -14,7 +14,7 @@ import pytest
 
 import timeline as tl
 
-from ..conftest import traced
+from ..conftest import traced, watch_collector
 
 BASE = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -119,30 +119,17 @@ def test_a_rename_by_another_process_or_this_one_reaches_the_next_search_rows(
 
 
 def test_the_cyclic_collector_is_paused_for_an_append_and_restored_after_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector_on: None
 ) -> None:
-    seen: list[bool] = []
+    seen: list[tuple[str, bool]] = []
     with tl.Timeline.open(tmp_path / "s.db") as store:
-        inner: Any = store.store
-        append = inner.append
-
-        def watched(*args: Any, **kwargs: Any) -> Any:
-            seen.append(gc.isenabled())
-            return append(*args, **kwargs)
-
-        monkeypatch.setattr(inner, "append", watched)
-        was = gc.isenabled()
-        try:
-            gc.enable()
-            store.append([statement(1, "gov")], story="s")
-            assert gc.isenabled()
-            with pytest.raises(tl.DuplicateEventError):
-                store.append([statement(1, "gov", summary="other words")], story="s")
-            assert gc.isenabled()
-            gc.disable()  # the caller's choice is kept
-            store.append([statement(2, "gov")], story="s")
-            assert not gc.isenabled()
-        finally:
-            if was:
-                gc.enable()
-    assert seen == [False, False, False]
+        watch_collector(monkeypatch, store.store, "append", seen)
+        store.append([statement(1, "gov")], story="s")
+        assert gc.isenabled()
+        with pytest.raises(tl.DuplicateEventError):
+            store.append([statement(1, "gov", summary="other words")], story="s")
+        assert gc.isenabled()
+        gc.disable()  # the caller's choice is kept
+        store.append([statement(2, "gov")], story="s")
+        assert not gc.isenabled()
+    assert seen == [("append", False)] * 3

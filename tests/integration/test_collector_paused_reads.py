@@ -12,12 +12,15 @@ import pytest
 
 import timeline as tl
 
+from ..conftest import watch_collector
+
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def test_a_state_at_t_from_the_snapshots_pauses_the_collector(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector_on: None
 ) -> None:
+    seen: list[tuple[str, bool]] = []
     with tl.Timeline.open(tmp_path / "s.db") as store:
         store.append(
             [
@@ -35,36 +38,25 @@ def test_a_state_at_t_from_the_snapshots_pauses_the_collector(
         expected = store.state(at=BASE + timedelta(days=2))
         inner: Any = store._snapshot_store
         read = inner.facts_at
-        seen: list[bool] = []
+        watch_collector(monkeypatch, inner, "facts_at", seen)
+        found = store.state(at=BASE + timedelta(days=2))
+        assert gc.isenabled()
+        assert found == expected
+        stance = found.stance("a1", "t1")
+        assert stance is not None
+        assert stance.position == "opposes"
 
-        def watched(*args: Any, **kwargs: Any) -> Any:
-            seen.append(gc.isenabled())
-            return read(*args, **kwargs)
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            seen.append(("broken", gc.isenabled()))
+            raise RuntimeError("the read failed")
 
-        monkeypatch.setattr(inner, "facts_at", watched)
-        was = gc.isenabled()
-        try:
-            gc.enable()
-            found = store.state(at=BASE + timedelta(days=2))
-            assert gc.isenabled()
-            assert found == expected
-            stance = found.stance("a1", "t1")
-            assert stance is not None
-            assert stance.position == "opposes"
-
-            def broken(*args: Any, **kwargs: Any) -> Any:
-                seen.append(gc.isenabled())
-                raise RuntimeError("the read failed")
-
-            monkeypatch.setattr(inner, "facts_at", broken)
-            with pytest.raises(RuntimeError, match="the read failed"):
-                store.state(at=BASE + timedelta(days=3))
-            assert gc.isenabled()
-            gc.disable()  # the caller's choice is kept
-            monkeypatch.setattr(inner, "facts_at", watched)
-            assert store.state(at=BASE + timedelta(days=2)) == expected
-            assert not gc.isenabled()
-        finally:
-            if was:
-                gc.enable()
-    assert seen == [False, False, False]
+        monkeypatch.setattr(inner, "facts_at", broken)
+        with pytest.raises(RuntimeError, match="the read failed"):
+            store.state(at=BASE + timedelta(days=3))
+        assert gc.isenabled()
+        gc.disable()  # the caller's choice is kept
+        monkeypatch.setattr(inner, "facts_at", read)
+        watch_collector(monkeypatch, inner, "facts_at", seen)
+        assert store.state(at=BASE + timedelta(days=2)) == expected
+        assert not gc.isenabled()
+    assert seen == [("facts_at", False), ("broken", False), ("facts_at", False)]

@@ -27,7 +27,7 @@ SCHEMA_0003_STORE = Path(__file__).resolve().parent.parent / "data" / "store-sch
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def _readable(key: str) -> str:
+def _old_spelling(key: str) -> str:
     """A compact fold key in the spelling stores had before migration 0017."""
     return f"{to_text(okey_time(key))}#{_position_of(key):012d}"
 
@@ -65,19 +65,17 @@ def _spell_keys_as_before(location: str) -> None:
             for key, at in conn.execute("SELECT key, okey FROM fact_versions").fetchall():
                 conn.execute(
                     "UPDATE fact_versions SET okey = %s WHERE key = %s AND okey = %s",
-                    (_readable(at), key, at),
+                    (_old_spelling(at), key, at),
                 )
-            conn.execute(
-                "UPDATE snapshot_checkpoint SET okey = %s",
-                (_readable(conn.execute("SELECT okey FROM snapshot_checkpoint").fetchone()[0]),),  # type: ignore[index]
-            )
+            (at,) = conn.execute("SELECT okey FROM snapshot_checkpoint").fetchone()  # type: ignore[misc]
+            conn.execute("UPDATE snapshot_checkpoint SET okey = %s", (_old_spelling(at),))
         raw_execute(
             location, "DELETE FROM timeline_migrations WHERE name = '0015_compact_fold_keys'"
         )
         return
     conn = sqlite3.connect(location, isolation_level=None)
     try:
-        conn.create_function("readable", 1, lambda k: None if k is None else _readable(k))
+        conn.create_function("readable", 1, lambda k: None if k is None else _old_spelling(k))
         conn.execute("UPDATE fact_versions SET okey = readable(okey)")
         conn.execute("UPDATE fact_checkpoints SET okey = readable(okey), base = readable(base)")
         conn.execute("UPDATE fact_checkpoint_stale SET checkpoint = readable(checkpoint)")

@@ -15,11 +15,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import timeline as tl
+
+from ..conftest import watch_collector
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 SCHEMA_0003_STORE = Path(__file__).parent.parent / "data" / "store-schema-0003.db"
@@ -129,40 +130,27 @@ def test_an_old_store_migrates_to_the_change_count(tmp_path: Path) -> None:
 
 
 def test_the_cyclic_collector_is_paused_for_a_lookup_and_restored_after_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector_on: None
 ) -> None:
     path = tmp_path / "s.db"
     seen: list[tuple[str, bool]] = []
     with tl.Timeline.open(path) as store:
         store.append([_statement(0)], story="s")
         assert _position(store) == "supports"  # the checks done: the next ones are warm
-        snapshots: Any = store._snapshots
         for name in ("fact_if_unchanged", "fact_at"):
-            method = getattr(snapshots, name)
-
-            def watched(*args: Any, _name: str = name, _method: Any = method) -> Any:
-                seen.append((_name, gc.isenabled()))
-                return _method(*args)
-
-            monkeypatch.setattr(snapshots, name, watched)
-        was = gc.isenabled()
-        try:
-            gc.enable()
-            assert _position(store) == "supports"  # warm: one statement
-            assert gc.isenabled()
-            _append_elsewhere(path, 1, "opposes")
-            assert _position(store) == "opposes"  # the count moved: checked again
-            assert gc.isenabled()
-            with pytest.raises(tl.UnknownActorError):
-                store.stance("nobody", "t1")
-            assert gc.isenabled()
-            gc.disable()  # the caller's choice is kept
-            assert _position(store) == "opposes"
-            assert not gc.isenabled()
-        finally:
-            if was:
-                gc.enable()
-    assert [name for name, _ in seen] == [
-        "fact_if_unchanged", "fact_if_unchanged", "fact_at", "fact_if_unchanged",
+            watch_collector(monkeypatch, store._snapshots, name, seen)
+        assert _position(store) == "supports"  # warm: one statement
+        assert gc.isenabled()
+        _append_elsewhere(path, 1, "opposes")
+        assert _position(store) == "opposes"  # the count moved: checked again
+        assert gc.isenabled()
+        with pytest.raises(tl.UnknownActorError):
+            store.stance("nobody", "t1")
+        assert gc.isenabled()
+        gc.disable()  # the caller's choice is kept
+        assert _position(store) == "opposes"
+        assert not gc.isenabled()
+    assert seen == [
+        ("fact_if_unchanged", False), ("fact_if_unchanged", False),
+        ("fact_at", False), ("fact_if_unchanged", False),
     ]  # fmt: skip
-    assert not any(enabled for _, enabled in seen)

@@ -195,6 +195,23 @@ def test_a_newly_opened_store_resolves_every_spelling_as_the_state_does(
             store.stance(["cafe"], "t1")  # type: ignore[arg-type]
 
 
+def _each_with_its_source(count: int) -> list[tl.Event]:
+    """``count`` statements, each by an actor of its own citing a source of its own."""
+    return [
+        tl.Statement(
+            id=f"s{i}",
+            occurred_at=BASE + timedelta(hours=i),
+            actor=f"a{i}",
+            topic="t1",
+            position="supports",
+            source=tl.Source(
+                publisher=f"Paper {i}", id=f"src-{i}", published_at=BASE + timedelta(hours=i)
+            ),
+        )
+        for i in range(count)
+    ]
+
+
 def test_a_long_run_of_lookups_citing_new_sources_answers_as_the_state(
     store_location: str,
 ) -> None:
@@ -202,24 +219,7 @@ def test_a_long_run_of_lookups_citing_new_sources_answers_as_the_state(
     # later ones after all sources were read at once; both as the full state says
     count = 90
     with tl.Timeline.open(store_location) as store:
-        store.append(
-            [
-                tl.Statement(
-                    id=f"s{i}",
-                    occurred_at=BASE + timedelta(hours=i),
-                    actor=f"a{i}",
-                    topic="t1",
-                    position="supports",
-                    source=tl.Source(
-                        publisher=f"Paper {i}",
-                        id=f"src-{i}",
-                        published_at=BASE + timedelta(hours=i),
-                    ),
-                )
-                for i in range(count)
-            ],
-            story="s",
-        )
+        store.append(_each_with_its_source(count), story="s")
         state = store.state()
         expected = [state.stance(f"a{i}", "t1") for i in range(count)]
     with tl.Timeline.open(store_location) as store:
@@ -283,19 +283,7 @@ def test_sources_read_at_once_are_decoded_only_when_a_fact_cites_them(
 ) -> None:
     count = 90
     with tl.Timeline.open(store_location) as store:
-        store.append(
-            [
-                tl.Statement(
-                    id=f"s{i}",
-                    occurred_at=BASE + timedelta(hours=i),
-                    actor=f"a{i}",
-                    topic="t1",
-                    source=tl.Source(publisher=f"Paper {i}", id=f"src-{i}"),
-                )
-                for i in range(count)
-            ],
-            story="s",
-        )
+        store.append(_each_with_its_source(count), story="s")
         state = store.state()
     asked = range(70)  # the first 64 read their sources one by one, then all are read
     with tl.Timeline.open(store_location) as store:
@@ -322,7 +310,7 @@ def test_sources_read_at_once_are_decoded_only_when_a_fact_cites_them(
                     occurred_at=BASE + timedelta(hours=count + 1),
                     actor="a89",
                     topic="t1",
-                    source=tl.Source(publisher="Paper 89", id="src-89"),
+                    source=_each_with_its_source(count)[89].source,  # the same source
                 )
             ],
             story="s",
