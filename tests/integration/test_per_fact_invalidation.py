@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import attrs
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 
 import timeline as tl
 import timeline.projections.base as projection_base
+import timeline.projections.orders as orders_module
+import timeline.projections.stance as stance_module
 from tests.conftest import StepClock
 
 from .test_state_properties import plain_event
@@ -719,6 +722,42 @@ def test_policy_changes_claims_and_kinds_refold_exactly(
     history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool, limit: int
 ) -> None:
     _append_each_batch_and_compare(history, kinds=kinds, limit=limit)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=news_histories(), kinds=st.booleans(), limit=LIMITS)
+def test_folds_take_each_event_id_as_new_and_agree_with_a_scanning_prepend(
+    history: tuple[list[tl.Event], list[list[tl.Event]]], kinds: bool, limit: int
+) -> None:
+    """The folds put the id of the event being folded first in a fact's evidence
+    without looking for it there (``prepend_new``): no fact names an event before it
+    is folded. On random histories (an inquirer named twice, bans blocking intents that
+    appear later, lifts, claims, corrections, retractions), every fact of the full fold
+    and of the snapshots holds each evidence id once, and the fold equals the one whose
+    folds look for a repeat (``prepend``) at every valid time."""
+    base, later = history
+    with tempfile.TemporaryDirectory() as tmp, evidence_limit(limit):
+        path = Path(tmp) / "p.db"
+        with tl.Timeline.open(path, clock=StepClock()) as live:
+            if kinds:
+                for actor in ACTORS:
+                    live.register_actor(actor, kind="telecom" if actor != "a2" else "bank")
+            live.append(base, story="s")
+            for batch in later:
+                live.append(batch, story="s")
+            for at in [*TIMES, None]:
+                state = live.state(at=at)
+                for fact in [*state.stances(), *state.order_intents()]:
+                    assert len(set(fact.evidence)) == len(fact.evidence), (at, fact)
+        with tl.Timeline.open(path, readonly=True) as reader:
+            taken = {at: reader.state(at=at) for at in [*TIMES, None]}
+        with (
+            mock.patch.object(orders_module, "prepend_new", projection_base.prepend),
+            mock.patch.object(stance_module, "prepend_new", projection_base.prepend),
+            tl.Timeline.open(path, readonly=True) as scanning,
+        ):
+            for at, state in taken.items():
+                assert scanning.state(at=at) == state, at
 
 
 def _busy_story(count: int) -> list[tl.Event]:

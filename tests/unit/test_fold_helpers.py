@@ -1,10 +1,10 @@
 """The folds' fast helpers give what their plain definitions give.
 
 Each helper is checked against the plain expression it replaces, on random
-inputs: ``prepend`` / ``prepend_all`` against a prepend loop, ``origins`` with
-one source against the set-and-sort, a restriction id taken into ``blocked_by``
-against ``tuple(sorted({...}))``; and a restated stance or a re-blocked intent
-keeps every field ``attrs.evolve`` would keep.
+inputs: ``prepend`` / ``prepend_all`` against a prepend loop (``prepend_new`` too, for
+an id not in the list), ``origins`` with one source against the set-and-sort, a
+restriction id taken into ``blocked_by`` against ``tuple(sorted({...}))``; and a
+restated stance or a re-blocked intent keeps every field ``attrs.evolve`` would keep.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from timeline.projections.base import (
     origins,
     prepend,
     prepend_all,
+    prepend_new,
 )
 from timeline.projections.orders import IntentStatus, OrderIntent
 from timeline.projections.stance import Stance, _set
@@ -72,6 +73,14 @@ def test_prepend_all_of_ids_is_the_loop(items: list[str], current: list[str]) ->
     assert prepend_all(tuple(items), tuple(current)) == plain_prepend_all(
         tuple(items), tuple(current)
     )
+
+
+@given(st.lists(ids, max_size=40), st.integers(30, 40))
+def test_prepend_new_of_an_id_not_there_is_the_loop(current: list[str], n: int) -> None:
+    base = plain_prepend_all(tuple(current), ())  # a fact's list: built by prepends
+    new = f"e{n}"  # not among ids' e0-e29
+    assert prepend_new(new, base) == plain_prepend(new, base)
+    assert len(prepend_new(new, base)) == min(len(base) + 1, EVIDENCE_LIMIT)
 
 
 @given(st.lists(sources(), max_size=30), st.lists(sources(), max_size=30), sources())

@@ -39,6 +39,7 @@ from timeline.projections.base import (
     origins,
     prepend,
     prepend_all,
+    prepend_new,
 )
 from timeline.times import Precision
 
@@ -294,10 +295,17 @@ class OrderIntentProjection(FoldProjection):
         quantity: str | None = None,
         conditions: tuple[str, ...] = (),
         concerns: tuple[str, ...] = (),
+        key: tuple[str, str, str, str] | None = None,
     ) -> None:
-        """Create or update one intent; ``status=None`` keeps the current status."""
-        key = intent_key(buyer, supplier, product)
-        current: OrderIntent | None = updates.get(key) or facts.get(key)
+        """Create or update one intent; ``status=None`` keeps the current status.
+        ``key``: the intent's key, if the caller has it already."""
+        if key is None:
+            key = intent_key(buyer, supplier, product)
+        current: OrderIntent | None = updates.get(key)
+        # as the fold had it before this event: the event's id is not in its evidence yet
+        fresh = current is None
+        if fresh:
+            current = facts.get(key)
         sources = event.sources
         if current is None:
             intent = OrderIntent(
@@ -350,7 +358,11 @@ class OrderIntentProjection(FoldProjection):
             conditions=merge_unique(current.conditions, conditions),
             concerns=merge_unique(current.concerns, concerns),
             blocked_by=current.blocked_by,
-            evidence=prepend(event.id, current.evidence),
+            evidence=(
+                prepend_new(event.id, current.evidence)
+                if fresh
+                else prepend(event.id, current.evidence)  # named twice by one event
+            ),
             sources=prepend_all(sources, current.sources) if sources else current.sources,
             origins=origins(sources, current.origins) if sources else current.origins,
             disputed_by=current.disputed_by,
@@ -368,9 +380,8 @@ class OrderIntentProjection(FoldProjection):
         intents), as given; ``None``: all of them."""
         updates: dict[Hashable, Any] = {}
         for buyer in event.inquirers if inquirers is None else inquirers:
-            current: OrderIntent | None = facts.get(
-                intent_key(buyer, event.supplier, event.product)
-            )
+            key = intent_key(buyer, event.supplier, event.product)
+            current: OrderIntent | None = facts.get(key)
             keep = current is not None and current.status in _FORWARD_ONLY
             self._touch(
                 facts,
@@ -384,6 +395,7 @@ class OrderIntentProjection(FoldProjection):
                 quantity=event.quantity,
                 conditions=event.conditions,
                 concerns=event.concerns,
+                key=key,
             )
         return updates
 
@@ -516,9 +528,10 @@ def _with_id(ids: tuple[str, ...], new: str) -> tuple[str, ...]:
 
 
 def _reblocked(intent: OrderIntent, blocked_by: tuple[str, ...], event: ev.Event) -> OrderIntent:
-    """``intent`` with ``blocked_by`` as given and ``event`` (a ban or its lift) first
-    in its evidence and sources. Every field spelled out: ``attrs.evolve`` costs
-    several times as much, once per intent a restriction reaches."""
+    """``intent`` (as it stood before ``event``) with ``blocked_by`` as given and
+    ``event`` (a ban or its lift) first in its evidence and sources. Every field
+    spelled out: ``attrs.evolve`` costs several times as much, once per intent a
+    restriction reaches."""
     return OrderIntent(
         buyer=intent.buyer,
         supplier=intent.supplier,
@@ -530,7 +543,7 @@ def _reblocked(intent: OrderIntent, blocked_by: tuple[str, ...], event: ev.Event
         conditions=intent.conditions,
         concerns=intent.concerns,
         blocked_by=blocked_by,
-        evidence=prepend(event.id, intent.evidence),
+        evidence=prepend_new(event.id, intent.evidence),
         sources=prepend_all(event.sources, intent.sources),
         origins=intent.origins,
         disputed_by=intent.disputed_by,

@@ -27,8 +27,8 @@ from timeline.projections.base import (
     FoldProjection,
     Updates,
     origins,
-    prepend,
     prepend_all,
+    prepend_new,
 )
 from timeline.times import Precision
 
@@ -120,7 +120,7 @@ def _set(
             position=current.position,
             since=current.since,
             since_precision=current.since_precision,
-            evidence=prepend(event.id, current.evidence),
+            evidence=prepend_new(event.id, current.evidence),  # as before the event
             sources=prepend_all(sources, current.sources) if sources else current.sources,
             conditions=conditions or current.conditions,
             origins=origins(sources, current.origins) if sources else current.origins,
