@@ -2744,10 +2744,31 @@ class Snapshots:
         return event
 
     def _earliest_change(self, after: int, head: int) -> str:
-        """The fold key from which events in ``(after, head]`` change the versions."""
+        """The fold key from which events in ``(after, head]`` change the versions.
+
+        With a store that finds the first event in fold order from its columns
+        (``first_in_fold_order``) only the corrections and retractions of the range
+        are decoded: a first reader after a bulk load asks this of the whole log."""
         earliest = _MAX
         targets: set[str] = set()
-        for record in self.log.read(EventFilter(after_position=after, upto_position=head)):
+        where = EventFilter(after_position=after, upto_position=head)
+        first: Callable[[int, int, Sequence[str]], tuple[str, int] | None] | None = getattr(
+            self.log, "first_in_fold_order", None
+        )
+        records: Iterable[RecordedEvent]
+        if first is None:
+            records = self.log.read(where)
+        else:
+            about = [  # corrections and retractions, of one's own types too
+                entry.name
+                for entry in self.log.codec.registry
+                if issubclass(entry.cls, ev.Correction | ev.Retraction)
+            ]
+            found = first(after, head, about)
+            if found is not None:
+                earliest = okey(from_text(found[0]), found[1])
+            records = self.log.read(where.but(types=about)) if about else ()
+        for record in records:
             if ev.target_of(record.event) is not None:
                 targets.update(self._chain(record.event))
             else:

@@ -1163,6 +1163,27 @@ class EventStore:
                 replaced = []
         return vague_extent_of(row, replaced)
 
+    def first_in_fold_order(
+        self, after: int, upto: int, exclude_types: Sequence[str] = ()
+    ) -> tuple[str, int] | None:
+        """``(occurred_at text, position)`` of the first event in fold order among those
+        at positions ``(after, upto]`` whose stored type is none of ``exclude_types``,
+        read from the columns (nothing decoded). It reads that range of positions (the
+        table's own key, ``NOT INDEXED``), never the occurred-time index from its
+        start: the writer asks this of its last few events as often as a first reader
+        asks it of the whole log."""
+        excluded = list(exclude_types)
+        marks = ", ".join("?" * len(excluded))
+        sql = (
+            "SELECT occurred_at, position FROM events NOT INDEXED "
+            "WHERE position > ? AND position <= ?"
+            + (f" AND type NOT IN ({marks})" if excluded else "")
+            + " ORDER BY occurred_at, position LIMIT 1"
+        )
+        with self.guard():
+            row = self.conn.execute(sql, [after, upto, *excluded]).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
+
     def count_occurred_from(self, since: datetime | None) -> int:
         """How many events occurred at or after ``since`` (all of them for ``None``)."""
         with self.guard():
