@@ -39,6 +39,7 @@ from timeline.bitemporal import (
     fold_events,
     ignored_type_names,
     meta_type_names,
+    read_fields,
     replacement_of,
     resolve_meta,
 )
@@ -1315,6 +1316,8 @@ class Snapshots:
             occurred_from=occurred_from,
             ignore=ignored_type_names(self.log, self.projections),
             meta_after=meta_after,
+            # the records are folded and dropped (the fold keeps facts, never records)
+            fields=read_fields(self.projections),
         )
         last = cp.okey
         batch: list[tuple[str, str, Any]] = []

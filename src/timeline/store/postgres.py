@@ -1010,10 +1010,12 @@ class PostgresEventStore:
     ) -> Iterator[tuple[datetime, int, ev.Event]]:
         """Like :meth:`read` but lean: ``(occurred_at, position, event)``."""
         sql, params = self._select("e.position, e.payload", where)
-        return self._lean(sql, params)
+        return self._lean(sql, params, where.fields)
 
-    def _lean(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[datetime, int, ev.Event]]:
-        decode, loads = self.codec.decode_trusted, loads_trusted
+    def _lean(
+        self, sql: str, params: Sequence[Any], fields: frozenset[str] | None = None
+    ) -> Iterator[tuple[datetime, int, ev.Event]]:
+        decode, loads = self.codec.trusted_decoder(fields), loads_trusted
         with contextlib.closing(self._stream(sql, params)) as rows:
             for position, payload in rows:
                 event = decode(loads(payload))
@@ -1124,6 +1126,23 @@ class PostgresEventStore:
             (after, upto),
         )[0]
         return row[0], row[1]
+
+    def first_in_fold_order(
+        self, after: int, upto: int, exclude_types: Sequence[str] = ()
+    ) -> tuple[str, int] | None:
+        """``(occurred_at text, position)`` of the first event in fold order among those
+        at positions ``(after, upto]`` whose stored type is none of ``exclude_types``,
+        read from the columns (nothing decoded). The range is read by the table's key
+        (``OFFSET 0`` keeps the planner from walking the occurred-time index from its
+        start instead: the writer asks this of its last few events)."""
+        rows = self._query(
+            "SELECT occurred_at, position FROM ("
+            "SELECT occurred_at, position FROM events "
+            "WHERE position > %s AND position <= %s AND NOT (type = ANY(%s)) OFFSET 0"
+            ') r ORDER BY occurred_at COLLATE "C", position LIMIT 1',
+            (after, upto, list(exclude_types)),
+        )
+        return None if not rows else (str(rows[0][0]), int(rows[0][1]))
 
     def vague_extent(
         self, correction_types: Sequence[str] = ()
