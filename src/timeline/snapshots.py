@@ -1322,19 +1322,23 @@ class Snapshots:
         last = cp.okey
         batch: list[tuple[str, str, Any]] = []
         pending = 0
-        for occurred_at, position, event in stream:
-            key = okey(occurred_at, position)
-            if key <= cp.okey:
-                continue
-            for projection, fkey, _, fact in fold.updates(event):
-                batch.append((_key_text(projection, fkey), key, fact))
-            last = key
-            pending += 1
-            self.folded += 1
-            if pending >= _CHUNK:
-                cp = self._flush(cp, batch, last, complete=False)
-                batch, pending = [], 0
-        self._flush(cp, batch, last, complete=True)
+        # a first reader after a bulk load folds the whole log here: the fold and the
+        # versions in hand grow all the while, and the cyclic collector would walk them
+        # again and again (as in Fold.run). Nothing here makes a cycle.
+        with collector_paused():
+            for occurred_at, position, event in stream:
+                key = okey(occurred_at, position)
+                if key <= cp.okey:
+                    continue
+                for projection, fkey, _, fact in fold.updates(event):
+                    batch.append((_key_text(projection, fkey), key, fact))
+                last = key
+                pending += 1
+                self.folded += 1
+                if pending >= _CHUNK:
+                    cp = self._flush(cp, batch, last, complete=False)
+                    batch, pending = [], 0
+            self._flush(cp, batch, last, complete=True)
         self._fold, self._fold_key = fold, last
 
     def _flush(
