@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import timeline as tl
+import timeline.catchup as catchup
 import timeline.facade_queries as queries
 from tests.conftest import StepClock, new_store_location
 from tests.integration.test_state_properties import BASE, history
@@ -90,3 +92,101 @@ def test_lean_records_hold_the_fields_asked_for_and_the_store_may_ignore_the_hin
     for name in ("id", "occurred_at", "actor", "sources"):
         assert getattr(lean, name) == getattr(stored, name)
     assert not hasattr(lean, "summary")  # never decoded
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(batches=st.one_of(history(claims=True), history(vague=True)))
+def test_a_first_unbounded_state_folds_lean_and_equals_whole_records(
+    batches: list[list[tl.Event]],
+) -> None:
+    """``state()`` without bounds on a store whose snapshots cannot answer (read-only
+    here) folds the whole log the first time: lean, streamed, the same facts."""
+    with new_store_location("sqlite") as path:
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for batch in batches:
+                store.append(batch, story="s")
+        with tl.Timeline.open(path, readonly=True) as reader:
+            lean = reader.state()
+            scoped = reader.state(story="s")
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            tl.Timeline.open(path, readonly=True) as reader,
+        ):
+            patch.setattr(catchup, "read_fields", lambda projections: None)
+            whole = reader.state()
+            replay = reader.replay()
+            list(replay)
+    assert lean == whole
+    assert scoped == whole
+    assert lean == replay.state
+
+
+def test_a_first_unbounded_state_streams_the_log(tmp_path: Any) -> None:
+    """The first catch-up of an unbounded state holds no record of the log in memory:
+    the only whole records it reads are the corrections and the events they replace.
+    Later catch-ups fold the new events on top, or fold again after a backdated one."""
+    path = tmp_path / "s.db"
+    statements = [
+        tl.Statement(
+            id=f"s{i}",
+            occurred_at=BASE + timedelta(days=i),
+            actor="a1",
+            topic="t1",
+            position="supports" if i % 2 else "opposes",
+            summary=f"statement {i}",
+        )
+        for i in range(6)
+    ]
+    fixed = tl.Correction(
+        id="c1",
+        occurred_at=BASE + timedelta(days=7),
+        corrects="s5",
+        replacement=attrs.evolve(statements[5], position="opposes"),
+    )
+    with tl.Timeline.open(path, clock=StepClock()) as store:
+        store.append([*statements, fixed], story="s")
+        with tl.Timeline.open(path, readonly=True) as reader:
+            log: Any = reader._store
+            filters: list[EventFilter] = []
+            read = log.read
+
+            def watched(where: EventFilter) -> Any:
+                filters.append(where)
+                return read(where)
+
+            log.read = watched
+            first = reader.state()
+            assert filters, "the corrections are read whole"
+            # only the corrections and retractions, then the events they replace, by id
+            assert [(f.types, f.ids) for f in filters] == [
+                (["correction", "retraction"], None),
+                (None, ["s5"]),
+            ]
+            stance = first.stance("a1", "t1")
+            assert stance is not None
+            assert (stance.position, stance.evidence[0]) == ("opposes", "s5")  # as corrected
+            store.append(
+                [attrs.evolve(statements[0], id="s6", occurred_at=BASE + timedelta(days=9))],
+                story="s",
+            )
+            on_top = reader.state().stance("a1", "t1")
+            assert on_top is not None
+            assert on_top.evidence[0] == "s6"
+            store.append(
+                [attrs.evolve(statements[1], id="old", occurred_at=BASE - timedelta(days=3))],
+                story="s",
+            )
+            again = reader.state()
+            expected = store.replay()
+            list(expected)
+            assert again == expected.state
+            # folded again, not on top: a "supports" of three days before the story
+            # leaves the latest stance as it was
+            backdated = again.stance("a1", "t1")
+            assert backdated is not None
+            assert (backdated.position, backdated.evidence) == ("opposes", on_top.evidence)
+            assert on_top.evidence == ("s6", "s5", "s4")
