@@ -61,7 +61,7 @@ from timeline.store.recorded import Actor, AppendResult, RecordedEvent, SearchHi
 from timeline.store.registrations import COLUMNS as REGISTRATION_COLUMNS
 from timeline.store.registrations import check as check_registrations
 from timeline.store.registrations import set_titles, stored_identity, upsert_actors
-from timeline.times import from_text
+from timeline.times import from_text, to_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -1143,6 +1143,18 @@ class PostgresEventStore:
             (after, upto, list(exclude_types)),
         )
         return None if not rows else (str(rows[0][0]), int(rows[0][1]))
+
+    def count_occurred_from(self, since: datetime | None) -> int:
+        """How many events occurred at or after ``since`` (all of them for ``None``):
+        what a bounded upkeep would refold from there."""
+        if since is None:
+            row = self._query("SELECT COUNT(*) FROM events")[0]
+        else:
+            row = self._query(
+                'SELECT COUNT(*) FROM events WHERE occurred_at COLLATE "C" >= %s',
+                (to_text(since),),
+            )[0]
+        return int(row[0])
 
     def vague_extent(
         self, correction_types: Sequence[str] = ()
