@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -123,3 +124,34 @@ def test_a_ban_that_blocks_someone_loads_without_a_warning(
     intent = store.state().order_intent("inspur", "micron", "memory chips")
     assert intent is not None
     assert intent.blocked_by == ("m2",)
+
+
+def test_a_ban_on_a_product_the_file_trades_is_checked_without_reading_the_store(
+    store: tl.Timeline, tmp_path: Path
+) -> None:
+    """The products and suppliers of the file's own inquiries and orders answer the
+    check; the stored trading events are read only for a product the file does not
+    trade, which an event stored before may."""
+    with mock.patch.object(store, "events", wraps=store.events) as read:
+        report = store.load(_micron(tmp_path / "m.json", "Memory chips", ["inspur"]))
+    assert report.warnings == ()
+    assert read.call_count == 0
+    # traded only by an inquiry stored before this load: read from the store, no warning
+    second = _micron(tmp_path / "n.json", "micron", ["inspur"])
+    data = json.loads(second.read_text(encoding="utf-8"))
+    data["events"] = [dict(data["events"][1], id="n2")]
+    second.write_text(json.dumps(data), encoding="utf-8")
+    with mock.patch.object(store, "events", wraps=store.events) as read:
+        report = store.load(second)
+    assert (report.appended, report.warnings) == (1, ())
+    assert read.call_count == 1
+    # traded nowhere: read from the store, and the warning says so
+    data["events"] = [dict(data["events"][0], id="n3", product="Micron products")]
+    second.write_text(json.dumps(data), encoding="utf-8")
+    with mock.patch.object(store, "events", wraps=store.events) as read:
+        report = store.load(second)
+    assert report.warnings == (
+        "n3: the ban blocks no one: product 'Micron products' is no product or supplier "
+        "of any inquiry or order",
+    )
+    assert read.call_count == 1
