@@ -9,6 +9,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -272,3 +273,21 @@ def watch_collector(
         return method(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, watched)
+
+
+def alternating_statements(
+    n: int, base: datetime, *, actor: str = "a1", topic: str = "t1"
+) -> list[tl.Event]:
+    """``n`` statements ``s0``, ``s1``, ... by ``actor`` on ``topic``, a day apart from
+    ``base``, opposing and supporting in turn (``s0`` opposes), each with a summary."""
+    return [
+        tl.Statement(
+            id=f"s{i}",
+            occurred_at=base + timedelta(days=i),
+            actor=actor,
+            topic=topic,
+            position="supports" if i % 2 else "opposes",
+            summary=f"statement {i}",
+        )
+        for i in range(n)
+    ]

@@ -14,7 +14,7 @@ import pytest
 import timeline as tl
 from timeline.projections.fold import Fold
 
-from ..conftest import watch_collector
+from ..conftest import alternating_statements, watch_collector
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -25,16 +25,7 @@ def test_a_state_at_t_from_the_snapshots_pauses_the_collector(
     seen: list[tuple[str, bool]] = []
     with tl.Timeline.open(tmp_path / "s.db") as store:
         store.append(
-            [
-                tl.Statement(
-                    id=f"s{i}",
-                    occurred_at=BASE + timedelta(days=i),
-                    actor="a1",
-                    topic="t1",
-                    position="supports" if i % 2 else "opposes",
-                )
-                for i in range(6)
-            ],
+            alternating_statements(6, BASE),
             story="s",
         )
         expected = store.state(at=BASE + timedelta(days=2))
@@ -73,16 +64,7 @@ def test_a_refold_of_the_log_pauses_the_collector(
     seen: list[tuple[str, bool]] = []
     with tl.Timeline.open(tmp_path / "r.db") as store:
         store.append(
-            [
-                tl.Statement(
-                    id=f"s{i}",
-                    occurred_at=BASE + timedelta(days=i),
-                    actor="a1",
-                    topic="t1",
-                    position="supports" if i % 2 else "opposes",
-                )
-                for i in range(6)
-            ],
+            alternating_statements(6, BASE),
             story="s",
         )
         expected = store.state()

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import timeline as tl
-from tests.conftest import BOTH_BACKENDS, StepClock, new_store_location
+from tests.conftest import BOTH_BACKENDS, StepClock, alternating_statements, new_store_location
 from timeline.store.base import EventFilter
 
 from .test_per_fact_invalidation import BASE, news_histories
@@ -125,17 +125,7 @@ def test_the_first_event_in_fold_order_skips_corrections_and_reads_by_position(
 
 
 def _story() -> list[tl.Event]:
-    events: list[tl.Event] = [
-        tl.Statement(
-            id=f"s{i}",
-            occurred_at=BASE + timedelta(days=i),
-            actor="a1",
-            topic="t1",
-            position="supports" if i % 2 else "opposes",
-            summary=f"statement {i}",
-        )
-        for i in range(4)
-    ]
+    events: list[tl.Event] = alternating_statements(4, BASE)
     events.append(
         tl.Inquiry(
             id="q1",

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import timeline as tl
 import timeline.catchup as catchup
 import timeline.facade_queries as queries
-from tests.conftest import StepClock, new_store_location
+from tests.conftest import StepClock, alternating_statements, new_store_location
 from tests.integration.test_state_properties import BASE, history
 from timeline.bitemporal import read_fields
 from timeline.projections.stance import StanceProjection
@@ -130,17 +130,7 @@ def test_a_first_unbounded_state_streams_the_log(tmp_path: Any) -> None:
     the only whole records it reads are the corrections and the events they replace.
     Later catch-ups fold the new events on top, or fold again after a backdated one."""
     path = tmp_path / "s.db"
-    statements = [
-        tl.Statement(
-            id=f"s{i}",
-            occurred_at=BASE + timedelta(days=i),
-            actor="a1",
-            topic="t1",
-            position="supports" if i % 2 else "opposes",
-            summary=f"statement {i}",
-        )
-        for i in range(6)
-    ]
+    statements = alternating_statements(6, BASE)
     fixed = tl.Correction(
         id="c1",
         occurred_at=BASE + timedelta(days=7),
