@@ -261,14 +261,7 @@ class TimelineWriting(TimelineCore):
         types name: what :meth:`_restriction_warnings` reads from the store, for events
         in hand."""
         registry = self._store.codec.registry
-        traded: set[str] = set()
-        for event in events:
-            if registry.of(event).name in _TRADING:
-                for name in ("product", "supplier"):
-                    value = getattr(event, name, None)
-                    if isinstance(value, str):
-                        traded.add(value.casefold())
-        return traded
+        return _traded(e for e in events if registry.of(e).name in _TRADING)
 
     def _restriction_warnings(
         self, restrictions: Sequence[ev.PolicyChange], in_hand: AbstractSet[str] = frozenset()
@@ -286,11 +279,7 @@ class TimelineWriting(TimelineCore):
         kinds = {a.kind.strip().casefold() for a in actors if a.kind.strip()}
         traded = set(in_hand)
         if any(e.product and e.product.casefold() not in traded for e in restrictions):
-            for record in self.events(type=list(_TRADING)):
-                for name in ("product", "supplier"):
-                    value = getattr(record.event, name, None)
-                    if isinstance(value, str):
-                        traded.add(value.casefold())
+            traded |= _traded(record.event for record in self.events(type=list(_TRADING)))
         out: list[str] = []
         names = [n for a in actors for n in (a.id, a.name, *a.aliases)]
         for event in restrictions:
@@ -365,6 +354,17 @@ class TimelineWriting(TimelineCore):
 
 _TRADING = ("inquiry", "order_placed", "order_cancelled", "order_delivered")
 """The stored types whose products and suppliers a ban may name."""
+
+
+def _traded(events: Iterable[ev.Event]) -> set[str]:
+    """The products and suppliers (casefolded) that ``events`` name."""
+    traded: set[str] = set()
+    for event in events:
+        for name in ("product", "supplier"):
+            value = getattr(event, name, None)
+            if isinstance(value, str):
+                traded.add(value.casefold())
+    return traded
 
 
 def _restrictions_in(events: Iterable[ev.Event]) -> list[ev.PolicyChange]:
