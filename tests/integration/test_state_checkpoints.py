@@ -15,6 +15,7 @@ import tempfile
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -364,3 +365,95 @@ def test_whole_checkpoints_of_an_older_store_migrate_into_runs(tmp_path: Path) -
             for d in range(9, 52, 3):
                 at = BASE + timedelta(days=d)
                 assert store.state(at=at) == reader.state(at=at), d
+
+
+def _statements(first: int, count: int, position: str) -> list[tl.Event]:
+    """One statement a day by three actors in turn, from day ``first`` of ``BASE``."""
+    return [
+        tl.Statement(
+            id=f"s{position[0]}{n}",
+            occurred_at=BASE + timedelta(days=n),
+            actor=f"a{n % 3}",
+            topic="t",
+            position=position,
+        )
+        for n in range(first, first + count)
+    ]
+
+
+def test_a_writers_memo_of_a_checkpoint_answers_only_for_the_same_stored_blobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for event in _statements(0, 12, "supports"):
+                store.append([event], story="s")
+    last = _checkpoints(path)[-1][0]
+    conn = sqlite3.connect(path)
+    try:
+        memo = facts.StateMemo()
+        state, chain = stored_state(conn, last, memo)
+        assert chain > 0  # a run of changes: the memo holds every blob of it
+        assert len(memo.blobs) == chain + 1
+        assert memo.state == state == stored_state(conn, last)[0]
+        state["mine"] = "the caller's own copy"
+        assert "mine" not in memo.state
+        # the same stored blobs: the memo answers (not decoded again)
+        memo.state = {"from": "memo"}
+        assert stored_state(conn, last, memo) == ({"from": "memo"}, chain)
+        # the checkpoint stored again with other content (as another writer, or a
+        # write that rolled back and was done again differently, would leave it)
+        conn.execute(
+            "UPDATE fact_checkpoints SET base = NULL, facts = ? WHERE okey = ?",
+            (zlib.compress(orjson.dumps({"k": "v"})), last),
+        )
+        assert stored_state(conn, last, memo) == ({"k": "v"}, 0)
+        assert memo.state == {"k": "v"}
+    finally:
+        conn.close()
+
+
+def test_checkpoints_after_an_upkeep_rolled_back_hold_what_the_store_holds(
+    tmp_path: Path,
+) -> None:
+    """The upkeep of an append adds a checkpoint and then fails: it is rolled back (the
+    append keeps its events). The writer's next checkpoints start from what the store
+    holds, not from what it wrote in the upkeep that was rolled back."""
+    path = tmp_path / "r.db"
+    written = facts.SQLiteSnapshotStore._checkpoints
+    calls: list[int] = []
+
+    def then_fail(self: facts.SQLiteSnapshotStore, conn: sqlite3.Connection, *args: Any) -> None:
+        before = conn.execute("SELECT count(*) FROM fact_checkpoints").fetchone()[0]
+        written(self, conn, *args)
+        calls.append(conn.execute("SELECT count(*) FROM fact_checkpoints").fetchone()[0] - before)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
+        mp.setattr(facts, "_CHECK_AFTER", 1)
+        with tl.Timeline.open(path, clock=StepClock()) as store:
+            for event in _statements(0, 6, "supports"):
+                store.append([event], story="s")
+            before = _checkpoints(path)
+            with mp.context() as broken:
+                broken.setattr(facts.SQLiteSnapshotStore, "_checkpoints", then_fail)
+                store.append(_statements(6, 4, "opposes"), story="s")
+            assert len(calls) == 1  # one upkeep
+            assert calls[0] >= 1  # it added checkpoints, then failed
+            assert _checkpoints(path) == before  # rolled back with the upkeep
+            assert store.get("so9") is not None  # the append kept its events
+            for event in _statements(10, 6, "undecided"):
+                store.append([event], story="s")
+            assert len(_checkpoints(path)) > len(before)
+            _checkpoints_hold(path)
+            with tl.Timeline.open(path, readonly=True) as reader:
+                for day in range(17):
+                    at = BASE + timedelta(days=day, hours=1)
+                    assert store.state(at=at) == reader.state(at=at), day
+                at_nine = reader.state(at=BASE + timedelta(days=9, hours=1))
+                assert at_nine.stance("a0", "t").position.value == "opposes"
+                assert reader.state().stance("a0", "t").position.value == "undecided"
