@@ -333,10 +333,12 @@ def corrections_for(
     bounds: Bounds,
     upto: int | None = None,
     occurred_from: datetime | None = None,
+    meta_after: int = 0,
 ) -> tuple[set[str], list[Placed]]:
     """The ids a fold under ``bounds`` skips (retracted or replaced) and the
-    replacements merged in their place (those occurring from ``occurred_from``)."""
-    return _corrections(store, bounds, upto, occurred_from)
+    replacements merged in their place (those occurring from ``occurred_from``);
+    ``meta_after`` as :func:`fold_events` takes it."""
+    return _corrections(store, bounds, upto, occurred_from, meta_after)
 
 
 def _corrections(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -182,6 +184,40 @@ def test_an_interrupted_snapshot_build_resumes_where_it_stopped(
         assert again.state(at="2025-02-01") == folded(store_location, at="2025-02-01")
         assert again._snapshots is not None
         assert again._snapshots.folded == 95 - 30
+
+
+def test_a_refold_ends_its_read_of_the_log_before_each_write(
+    store: tl.Timeline, monkeypatch: pytest.MonkeyPatch, store_location: str
+) -> None:
+    """A refold reads the log a segment at a time, each read ended before the write
+    that follows it: a read held open across the writes kept SQLite from restarting
+    its write-ahead log, which then grew by everything the refold wrote."""
+    store.append(announcements(95), story="s")
+    raw_execute(store_location, "DELETE FROM snapshot_checkpoint")  # built again below
+    store._snapshots = None
+    monkeypatch.setattr(snap, "_CHUNK", 10)
+    seen: list[str] = []
+    real_fold_events = snap.fold_events
+    real_flush = snap.Snapshots._flush
+
+    def traced(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        seen.append("read")
+        try:
+            yield from real_fold_events(*args, **kwargs)
+        finally:
+            seen.append("ended")
+
+    def flush(self: snap.Snapshots, *args: Any, **kwargs: Any) -> Any:
+        seen.append("write")
+        return real_flush(self, *args, **kwargs)
+
+    monkeypatch.setattr(snap, "fold_events", traced)
+    monkeypatch.setattr(snap.Snapshots, "_flush", flush)
+    assert store.state(at="2025-02-01") == folded(store_location, at="2025-02-01")
+    assert store._snapshots is not None
+    assert store._snapshots.folded == 95
+    # nine writes of ten events and the last of five, each after its read ended
+    assert seen == ["read", "ended", "write"] * 10
 
 
 def test_snapshot_tables_are_derived_and_rebuilt_when_cleared(
