@@ -367,20 +367,6 @@ def test_whole_checkpoints_of_an_older_store_migrate_into_runs(tmp_path: Path) -
                 assert store.state(at=at) == reader.state(at=at), d
 
 
-def _statements(first: int, count: int, position: str) -> list[tl.Event]:
-    """One statement a day by three actors in turn, from day ``first`` of ``BASE``."""
-    return [
-        tl.Statement(
-            id=f"s{position[0]}{n}",
-            occurred_at=BASE + timedelta(days=n),
-            actor=f"a{n % 3}",
-            topic="t",
-            position=position,
-        )
-        for n in range(first, first + count)
-    ]
-
-
 def test_a_writers_memo_of_a_checkpoint_answers_only_for_the_same_stored_blobs(
     tmp_path: Path,
 ) -> None:
@@ -389,8 +375,8 @@ def test_a_writers_memo_of_a_checkpoint_answers_only_for_the_same_stored_blobs(
         mp.setattr(facts, "CHECKPOINT_EVERY", 2)
         mp.setattr(facts, "_CHECK_AFTER", 1)
         with tl.Timeline.open(path, clock=StepClock()) as store:
-            for event in _statements(0, 12, "supports"):
-                store.append([event], story="s")
+            for n in range(12):
+                store.append([_said(n, n)], story="s")
     last = _checkpoints(path)[-1][0]
     conn = sqlite3.connect(path)
     try:
@@ -436,18 +422,18 @@ def test_checkpoints_after_an_upkeep_rolled_back_hold_what_the_store_holds(
         mp.setattr(facts, "CHECKPOINT_EVERY", 2)
         mp.setattr(facts, "_CHECK_AFTER", 1)
         with tl.Timeline.open(path, clock=StepClock()) as store:
-            for event in _statements(0, 6, "supports"):
-                store.append([event], story="s")
+            for n in range(6):
+                store.append([_said(n, n)], story="s")
             before = _checkpoints(path)
             with mp.context() as broken:
                 broken.setattr(facts.SQLiteSnapshotStore, "_checkpoints", then_fail)
-                store.append(_statements(6, 4, "opposes"), story="s")
+                store.append([_said(n, n, "opposes") for n in range(6, 10)], story="s")
             assert len(calls) == 1  # one upkeep
             assert calls[0] >= 1  # it added checkpoints, then failed
             assert _checkpoints(path) == before  # rolled back with the upkeep
-            assert store.get("so9") is not None  # the append kept its events
-            for event in _statements(10, 6, "undecided"):
-                store.append([event], story="s")
+            assert store.get("s9") is not None  # the append kept its events
+            for n in range(10, 16):
+                store.append([_said(n, n, "undecided")], story="s")
             assert len(_checkpoints(path)) > len(before)
             _checkpoints_hold(path)
             with tl.Timeline.open(path, readonly=True) as reader:
