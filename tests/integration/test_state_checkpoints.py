@@ -45,6 +45,13 @@ ats = st.lists(
 )
 
 
+def _dense(mp: pytest.MonkeyPatch, every: int) -> None:
+    """A full-state checkpoint every ``every`` versions, looked for after every write:
+    a few events make many checkpoints."""
+    mp.setattr(facts, "CHECKPOINT_EVERY", every)
+    mp.setattr(facts, "_CHECK_AFTER", 1)
+
+
 def _checkpoints(path: Path) -> list[tuple[str, int]]:
     conn = sqlite3.connect(path)
     try:
@@ -99,8 +106,7 @@ def test_a_state_at_t_from_checkpoints_equals_a_full_fold(
     batches: list[list[tl.Event]], times: list[object]
 ) -> None:
     with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as tmp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 2)
         mp.setattr(facts, "CHECKPOINT_CHAIN", 3)  # whole checkpoints and changes both
         path = Path(tmp) / "c.db"
         with tl.Timeline.open(path, clock=StepClock()) as live:
@@ -131,8 +137,7 @@ def test_checkpoints_after_a_backdated_change_stay_listing_rewritten_facts(tmp_p
         )
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 3)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 3)
         with tl.Timeline.open(path, clock=StepClock()) as store:
             for n in range(20):
                 store.append([said(n, 10 + n, "supports" if n % 2 else "opposes")], story="s")
@@ -170,8 +175,7 @@ def test_a_checkpoint_listing_many_stale_facts_is_rewritten(tmp_path: Path) -> N
         return tl.Statement(id=f"s{n}", occurred_at=day[at], actor=actor, topic="t")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 3)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 3)
         mp.setattr(facts, "STALE_SHARE", 1_000)  # the threshold: more than 1 stale fact
         with tl.Timeline.open(path, clock=StepClock()) as store:
             store.append([said(n, 10 + n, f"a{n % 4}") for n in range(24)], story="s")
@@ -201,8 +205,7 @@ def test_a_store_without_checkpoints_migrates_answers_and_gets_them(tmp_path: Pa
     copy = tmp_path / SCHEMA_0003_STORE.name
     shutil.copyfile(SCHEMA_0003_STORE, copy)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 2)
         with tl.Timeline.open(copy) as store, tl.Timeline.open(copy, readonly=True) as reader:
             assert "0011_state_checkpoints" in store.store.schema_names()
             assert "0012_correction_periods_index" in store.store.schema_names()
@@ -258,8 +261,7 @@ def _said(n: int, at: int, position: str = "supports") -> tl.Event:
 def test_checkpoints_are_stored_in_runs_of_changes(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 2)
         mp.setattr(facts, "CHECKPOINT_CHAIN", 3)
         with tl.Timeline.open(path, clock=StepClock()) as store:
             for n in range(30):
@@ -289,8 +291,7 @@ def test_a_rewritten_checkpoint_leaves_the_ones_stored_as_its_changes_as_they_we
 ) -> None:
     path = tmp_path / "c.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 3)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 3)
         with tl.Timeline.open(path, clock=StepClock()) as store:
             for n in range(24):
                 store.append([_said(n, 10 + n, "supports" if n % 2 else "opposes")], story="s")
@@ -328,8 +329,7 @@ def _stale_in(path: Path, okey: str) -> bool:
 def test_whole_checkpoints_of_an_older_store_migrate_into_runs(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 2)
         with tl.Timeline.open(path, clock=StepClock()) as store:
             for n in range(40):
                 store.append([_said(n, 10 + n, "supports" if n % 3 else "opposes")], story="s")
@@ -372,8 +372,7 @@ def test_a_writers_memo_of_a_checkpoint_answers_only_for_the_same_stored_blobs(
 ) -> None:
     path = tmp_path / "m.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 2)
         with tl.Timeline.open(path, clock=StepClock()) as store:
             for n in range(12):
                 store.append([_said(n, n)], story="s")
@@ -419,8 +418,7 @@ def test_checkpoints_after_an_upkeep_rolled_back_hold_what_the_store_holds(
         raise sqlite3.OperationalError("disk I/O error")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facts, "CHECKPOINT_EVERY", 2)
-        mp.setattr(facts, "_CHECK_AFTER", 1)
+        _dense(mp, 2)
         with tl.Timeline.open(path, clock=StepClock()) as store:
             for n in range(6):
                 store.append([_said(n, n)], story="s")
