@@ -2435,9 +2435,9 @@ class Snapshots:
         appended since. Only those stored as occurring from the earliest ``since``
         asked for are read (a refold of an earlier time reads them again from there): a
         corrected one that the correction moves to ``since`` or later is among the
-        replacements. With a store that reads fields in SQL (``field_rows``) a stored
-        one is a ``_PolicyRow`` (id and product) until :meth:`_decoded_steps`; else it
-        is decoded as read."""
+        replacements. With a store that reads their fields in SQL
+        (``policy_change_rows``) a stored one is a ``_PolicyRow`` (id and product)
+        until :meth:`_decoded_steps`; else it is decoded as read."""
         seen, floor, stored = self._policies_read
         if floor is None or since < floor:
             seen, floor, stored = 0, since, []
@@ -2446,8 +2446,8 @@ class Snapshots:
             where = EventFilter(
                 types=[entry.name], after_position=seen, upto_position=upto, occurred_from=floor
             )
-            rows: Callable[[EventFilter, Sequence[str]], list[tuple[Any, ...]]] | None = getattr(
-                self.log, "field_rows", None
+            rows: Callable[[EventFilter], list[tuple[Any, ...]]] | None = getattr(
+                self.log, "policy_change_rows", None
             )
             more: list[tuple[str, datetime, int, Any]] = []
             if rows is None:
@@ -2458,9 +2458,7 @@ class Snapshots:
                 # decoded later, and only those on the products the batch changes
                 # (_decoded_steps); one of an older schema version at once
                 older: list[_PolicyRow] = []
-                for position, at_text, id_, product, version in rows(
-                    where, ["product", "schema_version"]
-                ):
+                for position, at_text, id_, product, version in rows(where):
                     at = from_text(at_text)
                     row = _PolicyRow(id_, product, position)
                     if version != entry.version or not isinstance(product, str | None):
@@ -2492,7 +2490,7 @@ class Snapshots:
         its row: the writer's list of policy changes holds them)."""
         pending = {row.position: row for row in rows if row.event is None}
         if pending:
-            # a store that reads rows by field (field_rows) reads them by position too
+            # a store that reads rows by field (policy_change_rows) reads them by position too
             by_position = getattr(self.log, "read_positions")  # noqa: B009
             for record in by_position(pending):
                 pending[record.position].event = record.event

@@ -711,3 +711,41 @@ def _compact_fold_keys(db: Database) -> None:
         "WHERE instr(checkpoint, '#') > 0"
     )
     db.execute(f"UPDATE snapshot_checkpoint SET okey = {convert}(okey) WHERE instr(okey, '#') > 0")
+
+
+# --- 0018: what a per-fact refold lists of the whole log, indexed ----------------------
+
+POLICY_CHANGES_INDEX = "events_policy_changes"
+POLICY_CHANGE_TYPE = "policy_change"
+POLICY_CHANGE = f"type = '{POLICY_CHANGE_TYPE}'"
+"""The rows of :data:`POLICY_CHANGES_INDEX` (a query must spell its condition so to use
+it): the built-in policy change type, whose stored name never changes."""
+POLICY_CHANGE_FIELDS = ("product", "schema_version")
+"""The payload fields the index holds, in its order (after ``occurred_at`` and ``id``)."""
+TARGET_INDEXES = {
+    ("correction", "corrects"): "events_correction_targets",
+    ("retraction", "retracts"): "events_retraction_targets",
+}
+"""``(type name, target field)`` of the built-in corrections and retractions -> the index
+of their ids and targets (a query must spell ``type = '<name>'`` to use it)."""
+
+
+@migrations(name="0018_refold_indexes")
+def _refold_indexes(db: Database) -> None:
+    # A writer's per-fact refold lists, from the whole log, every policy change from
+    # its time on with its product (``policy_change_rows``; once per writer), and what
+    # every correction and retraction names (``target_links``; once per append that
+    # refolds). Read from the payloads, each row cost a page of the log: at 1M events
+    # 20,000 policy changes took 0.16-0.31 s, 10,000 corrections and retractions
+    # 0.06-0.39 s (a warm or a cold cache). From these indexes, which hold what the
+    # lists need and nothing else (2.5 MiB at 1M), 0.03 s and 0.006 s.
+    fields = ", ".join(f"json_extract(payload, '$.{f}')" for f in POLICY_CHANGE_FIELDS)
+    db.execute(
+        f"CREATE INDEX IF NOT EXISTS {POLICY_CHANGES_INDEX} ON events "
+        f"(occurred_at, id, {fields}) WHERE {POLICY_CHANGE}"
+    )
+    for (type_name, field), name in TARGET_INDEXES.items():
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON events "
+            f"(id, json_extract(payload, '$.{field}')) WHERE type = '{type_name}'"
+        )

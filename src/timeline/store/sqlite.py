@@ -47,9 +47,14 @@ from timeline.store._batch import (
 from timeline.store._schema import (
     CHANGE_COUNTER,
     MIGRATION_SET,
+    POLICY_CHANGE,
+    POLICY_CHANGE_FIELDS,
+    POLICY_CHANGE_TYPE,
+    POLICY_CHANGES_INDEX,
     SEARCH_COLUMNS,
     SEARCH_TABLE,
     SEARCH_VIEW,
+    TARGET_INDEXES,
     VAGUE_REPLACEMENT,
     VAGUE_REPLACEMENTS_INDEX,
     index_for_search,
@@ -987,19 +992,42 @@ class EventStore:
         with self.guard():
             return self.conn.execute(sql, [*("$." + f for f in fields), *params]).fetchall()
 
+    def policy_change_rows(self, where: EventFilter) -> list[tuple[Any, ...]]:
+        """:meth:`field_rows` of ``where`` for ``product`` and ``schema_version``: read
+        from the index of the policy changes (``0018_refold_indexes``) when
+        ``where`` names the policy changes alone, as a restriction refold's list of
+        every policy change from its time on does."""
+        if where.types is None or tuple(where.types) != (POLICY_CHANGE_TYPE,):
+            return self.field_rows(where, POLICY_CHANGE_FIELDS)
+        fields = ", ".join(f"json_extract(e.payload, '$.{f}')" for f in POLICY_CHANGE_FIELDS)
+        join, join_params, condition, params = where_sql(where)
+        sql = (
+            f"SELECT e.position, e.occurred_at, e.id, {fields} "
+            f"FROM events e INDEXED BY {POLICY_CHANGES_INDEX} {join} "
+            f"WHERE e.{POLICY_CHANGE} AND {condition} ORDER BY {order_by(where.order)}"
+        )
+        with self.guard():
+            return self.conn.execute(sql, [*join_params, *params]).fetchall()
+
     def target_links(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """``(id, target id)`` of every stored event of each ``(type name, target
         field)``: what each correction or retraction names, read from the payloads in
-        SQL (nothing decoded)."""
+        SQL (nothing decoded); the built-in ones' from their indexes
+        (``0018_refold_indexes``)."""
         links: list[tuple[str, str]] = []
         with self.guard():
             for type_name, field in fields:
-                links.extend(
-                    self.conn.execute(
-                        "SELECT id, json_extract(payload, ?) FROM events WHERE type = ?",
-                        ("$." + field, type_name),
-                    ).fetchall()
-                )
+                index = TARGET_INDEXES.get((type_name, field))
+                if index is None:
+                    sql = "SELECT id, json_extract(payload, ?) FROM events WHERE type = ?"
+                    params: tuple[str, ...] = ("$." + field, type_name)
+                else:  # the condition spelt as the index's, literally
+                    sql = (
+                        f"SELECT id, json_extract(payload, '$.{field}') "
+                        f"FROM events INDEXED BY {index} WHERE type = '{type_name}'"
+                    )
+                    params = ()
+                links.extend(self.conn.execute(sql, params).fetchall())
         return [(i, t) for i, t in links if isinstance(t, str)]
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
