@@ -79,11 +79,12 @@ story (a correction of a random earlier event in most batches of 1,000, 3% of ev
 backdated by up to a year of a one-year story), it keeps the bounded upkeep from ever
 falling behind, so the first ``state()`` after a 100k load takes 0.12 s instead of 12-14 s,
 but every batch then pays per-fact refolds reaching back to near the start of the log:
-the build through ``append`` at 100k takes 79 s against about 22 s with it off, even
+the build through ``append`` at 100k takes 59-68 s against 15-18 s with it off, even
 though refolds stop where they meet the stored history. What is left is what really
-changes: a ban whose authority never lifts it stays in ``blocked_by`` of every later
-version of every intent it reaches, and a year-old inquiry changes the evidence of
-the next 20 versions of its intent (docs/performance.md: the profile)."""
+changes: a year-old inquiry changes the evidence of the next 20 versions of its intent,
+and a ban whose authority never lifts it the restriction indexes and ``blocked_by`` of
+every later version of the intents it reaches. With no blocking at all the build still
+took 50-65 s (docs/performance.md, round thirteen)."""
 
 
 def _stance_keys(event: ev.Event) -> tuple[tuple[str, str], ...] | None:
