@@ -84,6 +84,61 @@ class PostgresSnapshotStore:
                 )
             self._put(checkpoint)
 
+    def versions_after(self, key: str, okey: str) -> list[str]:
+        """The fold keys of fact ``key``'s versions after ``okey``, in order: where the
+        events that shaped it are (a per-fact refold replays those)."""
+        rows = self._store._query(
+            "SELECT okey FROM fact_versions WHERE key = %s AND okey > %s ORDER BY okey",
+            (key, okey),
+        )
+        return [r[0] for r in rows]
+
+    def versions_from(
+        self, key: str, okey: str, until: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, str | None]]:
+        """Fact ``key``'s versions after fold key ``okey`` (up to ``until``, the first
+        ``limit`` of them if given): ``(fold key, fact text)``."""
+        sql = "SELECT okey, fact FROM fact_versions WHERE key = %s AND okey > %s"
+        params: list[Any] = [key, okey]
+        if until is not None:
+            sql += " AND okey <= %s"
+            params.append(until)
+        sql += " ORDER BY okey"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return [(o, f) for o, f in self._store._query(sql, params)]
+
+    def replace_versions(
+        self,
+        expected: Checkpoint,
+        removed: Sequence[tuple[str, str]],
+        rows: Sequence[FactRow],
+        dumps: Callable[[Any], str | None],
+        checkpoint: Checkpoint,
+    ) -> None:
+        """Check ``expected``; delete the versions ``removed`` names (``(key, fold
+        key)``); store ``rows``; move to ``checkpoint``: one transaction (a per-fact
+        refold's write: only the versions that differ from the stored ones)."""
+        with self._store.write(wait=self.wait):
+            self._expect(expected)
+            with self._store.conn.cursor() as cur:
+                if removed:
+                    cur.executemany(
+                        "DELETE FROM fact_versions WHERE key = %s AND okey = %s", list(removed)
+                    )
+                if rows:
+                    cur.executemany(
+                        "INSERT INTO fact_versions (key, okey, fact) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (key, okey) DO UPDATE SET fact = excluded.fact",
+                        [(k, o, dumps(f)) for k, o, f in rows],
+                    )
+                    cur.executemany(
+                        "INSERT INTO fact_keys (key) VALUES (%s) ON CONFLICT DO NOTHING",
+                        [(k,) for k in {k for k, _, _ in rows}],
+                    )
+            self._put(checkpoint)
+
     def _put(self, cp: Checkpoint) -> None:
         self._store.conn.execute(
             "INSERT INTO snapshot_checkpoint (scope, position, okey, max_reported_at, "

@@ -1027,6 +1027,43 @@ class PostgresEventStore:
         """The stored events with these ids that also match ``where``."""
         return self.read(where.but(ids=list(dict.fromkeys(ids))))
 
+    def read_positions(self, positions: Iterable[int]) -> Iterator[RecordedEvent]:
+        """The stored events at these log positions, by position (one read per chunk of
+        positions: a per-fact refold looks up the events its facts' versions name)."""
+        ordered = sorted(set(positions))
+        for start in range(0, len(ordered), 1000):
+            sql = (
+                "SELECT e.position, e.story, e.version, e.recorded_at, e.payload FROM events e "
+                "WHERE e.position = ANY(%s) ORDER BY e.position"
+            )
+            yield from self._records(sql, [ordered[start : start + 1000]])
+
+    def policy_change_rows(self, where: EventFilter) -> list[tuple[Any, ...]]:
+        """``(position, occurred_at text, id, product, schema_version)`` of the stored
+        events matching ``where``, the fields read from the payloads on the server
+        (nothing decoded here): a restriction refold decodes only the policy changes on
+        the products its batch changes."""
+        sql, params = self._select(
+            "e.position, e.occurred_at, e.id, e.payload::json ->> 'product', "
+            "(e.payload::json ->> 'schema_version')::integer",
+            where,
+        )
+        return self._query(sql, params)
+
+    def target_links(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``(id, target id)`` of every stored event of each ``(type name, target
+        field)``: what each correction or retraction names, read from the payloads on
+        the server (nothing decoded here)."""
+        links: list[tuple[str, str]] = []
+        for type_name, field in fields:
+            links.extend(
+                self._query(
+                    "SELECT id, payload::json ->> %s FROM events WHERE type = %s",
+                    (field, type_name),
+                )
+            )
+        return [(i, t) for i, t in links if isinstance(t, str)]
+
     def _where(self, f: EventFilter) -> tuple[str, str, list[Any]]:
         """``(join, condition, params)`` selecting the events ``f`` matches (alias ``e``)."""
         join, join_params, condition, params = where_sql(f, POSTGRES)

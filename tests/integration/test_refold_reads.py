@@ -1,0 +1,138 @@
+"""What a per-fact refold reads and writes through the stores, on both backends: the
+events at given log positions, what corrections and retractions name, the policy
+changes' products, and one fact's versions after a fold key (read, and replaced in one
+transaction that moves the checkpoint)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+import timeline as tl
+from timeline import events as ev
+from timeline.snapshots import okey
+from timeline.store.base import CheckpointMoved, EventFilter
+from timeline.times import from_text
+
+from ..conftest import BOTH_BACKENDS
+
+BACKENDS = BOTH_BACKENDS
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _story(n: int = 1_100) -> list[tl.Event]:
+    """``n`` statements, every tenth a policy change (every thirtieth on no product),
+    then a correction and two retractions."""
+    out: list[tl.Event] = []
+    for i in range(n):
+        at = BASE + timedelta(hours=i)
+        if i % 10 == 0:
+            out.append(
+                tl.PolicyChange(
+                    id=f"p{i}",
+                    occurred_at=at,
+                    authority="us",
+                    topic="exports",
+                    measure="ban",
+                    product=None if i % 30 == 0 else ("H200", "H20")[i % 20 // 10],
+                    applies_to=("bytedance",),
+                )
+            )
+        else:
+            out.append(tl.Statement(id=f"s{i}", occurred_at=at, actor="beijing", topic="h200"))
+    assert isinstance(out[10], tl.PolicyChange)
+    out.append(
+        tl.Correction(
+            id="c1",
+            occurred_at=BASE + timedelta(hours=n),
+            corrects="p10",
+            replacement=attrs.evolve(out[10], occurred_at=BASE + timedelta(minutes=30)),
+        )
+    )
+    out.append(tl.Retraction(id="r1", occurred_at=BASE + timedelta(hours=n), retracts="s1"))
+    out.append(tl.Retraction(id="r2", occurred_at=BASE + timedelta(hours=n), retracts="s2"))
+    return out
+
+
+def test_events_are_read_by_position_in_chunks(store: tl.Timeline) -> None:
+    store.append(_story(), story="s")
+    log: Any = store.store
+    wanted = [1_050, 3, 3, 999, 1_000, 1_001, 1, *range(100, 1_100, 2)]
+    got = list(log.read_positions(wanted))
+    assert [r.position for r in got] == sorted(set(wanted))  # over 1,000: two chunks
+    by_position = {r.position: r for r in log.read(EventFilter())}
+    assert got == [by_position[p] for p in sorted(set(wanted))]
+    assert list(log.read_positions([])) == []
+
+
+def test_what_corrections_and_retractions_name(store: tl.Timeline) -> None:
+    store.append(_story(40), story="s")
+    log: Any = store.store
+    got = log.target_links([("correction", "corrects"), ("retraction", "retracts")])
+    assert sorted(got) == [("c1", "p10"), ("r1", "s1"), ("r2", "s2")]
+    assert log.target_links([("correction", "no_such_field")]) == []
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        EventFilter(types=["policy_change"]),
+        EventFilter(types=["policy_change"], after_position=200, upto_position=700),
+        EventFilter(types=["policy_change"], occurred_from=BASE + timedelta(hours=500)),
+    ],
+)
+def test_the_policy_changes_products_as_their_events_have_them(
+    store: tl.Timeline, where: EventFilter
+) -> None:
+    store.append(_story(), story="s")
+    log: Any = store.store
+    rows = log.policy_change_rows(where)
+    records = list(log.read(where))
+    assert len(rows) == len(records) > 10
+    version = log.codec.registry.of(ev.PolicyChange).version
+    for (position, at, id_, product, schema_version), record in zip(rows, records, strict=True):
+        event = record.event
+        assert isinstance(event, tl.PolicyChange)
+        assert (position, from_text(at), id_) == (record.position, event.occurred_at, event.id)
+        assert (product, schema_version) == (event.product, version)
+    assert {r[3] for r in rows} == {None, "H200", "H20"}
+
+
+def test_one_facts_versions_are_read_and_replaced(store: tl.Timeline) -> None:
+    store.append(_story(60), story="s")
+    assert store.state().stance("beijing", "h200") is not None  # the versions written
+    snapshots: Any = store._snapshot_store  # type: ignore[attr-defined]
+    key = '["stance",["beijing","h200"]]'
+    keys = snapshots.versions_after(key, "")
+    assert len(keys) > 3
+    assert keys == sorted(keys)
+    texts = snapshots.versions_from(key, "")
+    assert [k for k, _ in texts] == keys
+    assert all(isinstance(t, str) and t for _, t in texts)
+    assert snapshots.versions_from(key, keys[0], keys[2]) == texts[1:3]
+    assert snapshots.versions_from(key, keys[0], None, 2) == texts[1:3]
+    assert snapshots.versions_after(key, keys[-1]) == []
+
+    cp = snapshots.checkpoint()
+    moved = attrs.evolve(cp, position=cp.position + 1)
+    new_key = okey(BASE + timedelta(days=400), 10_000)
+    snapshots.replace_versions(
+        cp,
+        [(key, keys[1]), (key, keys[2])],
+        [(key, keys[3], "three again"), (key, new_key, "later")],
+        str,
+        moved,
+    )
+    assert snapshots.checkpoint() == moved
+    after = snapshots.versions_from(key, "")
+    assert [k for k, _ in after] == [keys[0], *keys[3:], new_key]
+    assert dict(after)[keys[3]] == "three again"
+    assert after[-1] == (new_key, "later")
+    with pytest.raises(CheckpointMoved):  # the checkpoint it expects is gone: nothing written
+        snapshots.replace_versions(cp, [(key, keys[0])], [], str, cp)
+    assert snapshots.versions_from(key, "") == after
+    assert snapshots.checkpoint() == moved
