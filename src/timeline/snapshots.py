@@ -797,9 +797,12 @@ class Snapshots:
         # single-fact lookups: (projection, key) -> key text, valid time -> fold key bound
         self._lookup_texts: dict[Any, str] = {}
         self._state_keys: dict[str, tuple[str, Hashable] | None] = {}  # the same, facts only
-        # the in-memory fold at the checkpoint's fold key, reused while it still matches
+        # the in-memory fold at the checkpoint's fold key and log position, reused while
+        # the stored checkpoint is still there: another writer's backdated event moves
+        # the position alone (the fold key stays), and its refold the stored facts
         self._fold: Fold | None = None
         self._fold_key = ""
+        self._fold_position = 0
         self.folded = 0  # events folded by the last catch-up (how much work it did)
         # (checkpoint, head, start) when a bounded upkeep found too much to refold
         self._behind: tuple[Checkpoint, int, str] | None = None
@@ -910,7 +913,7 @@ class Snapshots:
         """The facts as of ``at``: from the in-memory fold when it is at the head."""
         if at is None and self._fold is not None:
             cp = self.store.checkpoint()
-            if cp is not None and cp.complete and cp.okey == self._fold_key:
+            if cp is not None and cp.complete and self._fold_matches(cp):
                 return {name: dict(table) for name, table in self._fold.facts.items()}
         return self.facts_at(at)
 
@@ -1130,7 +1133,7 @@ class Snapshots:
             cp is None
             or not cp.complete
             or cp.signature != self.signature
-            or cp.okey != self._fold_key
+            or not self._fold_matches(cp)
             or cp.position != records[0].position - 1
         ):
             return False
@@ -1175,7 +1178,7 @@ class Snapshots:
         except BaseException:
             self._forget()
             raise
-        self._fold, self._fold_key = fold, last
+        self._fold, self._fold_key, self._fold_position = fold, last, done.position
         marker = self._marker_after_commit()
         self._committing = None if marker is None else (marker, done, done.position)
         return True
@@ -1205,6 +1208,8 @@ class Snapshots:
         self._fresh = self._committing = None
         head = self.log.head()
         cp = self.store.checkpoint()
+        if cp is None or not self._fold_matches(cp):
+            self._fold = None  # another writer moved the versions on: read from them
         meta_after = 0
         if cp is not None and cp.signature == self.signature and cp.complete:
             if cp.position == head:
@@ -1361,7 +1366,7 @@ class Snapshots:
                 batch, pending = [], 0
                 stream = segment(last)
             self._flush(cp, batch, last, complete=True)
-        self._fold, self._fold_key = fold, last
+        self._fold, self._fold_key, self._fold_position = fold, last, upto
 
     def _flush(
         self, cp: Checkpoint, batch: list[tuple[str, str, Any]], last: str, *, complete: bool
@@ -1557,14 +1562,17 @@ class Snapshots:
             self._fold = None
             raise
         if fold is not None:
-            self._fold, self._fold_key = fold, last
-        elif self._fold is not None and self._fold_key == cp.okey:
+            self._fold, self._fold_key, self._fold_position = fold, last, head
+        elif self._fold is not None and self._fold_matches(cp):
             for (name, fkey), fact in finals.items():
                 table = self._fold.facts[name]
                 if fact is None:
                     table.pop(fkey, None)
                 else:
                     table[fkey] = fact
+            self._fold_position = head
+        else:
+            self._fold = None
         return True
 
     def _place_targets(
@@ -1632,9 +1640,20 @@ class Snapshots:
                     arrivals.setdefault(buyer, []).append((stamp, now))
         return policy_from
 
+    def _fold_matches(self, cp: Checkpoint) -> bool:
+        """Whether the in-memory fold holds the facts of checkpoint ``cp`` (complete):
+        its fold key and its log position both (a backdated event another writer
+        refolded per fact moves the position alone)."""
+        return (
+            self._fold is not None
+            and cp.okey == self._fold_key
+            and cp.position == self._fold_position
+        )
+
     def _fold_at(self, cp: Checkpoint) -> Fold:
         """A fold holding the facts at the checkpoint's fold key (indexes included)."""
-        if self._fold is not None and self._fold_key == cp.okey:
+        if self._fold_matches(cp):
+            assert self._fold is not None
             fold = self._fold
             self._fold = None  # it moves on: rebuilt from the versions if the write fails
             return fold

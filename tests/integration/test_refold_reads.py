@@ -136,3 +136,90 @@ def test_one_facts_versions_are_read_and_replaced(store: tl.Timeline) -> None:
         snapshots.replace_versions(cp, [(key, keys[0])], [], str, cp)
     assert snapshots.versions_from(key, "") == after
     assert snapshots.checkpoint() == moved
+
+
+def _late_news(round_: int) -> tl.Event:
+    """What the ``round_``-th append learns: a new statement, or one backdated, an
+    inquiry or a ban learnt late, a lift, a correction or a retraction of earlier news."""
+    at = BASE + timedelta(days=20 + round_)
+    back = BASE + timedelta(days=(round_ * 7) % 19, hours=round_)
+    buyer = ("bytedance", "alibaba")[round_ % 2]
+    kind = round_ % 6
+    if kind == 0:
+        return tl.Statement(id=f"n{round_}", occurred_at=at, actor="beijing", topic="h200")
+    if kind == 1:
+        return tl.Statement(
+            id=f"n{round_}",
+            occurred_at=back,
+            actor="beijing",
+            topic="h200",
+            position=("supports", "opposes")[round_ % 2],
+        )
+    if kind == 2:
+        return tl.Inquiry(
+            id=f"n{round_}", occurred_at=back, inquirers=(buyer,), supplier="nvidia", product="H200"
+        )
+    if kind == 3:
+        return tl.PolicyChange(
+            id=f"n{round_}",
+            occurred_at=back,
+            authority="cac",
+            topic="exports",
+            measure=("ban", "lift")[round_ % 4 == 3],
+            product="H200",
+            applies_to=(buyer,),
+        )
+    if kind == 4:
+        return tl.Retraction(id=f"n{round_}", occurred_at=at, retracts=f"n{round_ - 3}")
+    return tl.Correction(
+        id=f"n{round_}",
+        occurred_at=at,
+        corrects=f"n{round_ - 3}",
+        replacement=tl.Inquiry(
+            id=f"n{round_ - 3}",
+            occurred_at=back,
+            inquirers=(buyer,),
+            supplier="nvidia",
+            product="H200",
+        ),
+    )
+
+
+def test_two_writers_learning_late_news_in_turn_keep_snapshots_a_full_fold_gives(
+    store_location: str,
+) -> None:
+    """Each writer's in-memory fold falls behind what the other one wrote: its per-fact
+    refolds must start from the stored versions, never from what it folded before."""
+    with tl.Timeline.open(store_location) as first, tl.Timeline.open(store_location) as second:
+        for writer in (first, second):
+            log: Any = writer.store
+            if hasattr(log, "upkeep_every"):
+                log.upkeep_every = 1  # PostgreSQL: upkeep after every append, as SQLite
+        first.append(
+            [
+                tl.Inquiry(
+                    id=f"q{i}",
+                    occurred_at=BASE + timedelta(days=i),
+                    inquirers=("bytedance", "alibaba"),
+                    supplier="nvidia",
+                    product="H200",
+                )
+                for i in range(0, 20, 2)
+            ],
+            story="s",
+        )
+        for round_ in range(1, 25):
+            writer = (first, second)[round_ % 2]
+            writer.append([_late_news(round_)], story="s")
+            if round_ % 5 == 0:
+                assert (second, first)[round_ % 2].state() == folded_state(store_location)
+        for writer in (first, second):
+            assert writer.derived_differences() == []
+            for at in [BASE + timedelta(days=d) for d in (3, 11, 30)] + [None]:
+                assert writer.state(at=at) == folded_state(store_location, at=at), at
+
+
+def folded_state(location: str, **bounds: Any) -> tl.State:
+    """The state by folding the log (a read-only store never uses snapshots)."""
+    with tl.Timeline.open(location, readonly=True) as reader:
+        return reader.state(**bounds)
