@@ -111,6 +111,31 @@ def test_after_any_backdated_append_the_snapshots_equal_a_full_fold(
                 assert_snapshots_equal_a_full_fold(path, live)
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories(), writers=st.lists(st.booleans(), min_size=1, max_size=12))
+def test_two_writers_appending_in_turn_keep_the_snapshots_a_full_fold(
+    history: tuple[list[tl.Event], list[list[tl.Event]]], writers: list[bool]
+) -> None:
+    """Each batch through one of two writers of one store (the other's in-memory fold
+    falls behind what was stored): both answer, and store, what a fold of the log gives."""
+    base, later = history
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        clock = StepClock()
+        with tl.Timeline.open(path, clock=clock) as one, tl.Timeline.open(path, clock=clock) as two:
+            one.append(base, story="s")
+            one.state()  # an in-memory fold at the head
+            for n, batch in enumerate(later):
+                clock.advance(hours=1)
+                writer = two if writers[n % len(writers)] else one
+                writer.append(batch, story="s")
+                other = one if writer is two else two
+                assert other.derived_differences() == []
+                assert_snapshots_equal_a_full_fold(path, other)
+            assert_snapshots_equal_a_full_fold(path, one)
+            assert_snapshots_equal_a_full_fold(path, two)
+
+
 def _statements(count: int) -> list[tl.Event]:
     return [
         tl.Statement(
