@@ -75,6 +75,9 @@ def test_what_corrections_and_retractions_name(store: tl.Timeline) -> None:
     got = log.target_links([("correction", "corrects"), ("retraction", "retracts")])
     assert sorted(got) == [("c1", "p10"), ("r1", "s1"), ("r2", "s2")]
     assert log.target_links([("correction", "no_such_field")]) == []
+    # a dotted path reads a nested field (what a correction's replacement is)
+    assert log.target_links([("correction", "replacement.type")]) == [("c1", "policy_change")]
+    assert log.target_links([("correction", "replacement.no_such_field")]) == []
 
 
 @pytest.mark.parametrize(
@@ -223,3 +226,52 @@ def folded_state(location: str, **bounds: Any) -> tl.State:
     """The state by folding the log (a read-only store never uses snapshots)."""
     with tl.Timeline.open(location, readonly=True) as reader:
         return reader.state(**bounds)
+
+
+def test_a_late_ban_refolds_with_a_ban_a_correction_moved_after_its_time(
+    store: tl.Timeline, store_location: str
+) -> None:
+    """A restriction refold from a late ban's time, with a ban stored before that time
+    that a correction moved after it: the states equal a fold of the log (both
+    backends; the SQLite-only fates test of test_per_fact_invalidation.py has more)."""
+    log: Any = store.store
+    if hasattr(log, "upkeep_every"):
+        log.upkeep_every = 1  # PostgreSQL: upkeep after every append, as SQLite
+
+    def hour(h: float) -> datetime:
+        return BASE + timedelta(hours=h)
+
+    def ban(id_: str, at: float, authority: str) -> tl.PolicyChange:
+        return tl.PolicyChange(
+            id=id_,
+            occurred_at=hour(at),
+            authority=authority,
+            topic="exports",
+            measure="ban",
+            product="H200",
+            applies_to=("b1",),
+        )
+
+    asks = [
+        tl.Inquiry(
+            id=f"q{i}", occurred_at=hour(i), inquirers=("b1",), supplier="nvidia", product="H200"
+        )
+        for i in range(12)
+    ]
+    store.append([*asks, ban("p1", 0.5, "cn")], story="s")
+    moved = tl.Correction(
+        id="c1", occurred_at=hour(20), corrects="p1", replacement=ban("p1", 6.5, "cn")
+    )
+    store.append([moved], story="s")
+    store.append([ban("late", 1.5, "us")], story="s")  # a restriction refold from hour 1.5
+
+    def blocked(at: float) -> tuple[str, ...]:
+        intent = store.state(at=hour(at)).order_intent("b1", "nvidia", "H200")
+        assert intent is not None
+        return intent.blocked_by
+
+    assert [blocked(h) for h in (1, 5, 7, 11)] == [(), ("late",), ("late", "p1"), ("late", "p1")]
+    for at in (1, 5, 7, 11, None):
+        when = None if at is None else hour(at)
+        assert store.state(at=when) == folded_state(store_location, at=when), at
+    assert store.derived_differences() == []

@@ -1053,13 +1053,14 @@ class PostgresEventStore:
     def target_links(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """``(id, target id)`` of every stored event of each ``(type name, target
         field)``: what each correction or retraction names, read from the payloads on
-        the server (nothing decoded here)."""
+        the server (nothing decoded here). A field may be a dotted path
+        (``replacement.type``), as on SQLite."""
         links: list[tuple[str, str]] = []
         for type_name, field in fields:
             links.extend(
                 self._query(
-                    "SELECT id, payload::json ->> %s FROM events WHERE type = %s",
-                    (field, type_name),
+                    "SELECT id, payload::json #>> %s FROM events WHERE type = %s",
+                    (field.split("."), type_name),
                 )
             )
         return [(i, t) for i, t in links if isinstance(t, str)]
