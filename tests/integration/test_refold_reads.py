@@ -5,6 +5,8 @@ transaction that moves the checkpoint)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -275,3 +277,67 @@ def test_a_late_ban_refolds_with_a_ban_a_correction_moved_after_its_time(
         when = None if at is None else hour(at)
         assert store.state(at=when) == folded_state(store_location, at=when), at
     assert store.derived_differences() == []
+
+
+_LATE_FROM_ANOTHER_PROCESS = """
+import sys
+from datetime import datetime
+import timeline as tl
+with tl.Timeline.open(sys.argv[1]) as store:
+    log = store.store
+    if hasattr(log, "upkeep_every"):
+        log.upkeep_every = 1
+    store.append(
+        [tl.Statement(id="late", occurred_at=datetime.fromisoformat(sys.argv[2]),
+                      actor="beijing", topic="chips", position="opposes")],
+        story="s",
+    )
+"""
+
+
+def test_a_writer_sees_what_another_process_learnt_late(store_location: str) -> None:
+    """A writer holding its fold in memory, and another process appending a backdated
+    statement on a new topic (refolded per fact there: the snapshots' fold key stays,
+    their log position moves): the writer's next answer has it, and what the writer
+    stores next is what a fold of the log gives."""
+    with tl.Timeline.open(store_location) as writer:
+        log: Any = writer.store
+        if hasattr(log, "upkeep_every"):
+            log.upkeep_every = 1
+        writer.append(
+            [
+                tl.Statement(
+                    id=f"s{i}",
+                    occurred_at=BASE + timedelta(days=i),
+                    actor="beijing",
+                    topic="h200",
+                    position="supports",
+                )
+                for i in range(10)
+            ],
+            story="s",
+        )
+        assert writer.state().stance("beijing", "h200").evidence[0] == "s9"  # type: ignore[union-attr]
+        late_at = BASE + timedelta(days=4, hours=12)  # backdated, before s5
+        subprocess.run(
+            [sys.executable, "-c", _LATE_FROM_ANOTHER_PROCESS, store_location, late_at.isoformat()],
+            check=True,
+            timeout=120,
+        )
+        stance = writer.state().stance("beijing", "chips")
+        assert stance is not None
+        assert (stance.position, stance.evidence) == (tl.Position.OPPOSES, ("late",))
+        writer.append(
+            [
+                tl.Statement(
+                    id="next",
+                    occurred_at=BASE + timedelta(days=11),
+                    actor="beijing",
+                    topic="trade",
+                    position="supports",
+                )
+            ],
+            story="s",
+        )
+        assert writer.state() == folded_state(store_location)
+        assert writer.derived_differences() == []
