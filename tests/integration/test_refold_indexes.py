@@ -6,8 +6,10 @@ migration gets the indexes when it opens."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 import pytest
@@ -18,6 +20,7 @@ from timeline.store.base import EventFilter
 from timeline.store.sqlite import EventStore
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def _story() -> list[tl.Event]:
@@ -73,6 +76,16 @@ def _log(store: tl.Timeline) -> EventStore:
     return log
 
 
+def _traced(log: EventStore, call: Callable[[], T]) -> tuple[T, list[str]]:
+    """What ``call`` returns, and the statements it ran on the store's connection."""
+    statements: list[str] = []
+    log.conn.set_trace_callback(statements.append)
+    try:
+        return call(), statements
+    finally:
+        log.conn.set_trace_callback(None)
+
+
 FILTERS = [
     EventFilter(types=["policy_change"]),
     EventFilter(types=["policy_change"], after_position=4, upto_position=22),
@@ -87,12 +100,7 @@ def test_the_index_gives_the_rows_the_payloads_give(tmp_path: Path, where: Event
         store.append(_story(), story="s")
         log = _log(store)
         expected = log.field_rows(where, POLICY_CHANGE_FIELDS)
-        statements: list[str] = []
-        log.conn.set_trace_callback(statements.append)
-        try:
-            got = log.policy_change_rows(where)
-        finally:
-            log.conn.set_trace_callback(None)
+        got, statements = _traced(log, lambda: log.policy_change_rows(where))
     assert got == expected
     assert expected  # the filters all hold some policy changes
     assert all(row[3] in ("H200", "H20", "B200", None) for row in got)
@@ -118,12 +126,7 @@ def test_what_corrections_and_retractions_name_is_read_from_their_indexes(
     with tl.Timeline.open(tmp_path / "s.db") as store:
         store.append(_story(), story="s")
         log = _log(store)
-        statements: list[str] = []
-        log.conn.set_trace_callback(statements.append)
-        try:
-            got = log.target_links(fields)
-        finally:
-            log.conn.set_trace_callback(None)
+        got, statements = _traced(log, lambda: log.target_links(fields))
         plain = log.conn.execute(
             "SELECT id, json_extract(payload, '$.corrects') FROM events WHERE type = 'correction' "
             "UNION ALL "

@@ -73,15 +73,7 @@ class PostgresSnapshotStore:
         with self._store.write(wait=self.wait):
             self._expect(expected)
             with self._store.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO fact_versions (key, okey, fact) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (key, okey) DO UPDATE SET fact = excluded.fact",
-                    [(k, o, dumps(f)) for k, o, f in rows],
-                )
-                cur.executemany(
-                    "INSERT INTO fact_keys (key) VALUES (%s) ON CONFLICT DO NOTHING",
-                    [(k,) for k in {k for k, _, _ in rows}],
-                )
+                _insert(cur, rows, dumps)
             self._put(checkpoint)
 
     def versions_after(self, key: str, okey: str) -> list[str]:
@@ -128,15 +120,7 @@ class PostgresSnapshotStore:
                         "DELETE FROM fact_versions WHERE key = %s AND okey = %s", list(removed)
                     )
                 if rows:
-                    cur.executemany(
-                        "INSERT INTO fact_versions (key, okey, fact) VALUES (%s, %s, %s) "
-                        "ON CONFLICT (key, okey) DO UPDATE SET fact = excluded.fact",
-                        [(k, o, dumps(f)) for k, o, f in rows],
-                    )
-                    cur.executemany(
-                        "INSERT INTO fact_keys (key) VALUES (%s) ON CONFLICT DO NOTHING",
-                        [(k,) for k in {k for k, _, _ in rows}],
-                    )
+                    _insert(cur, rows, dumps)
             self._put(checkpoint)
 
     def _put(self, cp: Checkpoint) -> None:
@@ -193,3 +177,17 @@ class PostgresSnapshotStore:
             "SELECT id, source FROM fact_sources WHERE id = ANY(%s)", (list(refs),)
         )
         return [(int(ref), text) for ref, text in rows]
+
+
+def _insert(cur: Any, rows: Sequence[FactRow], dumps: Callable[[Any], str | None]) -> None:
+    """Store fact versions (a version at a stored key and fold key replaces it) and
+    their keys, through the write transaction's cursor ``cur``."""
+    cur.executemany(
+        "INSERT INTO fact_versions (key, okey, fact) VALUES (%s, %s, %s) "
+        "ON CONFLICT (key, okey) DO UPDATE SET fact = excluded.fact",
+        [(k, o, dumps(f)) for k, o, f in rows],
+    )
+    cur.executemany(
+        "INSERT INTO fact_keys (key) VALUES (%s) ON CONFLICT DO NOTHING",
+        [(k,) for k in {k for k, _, _ in rows}],
+    )
