@@ -298,8 +298,8 @@ with tl.Timeline.open(sys.argv[1]) as store:
 def test_a_writer_sees_what_another_process_learnt_late(store_location: str) -> None:
     """A writer holding its fold in memory, and another process appending a backdated
     statement on a new topic (refolded per fact there: the snapshots' fold key stays,
-    their log position moves): the writer's next answer has it, and what the writer
-    stores next is what a fold of the log gives."""
+    their log position moves): what the writer stores when its next event sets the
+    same stance, and what it answers, are what a fold of the log gives."""
     with tl.Timeline.open(store_location) as writer:
         log: Any = writer.store
         if hasattr(log, "upkeep_every"):
@@ -324,20 +324,22 @@ def test_a_writer_sees_what_another_process_learnt_late(store_location: str) -> 
             check=True,
             timeout=120,
         )
-        stance = writer.state().stance("beijing", "chips")
-        assert stance is not None
-        assert (stance.position, stance.evidence) == (tl.Position.OPPOSES, ("late",))
+        # the writer's next event sets the same stance: folded on top of what it holds
         writer.append(
             [
                 tl.Statement(
                     id="next",
                     occurred_at=BASE + timedelta(days=11),
                     actor="beijing",
-                    topic="trade",
-                    position="supports",
+                    topic="chips",
+                    position="opposes",
                 )
             ],
             story="s",
         )
+        with tl.Timeline.open(store_location) as fresh:  # reads the stored snapshots
+            stored = fresh.state().stance("beijing", "chips")
+        assert stored is not None
+        assert (stored.evidence, stored.since) == (("next", "late"), late_at)
         assert writer.state() == folded_state(store_location)
         assert writer.derived_differences() == []
