@@ -343,3 +343,58 @@ def test_a_writer_sees_what_another_process_learnt_late(store_location: str) -> 
         assert (stored.evidence, stored.since) == (("next", "late"), late_at)
         assert writer.state() == folded_state(store_location)
         assert writer.derived_differences() == []
+
+
+_LATE_NEWS_WRITER = """
+import sys
+from datetime import datetime, timedelta
+import timeline as tl
+location, name, start = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
+with tl.Timeline.open(location) as store:
+    log = store.store
+    if hasattr(log, "upkeep_every"):
+        log.upkeep_every = 1
+    for i in range(12):
+        back = start + timedelta(days=(i * 5) % 17, hours=i)
+        if i % 3 == 0:
+            event = tl.Inquiry(id=f"{name}-{i}", occurred_at=back, inquirers=(name,),
+                               supplier="nvidia", product="H200")
+        elif i % 3 == 1:
+            event = tl.PolicyChange(id=f"{name}-{i}", occurred_at=back, authority="cac",
+                                    topic="exports", measure="ban", product="H200",
+                                    applies_to=(name,))
+        else:
+            event = tl.Statement(id=f"{name}-{i}", occurred_at=back, actor=name,
+                                 topic="h200", position=("supports", "opposes")[i % 2])
+        store.append([event], story="s")
+"""
+
+
+def test_two_processes_learning_late_news_at_once_leave_snapshots_a_fold_gives(
+    store_location: str,
+) -> None:
+    """Two writer processes appending backdated inquiries, bans and statements at the
+    same time, each refolding per fact after its appends (on PostgreSQL after the
+    append's transaction, where the two upkeeps can race for the checkpoint)."""
+    with tl.Timeline.open(store_location) as store:
+        store.append(_story(60), story="s")
+        store.state()
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _LATE_NEWS_WRITER,
+                store_location,
+                name,
+                BASE.isoformat(),
+            ]
+        )
+        for name in ("bytedance", "alibaba")
+    ]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0]
+    with tl.Timeline.open(store_location) as store:
+        assert len(list(store.events())) == 63 + 24
+        assert store.derived_differences() == []
+        for at in [BASE + timedelta(days=d) for d in (2, 9, 16)] + [None]:
+            assert store.state(at=at) == folded_state(store_location, at=at), at
