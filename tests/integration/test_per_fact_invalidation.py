@@ -260,6 +260,19 @@ def hour(h: float) -> datetime:
     return BASE + timedelta(hours=h)
 
 
+def ban(id_: str, at: float, authority: str) -> tl.PolicyChange:
+    """A ban on H200 for b1 by ``authority``, ``at`` hours after ``BASE``."""
+    return tl.PolicyChange(
+        id=id_,
+        occurred_at=hour(at),
+        authority=authority,
+        topic="exports",
+        measure="ban",
+        product="H200",
+        applies_to=("b1",),
+    )
+
+
 def hourly_asks(count: int) -> list[tl.Event]:
     """b1 asks nvidia about H200 every hour, from hour 0 (``q00``, ``q01``, ...)."""
     return [
@@ -335,17 +348,6 @@ def test_late_bans_replay_the_corrected_and_retracted_policy_changes_as_they_sta
     # corrected into one on b1, a ban moved from before the refold's start to after it,
     # a retracted ban; then a second late ban, earlier than the first, in the same writer
     path = tmp_path / "fates.db"
-
-    def ban(id_: str, at: float, authority: str) -> tl.PolicyChange:
-        return tl.PolicyChange(
-            id=id_,
-            occurred_at=hour(at),
-            authority=authority,
-            topic="exports",
-            measure="ban",
-            product="H200",
-            applies_to=("b1",),
-        )
 
     asks = hourly_asks(30)
     said = attrs.evolve(ban("s1", 12.5, "eu"), applies_to=("b2",))

@@ -20,6 +20,7 @@ from timeline.store.base import CheckpointMoved, EventFilter
 from timeline.times import from_text
 
 from ..conftest import BOTH_BACKENDS
+from .test_per_fact_invalidation import ban, hour, hourly_asks
 
 BACKENDS = BOTH_BACKENDS
 
@@ -240,27 +241,7 @@ def test_a_late_ban_refolds_with_a_ban_a_correction_moved_after_its_time(
     if hasattr(log, "upkeep_every"):
         log.upkeep_every = 1  # PostgreSQL: upkeep after every append, as SQLite
 
-    def hour(h: float) -> datetime:
-        return BASE + timedelta(hours=h)
-
-    def ban(id_: str, at: float, authority: str) -> tl.PolicyChange:
-        return tl.PolicyChange(
-            id=id_,
-            occurred_at=hour(at),
-            authority=authority,
-            topic="exports",
-            measure="ban",
-            product="H200",
-            applies_to=("b1",),
-        )
-
-    asks = [
-        tl.Inquiry(
-            id=f"q{i}", occurred_at=hour(i), inquirers=("b1",), supplier="nvidia", product="H200"
-        )
-        for i in range(12)
-    ]
-    store.append([*asks, ban("p1", 0.5, "cn")], story="s")
+    store.append([*hourly_asks(12), ban("p1", 0.5, "cn")], story="s")
     moved = tl.Correction(
         id="c1", occurred_at=hour(20), corrects="p1", replacement=ban("p1", 6.5, "cn")
     )
