@@ -19,7 +19,7 @@ import click
 from tabulate import tabulate
 
 from timeline.bitemporal import Bounds
-from timeline.errors import FixtureError, TimelineError
+from timeline.errors import FixtureError, StoreError, TimelineError
 from timeline.facade import LoadReport, Timeline
 from timeline.fixtures import check_regular_file
 from timeline.output import tables as render
@@ -219,6 +219,20 @@ def _load(db: str, files: tuple[str, ...], progress: bool | None, appended: list
                 report = store.load_fixture(fixture, progress=tick)
             appended.append(report.appended)
             _report(report)
+        if sum(appended):
+            _catch_up(store, progress, sum(appended))
+
+
+def _catch_up(store: Timeline, progress: bool | None, appended: int) -> None:
+    """After a load: the snapshots brought up to the log, so that the next query answers
+    at once (an append's own upkeep leaves a large load's refold to the next query). The
+    events are committed: a store that cannot keep them now only says so."""
+    total = store.store.head()
+    try:
+        with _progress(_show_progress(progress, appended), total, "snapshots", fill=True) as tick:
+            store.catch_up(progress=tick)
+    except StoreError as exc:
+        click.echo(f"Warning: {_one_line(str(exc))} (the next query folds what is new)", err=True)
 
 
 @cli.command()

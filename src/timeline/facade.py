@@ -211,6 +211,47 @@ class Timeline(TimelineWriting, TimelineQueries):
             snapshots.catch_up()
         return before
 
+    def catch_up(self, *, progress: Callable[[int], None] | None = None) -> int:
+        """Bring the persisted snapshots up to the log now, however far behind they are.
+
+        An append keeps them current within bounded work: what would refold more than
+        20,000 events (a bulk load's own late news, a large import) is left to the next
+        query, which then waits for it. Call this after a bulk load so that the next
+        query, in this process or another, answers at once (``timeline load`` does).
+
+        Args:
+            progress: called with the number of events folded since its last call,
+                as each chunk of a long fold is written.
+
+        Returns:
+            How many events were folded (0: the snapshots were current, or the
+            store's projections keep none).
+
+        Raises:
+            StoreError: the store is read-only, cannot be written, or other writers
+                kept moving the snapshots on while this one worked.
+        """
+        if not self._materializable or self._snapshot_store is None:
+            return 0
+        if self._store.readonly:
+            raise StoreError(f"{self.location}: opened read-only: the snapshots cannot be kept")
+        ctx = self._context()
+        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
+            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
+        self._upkeep_owed = 0
+        snapshots = self._snapshots
+        try:
+            current = snapshots.catch_up(progress=progress)
+        except StoreError:
+            self._snapshots = None
+            raise
+        if not current:
+            raise StoreError(
+                f"{self.location}: other writers kept moving the snapshots on; "
+                "the next query brings them up"
+            )
+        return snapshots.folded
+
     def export(
         self,
         format: str,

@@ -804,6 +804,7 @@ class Snapshots:
         self._fold_key = ""
         self._fold_position = 0
         self.folded = 0  # events folded by the last catch-up (how much work it did)
+        self._progress: Callable[[int], None] | None = None  # see catch_up
         # (checkpoint, head, start) when a bounded upkeep found too much to refold
         self._behind: tuple[Checkpoint, int, str] | None = None
         # (change marker, checkpoint, head) when last known to be up to date
@@ -1087,14 +1088,29 @@ class Snapshots:
         finally:
             self.store.wait = True
 
-    def catch_up(self, limit: int | None = None, appended: Sequence[RecordedEvent] = ()) -> bool:
+    def catch_up(
+        self,
+        limit: int | None = None,
+        appended: Sequence[RecordedEvent] = (),
+        progress: Callable[[int], None] | None = None,
+    ) -> bool:
         """Bring the versions up to the head of the log; ``False`` if another writer
         kept moving them (the caller then folds the log itself), or if it would refold
         more than ``limit`` events (a writer's bounded upkeep: left for later).
         ``appended``: the records the writer's append just wrote, in hand (not read
-        back when they are exactly the events after the checkpoint)."""
+        back when they are exactly the events after the checkpoint). ``progress``:
+        called with the events folded since its last call, as each chunk of a long
+        fold is written."""
         if self._fresh is not None and self._fresh[0] == self.log.change_marker():
+            self.folded = 0
             return True  # nothing was written anywhere since we were last up to date
+        self._progress = progress
+        try:
+            return self._catch_up_tries(limit, appended)
+        finally:
+            self._progress = None
+
+    def _catch_up_tries(self, limit: int | None, appended: Sequence[RecordedEvent]) -> bool:
         for _ in range(3):
             try:
                 self._catch_up_once(limit, appended)
@@ -1363,9 +1379,13 @@ class Snapshots:
                 # write-ahead log, which grew by all the refold wrote (2.6 GB at 1M)
                 stream.close()  # type: ignore[attr-defined]
                 cp = self._flush(cp, batch, last, complete=False)
+                if self._progress is not None:
+                    self._progress(pending)
                 batch, pending = [], 0
                 stream = segment(last)
             self._flush(cp, batch, last, complete=True)
+            if self._progress is not None and pending:
+                self._progress(pending)
         self._fold, self._fold_key, self._fold_position = fold, last, upto
 
     def _flush(
