@@ -216,3 +216,15 @@ def test_timeline_load_says_when_it_could_not_catch_up_and_still_succeeds(
     assert "database is locked (the next query folds what is new)" in result.stderr
     with tl.Timeline.open(store_location) as store:
         assert store.store.head() == 5
+
+
+def test_timeline_load_shows_the_catch_up_on_stderr_when_asked(
+    store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("timeline.facade_core.UPKEEP_LIMIT", 5)
+    path = fixture(tmp_path, 30)
+    result = run("load", store_location, path, "--progress")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{path}: story 's': 32 appended, 0 already stored\n"
+    assert result.stderr.count("snapshots") == 1  # not a terminal: the label, once
+    assert result.stderr.index(str(path)) < result.stderr.index("snapshots")
