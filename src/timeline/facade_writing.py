@@ -7,6 +7,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 
 import attrs
 
@@ -21,14 +22,16 @@ from timeline.errors import (
 )
 from timeline.facade_core import TimelineCore
 from timeline.fixtures import (
+    STREAM_CHUNK,
     Fixture,
     FixtureStream,
     WholeFileNeeded,
     fixture_error,
     fixture_error_at,
     read_fixture,
+    too_large_to_read_whole,
 )
-from timeline.output.export import read_jsonl
+from timeline.output.export import iter_jsonl, read_jsonl
 from timeline.store.recorded import Actor, AppendResult
 from timeline.store.sqlite import EventStore
 from timeline.suggest import suggest
@@ -110,8 +113,14 @@ class TimelineWriting(TimelineCore):
         *,
         expected_version: int | None = None,
         progress: Callable[[int], None] | None = None,
+        progress_bytes: Callable[[int], None] | None = None,
     ) -> LoadReport:
         """Load one fixture file: all of it, or nothing; reloading appends nothing.
+
+        The file is read as it is appended, a chunk of events at a time, in one
+        transaction (memory stays bounded whatever its size); a file the streaming
+        reader cannot take (its keys in another order, or a problem to report with
+        every other one of the file) is read whole instead.
 
         A failed load into a store file this ``Timeline`` created when it was
         opened, and which still holds nothing, removes that file (with its
@@ -119,16 +128,51 @@ class TimelineWriting(TimelineCore):
         before is never removed. The ``Timeline`` stays usable; using it again
         creates the file again.
 
+        Args:
+            progress: called with the number of events appended since its last call.
+            progress_bytes: called with the number of the file's bytes read since its
+                last call; they add up to the file's size (a progress bar over the
+                file, whose number of events is not known before it is read).
+
         Raises:
             FixtureError: any problem, naming the file, the event and the field.
         """
+        reported = 0
+
+        def read(n: int) -> None:
+            nonlocal reported
+            reported += n
+            if progress_bytes is not None:
+                progress_bytes(n)
+
         with self._removing_new_store_on_failure():
             try:
-                return self._load_streaming(path, expected_version, progress)
-            except WholeFileNeeded:
-                pass  # nothing was written; the whole-file reader handles (or words) it
+                return self._load_streaming(
+                    path, expected_version, progress, read if progress_bytes else None
+                )
+            except WholeFileNeeded as exc:
+                # nothing was written; the whole-file reader handles (or words) it, if
+                # the file is small enough for it
+                too_large = too_large_to_read_whole(path)
+                if too_large is not None:
+                    found = exc.__context__
+                    if isinstance(found, FixtureError):
+                        raise found from None  # the first problem (the others unread)
+                    raise FixtureError(
+                        f"{too_large} for a fixture read whole; a larger one is read as "
+                        'it is loaded, which needs its "events" last, after "format", '
+                        '"story" and the other keys, and nothing after them',
+                        path=str(path),
+                    ) from None
             fixture = self.read_fixture(path)
-            return self.load_fixture(fixture, expected_version=expected_version, progress=progress)
+            report = self.load_fixture(
+                fixture, expected_version=expected_version, progress=progress
+            )
+            if progress_bytes is not None:
+                size = Path(path).stat().st_size
+                if size > reported:
+                    progress_bytes(size - reported)
+            return report
 
     @contextlib.contextmanager
     def _removing_new_store_on_failure(self) -> Iterator[None]:
@@ -151,6 +195,7 @@ class TimelineWriting(TimelineCore):
         path: str | os.PathLike[str],
         expected_version: int | None,
         progress: Callable[[int], None] | None,
+        progress_bytes: Callable[[int], None] | None = None,
     ) -> LoadReport:
         """Read and append a fixture chunk by chunk in one transaction (bounded memory)."""
         store = self._store
@@ -175,7 +220,7 @@ class TimelineWriting(TimelineCore):
             traded: set[str] = set()  # products and suppliers of the file's trading events
 
             def chunks() -> Iterator[list[ev.Event]]:
-                offset = 0
+                offset = read = 0
                 for chunk in stream.chunks():
                     restrictions.extend(_restrictions_in(chunk))
                     traded.update(self._traded_in(chunk))
@@ -185,6 +230,11 @@ class TimelineWriting(TimelineCore):
                     offset += len(chunk)
                     if progress is not None:
                         progress(len(chunk))
+                    if progress_bytes is not None and stream.bytes_read > read:
+                        progress_bytes(stream.bytes_read - read)
+                        read = stream.bytes_read
+                if progress_bytes is not None and stream.bytes_read > read:
+                    progress_bytes(stream.bytes_read - read)  # the file's closing bytes
 
             try:
                 appended, skipped = append_chunks(
@@ -316,9 +366,10 @@ class TimelineWriting(TimelineCore):
     ) -> list[LoadReport]:
         """Load a JSON Lines export (see :meth:`export`); reloading appends nothing.
 
-        The file is validated whole before anything is written; each run of
-        consecutive events of one story is then appended atomically, in file
-        order, so positions keep their order and ``state()`` comes out the same.
+        The whole file is one transaction, read and appended a chunk at a time (memory
+        stays bounded whatever its size): a bad line or a refused event anywhere
+        writes nothing. Runs of consecutive events of one story go to that story, in
+        file order, so positions keep their order and ``state()`` comes out the same.
 
         Returns:
             One report per story, in order of first appearance.
@@ -329,27 +380,118 @@ class TimelineWriting(TimelineCore):
                 as :meth:`load` does).
         """
         with self._removing_new_store_on_failure():
+            append_stories: Callable[..., dict[str, tuple[int, int]]] | None = getattr(
+                self._store, "append_stories", None
+            )
+            if append_stories is None:  # a backend without it: the file read whole
+                return self._import_jsonl_whole(path, progress)
             name = str(path)
-            events = read_jsonl(path, self._store.codec)
-            reports: dict[str, LoadReport] = {}
-            for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
-                batch = tuple(run)
-                if not story:
-                    raise FixtureError("story: every line needs a story", path=name, field="story")
-                actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
-                fixture = Fixture(
-                    path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
+            restrictions: dict[str, list[ev.PolicyChange]] = {}
+            traded: dict[str, set[str]] = {}
+            where: dict[int, str] = {}  # index -> id, for the chunk being appended
+
+            def chunks() -> Iterator[tuple[str, list[ev.Event], list[Actor]]]:
+                batch: list[ev.Event] = []
+                story = ""
+                offset = 0
+                for index, event in enumerate(iter_jsonl(path, self._store.codec)):
+                    if not event.story:
+                        raise FixtureError(
+                            "every line needs a story",
+                            path=name,
+                            index=index,
+                            event_id=event.id,
+                            field="story",
+                        )
+                    if batch and (event.story != story or len(batch) >= STREAM_CHUNK):
+                        yield self._jsonl_chunk(story, batch, offset, where, restrictions, traded)
+                        offset += len(batch)
+                        if progress is not None:
+                            progress(len(batch))
+                        batch = []
+                    story = event.story
+                    batch.append(event)
+                if batch:
+                    yield self._jsonl_chunk(story, batch, offset, where, restrictions, traded)
+                    if progress is not None:
+                        progress(len(batch))
+
+            try:
+                counts = append_stories(chunks())
+            except FixtureError:
+                raise  # the reader's own, naming file, event, field and line
+            except (DuplicateEventError, UnknownActorError, ValidationError) as exc:
+                index = getattr(exc, "batch_index", None)
+                event_id = where.get(index) if index is not None else None
+                raise fixture_error_at(name, index, event_id, exc) from exc
+            if any(appended for appended, _ in counts.values()):
+                self._keep_snapshots()
+            return [
+                LoadReport(
+                    path=name,
+                    story=story,
+                    appended=appended,
+                    skipped=skipped,
+                    warnings=self._restriction_warnings(restrictions[story], traded[story]),
                 )
-                report = self.load_fixture(fixture, progress=progress)
-                seen = reports.get(story)
-                if seen is not None:
-                    report = attrs.evolve(
-                        seen,
-                        appended=seen.appended + report.appended,
-                        skipped=seen.skipped + report.skipped,
-                    )
-                reports[story] = report
-            return list(reports.values())
+                for story, (appended, skipped) in counts.items()
+            ]
+
+    def _jsonl_chunk(
+        self,
+        story: str,
+        batch: list[ev.Event],
+        offset: int,
+        where: dict[int, str],
+        restrictions: dict[str, list[ev.PolicyChange]],
+        traded: dict[str, set[str]],
+    ) -> tuple[str, list[ev.Event], list[Actor]]:
+        """One chunk of a JSON Lines import, as :meth:`EventStore.append_stories` takes
+        it: the actors its events name declared by id (as a store registers actors it
+        meets), what the restriction warnings need noted, its ids kept for errors."""
+        restrictions.setdefault(story, []).extend(_restrictions_in(batch))
+        traded.setdefault(story, set()).update(self._traded_in(batch))
+        where.clear()
+        where.update((offset + i, e.id) for i, e in enumerate(batch))
+        actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
+        return story, batch, list(actors.values())
+
+    def _import_jsonl_whole(
+        self, path: str | os.PathLike[str], progress: Callable[[int], None] | None
+    ) -> list[LoadReport]:
+        """:meth:`import_jsonl` on a backend that cannot append in chunks: the file is
+        read and validated whole, then each run of one story's events is appended in
+        one transaction."""
+        name = str(path)
+        events = read_jsonl(path, self._store.codec)
+        reports: dict[str, LoadReport] = {}
+        offset = 0
+        for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
+            batch = tuple(run)
+            if not story:
+                raise FixtureError(
+                    "every line needs a story",
+                    path=name,
+                    index=offset,
+                    event_id=batch[0].id,
+                    field="story",
+                )
+            offset += len(batch)
+            actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
+            fixture = Fixture(
+                path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
+            )
+            report = self.load_fixture(fixture, progress=progress)
+            seen = reports.get(story)
+            if seen is not None:
+                report = attrs.evolve(
+                    seen,
+                    appended=seen.appended + report.appended,
+                    skipped=seen.skipped + report.skipped,
+                    warnings=seen.warnings + report.warnings,
+                )
+            reports[story] = report
+        return list(reports.values())
 
 
 _TRADING = ("inquiry", "order_placed", "order_cancelled", "order_delivered")

@@ -249,6 +249,18 @@ def number_problem(exc: ValueError) -> str:
 _number_problem = number_problem
 
 
+def too_large_to_read_whole(path: str | os.PathLike[str]) -> str | None:
+    """Why :func:`read_fixture` would refuse this file for its size (``None``: it would
+    not). A larger file can only be read as it is appended (:class:`FixtureStream`)."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None  # the reader words it
+    if size <= _MAX_BYTES:
+        return None
+    return f"file is over the limit of {_MAX_BYTES} bytes"
+
+
 def check_regular_file(path: str | os.PathLike[str]) -> None:
     """Refuse, before reading, what is not a regular file: a FIFO would block, a
     device (``/dev/zero``) never ends.
@@ -713,6 +725,11 @@ class FixtureStream:
         except BaseException:
             self.text.close()
             raise
+
+    @property
+    def bytes_read(self) -> int:
+        """How many bytes of the file have been read so far."""
+        return self.text.bytes_read
 
     def __enter__(self) -> FixtureStream:
         return self

@@ -174,12 +174,18 @@ def read_jsonl(path: str | os.PathLike[str], codec: Codec) -> list[ev.Event]:
         FixtureError: an unreadable file, or a bad line, naming the file, the
             event (its index among the file's events and its id), the field and the line.
     """
+    return list(iter_jsonl(path, codec))
+
+
+def iter_jsonl(path: str | os.PathLike[str], codec: Codec) -> Iterator[ev.Event]:
+    """:func:`read_jsonl` one event at a time, as the file is read (bounded memory);
+    the first bad line raises when it is reached."""
     name = str(path)
-    events: list[ev.Event] = []
+    count = 0
     for lineno, line in _jsonl_lines(path):
         if not line.strip():
             continue
-        where: dict[str, Any] = {"path": name, "index": len(events)}
+        where: dict[str, Any] = {"path": name, "index": count}
         try:
             data = json.loads(line, object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
@@ -203,7 +209,7 @@ def read_jsonl(path: str | os.PathLike[str], codec: Codec) -> list[ev.Event]:
         raw_id = data.get("id")
         where["event_id"] = raw_id if isinstance(raw_id, str) else None
         try:
-            events.append(codec.from_dict(data))
+            event = codec.from_dict(data)
         except UnknownEventTypeError as exc:
             raise FixtureUnknownEventTypeError(
                 f"{exc} (line {lineno})", type_name=exc.type_name, field="type", **where
@@ -213,7 +219,8 @@ def read_jsonl(path: str | os.PathLike[str], codec: Codec) -> list[ev.Event]:
             if exc.field and message.startswith(f"{exc.field}: "):
                 message = message[len(exc.field) + 2 :]
             raise FixtureError(f"{message} (line {lineno})", field=exc.field, **where) from exc
-    return events
+        yield event
+        count += 1
 
 
 _MAX_LINE = 64 << 20  # one record larger than this is refused

@@ -819,6 +819,50 @@ class EventStore:
             raise not_unicode(exc, f"story {story!r}") from exc
         return appended, skipped
 
+    def append_stories(
+        self,
+        chunks: Iterable[tuple[str, Sequence[ev.Event], Sequence[Actor]]],
+        *,
+        then: Callable[[AppendResult], object] | None = None,
+    ) -> dict[str, tuple[int, int]]:
+        """:meth:`append_chunks` for batches that may each belong to another story: each
+        chunk is ``(story, events, actors it declares)``, staged and written as it comes,
+        all in ONE transaction (a failure anywhere, the chunks' own reader's included,
+        rolls back every chunk). Returns ``{story: (appended, skipped)}`` in order of
+        first appearance. A refused event carries ``batch_index``: its index counted
+        over all chunks. ``then`` runs once, after the last chunk."""
+        counts: dict[str, tuple[int, int]] = {}
+        offset = 0
+        try:
+            with self.write() as conn:
+                for story, chunk, actors in chunks:
+                    refuse_nul(story, "story", f"story {story!r}")
+                    declared = list(actors)
+                    refuse_nul_in_actors(declared)
+                    batch = list(chunk)
+                    try:
+                        result = self._append_locked(
+                            conn, batch, story, None, declared, False, None
+                        )
+                    except TimelineError as exc:
+                        inner = getattr(exc, "batch_index", None)
+                        if inner is not None:
+                            exc.batch_index = offset + inner  # type: ignore[attr-defined]
+                        raise
+                    appended, skipped = counts.get(story, (0, 0))
+                    counts[story] = (
+                        appended + len(result.appended),
+                        skipped + len(result.skipped),
+                    )
+                    offset += len(batch)
+                if then is not None and any(a for a, _ in counts.values()):
+                    self._then(conn, then, AppendResult())
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        except UnicodeEncodeError as exc:
+            raise not_unicode(exc, "an imported event") from exc
+        return counts
+
     def _index_for_search(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[int, int]
     ) -> None:
