@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -32,7 +32,7 @@ from timeline.output.labels import (
     plain,
     with_amending_ids,
 )
-from timeline.replay import ORDERS
+from timeline.replay import ORDERS, ReplayStep
 from timeline.times import parse_bound
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,6 +128,27 @@ def _read(db: str) -> Timeline:
 
 def _echo_json(data: Any) -> None:
     click.echo(render.to_json(data))
+
+
+def _echo_steps(
+    store: Timeline,
+    steps: Iterable[ReplayStep],
+    order: str,
+    amended: dict[str, tuple[str, str]],
+    *,
+    as_json: bool,
+) -> None:
+    """A replay's steps, written as they are folded (never all held): a JSON list, or
+    tables of at most ``render.STEPS_PER_TABLE`` steps separated by a blank line."""
+    if as_json:
+        codec = store.store.codec
+        items = (render.step_dict(s, order, codec, amended) for s in steps)
+        for piece in render.to_json_list(items):
+            click.echo(piece, nl=False)
+        click.echo()
+        return
+    for i, table in enumerate(render.steps_tables(steps, order, store.type_name, amended)):
+        click.echo(("\n" if i else "") + table)
 
 
 @click.group(cls=_Group)
@@ -301,11 +322,7 @@ def replay(
             if order == "occurred"
             else {}
         )
-        if as_json:
-            codec = store.store.codec
-            _echo_json([render.step_dict(s, order, codec, amended) for s in steps])
-        else:
-            click.echo(render.steps_table(steps, order, store.type_name, amended))
+        _echo_steps(store, steps, order, amended, as_json=as_json)
 
 
 @cli.command()
@@ -426,13 +443,7 @@ def history(
             recorded_by=recorded_by,
             certain=certain,
         )
-        if as_json:
-            codec = store.store.codec
-            amended = amendments(store, story=story)
-            _echo_json([render.step_dict(s, "occurred", codec, amended) for s in steps])
-        else:
-            amended = amendments(store, story=story)
-            click.echo(render.steps_table(steps, "occurred", store.type_name, amended))
+        _echo_steps(store, steps, "occurred", amendments(store, story=story), as_json=as_json)
 
 
 @cli.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,17 @@ _CHANGES_WIDTH = 48
 def to_json(data: Any) -> str:
     """Pretty, stable JSON (keys in the order the serialisers build them)."""
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def to_json_list(items: Iterable[Any]) -> Iterator[str]:
+    """:func:`to_json` of a list, in pieces, one item at a time (a replay of a million
+    steps is never held whole): the pieces joined are exactly ``to_json(list(items))``."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        yield ("[\n  " if first else ",\n  ") + text
+        first = False
+    yield "[]" if first else "\n]"
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str], **kwargs: Any) -> str:
@@ -161,6 +172,30 @@ def step_time(step: ReplayStep, order: str) -> Any:
     if order == "recorded":
         return step.record.recorded_at
     return step.event.occurred_at
+
+
+STEPS_PER_TABLE = 1000
+"""Steps a replay's table shows at most: a longer replay prints one table per this many
+steps, one after another (each as wide as its own rows need), so that its memory stays
+bounded."""
+
+
+def steps_tables(
+    steps: Iterable[ReplayStep],
+    order: str,
+    type_name: Callable[[ev.Event], str],
+    amendments: dict[str, tuple[str, str]] | None = None,
+) -> Iterator[str]:
+    """:func:`steps_table` of at most :data:`STEPS_PER_TABLE` steps at a time."""
+    page: list[ReplayStep] = []
+    shown = False
+    for step in steps:
+        page.append(step)
+        if len(page) == STEPS_PER_TABLE:
+            yield steps_table(page, order, type_name, amendments)
+            page, shown = [], True
+    if page or not shown:
+        yield steps_table(page, order, type_name, amendments)
 
 
 def steps_table(
