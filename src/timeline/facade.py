@@ -240,6 +240,7 @@ class Timeline(TimelineWriting, TimelineQueries):
             self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
         self._upkeep_owed = 0
         snapshots = self._snapshots
+        snapshots.folded = 0  # (left so when they are current already)
         try:
             current = snapshots.catch_up(progress=progress)
         except StoreError:

@@ -1102,7 +1102,6 @@ class Snapshots:
         called with the events folded since its last call, as each chunk of a long
         fold is written."""
         if self._fresh is not None and self._fresh[0] == self.log.change_marker():
-            self.folded = 0
             return True  # nothing was written anywhere since we were last up to date
         self._progress = progress
         try:
