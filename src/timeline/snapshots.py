@@ -1035,37 +1035,70 @@ class Snapshots:
 
     def differences(self, limit: int = 10) -> list[str]:
         """How the stored versions differ from a fresh fold of the log (at most
-        ``limit`` differences, each naming the fact and the fold key); empty when
-        they agree or are not built. Compares what each fact is at every fold key,
-        so versions that restate a value are no difference."""
-        versions = getattr(self.store, "versions", None)
+        ``limit`` differences, the first of each fact, each naming the fact and the fold
+        key); empty when they agree or are not built. Compares what each fact is at
+        every fold key, so versions that restate a value are no difference.
+
+        The fold and the stored versions are walked side by side in fold order, each
+        fact's current value kept on both sides: memory follows the state, not its
+        history (at a million events the histories held whole took 7.9 GB)."""
+        stored_versions: Callable[[], Iterator[tuple[str, str, str | None]]] | None = getattr(
+            self.store, "versions_in_fold_order", None
+        )
         cp = self.store.checkpoint()
-        if versions is None or cp is None or not cp.complete or cp.signature != self.signature:
+        if (
+            stored_versions is None
+            or cp is None
+            or not cp.complete
+            or cp.signature != self.signature
+        ):
             return []
-        expected: dict[str, list[tuple[str, Any]]] = {}
         fold = Fold(self.projections, self.ctx)
         stream = fold_events(
             self.log, Bounds(), upto=cp.position,
             ignore=ignored_type_names(self.log, self.projections),
         )  # fmt: skip
-        for occurred_at, position, event in stream:
-            key = okey(occurred_at, position)
-            for projection, fkey, _, fact in fold.updates(event):
-                expected.setdefault(_key_text(projection, fkey), []).append((key, fact))
-        stored: dict[str, list[tuple[str, Any]]] = {}
+
+        def expected() -> Iterator[tuple[str, str, Any]]:
+            for occurred_at, position, event in stream:
+                key = okey(occurred_at, position)
+                for projection, fkey, _, fact in fold.updates(event):
+                    yield key, _key_text(projection, fkey), fact
+
         self.codec.preload()
-        for key_text, at, text in versions():
-            stored.setdefault(key_text, []).append(
-                (at, None if text is None else self.codec.loads(text))
-            )
+        folded: dict[str, Any] = {}  # each fact's value as the log gives it, so far
+        kept: dict[str, Any] = {}  # and as stored
+        told: set[str] = set()  # facts already reported (their first difference only)
         problems: list[str] = []
-        for key_text in sorted(set(expected) | set(stored)):
-            found = _first_difference(expected.get(key_text, []), stored.get(key_text, []))
-            if found is not None:
-                problems.append(f"snapshot fact {key_text} at {found}")
-                if len(problems) >= limit:
-                    break
-        return problems
+        log_side = expected()
+        store_side = stored_versions()
+        try:
+            a = next(log_side, None)
+            b = next(store_side, None)
+            while (a is not None or b is not None) and len(problems) < limit:
+                at = min(x for x in (a and a[0], b and b[1]) if x is not None)
+                touched: set[str] = set()
+                while a is not None and a[0] == at:
+                    folded[a[1]] = a[2]
+                    touched.add(a[1])
+                    a = next(log_side, None)
+                while b is not None and b[1] == at:
+                    kept[b[0]] = None if b[2] is None else self.codec.loads(b[2])
+                    touched.add(b[0])
+                    b = next(store_side, None)
+                for key_text in sorted(touched - told):
+                    va, vb = folded.get(key_text), kept.get(key_text)
+                    if va != vb:
+                        told.add(key_text)
+                        problems.append(
+                            f"snapshot fact {key_text} at {_readable(at)}: "
+                            f"stored {_short(vb)}, the log gives {_short(va)}"
+                        )
+        finally:
+            close = getattr(store_side, "close", None)
+            if close is not None:
+                close()
+        return problems[:limit]
 
     def refresh(self) -> bool:
         """Best effort: bring the versions up to the head if that can be done now.
@@ -2864,25 +2897,6 @@ class Snapshots:
             if record is not None and ev.target_of(record.event) is not None:
                 pending.append(record.event)
         return ids
-
-
-def _first_difference(a: list[tuple[str, Any]], b: list[tuple[str, Any]]) -> str | None:
-    """The first fold key at which two version lists (sorted by key) give different
-    values ("what the fact is from here on"), or ``None`` if they always agree."""
-    points = sorted({at for at, _ in a} | {at for at, _ in b})
-    ia = ib = 0
-    va: Any = None
-    vb: Any = None
-    for at in points:
-        while ia < len(a) and a[ia][0] <= at:
-            va = a[ia][1]
-            ia += 1
-        while ib < len(b) and b[ib][0] <= at:
-            vb = b[ib][1]
-            ib += 1
-        if va != vb:
-            return f"{_readable(at)}: " + (f"stored {_short(vb)}, the log gives {_short(va)}")
-    return None
 
 
 def _short(value: Any) -> str:
