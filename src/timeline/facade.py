@@ -235,11 +235,8 @@ class Timeline(TimelineWriting, TimelineQueries):
             return 0
         if self._store.readonly:
             raise StoreError(f"{self.location}: opened read-only: the snapshots cannot be kept")
-        ctx = self._context()
-        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
-            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
         self._upkeep_owed = 0
-        snapshots = self._snapshots
+        snapshots = self._current_snapshots()
         snapshots.folded = 0  # (left so when they are current already)
         try:
             current = snapshots.catch_up(progress=progress)

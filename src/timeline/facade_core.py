@@ -316,6 +316,16 @@ class TimelineCore:
             occurred_until=parse_bound(until, field="until") if until is not None else None,
         )
 
+    def _current_snapshots(self) -> Snapshots:
+        """The writer's and readers' :class:`Snapshots`, made again when the actors'
+        kinds (which ``kind:`` restrictions read) changed since it was made. Only with a
+        snapshot store."""
+        assert self._snapshot_store is not None
+        ctx = self._context()
+        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
+            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
+        return self._snapshots
+
     def _upkeep(self, result: AppendResult) -> None:
         """The writer's snapshot upkeep inside its append's own transaction (SQLite):
         the events in hand folded on top when they all sort after the versions, else
@@ -323,12 +333,7 @@ class TimelineCore:
         alone (the store's savepoint); the events still commit."""
         if self._store.readonly or not self._materializable or self._snapshot_store is None:
             return
-        ctx = self._context()
-        snapshots = self._snapshots
-        if snapshots is None or snapshots.ctx.actor_kinds != ctx.actor_kinds:
-            snapshots = self._snapshots = Snapshots(
-                self._store, self._snapshot_store, self._projections, ctx
-            )
+        snapshots = self._current_snapshots()
         try:
             if not snapshots.fold_appended(result.appended):
                 snapshots.catch_up(limit=self._upkeep_limit, appended=result.appended)
@@ -356,11 +361,9 @@ class TimelineCore:
             if self._upkeep_owed < every:
                 return
         self._upkeep_owed = 0
-        ctx = self._context()
-        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
-            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
+        snapshots = self._current_snapshots()
         try:
-            self._snapshots.catch_up(limit=self._upkeep_limit)
+            snapshots.catch_up(limit=self._upkeep_limit)
         except StoreError:
             self._snapshots = None
 
@@ -381,7 +384,4 @@ class TimelineCore:
             stories = [s[0] for s in self._store.stories()]
             if stories != [bounds.story]:
                 return None
-        ctx = self._context()
-        if self._snapshots is None or self._snapshots.ctx.actor_kinds != ctx.actor_kinds:
-            self._snapshots = Snapshots(self._store, self._snapshot_store, self._projections, ctx)
-        return self._snapshots
+        return self._current_snapshots()

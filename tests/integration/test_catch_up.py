@@ -6,45 +6,19 @@ backends."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 import timeline as tl
 from tests.cli.conftest import run
 from tests.conftest import BOTH_BACKENDS
+from tests.integration.test_bounded_upkeep import BASE, corrected_in_its_batch, statement
 from timeline.errors import StoreError
 
 BACKENDS = BOTH_BACKENDS
-BASE = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def statement(i: int, day: int | None = None) -> tl.Statement:
-    return tl.Statement(
-        id=f"e{i}",
-        occurred_at=BASE + timedelta(days=i if day is None else day),
-        actor="a",
-        topic="t",
-        position=["supports", "opposes"][i % 2],
-    )
-
-
-def corrected_in_its_batch(i: int, day: int) -> list[tl.Event]:
-    """A backdated statement and its correction in one batch: the upkeep refolds from
-    the statement's time, or leaves it when that is more than its limit."""
-    late = statement(i, day=day)
-    return [
-        late,
-        tl.Correction(
-            id=f"c{i}",
-            occurred_at=BASE + timedelta(days=60),
-            corrects=late.id,
-            replacement=attrs.evolve(late, position="neutral"),
-        ),
-    ]
 
 
 def checkpoint(store: tl.Timeline) -> Any:

@@ -788,21 +788,16 @@ class EventStore:
                 first = True
                 for chunk in chunks:
                     batch = list(chunk)
-                    try:
-                        result = self._append_locked(
-                            conn,
-                            batch,
-                            story,
-                            expected_version if first else None,
-                            declared if first else [],
-                            register_actors,
-                            title if first else None,
-                        )
-                    except TimelineError as exc:
-                        inner = getattr(exc, "batch_index", None)
-                        if inner is not None:
-                            exc.batch_index = offset + inner  # type: ignore[attr-defined]
-                        raise
+                    result = self._append_at(
+                        conn,
+                        offset,
+                        batch,
+                        story,
+                        expected_version if first else None,
+                        declared if first else [],
+                        register_actors,
+                        title if first else None,
+                    )
                     first = False
                     appended += len(result.appended)
                     skipped += len(result.skipped)
@@ -840,15 +835,9 @@ class EventStore:
                     declared = list(actors)
                     refuse_nul_in_actors(declared)
                     batch = list(chunk)
-                    try:
-                        result = self._append_locked(
-                            conn, batch, story, None, declared, False, None
-                        )
-                    except TimelineError as exc:
-                        inner = getattr(exc, "batch_index", None)
-                        if inner is not None:
-                            exc.batch_index = offset + inner  # type: ignore[attr-defined]
-                        raise
+                    result = self._append_at(
+                        conn, offset, batch, story, None, declared, False, None
+                    )
                     appended, skipped = counts.get(story, (0, 0))
                     counts[story] = (
                         appended + len(result.appended),
@@ -862,6 +851,29 @@ class EventStore:
         except UnicodeEncodeError as exc:
             raise not_unicode(exc, "an imported event") from exc
         return counts
+
+    def _append_at(
+        self,
+        conn: sqlite3.Connection,
+        offset: int,
+        batch: list[ev.Event],
+        story: str,
+        expected_version: int | None,
+        declared: list[Actor],
+        register_actors: bool,
+        title: str | None,
+    ) -> AppendResult:
+        """:meth:`_append_locked` for a chunk that comes ``offset`` events into a streamed
+        append: a refused event's ``batch_index`` is counted over all the chunks."""
+        try:
+            return self._append_locked(
+                conn, batch, story, expected_version, declared, register_actors, title
+            )
+        except TimelineError as exc:
+            inner = getattr(exc, "batch_index", None)
+            if inner is not None:
+                exc.batch_index = offset + inner  # type: ignore[attr-defined]
+            raise
 
     def _index_for_search(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[int, int]
