@@ -396,13 +396,7 @@ class TimelineWriting(TimelineCore):
                 offset = 0
                 for index, event in enumerate(iter_jsonl(path, self._store.codec)):
                     if not event.story:
-                        raise FixtureError(
-                            "every line needs a story",
-                            path=name,
-                            index=index,
-                            event_id=event.id,
-                            field="story",
-                        )
+                        raise _storyless(name, index, event.id)
                     if batch and (event.story != story or len(batch) >= STREAM_CHUNK):
                         yield self._jsonl_chunk(story, batch, offset, where, restrictions, traded)
                         offset += len(batch)
@@ -469,13 +463,7 @@ class TimelineWriting(TimelineCore):
         for story, run in itertools.groupby(events, key=lambda e: e.story or ""):
             batch = tuple(run)
             if not story:
-                raise FixtureError(
-                    "every line needs a story",
-                    path=name,
-                    index=offset,
-                    event_id=batch[0].id,
-                    field="story",
-                )
+                raise _storyless(name, offset, batch[0].id)
             offset += len(batch)
             actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
             fixture = Fixture(
@@ -492,6 +480,13 @@ class TimelineWriting(TimelineCore):
                 )
             reports[story] = report
         return list(reports.values())
+
+
+def _storyless(path: str, index: int, event_id: str) -> FixtureError:
+    """A JSON Lines record without a story (an export always writes one)."""
+    return FixtureError(
+        "every line needs a story", path=path, index=index, event_id=event_id, field="story"
+    )
 
 
 _TRADING = ("inquiry", "order_placed", "order_cancelled", "order_delivered")

@@ -70,7 +70,8 @@ def whole_histories(snapshots: Snapshots) -> list[str]:
             expected.setdefault(_key_text(projection, fkey), []).append((key, fact))
     stored: dict[str, list[tuple[str, Any]]] = {}
     snapshots.codec.preload()
-    for key_text, at, text in snapshots.store.versions():  # type: ignore[attr-defined]
+    versions = snapshots.store.versions_in_fold_order  # type: ignore[attr-defined]
+    for key_text, at, text in sorted(versions()):
         stored.setdefault(key_text, []).append(
             (at, None if text is None else snapshots.codec.loads(text))
         )

@@ -477,18 +477,10 @@ class SQLiteSnapshotStore:
         count, fact = self._store.counted(_FACT_AT, (key, okey))
         return count, None if fact is None else unpack_fact(fact)
 
-    def versions(self) -> list[tuple[str, str, str | None]]:
-        """Every stored fact version ``(key text, okey, fact text)``, by key then okey."""
-        with self._store.guard():
-            rows = self._store.conn.execute(
-                "SELECT k.key, v.okey, v.fact FROM fact_versions v "
-                "JOIN fact_keys k ON k.id = v.key_id ORDER BY k.key, v.okey"
-            ).fetchall()
-        return [(k, o, None if f is None else unpack_fact(f)) for k, o, f in rows]
-
     def versions_in_fold_order(self) -> Iterator[tuple[str, str, str | None]]:
-        """:meth:`versions` by fold key (then key text), read as they are consumed: one
-        statement, whose rows are never all held (a deep check at a million events)."""
+        """Every stored fact version ``(key text, okey, fact text)``, by fold key (then
+        key text), read as they are consumed: one statement, whose rows are never all
+        held (a deep check at a million events)."""
         with self._store.guard():
             cursor = self._store.conn.execute(
                 "SELECT k.key, v.okey, v.fact FROM fact_versions v "

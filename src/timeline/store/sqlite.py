@@ -817,15 +817,13 @@ class EventStore:
     def append_stories(
         self,
         chunks: Iterable[tuple[str, Sequence[ev.Event], Sequence[Actor]]],
-        *,
-        then: Callable[[AppendResult], object] | None = None,
     ) -> dict[str, tuple[int, int]]:
         """:meth:`append_chunks` for batches that may each belong to another story: each
         chunk is ``(story, events, actors it declares)``, staged and written as it comes,
         all in ONE transaction (a failure anywhere, the chunks' own reader's included,
         rolls back every chunk). Returns ``{story: (appended, skipped)}`` in order of
         first appearance. A refused event carries ``batch_index``: its index counted
-        over all chunks. ``then`` runs once, after the last chunk."""
+        over all chunks."""
         counts: dict[str, tuple[int, int]] = {}
         offset = 0
         try:
@@ -844,8 +842,6 @@ class EventStore:
                         skipped + len(result.skipped),
                     )
                     offset += len(batch)
-                if then is not None and any(a for a, _ in counts.values()):
-                    self._then(conn, then, AppendResult())
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except UnicodeEncodeError as exc:
