@@ -43,6 +43,7 @@ from timeline.store._batch import (
     Batch,
     check_append,
     not_unicode,
+    refuse_nul,
     refuse_nul_in_actors,
 )
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
@@ -139,6 +140,18 @@ class _ServerClock:
         assert row is not None
         value: datetime = row[0]
         return value
+
+
+@attrs.frozen
+class _Part:
+    """One chunk of a streamed append: its story, its events, the actors it declares,
+    the story version it expects and the story's title (``None``: unchanged)."""
+
+    story: str
+    events: list[ev.Event]
+    declared: list[Actor]
+    expected: int | None
+    title: str | None
 
 
 @attrs.define
@@ -505,6 +518,129 @@ class PostgresEventStore:
             if index is not None and not index.stale:  # kept up by the upsert, committed
                 self._identity = (self._staged_seen.actors, index)
         return AppendResult(appended=tuple(staged.appended), skipped=tuple(staged.skipped))
+
+    def append_chunks(
+        self,
+        chunks: Iterable[Sequence[ev.Event]],
+        *,
+        story: str,
+        expected_version: int | None = None,
+        actors: Iterable[Actor] = (),
+        register_actors: bool = True,
+        title: str | None = None,
+    ) -> tuple[int, int]:
+        """Append batches that arrive one after another, all in ONE transaction (as
+        :meth:`timeline.store.sqlite.EventStore.append_chunks` does on SQLite).
+
+        For inputs too large to hold: each chunk is staged and written (``COPY``) as
+        it comes, and a failure anywhere rolls back every chunk. Returns
+        ``(appended, skipped)``. A refused event carries ``batch_index``: its index
+        counted over all chunks.
+        """
+        refuse_nul(story, "story", f"story {story!r}")
+        refuse_nul(title, "title", f"the title of story {story!r}")
+        declared = list(actors)
+        refuse_nul_in_actors(declared)
+
+        def parts() -> Iterator[_Part]:
+            first = True
+            for chunk in chunks:
+                if first:
+                    yield _Part(story, list(chunk), declared, expected_version, title)
+                else:
+                    yield _Part(story, list(chunk), [], None, None)
+                first = False
+            if first:  # no events: the actors and the title still count
+                yield _Part(story, [], declared, expected_version, title)
+
+        counts = self._append_parts(parts(), register_actors, f"story {story!r}")
+        return counts.get(story, (0, 0))
+
+    def append_stories(
+        self,
+        chunks: Iterable[tuple[str, Sequence[ev.Event], Sequence[Actor]]],
+    ) -> dict[str, tuple[int, int]]:
+        """:meth:`append_chunks` for batches that may each belong to another story (as
+        :meth:`timeline.store.sqlite.EventStore.append_stories` does on SQLite): each
+        chunk is ``(story, events, actors it declares)``, written as it comes, all in
+        ONE transaction. Returns ``{story: (appended, skipped)}`` in order of first
+        appearance."""
+
+        def parts() -> Iterator[_Part]:
+            for story, chunk, actors in chunks:
+                refuse_nul(story, "story", f"story {story!r}")
+                declared = list(actors)
+                refuse_nul_in_actors(declared)
+                yield _Part(story, list(chunk), declared, None, None)
+
+        return self._append_parts(parts(), False, "an imported event")
+
+    def _append_parts(
+        self, parts: Iterable[_Part], register_actors: bool, what: str
+    ) -> dict[str, tuple[int, int]]:
+        """Stage and write each part as it comes, under the append lock, in one
+        transaction: its rows by ``COPY``, then their actor and search rows. A later
+        part builds on the rows the earlier ones wrote (the head, the stored ids, the
+        targets of corrections, sources cited ``via``), read back inside the
+        transaction; nothing of the parts is kept once written."""
+        counts: dict[str, tuple[int, int]] = {}
+        versions: dict[str, int] = {}  # the stories written so far, at their new versions
+        identity: IdentityIndex | None = None  # kept up by the upserts that pass it
+        offset = 0
+        try:
+            with self.write() as conn:
+                for part in parts:
+                    current = versions.get(part.story)
+                    if current is None:
+                        current = self.story_version(part.story)
+                    if part.expected is not None and part.expected != current:
+                        raise ConcurrencyError(part.story, part.expected, current)
+                    if part.declared:
+                        self._upsert_actors(part.declared)
+                        identity = None
+                    if part.title is not None:
+                        self._set_titles([(part.story, part.title)])
+                    appended, skipped = counts.get(part.story, (0, 0))
+                    if part.events:
+                        staged = _PgBatch(
+                            conn,  # type: ignore[arg-type]
+                            clock=self.clock,
+                            codec=self.codec,
+                            lookup=self.actor_lookup(),
+                            story=part.story,
+                            version=current,
+                            register_actors=register_actors,
+                            ids=[e.id for e in part.events],
+                        )
+                        try:
+                            staged.add_all(part.events)
+                        except TimelineError as exc:
+                            inner = getattr(exc, "batch_index", None)
+                            if inner is not None:
+                                exc.batch_index = offset + inner  # type: ignore[attr-defined]
+                            raise
+                        if staged.new_actors:
+                            if identity is None:
+                                identity = stored_identity(conn)
+                            self._upsert_actors(staged.new_actors.values(), index=identity)
+                        if staged.rows:
+                            self.insert_rows(staged.rows, staged.actor_rows)
+                            self.conn.execute(
+                                "INSERT INTO stories (story) VALUES (%s) ON CONFLICT DO NOTHING",
+                                (part.story,),
+                            )
+                        versions[part.story] = staged.version
+                        appended += len(staged.appended)
+                        skipped += len(staged.skipped)
+                        offset += len(part.events)
+                    counts[part.story] = (appended, skipped)
+        except UnicodeEncodeError as exc:
+            raise not_unicode(exc, what) from exc
+        finally:
+            # the one-trip append's view of the log is stale (or rolled back): the next
+            # append takes a fresh look
+            self._seen = None
+        return counts
 
     def _keep_lookup(self, staged: _PgBatch, actors: int) -> None:
         """After a committed append that registered only unknown actor ids (each its
