@@ -80,6 +80,8 @@ CHANNEL = "timeline_events"
 _SCHEMES = ("postgresql://", "postgres://")
 _CHUNK = 1000
 _INLINE = 100  # rows an append inserts in its pipeline; more go by COPY after it
+_PIPELINED = 1000  # events an append stages in a pipeline; a larger one goes without
+_PIPELINED_ID_CHARS = 64 * 1024  # ... and the characters of their ids
 _STREAM_CHUNK = 500  # rows a streaming read fetches at a time
 _LOCKED_TURNS = 8  # appends that take the locked path after a one-trip append lost a race
 _CURSOR_NAMES = itertools.count(1)
@@ -472,6 +474,22 @@ class PostgresEventStore:
         batch, story, declared = check_append(events, story, title, actors)
         if story is None:
             return AppendResult()
+        if len(batch) > _PIPELINED or sum(len(e.id) for e in batch) > _PIPELINED_ID_CHARS:
+            # no pipeline: the ids of a large batch, sent in one message inside it, hung
+            # the connection (100,000 ids of 10 characters, or 500 of 4,000); its rows
+            # go by COPY in any case
+            written: list[_PgBatch] = []
+            self._append_parts(
+                [_Part(story, batch, declared, expected_version, title)],
+                register_actors,
+                f"story {story!r}",
+                keep=written.append,
+            )
+            if not written:
+                return AppendResult()
+            return AppendResult(
+                appended=tuple(written[0].appended), skipped=tuple(written[0].skipped)
+            )
         self._check_writable()
         self._ensure_connected()
         self._writes += 1
@@ -576,13 +594,18 @@ class PostgresEventStore:
         return self._append_parts(parts(), False, "an imported event")
 
     def _append_parts(
-        self, parts: Iterable[_Part], register_actors: bool, what: str
+        self,
+        parts: Iterable[_Part],
+        register_actors: bool,
+        what: str,
+        keep: Callable[[_PgBatch], None] | None = None,
     ) -> dict[str, tuple[int, int]]:
         """Stage and write each part as it comes, under the append lock, in one
         transaction: its rows by ``COPY``, then their actor and search rows. A later
         part builds on the rows the earlier ones wrote (the head, the stored ids, the
         targets of corrections, sources cited ``via``), read back inside the
-        transaction; nothing of the parts is kept once written."""
+        transaction; nothing of the parts is kept once written, unless ``keep`` takes
+        each staged batch."""
         counts: dict[str, tuple[int, int]] = {}
         versions: dict[str, int] = {}  # the stories written so far, at their new versions
         identity: IdentityIndex | None = None  # kept up by the upserts that pass it
@@ -630,6 +653,8 @@ class PostgresEventStore:
                                 (part.story,),
                             )
                         versions[part.story] = staged.version
+                        if keep is not None:
+                            keep(staged)
                         appended += len(staged.appended)
                         skipped += len(staged.skipped)
                         offset += len(part.events)
