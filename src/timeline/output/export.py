@@ -312,36 +312,47 @@ def _write_csv(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick
 
 def _write_markdown(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick) -> int:
     names = actor_names(timeline)
-    placed = list(effective_events(timeline.store, bounds))
-    # every stored text through md_text (escaped, one line) and every URL through
-    # md_link (only http/https become links): text cannot run or forge structure
-    out.write(f"# {md_text(story_title(timeline, bounds.story))}\n\n")
-    out.write(f"{len(placed)} events: {md_text(describe_bounds(bounds))}.\n")
-    for label, group in date_groups(placed):
-        out.write(f"\n## {md_text(label)}\n\n")
-        for p in group:
-            event = p.event
-            actors = ", ".join(md_text(names.get(a, a)) for a in actor_ids(event))
-            head = f"**{md_text(type_label(timeline.type_name(event)))}**"
-            if actors:
-                head += f" ({actors})"
-            out.write(f"- {head}: {md_text(event.summary)} {md_code(event.id)}\n")
-            if event.quote:
-                out.write(f"  > {md_line(event.quote)}\n")
-            source = source_line(event, text=md_text, link=md_link)
-            if source:
-                out.write(f"  - Source: {source}\n")
-            if event.about:
-                about = ", ".join(md_text(names.get(a, a)) for a in event.about)
-                out.write(f"  - About: {about}\n")
-            tick(1)
+    store = timeline.store
+    # the count comes first: the events are read twice, in one read transaction (the
+    # same log both times), and written as they are read the second time
+    with store.reading():
+        count = _count(store, bounds)
+        # every stored text through md_text (escaped, one line) and every URL through
+        # md_link (only http/https become links): text cannot run or forge structure
+        out.write(f"# {md_text(story_title(timeline, bounds.story))}\n\n")
+        out.write(f"{count} events: {md_text(describe_bounds(bounds))}.\n")
+        for label, group in date_groups(effective_events(store, bounds)):
+            out.write(f"\n## {md_text(label)}\n\n")
+            for p in group:
+                event = p.event
+                actors = ", ".join(md_text(names.get(a, a)) for a in actor_ids(event))
+                head = f"**{md_text(type_label(timeline.type_name(event)))}**"
+                if actors:
+                    head += f" ({actors})"
+                out.write(f"- {head}: {md_text(event.summary)} {md_code(event.id)}\n")
+                if event.quote:
+                    out.write(f"  > {md_line(event.quote)}\n")
+                source = source_line(event, text=md_text, link=md_link)
+                if source:
+                    out.write(f"  - Source: {source}\n")
+                if event.about:
+                    about = ", ".join(md_text(names.get(a, a)) for a in event.about)
+                    out.write(f"  - About: {about}\n")
+                tick(1)
     _write_markdown_facts(timeline, out, bounds, names)
     notes = corrections_log(timeline, bounds)
     if notes:
         out.write("\n## Corrections and retractions\n\n")
         for note in notes:
             out.write(f"- {md_text(note.text)} {md_code(note.id)}\n")
-    return len(placed)
+    return count
+
+
+def _count(store: EventLog, bounds: Bounds) -> int:
+    """How many events a state under ``bounds`` sees (one pass, nothing kept): pages
+    that state it before their events hold none of them (a million-event Markdown page
+    took 1.7 GB when it listed them from memory)."""
+    return sum(1 for _ in effective_events(store, bounds))
 
 
 def _write_markdown_facts(
@@ -416,55 +427,74 @@ def _parts(value: datetime, precision: ev.Precision) -> dict[str, int]:
 
 
 def _write_timelinejs(timeline: TimelineReader, out: TextIO, bounds: Bounds, tick: Tick) -> int:
+    """Knight Lab's JSON: the title (which gives the count), then the slides, written
+    one at a time as the events are read a second time (as :func:`_write_markdown`);
+    the text is the one ``json.dumps(document, indent=2)`` gives."""
     names = actor_names(timeline)
-    slides = []
-    for p in effective_events(timeline.store, bounds):
-        event = p.event
-        type_name = timeline.type_name(event)
-        actors = [names.get(a, a) for a in actor_ids(event)]
-        body = f"<p>{escape(event.summary)}</p>"
-        if event.quote:
-            body += f"<blockquote>{escape(event.quote)}</blockquote>"
-        source = source_line(event, url_as_link=False)
-        if source:
-            body += f"<p><small>{escape(source)}</small></p>"
-        slide: dict[str, Any] = {
-            "start_date": date_parts(event),
-            # as people write it ("8\u201310 Dec 2025"): TimelineJS shows it instead
-            "display_date": event_when(event),
-            "text": {
-                "headline": escape(headline(event.summary) or type_label(type_name)),
-                "text": body,
+    store = timeline.store
+    with store.reading():
+        count = _count(store, bounds)
+        document = {
+            "title": {
+                "text": {
+                    "headline": escape(story_title(timeline, bounds.story)),
+                    "text": escape(f"{count} events: {describe_bounds(bounds)}."),
+                }
             },
-            # TimelineJS puts these into the page as HTML: every text field is escaped
-            "group": escape(actors[0] if actors else type_label(type_name)),
-            "unique_id": event.id,
+            "events": [],
         }
-        end = end_date_parts(event)
-        if end is not None:
-            slide["end_date"] = end
-        # TimelineJS requires media.url (it stops with a script error without one);
-        # a source without a URL is already credited in the slide's text
-        # (only an http/https one: TimelineJS would embed or link any other)
-        url = safe_url(event.source.url) if event.source and event.source.url else None
-        if event.source is not None and url is not None:
-            media: dict[str, str] = {"credit": escape(event.source.publisher), "url": url}
-            if event.source.headline:
-                media["caption"] = escape(event.source.headline)
-            slide["media"] = media
-        slides.append(slide)
-        tick(1)
-    document = {
-        "title": {
-            "text": {
-                "headline": escape(story_title(timeline, bounds.story)),
-                "text": escape(f"{len(slides)} events: {describe_bounds(bounds)}."),
-            }
+        whole = json.dumps(document, ensure_ascii=False, indent=2)
+        if not count:
+            out.write(jsonl_line(whole) + "\n")
+            return 0
+        opening = whole[: -len("[]\n}")] + "["  # up to the events' list, opened
+        out.write(jsonl_line(opening))
+        written = 0
+        for p in effective_events(store, bounds):
+            slide = _slide(timeline, p.event, names)
+            text = json.dumps(slide, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            out.write(("\n    " if not written else ",\n    ") + jsonl_line(text))
+            written += 1
+            tick(1)
+        out.write("\n  ]\n}\n")
+    return written
+
+
+def _slide(timeline: TimelineReader, event: ev.Event, names: dict[str, str]) -> dict[str, Any]:
+    """One event as a TimelineJS slide."""
+    type_name = timeline.type_name(event)
+    actors = [names.get(a, a) for a in actor_ids(event)]
+    body = f"<p>{escape(event.summary)}</p>"
+    if event.quote:
+        body += f"<blockquote>{escape(event.quote)}</blockquote>"
+    source = source_line(event, url_as_link=False)
+    if source:
+        body += f"<p><small>{escape(source)}</small></p>"
+    slide: dict[str, Any] = {
+        "start_date": date_parts(event),
+        # as people write it ("8\u201310 Dec 2025"): TimelineJS shows it instead
+        "display_date": event_when(event),
+        "text": {
+            "headline": escape(headline(event.summary) or type_label(type_name)),
+            "text": body,
         },
-        "events": slides,
+        # TimelineJS puts these into the page as HTML: every text field is escaped
+        "group": escape(actors[0] if actors else type_label(type_name)),
+        "unique_id": event.id,
     }
-    out.write(jsonl_line(json.dumps(document, ensure_ascii=False, indent=2)) + "\n")
-    return len(slides)
+    end = end_date_parts(event)
+    if end is not None:
+        slide["end_date"] = end
+    # TimelineJS requires media.url (it stops with a script error without one);
+    # a source without a URL is already credited in the slide's text
+    # (only an http/https one: TimelineJS would embed or link any other)
+    url = safe_url(event.source.url) if event.source and event.source.url else None
+    if event.source is not None and url is not None:
+        media: dict[str, str] = {"credit": escape(event.source.publisher), "url": url}
+        if event.source.headline:
+            media["caption"] = escape(event.source.headline)
+        slide["media"] = media
+    return slide
 
 
 _WRITERS: dict[str, Callable[[TimelineReader, TextIO, Bounds, Tick], int]] = {
