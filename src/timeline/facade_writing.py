@@ -464,12 +464,19 @@ class TimelineWriting(TimelineCore):
             batch = tuple(run)
             if not story:
                 raise _storyless(name, offset, batch[0].id)
-            offset += len(batch)
+            start, offset = offset, offset + len(batch)
             actors = {a: Actor(id=a, name=a) for e in batch for _, a in e.actor_refs()}
             fixture = Fixture(
                 path=name, story=story, title=None, actors=tuple(actors.values()), events=batch
             )
-            report = self.load_fixture(fixture, progress=progress)
+            try:
+                report = self.load_fixture(fixture, progress=progress)
+            except FixtureError as exc:
+                cause = exc.__cause__
+                if exc.index is None or not isinstance(cause, TimelineError):
+                    raise
+                # the refused event's index in the file, not in its story's run
+                raise fixture_error_at(name, start + exc.index, exc.event_id, cause) from cause
             seen = reports.get(story)
             if seen is not None:
                 report = attrs.evolve(
