@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -257,17 +257,43 @@ def check_claimed(conn: sqlite3.Connection, event: ev.Event, types: dict[str, st
             )
 
 
+def log_windows(head: int) -> Iterator[tuple[int, int]]:
+    """Ranges ``(low, high]`` of log positions from the head back to the start: the
+    last 1,024 positions, the 15,360 before them, then the rest of the log. A search
+    for the most recent match that stops at the first window holding one reads the
+    recent log alone when the match is recent, and little more than the whole log
+    (two more queries) when it is not."""
+    high = head
+    for size in (1024, 15_360):
+        if high <= 0:
+            return
+        low = max(0, high - size)
+        yield low, high
+        high = low
+    if high > 0:
+        yield 0, high
+
+
 def stored_source(conn: sqlite3.Connection, source_id: str) -> ev.Source | None:
-    """The most recently stored source with this id, if any event cites one."""
-    row = conn.execute(
-        "SELECT value FROM ("
-        " SELECT e.position, s.value FROM events e, json_each(e.payload, '$.sources') s"
-        " WHERE json_extract(s.value, '$.id') = ?"
-        " UNION ALL SELECT position, json_extract(payload, '$.source') FROM events"
-        " WHERE json_extract(payload, '$.source.id') = ?"
-        ") ORDER BY position DESC LIMIT 1",
-        (source_id, source_id),
-    ).fetchone()
+    """The most recently stored source with this id, if any event cites one.
+
+    The log is searched backwards a window at a time (:func:`log_windows`): a relay
+    usually cites a recent source, which is then found without reading the whole log
+    (at a million events, a search of the whole log took 3.3-3.6 s)."""
+    head = conn.execute("SELECT MAX(position) FROM events").fetchone()[0] or 0
+    row = None
+    for low, high in log_windows(head):
+        row = conn.execute(
+            "SELECT value FROM ("
+            " SELECT e.position, s.value FROM events e, json_each(e.payload, '$.sources') s"
+            " WHERE e.position > ? AND e.position <= ? AND json_extract(s.value, '$.id') = ?"
+            " UNION ALL SELECT position, json_extract(payload, '$.source') FROM events"
+            " WHERE position > ? AND position <= ? AND json_extract(payload, '$.source.id') = ?"
+            ") ORDER BY position DESC LIMIT 1",
+            (low, high, source_id, low, high, source_id),
+        ).fetchone()
+        if row is not None:
+            break
     if row is None:
         return None
     data = loads_trusted(row[0])

@@ -42,6 +42,7 @@ from timeline.identity import IdentityIndex, fold
 from timeline.store._batch import (
     Batch,
     check_append,
+    log_windows,
     not_unicode,
     refuse_nul,
     refuse_nul_in_actors,
@@ -1544,18 +1545,24 @@ class _PgBatch(Batch):
 
     @staticmethod
     def find_source(conn: Any, source_id: str) -> ev.Source | None:
-        """The most recently stored source with this id, if any event cites one."""
-        row = conn.execute(
-            "SELECT value FROM ("
-            " SELECT e.position, s.value::text AS value FROM events e,"
-            "  json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'sources') = 'array'"
-            "   THEN e.payload::json -> 'sources' ELSE '[]'::json END) s"
-            "  WHERE s.value ->> 'id' = ?"
-            " UNION ALL SELECT position, (payload::json -> 'source')::text FROM events"
-            "  WHERE payload::json -> 'source' ->> 'id' = ?"
-            ") x ORDER BY position DESC LIMIT 1",
-            (source_id, source_id),
-        ).fetchone()
+        """The most recently stored source with this id, if any event cites one: the
+        log searched backwards a window at a time (see :func:`log_windows`)."""
+        head = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+        row = None
+        for low, high in log_windows(int(head)):
+            row = conn.execute(
+                "SELECT value FROM ("
+                " SELECT e.position, s.value::text AS value FROM events e,"
+                "  json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'sources')"
+                "   = 'array' THEN e.payload::json -> 'sources' ELSE '[]'::json END) s"
+                "  WHERE e.position > ? AND e.position <= ? AND s.value ->> 'id' = ?"
+                " UNION ALL SELECT position, (payload::json -> 'source')::text FROM events"
+                "  WHERE position > ? AND position <= ? AND payload::json -> 'source' ->> 'id' = ?"
+                ") x ORDER BY position DESC LIMIT 1",
+                (low, high, source_id, low, high, source_id),
+            ).fetchone()
+            if row is not None:
+                break
         if row is None:
             return None
         data = loads_trusted(row[0])
