@@ -42,10 +42,10 @@ from timeline.identity import IdentityIndex, fold
 from timeline.store._batch import (
     Batch,
     check_append,
-    log_windows,
     not_unicode,
     refuse_nul,
     refuse_nul_in_actors,
+    stored_source,
 )
 from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
 from timeline.store._pg_search import as_tsquery, search_texts, text_array
@@ -1526,6 +1526,20 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+_SOURCE_IN_WINDOW = (
+    "SELECT value FROM ("
+    " SELECT e.position, s.value::text AS value FROM events e,"
+    "  json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'sources')"
+    "   = 'array' THEN e.payload::json -> 'sources' ELSE '[]'::json END) s"
+    "  WHERE e.position > ? AND e.position <= ? AND s.value ->> 'id' = ?"
+    " UNION ALL SELECT position, (payload::json -> 'source')::text FROM events"
+    "  WHERE position > ? AND position <= ? AND payload::json -> 'source' ->> 'id' = ?"
+    ") x ORDER BY position DESC LIMIT 1"
+)
+"""The newest source with an id among the events at positions ``(low, high]``
+(PostgreSQL's JSON functions; ``?`` placeholders, as :class:`_Qmark` takes them)."""
+
+
 class _PgBatch(Batch):
     """The batch builder, with PostgreSQL's JSON functions where it looks up sources."""
 
@@ -1545,30 +1559,6 @@ class _PgBatch(Batch):
 
     @staticmethod
     def find_source(conn: Any, source_id: str) -> ev.Source | None:
-        """The most recently stored source with this id, if any event cites one: the
-        log searched backwards a window at a time (see :func:`log_windows`)."""
-        head = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
-        row = None
-        for low, high in log_windows(int(head)):
-            row = conn.execute(
-                "SELECT value FROM ("
-                " SELECT e.position, s.value::text AS value FROM events e,"
-                "  json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'sources')"
-                "   = 'array' THEN e.payload::json -> 'sources' ELSE '[]'::json END) s"
-                "  WHERE e.position > ? AND e.position <= ? AND s.value ->> 'id' = ?"
-                " UNION ALL SELECT position, (payload::json -> 'source')::text FROM events"
-                "  WHERE position > ? AND position <= ? AND payload::json -> 'source' ->> 'id' = ?"
-                ") x ORDER BY position DESC LIMIT 1",
-                (low, high, source_id, low, high, source_id),
-            ).fetchone()
-            if row is not None:
-                break
-        if row is None:
-            return None
-        data = loads_trusted(row[0])
-        return ev.Source(
-            publisher=data["publisher"],
-            id=data.get("id"),
-            via=data.get("via"),
-            origin=data.get("origin"),
-        )
+        """The most recently stored source with this id, if any event cites one (see
+        :func:`stored_source`)."""
+        return stored_source(conn, source_id, _SOURCE_IN_WINDOW)
