@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -255,6 +256,19 @@ def check_claimed(conn: sqlite3.Connection, event: ev.Event, types: dict[str, st
                 f"{field}[{i}]: event {target!r} is not in the store or earlier in the batch",
                 field=f"{field}[{i}]",
             )
+
+
+@contextlib.contextmanager
+def counted_from(offset: int) -> Iterator[None]:
+    """A refused event's ``batch_index`` counted from ``offset``: the place of its chunk
+    in a streamed append (see :meth:`Batch.add_all`), so it is its index over all."""
+    try:
+        yield
+    except TimelineError as exc:
+        inner = getattr(exc, "batch_index", None)
+        if inner is not None:
+            exc.batch_index = offset + inner  # type: ignore[attr-defined]
+        raise
 
 
 def log_windows(head: int) -> Iterator[tuple[int, int]]:

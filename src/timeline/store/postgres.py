@@ -42,6 +42,7 @@ from timeline.identity import IdentityIndex, fold
 from timeline.store._batch import (
     Batch,
     check_append,
+    counted_from,
     not_unicode,
     refuse_nul,
     refuse_nul_in_actors,
@@ -636,13 +637,8 @@ class PostgresEventStore:
                             register_actors=register_actors,
                             ids=[e.id for e in part.events],
                         )
-                        try:
+                        with counted_from(offset):
                             staged.add_all(part.events)
-                        except TimelineError as exc:
-                            inner = getattr(exc, "batch_index", None)
-                            if inner is not None:
-                                exc.batch_index = offset + inner  # type: ignore[attr-defined]
-                            raise
                         if staged.new_actors:
                             if identity is None:
                                 identity = stored_identity(conn)

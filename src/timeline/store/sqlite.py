@@ -39,6 +39,7 @@ from timeline.output_files import atomic_path, check_target
 from timeline.store._batch import (
     Batch,
     check_append,
+    counted_from,
     not_unicode,
     refuse_nul,
     refuse_nul_in_actors,
@@ -861,15 +862,10 @@ class EventStore:
     ) -> AppendResult:
         """:meth:`_append_locked` for a chunk that comes ``offset`` events into a streamed
         append: a refused event's ``batch_index`` is counted over all the chunks."""
-        try:
+        with counted_from(offset):
             return self._append_locked(
                 conn, batch, story, expected_version, declared, register_actors, title
             )
-        except TimelineError as exc:
-            inner = getattr(exc, "batch_index", None)
-            if inner is not None:
-                exc.batch_index = offset + inner  # type: ignore[attr-defined]
-            raise
 
     def _index_for_search(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[int, int]
