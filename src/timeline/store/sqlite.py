@@ -789,16 +789,16 @@ class EventStore:
                 first = True
                 for chunk in chunks:
                     batch = list(chunk)
-                    result = self._append_at(
-                        conn,
-                        offset,
-                        batch,
-                        story,
-                        expected_version if first else None,
-                        declared if first else [],
-                        register_actors,
-                        title if first else None,
-                    )
+                    with counted_from(offset):  # a refused event's index over all chunks
+                        result = self._append_locked(
+                            conn,
+                            batch,
+                            story,
+                            expected_version if first else None,
+                            declared if first else [],
+                            register_actors,
+                            title if first else None,
+                        )
                     first = False
                     appended += len(result.appended)
                     skipped += len(result.skipped)
@@ -834,9 +834,10 @@ class EventStore:
                     declared = list(actors)
                     refuse_nul_in_actors(declared)
                     batch = list(chunk)
-                    result = self._append_at(
-                        conn, offset, batch, story, None, declared, False, None
-                    )
+                    with counted_from(offset):
+                        result = self._append_locked(
+                            conn, batch, story, None, declared, False, None
+                        )
                     appended, skipped = counts.get(story, (0, 0))
                     counts[story] = (
                         appended + len(result.appended),
@@ -848,24 +849,6 @@ class EventStore:
         except UnicodeEncodeError as exc:
             raise not_unicode(exc, "an imported event") from exc
         return counts
-
-    def _append_at(
-        self,
-        conn: sqlite3.Connection,
-        offset: int,
-        batch: list[ev.Event],
-        story: str,
-        expected_version: int | None,
-        declared: list[Actor],
-        register_actors: bool,
-        title: str | None,
-    ) -> AppendResult:
-        """:meth:`_append_locked` for a chunk that comes ``offset`` events into a streamed
-        append: a refused event's ``batch_index`` is counted over all the chunks."""
-        with counted_from(offset):
-            return self._append_locked(
-                conn, batch, story, expected_version, declared, register_actors, title
-            )
 
     def _index_for_search(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[int, int]
