@@ -1,6 +1,7 @@
 """The Markdown and TimelineJS exports state the number of events before the events,
 yet hold none of them: they count in a first pass and write each event as a second pass
-reads it, both in one read transaction. The text is the one they wrote from memory."""
+reads it, both in one read transaction. The text is the one they wrote from memory. The
+HTML page holds the events for its chart but writes the page as it makes it."""
 
 from __future__ import annotations
 
@@ -120,3 +121,43 @@ def dates_of(store: tl.Timeline) -> set[str]:
         "## Where things stand",
         "## Corrections and retractions",
     }
+
+
+class _Recording(io.StringIO):
+    """A text stream that keeps each piece written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pieces: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.pieces.append(text)
+        return super().write(text)
+
+
+def test_the_html_page_is_written_as_it_is_made(h200: tl.Timeline) -> None:
+    # the chart and the list of events were each joined into one string before being
+    # written: at 100,000 events that held the page about twice over
+    out = _Recording()
+    count = h200.export("html", out)
+    page = out.getvalue()
+    assert count == 21
+    assert page == "".join(out.pieces)
+    pieces = out.pieces
+    chart_start = pieces.index('<div class="chart">')
+    chart_end = pieces.index("</div>\n", chart_start)
+    chart = pieces[chart_start + 1 : chart_end]
+    lanes = "".join(chart).count('<g class="lane')
+    markers = "".join(chart).count('<circle class="marker"')
+    assert lanes >= 5
+    assert markers >= 10
+    assert chart[0].startswith("<svg ")
+    assert chart[-1] == "</svg>"
+    # each lane's opening, each stance marker and each group of the events row apart
+    assert len(chart) > lanes + markers
+    assert not any(p.count('<circle class="marker"') > 1 for p in chart)
+    # each event's details are a piece of their own
+    details = [p for p in pieces if '<details class="event"' in p]
+    assert len(details) == count
+    assert all(p.count('<details class="event"') == 1 for p in details)
+    assert max(map(len, pieces)) < len(page) / 4

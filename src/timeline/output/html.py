@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import TextIO
@@ -155,7 +155,10 @@ def write_html(
     )
     out.write("<h2>Stances over time</h2>\n")
     out.write(_legend())
-    out.write(f'<div class="chart">{_chart(timeline, steps, names)}</div>\n')
+    out.write('<div class="chart">')
+    for part in _chart(timeline, steps, names):
+        out.write(part)
+    out.write("</div>\n")
     intents, restrictions = state.order_intents(), state.restrictions()
     claims = claim_labels(timeline, [*state.stances(), *intents, *restrictions])
     # an intent folded from a corrected event names the correction in its evidence
@@ -164,7 +167,7 @@ def write_html(
     folded = {s.event.id: s.event for s in steps}
     out.write(_restrictions(restrictions, names, claims, folded))
     out.write(_corrections(corrections_log(timeline, bounds), {s.event.id for s in steps}))
-    out.write(_event_list(timeline, steps, names))
+    _event_list(timeline, steps, names, out)
     out.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
     return len(steps)
 
@@ -284,7 +287,11 @@ def _spread(slots: list[float]) -> list[float]:
     return out
 
 
-def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]) -> str:
+def _chart(
+    timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]
+) -> Iterator[str]:
+    """The chart's SVG, a piece at a time (written as it comes: at 100,000 events the
+    chart is tens of megabytes of text, and the page held it twice when joined)."""
     # consecutive times far enough apart for the busiest track's markers, side by side
     axis = _Axis(steps, max(_MIN_STEP, (_crowding(steps) - 1) * _SPREAD + 16))
     slot_of: dict[int, float] = {s.index: axis.x(s.event.occurred_at) for s in steps}
@@ -313,35 +320,34 @@ def _chart(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, s
     events_h = _EVENTS_H + _ROW_STEP * max((level for level, _, _ in groups), default=0)
     lane_heights = [max(len(tracks.get(a, ())), 1) * _TRACK_H + 2 * _LANE_PAD + 14 for a in actors]
     height = _AXIS_H + events_h + sum(lane_heights) + 8
-    parts = [
-        # scales to the page's width (viewBox): the whole range is always in view
+    # scales to the page's width (viewBox): the whole range is always in view
+    yield (
         f'<svg role="group" aria-label="stance lanes, one per actor" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" style="max-width:{width}px">'
         '<defs><pattern id="possibly" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="3" height="6" fill="#777"/></pattern></defs>'
-    ]
+    )
     taken: list[tuple[float, float]] = []  # x ranges of the labels drawn so far
     for tick, label in axis.ticks():
         x = axis.x(tick)
         anchor = "end" if x > axis.right - 60 else "start"
         tx = x - 4 if anchor == "end" else x + 4
-        parts.append(
+        yield (
             f'<line class="grid" x1="{x}" y1="{_AXIS_H - 6}" x2="{x}" y2="{height}"/>'
             f'<text class="axis" x="{tx}" y="{_AXIS_H - 12}" text-anchor="{anchor}" '
             f'data-time="{escape(iso(tick))}">{escape(label)}</text>'
         )
-    parts.extend(_knot_labels(steps, axis, taken))
-    parts.append(_events_row(timeline, groups, axis))
+    yield from _knot_labels(steps, axis, taken)
+    yield from _events_row(timeline, groups, axis)
     y = _AXIS_H + events_h
     end = axis.right
     for actor, lane_h in zip(actors, lane_heights, strict=True):
         if actor in tracks:
-            parts.append(_lane(actor, names.get(actor, actor), tracks[actor], y, lane_h, end))
+            yield from _lane(actor, names.get(actor, actor), tracks[actor], y, lane_h, end)
         else:
-            parts.append(_event_lane(actor, names.get(actor, actor), only_events[actor], y, lane_h))
+            yield from _event_lane(actor, names.get(actor, actor), only_events[actor], y, lane_h)
         y += lane_h
-    parts.append("</svg>")
-    return "".join(parts)
+    yield "</svg>"
 
 
 def _knot_labels(
@@ -398,9 +404,9 @@ def _event_groups(steps: list[ReplayStep], axis: _Axis) -> list[tuple[int, str, 
 
 def _events_row(
     timeline: TimelineReader, groups: list[tuple[int, str, list[ReplayStep]]], axis: _Axis
-) -> str:
+) -> Iterator[str]:
     top = _AXIS_H + _EVENTS_H // 2 - 2
-    parts = [f'<g class="events"><text x="8" y="{top + 4}">All events</text>']
+    yield f'<g class="events"><text x="8" y="{top + 4}">All events</text>'
     for level, label, group in groups:
         cy = top + level * _ROW_STEP
         first = group[0].event
@@ -408,7 +414,7 @@ def _events_row(
         stop = axis.x(first.occurred_until)
         if stop - cx >= 1:
             # a period: a range from its earliest to its latest time
-            parts.append(
+            yield (
                 f'<rect class="range" x="{cx}" y="{cy - 5}" width="{round(stop - cx, 1)}" '
                 f'height="10" rx="3"><title>{escape(label)}</title></rect>'
             )
@@ -416,14 +422,13 @@ def _events_row(
             f"{s.event.id} ({timeline.type_name(s.event)}): {headline(s.event.summary, 80)}"
             for s in group
         )
-        parts.append(
+        yield (
             f'<a href="{_href(first.id)}" aria-label="{escape(tip)}" '
             f'data-when="{escape(label)}"><circle class="dot" cx="{cx}" cy="{cy}" '
             f'r="9"><title>{escape(tip)}</title></circle>'
             f'<text class="count" x="{cx}" y="{cy + 3}">{len(group)}</text></a>'
         )
-    parts.append("</g>")
-    return "".join(parts)
+    yield "</g>"
 
 
 def _lane(
@@ -433,18 +438,18 @@ def _lane(
     top: int,
     height: int,
     end: float,
-) -> str:
-    parts = [
+) -> Iterator[str]:
+    yield (
         f'<g class="lane" data-actor="{escape(actor)}">'
         f'<rect class="laneband" x="0" y="{top + 2}" width="{_LABEL_W - 6}" '
         f'height="{height - 4}" rx="4"/>'
         f'<text x="8" y="{top + _LANE_PAD + 10}"><tspan font-weight="bold">'
         f"{escape(name)}</tspan></text>"
-    ]
+    )
     y = top + _LANE_PAD + 14
     for topic in sorted(topics):
         changes = topics[topic]
-        parts.append(
+        yield (
             f'<g class="track" data-topic="{escape(topic)}">'
             f'<text class="topic" x="16" y="{y + 15}">{escape(topic)}</text>'
         )
@@ -459,13 +464,13 @@ def _lane(
                 f"{when(stance.since, stance.since_precision)}; evidence "
                 f"{', '.join(stance.evidence)}; {provenance(stance)}"
             )
-            parts.append(
+            yield (
                 f'<rect class="seg {stance.position.value}" x="{x}" y="{y + 3}" '
                 f'width="{round(stop - slot, 1)}" height="{_TRACK_H - 6}" rx="3">'
                 f"<title>{escape(tip)}</title></rect>"
             )
             if possibly:
-                parts.append(
+                yield (
                     f'<rect class="seg possibly" x="{x}" y="{y + 3}" '
                     f'width="{round(stop - slot, 1)}" height="{_TRACK_H - 6}" rx="3">'
                     f"<title>{escape(tip)}</title></rect>"
@@ -477,40 +482,38 @@ def _lane(
             tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
             if stance is not None:
                 tip += f" ({stance.position.value})"
-            parts.append(
+            yield (
                 f'<a href="{_href(step.event.id)}" aria-label="{escape(tip)}">'
                 f'<circle class="marker" cx="{cx}" '
                 f'cy="{y + _TRACK_H // 2}" r="4"><title>{escape(tip)}</title></circle></a>'
             )
-        parts.append("</g>")
+        yield "</g>"
         y += _TRACK_H
-    parts.append("</g>")
-    return "".join(parts)
+    yield "</g>"
 
 
 def _event_lane(
     actor: str, name: str, events: list[tuple[float, ReplayStep]], top: int, height: int
-) -> str:
+) -> Iterator[str]:
     """A lane for an actor with no stance: a marker at each event naming it."""
     y = top + _LANE_PAD + 14
-    parts = [
+    yield (
         f'<g class="lane events-only" data-actor="{escape(actor)}">'
         f'<rect class="laneband" x="0" y="{top + 2}" width="{_LABEL_W - 6}" '
         f'height="{height - 4}" rx="4"/>'
         f'<text x="8" y="{top + _LANE_PAD + 10}"><tspan font-weight="bold">'
         f"{escape(name)}</tspan></text>"
         f'<text class="topic" x="16" y="{y + 15}">events (no stance)</text>'
-    ]
+    )
     for cx, (_slot, step) in zip(_spread([e[0] for e in events]), events, strict=True):
         tip = f"{step.event.id}: {headline(step.event.summary, 90)}"
-        parts.append(
+        yield (
             f'<a href="{_href(step.event.id)}" aria-label="{escape(tip)}">'
             f'<rect class="evmark" x="{cx - 5}" y="{y + _TRACK_H // 2 - 5}" width="10" '
             f'height="10" transform="rotate(45 {cx} {y + _TRACK_H // 2})">'
             f"<title>{escape(tip)}</title></rect></a>"
         )
-    parts.append("</g>")
-    return "".join(parts)
+    yield "</g>"
 
 
 def _corrections(notes: list[CorrectionNote], on_page: set[str]) -> str:
@@ -595,13 +598,15 @@ def _restrictions(
     return out + _table(headers, rows)
 
 
-def _event_list(timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str]) -> str:
-    parts = ["<h2>Events</h2>\n"]
+def _event_list(
+    timeline: TimelineReader, steps: list[ReplayStep], names: dict[str, str], out: TextIO
+) -> None:
+    """Every event with its details, each written as it is made."""
+    out.write("<h2>Events</h2>\n")
     for label, group in date_groups(steps):
-        parts.append(f"<h3>{escape(label)}</h3>\n")
+        out.write(f"<h3>{escape(label)}</h3>\n")
         for step in group:
-            parts.append(_event(timeline, step, names))
-    return "".join(parts)
+            out.write(_event(timeline, step, names))
 
 
 def _event(timeline: TimelineReader, step: ReplayStep, names: dict[str, str]) -> str:
