@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -352,3 +353,79 @@ def test_actors_registered_on_the_way_keep_the_lookup_without_reading_it_again(
     assert stored == built
     with tl.Timeline.open(postgres_url) as again:
         assert {a.id for a in again.actors()} == {"gov", "new-2", "new-3", "new-4", "new-5"}
+
+
+VALSORIN = Path(__file__).parents[1] / "data" / "valsorin-recall.json"
+
+
+def _spelled(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the writer spelled each staged event's searched text (``search_texts``)."""
+    spelled: list[bool] = []
+    real = pg_store.search_texts
+
+    def watched(*args: Any) -> Any:
+        texts = real(*args)
+        spelled.append(texts is not None)
+        return texts
+
+    monkeypatch.setattr(pg_store, "search_texts", watched)
+    return spelled
+
+
+def test_streamed_loads_index_the_searched_text_the_server_reads_from_the_payload(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a load sends each event's searched text, spelled by the writer, and the server
+    # builds only the tsvector; the documents are those the server builds from the
+    # payload (quotes, several sources, actors with aliases, corrections, retractions)
+    monkeypatch.setattr("timeline.fixtures.STREAM_CHUNK", 4)
+    spelled = _spelled(monkeypatch)
+    with tl.Timeline.open(postgres_url) as store:
+        h200 = store.load(H200)
+        valsorin = store.load(VALSORIN)
+        loaded = h200.appended + valsorin.appended
+        assert loaded > 30
+        assert store.verify() == loaded
+        hits = [h.record.event.id for h in store.search('"export licence" OR nvidia OR recall')]
+        assert len(hits) > 3
+    assert spelled == [True] * loaded
+    stored, built = _documents(postgres_url)
+    assert [p for p, _ in stored] == list(range(1, loaded + 1))
+    assert stored == built
+    fixtures = [read_fixture(H200), read_fixture(VALSORIN)]
+    events = [e for f in fixtures for e in f.events]
+    assert any(isinstance(e, tl.Correction) for e in events)
+    assert any(isinstance(e, tl.Retraction) for e in events)
+    assert any(len(e.sources) > 1 for e in events)
+    assert any(a.aliases for f in fixtures for a in f.actors)
+
+
+def test_an_event_naming_an_actor_new_to_its_chunk_is_indexed_by_the_server(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an actor registered by the chunk itself is not in the writer's actor texts yet:
+    # the server spells that event's document; the others' the writer does
+    spelled = _spelled(monkeypatch)
+    with tl.Timeline.open(postgres_url) as store:
+        store.register_actor("gov", name="The Government", aliases=("the state",))
+        chunks = [
+            [_event(0), _event(1, actor="newcomer-1"), _event(2)],
+            [_event(3, actor="newcomer-1"), _event(4, actor="newcomer-2"), _event(5)],
+        ]
+        assert store.store.append_chunks(chunks, story="s") == (6, 0)  # type: ignore[attr-defined]
+        assert sorted(h.record.event.id for h in store.search("newcomer")) == [
+            "e0001",
+            "e0003",
+            "e0004",
+        ]
+        # the actor's alias is in its events' documents (e0000, e0002, e0005)
+        assert sorted(h.record.event.id for h in store.search('"the state"')) == [
+            "e0000",
+            "e0002",
+            "e0005",
+        ]
+    # newcomer-1 is known to the second chunk (registered by the first)
+    assert spelled == [True, False, True, True, False, True]
+    stored, built = _documents(postgres_url)
+    assert [p for p, _ in stored] == [1, 2, 3, 4, 5, 6]
+    assert stored == built

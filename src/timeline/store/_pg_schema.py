@@ -141,6 +141,21 @@ WHERE e.position > %s AND e.position <= %s
 ORDER BY e.position
 """
 
+SEARCH_TEXTS = """
+INSERT INTO events_search (position, document)
+SELECT t.position,
+       setweight(to_tsvector('english', t.a), 'A') ||
+       setweight(to_tsvector('english', t.b), 'B') ||
+       setweight(to_tsvector('english', t.c), 'C') ||
+       setweight(to_tsvector('english', t.d), 'D')
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
+       AS t (position, a, b, c, d)
+"""
+"""The search documents of rows whose searched text the writer sends (positions, then the
+texts of weights A to D, as ``search_texts`` spells them: what :data:`SEARCH_DOCUMENT`
+reads from the payload and the actors), so that the server only builds the tsvectors.
+The one-trip append (``timeline_append``) builds them the same way."""
+
 _SEARCH = [
     """
     CREATE TABLE events_search (

@@ -48,7 +48,12 @@ from timeline.store._batch import (
     refuse_nul_in_actors,
     stored_source,
 )
-from timeline.store._pg_schema import MIGRATIONS, MIGRATIONS_TABLE, SEARCH_DOCUMENT
+from timeline.store._pg_schema import (
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    SEARCH_DOCUMENT,
+    SEARCH_TEXTS,
+)
 from timeline.store._pg_search import as_tsquery, search_texts, text_array
 from timeline.store._pg_snapshots import PostgresSnapshotStore
 from timeline.store._where import POSTGRES, order_by
@@ -627,16 +632,21 @@ class PostgresEventStore:
                         self._set_titles([(part.story, part.title)])
                     appended, skipped = counts.get(part.story, (0, 0))
                     if part.events:
+                        lookup = self.actor_lookup()  # (after the declared actors' upsert)
                         staged = _PgBatch(
                             conn,  # type: ignore[arg-type]
                             clock=self.clock,
                             codec=self.codec,
-                            lookup=self.actor_lookup(),
+                            lookup=lookup,
                             story=part.story,
                             version=current,
                             register_actors=register_actors,
                             ids=[e.id for e in part.events],
                         )
+                        # each event's searched text from the values in hand, as the
+                        # one-trip append sends it: the server builds only the tsvector
+                        staged.builds_search_rows = True
+                        staged.actor_texts = self._actor_texts
                         with counted_from(offset):
                             staged.add_all(part.events)
                         if staged.new_actors:
@@ -644,7 +654,7 @@ class PostgresEventStore:
                                 identity = stored_identity(conn)
                             self._upsert_actors(staged.new_actors.values(), index=identity)
                         if staged.rows:
-                            self.insert_rows(staged.rows, staged.actor_rows)
+                            self.insert_rows(staged.rows, staged.actor_rows, staged.search_rows)
                             self.conn.execute(
                                 "INSERT INTO stories (story) VALUES (%s) ON CONFLICT DO NOTHING",
                                 (part.story,),
@@ -945,16 +955,26 @@ class PostgresEventStore:
         conn.execute("COMMIT")
 
     def insert_rows(
-        self, rows: Sequence[Sequence[Any]], actor_rows: Iterable[Sequence[Any]]
+        self,
+        rows: Sequence[Sequence[Any]],
+        actor_rows: Iterable[Sequence[Any]],
+        search_rows: Sequence[tuple[int, tuple[str, str, str, str] | None]] | None = None,
     ) -> None:
-        """Write complete rows (inside :meth:`write`), index them, and notify followers."""
+        """Write complete rows (inside :meth:`write`), index them, and notify followers.
+
+        ``search_rows``: each row's ``(position, searched text)`` as :func:`search_texts`
+        spells it (``None`` for a row it cannot spell); without them the server reads
+        every row's payload and actors."""
         with self.conn.cursor() as cur, cur.copy(f"COPY events ({STORED}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        self._index_rows(rows, actor_rows)
+        self._index_rows(rows, actor_rows, search_rows)
 
     def _index_rows(
-        self, rows: Sequence[Sequence[Any]], actor_rows: Iterable[Sequence[Any]]
+        self,
+        rows: Sequence[Sequence[Any]],
+        actor_rows: Iterable[Sequence[Any]],
+        search_rows: Sequence[tuple[int, tuple[str, str, str, str] | None]] | None = None,
     ) -> None:
         """The actor and search rows of written events, the reached mark, the notification."""
         with self.conn.cursor() as cur:
@@ -965,7 +985,18 @@ class PostgresEventStore:
                     "ON CONFLICT DO NOTHING",
                     actor_rows,
                 )
-            cur.execute(SEARCH_DOCUMENT, (rows[0][0] - 1, rows[-1][0]))
+            if search_rows is None:
+                cur.execute(SEARCH_DOCUMENT, (rows[0][0] - 1, rows[-1][0]))
+            else:
+                spelled = [(p, texts) for p, texts in search_rows if texts is not None]
+                if spelled:
+                    columns = [[p for p, _ in spelled]] + [
+                        [texts[i] for _, texts in spelled] for i in range(4)
+                    ]
+                    cur.execute(SEARCH_TEXTS, columns)
+                for position, texts in search_rows:
+                    if texts is None:  # the server reads this one's payload and actors
+                        cur.execute(SEARCH_DOCUMENT, (position - 1, position))
             cur.execute("UPDATE store_changes SET reached = GREATEST(reached, %s)", (rows[-1][0],))
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(rows[-1][0])))
 
