@@ -410,22 +410,35 @@ def test_an_event_naming_an_actor_new_to_its_chunk_is_indexed_by_the_server(
         store.register_actor("gov", name="The Government", aliases=("the state",))
         chunks = [
             [_event(0), _event(1, actor="newcomer-1"), _event(2)],
-            [_event(3, actor="newcomer-1"), _event(4, actor="newcomer-2"), _event(5)],
+            [
+                _event(3, actor="newcomer-1"),
+                _event(4, actor="newcomer-2"),
+                _event(5, actor="newcomer-3"),
+                _event(6),
+            ],
         ]
-        assert store.store.append_chunks(chunks, story="s") == (6, 0)  # type: ignore[attr-defined]
+        assert store.store.append_chunks(chunks, story="s") == (7, 0)  # type: ignore[attr-defined]
         assert sorted(h.record.event.id for h in store.search("newcomer")) == [
             "e0001",
             "e0003",
             "e0004",
+            "e0005",
         ]
-        # the actor's alias is in its events' documents (e0000, e0002, e0005)
+        # the actor's alias is in its events' documents
         assert sorted(h.record.event.id for h in store.search('"the state"')) == [
             "e0000",
             "e0002",
-            "e0005",
+            "e0006",
         ]
-    # newcomer-1 is known to the second chunk (registered by the first)
-    assert spelled == [True, False, True, True, False, True]
+    # newcomer-1 is known to the second chunk (registered by the first); the server
+    # spells e0004 and e0005 as one run
+    assert spelled == [True, False, True, True, False, False, True]
     stored, built = _documents(postgres_url)
-    assert [p for p, _ in stored] == [1, 2, 3, 4, 5, 6]
+    assert [p for p, _ in stored] == [1, 2, 3, 4, 5, 6, 7]
     assert stored == built
+
+
+def test_positions_fall_into_runs_of_consecutive_ones() -> None:
+    assert list(pg_store._runs([])) == []
+    assert list(pg_store._runs([7])) == [[7]]
+    assert list(pg_store._runs([1, 2, 4, 5, 6, 9])) == [[1, 2], [4, 5, 6], [9]]

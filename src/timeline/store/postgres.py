@@ -994,9 +994,10 @@ class PostgresEventStore:
                         [texts[i] for _, texts in spelled] for i in range(4)
                     ]
                     cur.execute(SEARCH_TEXTS, columns)
-                for position, texts in search_rows:
-                    if texts is None:  # the server reads this one's payload and actors
-                        cur.execute(SEARCH_DOCUMENT, (position - 1, position))
+                # the others' payloads and actors the server reads, a run of them at a time
+                unspelled = [p for p, texts in search_rows if texts is None]
+                for run in _runs(unspelled):
+                    cur.execute(SEARCH_DOCUMENT, (run[0] - 1, run[-1]))
             cur.execute("UPDATE store_changes SET reached = GREATEST(reached, %s)", (rows[-1][0],))
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(rows[-1][0])))
 
@@ -1547,6 +1548,18 @@ class _Closed:
 
     def __getattr__(self, name: str) -> Any:
         raise StoreError(f"{self._label}: the store is closed")
+
+
+def _runs(positions: list[int]) -> Iterator[list[int]]:
+    """Ascending ``positions`` in runs of consecutive ones."""
+    run: list[int] = []
+    for position in positions:
+        if run and position != run[-1] + 1:
+            yield run
+            run = []
+        run.append(position)
+    if run:
+        yield run
 
 
 def _first_line(exc: BaseException) -> str:
