@@ -442,3 +442,25 @@ def test_positions_fall_into_runs_of_consecutive_ones() -> None:
     assert list(pg_store._runs([])) == []
     assert list(pg_store._runs([7])) == [[7]]
     assert list(pg_store._runs([1, 2, 4, 5, 6, 9])) == [[1, 2], [4, 5, 6], [9]]
+
+
+def test_a_copy_into_postgresql_indexes_the_searched_text_the_server_reads(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `timeline copy` (Timeline.copy_to) into PostgreSQL spells each copied event's
+    # searched text from its stored payload and actors, as a streamed load does
+    spelled = _spelled(monkeypatch)
+    with tl.Timeline.open(tmp_path / "source.db") as source:
+        loaded = source.load(H200).appended + source.load(VALSORIN).appended
+        with tl.Timeline.open(postgres_url) as target:
+            report = source.copy_to(target, chunk=7)
+            assert report.copied == loaded
+            assert target.verify() == loaded
+            # the same events found (each backend ranks them its own way)
+            hits = {h.record.event.id for h in target.search('"export licence" OR recall')}
+            assert hits == {h.record.event.id for h in source.search('"export licence" OR recall')}
+            assert len(hits) > 3
+    assert spelled == [True] * loaded
+    stored, built = _documents(postgres_url)
+    assert [p for p, _ in stored] == list(range(1, loaded + 1))
+    assert stored == built

@@ -20,6 +20,7 @@ import json
 import os
 import select
 import time
+from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1023,7 +1024,24 @@ class PostgresEventStore:
             self._upsert_actors(actors)
             self._set_titles(stories)
             if rows:
-                self.insert_rows(rows, actor_rows)
+                actor_rows = list(actor_rows)
+                self.insert_rows(rows, actor_rows, self._search_rows_of(rows, actor_rows))
+
+    def _search_rows_of(
+        self, rows: Sequence[Sequence[Any]], actor_rows: Sequence[Sequence[Any]]
+    ) -> list[tuple[int, tuple[str, str, str, str] | None]]:
+        """Stored rows' searched texts, spelled from their payloads and actors as a
+        streamed load spells them (:func:`search_texts`), inside the write that stores
+        them (the actors' texts read after their upsert)."""
+        self.actor_lookup()
+        texts = self._actor_texts
+        named: dict[int, set[str]] = defaultdict(set)
+        for position, actor, _ in actor_rows:
+            named[position].add(actor)
+        return [
+            (row[0], search_texts(loads_trusted(row[_PAYLOAD]), sorted(named[row[0]]), texts))
+            for row in rows
+        ]
 
     # --- actors ---------------------------------------------------------------
 
@@ -1548,6 +1566,9 @@ class _Closed:
 
     def __getattr__(self, name: str) -> Any:
         raise StoreError(f"{self._label}: the store is closed")
+
+
+_PAYLOAD = STORED.split(", ").index("payload")  # a stored row's payload column
 
 
 def _runs(positions: list[int]) -> Iterator[list[int]]:
