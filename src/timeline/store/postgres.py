@@ -959,13 +959,13 @@ class PostgresEventStore:
         self,
         rows: Sequence[Sequence[Any]],
         actor_rows: Iterable[Sequence[Any]],
-        search_rows: Sequence[tuple[int, tuple[str, str, str, str] | None]] | None = None,
+        search_rows: Sequence[tuple[int, tuple[str, str, str, str] | None]],
     ) -> None:
         """Write complete rows (inside :meth:`write`), index them, and notify followers.
 
         ``search_rows``: each row's ``(position, searched text)`` as :func:`search_texts`
-        spells it (``None`` for a row it cannot spell); without them the server reads
-        every row's payload and actors."""
+        spells it; for a row it cannot spell (``None``) the server reads the payload and
+        the actors."""
         with self.conn.cursor() as cur, cur.copy(f"COPY events ({STORED}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -975,7 +975,7 @@ class PostgresEventStore:
         self,
         rows: Sequence[Sequence[Any]],
         actor_rows: Iterable[Sequence[Any]],
-        search_rows: Sequence[tuple[int, tuple[str, str, str, str] | None]] | None = None,
+        search_rows: Sequence[tuple[int, tuple[str, str, str, str] | None]],
     ) -> None:
         """The actor and search rows of written events, the reached mark, the notification."""
         with self.conn.cursor() as cur:
@@ -986,19 +986,16 @@ class PostgresEventStore:
                     "ON CONFLICT DO NOTHING",
                     actor_rows,
                 )
-            if search_rows is None:
-                cur.execute(SEARCH_DOCUMENT, (rows[0][0] - 1, rows[-1][0]))
-            else:
-                spelled = [(p, texts) for p, texts in search_rows if texts is not None]
-                if spelled:
-                    columns = [[p for p, _ in spelled]] + [
-                        [texts[i] for _, texts in spelled] for i in range(4)
-                    ]
-                    cur.execute(SEARCH_TEXTS, columns)
-                # the others' payloads and actors the server reads, a run of them at a time
-                unspelled = [p for p, texts in search_rows if texts is None]
-                for run in _runs(unspelled):
-                    cur.execute(SEARCH_DOCUMENT, (run[0] - 1, run[-1]))
+            spelled = [(p, texts) for p, texts in search_rows if texts is not None]
+            if spelled:
+                columns = [[p for p, _ in spelled]] + [
+                    [texts[i] for _, texts in spelled] for i in range(4)
+                ]
+                cur.execute(SEARCH_TEXTS, columns)
+            # the others' payloads and actors the server reads, a run of them at a time
+            unspelled = [p for p, texts in search_rows if texts is None]
+            for run in _runs(unspelled):
+                cur.execute(SEARCH_DOCUMENT, (run[0] - 1, run[-1]))
             cur.execute("UPDATE store_changes SET reached = GREATEST(reached, %s)", (rows[-1][0],))
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(rows[-1][0])))
 
