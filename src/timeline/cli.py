@@ -249,9 +249,10 @@ def _load(db: str, files: tuple[str, ...], progress: bool | None, appended: list
 
 
 def _catch_up(store: Timeline, progress: bool | None, appended: int) -> None:
-    """After a load: the snapshots brought up to the log, so that the next query answers
-    at once (an append's own upkeep leaves a large load's refold to the next query). The
-    events are committed: a store that cannot keep them now only says so."""
+    """After a load or a copy: the snapshots brought up to the log, so that the next
+    query answers at once (an append's own upkeep leaves a large load's refold to the
+    next query; a copy writes none). The events are committed: a store that cannot keep
+    them now only says so."""
     total = store.store.head()
     try:
         with _progress(_show_progress(progress, appended), total, "snapshots", fill=True) as tick:
@@ -491,7 +492,8 @@ def copy(source: str, target: str, chunk: int, progress: bool | None) -> None:
     """Copy the store DB into TARGET (an SQLite file or a postgresql:// URL).
 
     Positions, versions, recorded times and hashes stay intact and both ends are
-    verified; run it again after an interruption and it resumes.
+    verified; run it again after an interruption and it resumes. TARGET's snapshots
+    are then brought up to its log, so that its first query answers at once.
     """
     with _read(source) as src, Timeline.open(target) as dst:
         total = src.store.head() - dst.store.head()
@@ -503,11 +505,15 @@ def copy(source: str, target: str, chunk: int, progress: bool | None) -> None:
                 done[0] = copied
 
             report = src.copy_to(dst, chunk=chunk, progress=step)
-    click.echo(
-        f"{target}: {report.copied} events copied"
-        + (f" after the {report.resumed_from} already there" if report.resumed_from else "")
-        + f"; both ends verified ({report.verified} events, head hash {report.head_hash})"
-    )
+        click.echo(
+            f"{target}: {report.copied} events copied"
+            + (f" after the {report.resumed_from} already there" if report.resumed_from else "")
+            + f"; both ends verified ({report.verified} events, head hash {report.head_hash})"
+        )
+        if report.verified:
+            # a copy writes rows, not snapshots: without this the first query on the
+            # target would fold its whole log (a current target costs one read)
+            _catch_up(dst, progress, report.copied)
 
 
 @cli.command()

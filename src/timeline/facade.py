@@ -325,7 +325,9 @@ class Timeline(TimelineWriting, TimelineQueries):
         """Copy this store's events into ``target`` (either backend), row for row.
 
         Positions, versions, recorded times and hashes stay intact; both ends are
-        verified; an interrupted copy resumes where it stopped.
+        verified; an interrupted copy resumes where it stopped. The rows are copied,
+        not ``target``'s snapshots: call ``target.catch_up()`` after a large copy (as
+        ``timeline copy`` does), or its first query folds the whole log.
 
         Raises:
             IntegrityError: ``target`` is not a prefix of this store, or a chain is broken.

@@ -202,3 +202,65 @@ def test_timeline_load_shows_the_catch_up_on_stderr_when_asked(
     assert result.stdout == f"{path}: story 's': 32 appended, 0 already stored\n"
     assert result.stderr.count("snapshots") == 1  # not a terminal: the label, once
     assert result.stderr.index(str(path)) < result.stderr.index("snapshots")
+
+
+def copied(tmp_path: Path, store_location: str, *args: str) -> Any:
+    """``timeline copy`` of a SQLite store of :func:`fixture` (30 days) into the store
+    under test (either backend); its source's state is returned with the result."""
+    source = tmp_path / "source.db"
+    with tl.Timeline.open(source) as src:
+        src.load(fixture(tmp_path, 30))
+        expected = src.state(at="2025-01-20")
+    return run("copy", source, store_location, *args), expected
+
+
+def test_timeline_copy_leaves_the_target_snapshots_current(
+    store_location: str, tmp_path: Path
+) -> None:
+    result, expected = copied(tmp_path, store_location)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{store_location}: 32 events copied; both ends verified")
+    assert result.stderr == ""
+    with tl.Timeline.open(store_location) as store:
+        # a copy writes rows only: without the catch-up there would be no checkpoint
+        cp = checkpoint(store)
+        assert (cp.position, cp.complete) == (store.store.head(), True) == (32, True)
+        assert store.derived_differences() == []
+        assert store.catch_up() == 0
+        state = store.state(at="2025-01-20")
+        assert state.stances() == expected.stances()
+        stance = store.stance("a", "t", at="2025-01-03")
+        assert stance is not None
+        assert stance.position == tl.Position.NEUTRAL  # the correction, copied and folded
+        # copying again copies nothing and keeps them so
+        again = run("copy", tmp_path / "source.db", store_location)
+        assert again.exit_code == 0, again.output
+        assert "0 events copied after the 32 already there" in again.stdout
+        assert checkpoint(store).position == 32
+
+
+def test_timeline_copy_says_when_it_could_not_catch_up_and_still_succeeds(
+    store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(self: tl.Timeline, **_: Any) -> int:
+        raise StoreError(f"{self.location}: database is locked")
+
+    monkeypatch.setattr(tl.Timeline, "catch_up", busy)
+    result, _ = copied(tmp_path, store_location)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{store_location}: 32 events copied; both ends verified")
+    assert result.stderr.startswith("Warning: ")
+    assert "database is locked (the next query folds what is new)" in result.stderr
+    with tl.Timeline.open(store_location) as store:
+        assert store.store.head() == 32
+        assert checkpoint(store) is None  # left to the next query, as it says
+
+
+def test_timeline_copy_shows_the_catch_up_after_the_copy_when_asked(
+    store_location: str, tmp_path: Path
+) -> None:
+    result, _ = copied(tmp_path, store_location, "--progress")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Copying") == 1  # not a terminal: each label, once
+    assert result.stderr.count("snapshots") == 1
+    assert result.stderr.index("Copying") < result.stderr.index("snapshots")
