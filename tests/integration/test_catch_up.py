@@ -175,13 +175,19 @@ def test_a_load_from_python_leaves_them_to_the_next_query(
         assert checkpoint(store).position == 32
 
 
-def test_timeline_load_says_when_it_could_not_catch_up_and_still_succeeds(
-    store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def refuse_catch_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``Timeline.catch_up`` fails as a store held by another writer does."""
+
     def busy(self: tl.Timeline, **_: Any) -> int:
         raise StoreError(f"{self.location}: database is locked")
 
     monkeypatch.setattr(tl.Timeline, "catch_up", busy)
+
+
+def test_timeline_load_says_when_it_could_not_catch_up_and_still_succeeds(
+    store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_catch_up(monkeypatch)
     path = fixture(tmp_path, 3)
     result = run("load", store_location, path)
     assert result.exit_code == 0, result.output
@@ -242,10 +248,7 @@ def test_timeline_copy_leaves_the_target_snapshots_current(
 def test_timeline_copy_says_when_it_could_not_catch_up_and_still_succeeds(
     store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def busy(self: tl.Timeline, **_: Any) -> int:
-        raise StoreError(f"{self.location}: database is locked")
-
-    monkeypatch.setattr(tl.Timeline, "catch_up", busy)
+    refuse_catch_up(monkeypatch)
     result, _ = copied(tmp_path, store_location)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{store_location}: 32 events copied; both ends verified")
