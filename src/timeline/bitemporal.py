@@ -10,9 +10,10 @@ place in the log (its position) at the replacement's own ``occurred_at``.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -484,6 +485,49 @@ def uncertain_ids(
     """
     if bounds.certain or (bounds.at is None and bounds.known_at is None):
         return frozenset()
+    found = _vague_ids(store, bounds)
+    if corrected is None:
+        corrected = corrected_originals(store, bounds)
+    return _judged(bounds, found, corrected)
+
+
+def uncertain_ids_at(
+    store: EventLog, at: datetime, names: Callable[[], dict[str, list[str]] | None]
+) -> frozenset[str] | None:
+    """:func:`uncertain_ids` under ``Bounds(at=at)`` (no knowledge bound, no story),
+    reading only what can make a fact uncertain: the events that happened over a
+    period by ``at``, the corrections whose replacement did, and the corrections and
+    retractions that decide those events' fates (through chains of them). Under no
+    knowledge bound a correction whose replacement is an instant leaves its event
+    certain, so the others are never read (:func:`uncertain_ids` reads every
+    correction and the event it corrects). ``names``: :func:`meta_names` of the store,
+    asked only if some event is vague. ``None``: the store cannot say which
+    corrections carry a period, or knows correction or retraction types of its own
+    (the caller reads them all).
+    """
+    vague_corrections = _vague_corrections(store)
+    if vague_corrections is None:
+        return None
+    bounds = Bounds(at=at)
+    found = _vague_ids(store, bounds)
+    wanted = found | {target for _, target in vague_corrections}
+    if not wanted:
+        return frozenset()
+    naming = names()
+    if naming is None:
+        return None
+    _, replaced = fates_of(store, wanted, naming)
+    originals = store.read_ids(sorted(wanted & replaced.keys()), bounds.knowledge())
+    corrected = [
+        (original.id, replacement_of(original, replaced[original.id]), replaced[original.id])
+        for original in originals
+    ]
+    return _judged(bounds, found, corrected)
+
+
+def _vague_ids(store: EventLog, bounds: Bounds) -> set[str]:
+    """The stored events under ``bounds`` that only possibly happened by its ``at`` or
+    were only possibly public by its ``known_at`` (their partial indexes)."""
     found: set[str] = set()
     if bounds.at is not None:
         # in the order of the partial index of vague periods (SQLite then seeks it)
@@ -492,9 +536,74 @@ def uncertain_ids(
     if bounds.known_at is not None:
         vague = bounds.knowledge(vague_known=bounds.known_at, order="reported")
         found.update(r.id for r in store.read(vague))
+    return found
+
+
+def _vague_corrections(store: EventLog) -> list[tuple[str, str]] | None:
+    """``(correction id, the id it corrects)`` of each stored correction whose
+    replacement happened over a period; ``None`` when the store cannot say, or when
+    its registry knows correction or retraction types other than the built-in ones."""
+    read: Callable[[], list[tuple[str, str]]] | None = getattr(store, "vague_replacements", None)
+    if read is None or sorted(meta_type_names(store)) != ["correction", "retraction"]:
+        return None
+    return read()
+
+
+def meta_names(store: EventLog) -> dict[str, list[str]] | None:
+    """Target id -> the ids of the corrections and retractions naming it, read from the
+    payloads in SQL (nothing decoded); ``None``: the store cannot say."""
+    links: Callable[[Sequence[tuple[str, str]]], list[tuple[str, str]]] | None = getattr(
+        store, "target_links", None
+    )
+    if links is None:
+        return None
+    registry = store.codec.registry
+    fields = [(registry.of(c).name, c.target_field) for c in (ev.Correction, ev.Retraction)]
+    names: dict[str, list[str]] = {}
+    # many small acyclic objects (one pair per correction or retraction), maybe while a
+    # writer holds its whole fold: the cyclic collector would walk that fold again
+    # (measured: half of a backdated append at 1M events). Paused, as Fold.run does.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        for meta_id, target in links(fields):
+            names.setdefault(target, []).append(meta_id)
+    finally:
+        if paused:
+            gc.enable()
+    return names
+
+
+def fates_of(
+    store: EventLog,
+    ids: Iterable[str],
+    naming: dict[str, list[str]],
+    upto: int | None = None,
+) -> tuple[set[str], dict[str, RecordedEvent]]:
+    """:func:`resolve_meta` over the corrections and retractions that decide the fates
+    of these ids (through chains of them: a retraction of a correction, a correction of
+    a correction), read and decoded alone. Exact for these ids, says nothing of others.
+    ``naming``: :func:`meta_names` of the store. ``upto``: the log up to this position."""
+    found: set[str] = set()
+    pending = list(ids)
+    while pending:
+        for meta_id in naming.get(pending.pop(), ()):
+            if meta_id not in found:
+                found.add(meta_id)
+                pending.append(meta_id)
+    if not found:
+        return set(), {}
+    records = store.read_ids(sorted(found))
+    return resolve_meta(r for r in records if upto is None or r.position <= upto)
+
+
+def _judged(
+    bounds: Bounds, found: set[str], corrected: Iterable[tuple[str, ev.Event, RecordedEvent]]
+) -> frozenset[str]:
+    """``found`` (the vague stored events), each corrected one judged by its
+    replacement's own times instead, under ``bounds``."""
     # a correction's replacement stands in for its original: judge it by its own times
-    if corrected is None:
-        corrected = corrected_originals(store, bounds)
     for original_id, event, correction in corrected:
         found.discard(original_id)
         if not bounds.occurred_by(event):
@@ -508,6 +617,9 @@ def uncertain_ids(
 
 __all__ += [
     "corrected_originals",
+    "fates_of",
+    "meta_names",
+    "uncertain_ids_at",
     "corrections_for",
     "uncertain_ids",
     "effective_in_memory",

@@ -96,6 +96,9 @@ class TimelineCore:
         self._corrected: tuple[tuple[int, int], list[Any], int, tuple[Any, ...] | None] | None = (
             None
         )
+        # (change marker, what each correction and retraction names): read when a query
+        # bounded only by ``at`` meets a vague event or a correction to a period
+        self._meta_naming: tuple[tuple[int, int], dict[str, list[str]] | None] | None = None
         # while the snapshots answer single-fact lookups exactly: checked again only
         # after a change
         self._fast: FastPath | None = None

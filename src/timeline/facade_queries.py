@@ -17,9 +17,11 @@ from timeline.bitemporal import (
     corrected_originals,
     fold_events,
     ignored_type_names,
+    meta_names,
     meta_type_names,
     read_fields,
     uncertain_ids,
+    uncertain_ids_at,
 )
 from timeline.catchup import LiveFold
 from timeline.facade_core import FastPath, TimelineCore
@@ -279,13 +281,18 @@ class TimelineQueries(TimelineCore):
         return at is not None and bool(self._uncertain(Bounds(at=at)))
 
     def _uncertain(self, bounds: Bounds) -> frozenset[str]:
-        """:func:`uncertain_ids`, with the corrected events read once per change of the
-        store when no knowledge bound or story filters them."""
+        """:func:`uncertain_ids`. With no knowledge bound or story, only what can make a
+        fact uncertain is read (:func:`uncertain_ids_at`), or else the corrected events,
+        once per change of the store."""
         if bounds.certain or (bounds.at is None and bounds.known_at is None):
             return frozenset()
         if bounds.known_at is not None or bounds.recorded_by is not None or bounds.story:
             return uncertain_ids(self._store, bounds)
         marker = self._store.change_marker()
+        assert bounds.at is not None  # (no known_at)
+        near = uncertain_ids_at(self._store, bounds.at, lambda: self._meta_names(marker))
+        if near is not None:
+            return near
         if self._corrected is None or self._corrected[0] != marker:
             head = self._store.head()
             if self._corrected is not None and self._same_corrections(*self._corrected[2:], head):
@@ -294,6 +301,12 @@ class TimelineQueries(TimelineCore):
                 found = corrected_originals(self._store, _CURRENT_KNOWLEDGE)
                 self._corrected = (marker, found, head, self._row_at(head))
         return uncertain_ids(self._store, bounds, self._corrected[1])
+
+    def _meta_names(self, marker: tuple[int, int]) -> dict[str, list[str]] | None:
+        """:func:`meta_names` of the store, read once per change of it."""
+        if self._meta_naming is None or self._meta_naming[0] != marker:
+            self._meta_naming = (marker, meta_names(self._store))
+        return self._meta_naming[1]
 
     def _row_at(self, position: int) -> tuple[Any, ...] | None:
         """The stored row at ``position`` (its hash seals the log up to it); ``None``

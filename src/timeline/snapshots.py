@@ -37,8 +37,10 @@ from timeline.bitemporal import (
     Bounds,
     Placed,
     corrections_for,
+    fates_of,
     fold_events,
     ignored_type_names,
+    meta_names,
     meta_type_names,
     read_fields,
     replacement_of,
@@ -2772,45 +2774,19 @@ class Snapshots:
         if naming is None:
             where = EventFilter(types=meta_type_names(self.log), upto_position=upto)
             return resolve_meta(self.log.read(where))
-        found: set[str] = set()
-        pending = list(wanted)
-        while pending:
-            for meta_id in naming.get(pending.pop(), ()):
-                if meta_id not in found:
-                    found.add(meta_id)
-                    pending.append(meta_id)
-        if not found:
-            return set(), {}
-        records = self.log.read_ids(sorted(found))
-        return resolve_meta(r for r in records if upto is None or r.position <= upto)
+        return fates_of(self.log, wanted, naming, upto)
 
     def _names(self) -> dict[str, list[str]] | None:
-        """Target id -> the ids of the corrections and retractions naming it, read from
-        the payloads in SQL once per log head (``None``: the store cannot say)."""
-        links: Callable[[Sequence[tuple[str, str]]], list[tuple[str, str]]] | None = getattr(
-            self.log, "target_links", None
-        )
-        if links is None:
+        """:func:`meta_names` of the log, read once per log head (a refold asks often;
+        ``None``: the store cannot say)."""
+        if not hasattr(self.log, "target_links"):
             return None
         head = self.log.head()
         if self._naming is None or self._naming[0] != head:
-            registry = self.log.codec.registry
-            fields = [(registry.of(c).name, c.target_field) for c in (ev.Correction, ev.Retraction)]
-            names: dict[str, list[str]] = {}
-            # many small acyclic objects (one pair per correction or retraction) while
-            # the writer holds its whole fold: the cyclic collector would walk that fold
-            # again (measured: half of a backdated append at 1M events). Paused, as
-            # Fold.run does.
-            paused = gc.isenabled()
-            if paused:
-                gc.disable()
-            try:
-                for meta_id, target in links(fields):
-                    names.setdefault(target, []).append(meta_id)
-            finally:
-                if paused:
-                    gc.enable()
-            self._naming = (head, names)  # read once per log head (a refold asks often)
+            names = meta_names(self.log)
+            if names is None:
+                return None
+            self._naming = (head, names)
         return self._naming[1]
 
     def _effective_at(

@@ -1421,6 +1421,17 @@ class PostgresEventStore:
         )
         return vague_extent_of(row, replaced)
 
+    def vague_replacements(self) -> list[tuple[str, str]]:
+        """``(correction id, the id it corrects)`` of each stored correction whose
+        replacement's two ends are spelled differently: those that may have happened
+        over a period."""
+        rows = self._query(
+            "SELECT id, payload::json ->> 'corrects' FROM events WHERE type = 'correction' "
+            "AND payload::json -> 'replacement' ->> 'occurred_until' "
+            "<> payload::json -> 'replacement' ->> 'occurred_at'"
+        )
+        return [(i, t) for i, t in rows if isinstance(t, str)]
+
     def topics(self) -> list[tuple[str, int, tuple[str, ...]]]:
         """``(topic, events, actors)`` for every topic an event names, sorted by topic.
 

@@ -1222,6 +1222,17 @@ class EventStore:
                 replaced = []
         return vague_extent_of(row, replaced)
 
+    def vague_replacements(self) -> list[tuple[str, str]]:
+        """``(correction id, the id it corrects)`` of each stored correction whose
+        replacement's two ends are spelled differently: those that may have happened
+        over a period (their partial index holds just those)."""
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT id, json_extract(payload, '$.corrects') "
+                f"FROM events INDEXED BY {VAGUE_REPLACEMENTS_INDEX} WHERE {VAGUE_REPLACEMENT}"
+            ).fetchall()
+        return [(i, t) for i, t in rows if isinstance(t, str)]
+
     def first_in_fold_order(
         self, after: int, upto: int, exclude_types: Sequence[str] = ()
     ) -> tuple[str, int] | None:
